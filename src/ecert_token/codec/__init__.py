@@ -1,0 +1,1 @@
+"""Encodings: Base45 text, strict CBOR, COSE structures, CWT claims."""

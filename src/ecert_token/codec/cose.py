@@ -1,0 +1,154 @@
+"""COSE_Sign1 and COSE_Encrypt0 (RFC 9052) structures, strictly parsed.
+
+Only the structure lives here; the cryptography is in :mod:`ecert_token.crypto`.
+The shapes accepted are exactly the ones this format writes:
+
+* protected header: a map of ``alg`` (1) and ``kid`` (4), nothing else, so
+  ``alg`` and ``kid`` come only from integrity-protected bytes and no
+  ``crit`` (2) header can ask for semantics we do not implement;
+* COSE_Sign1 unprotected header: empty;
+* COSE_Encrypt0 unprotected header: the IV (5) only;
+* both messages tagged (18 and 16), no trailing bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import cbor
+from .cbor import CBORError
+
+ALG = 1
+CRIT = 2
+KID = 4
+IV = 5
+
+TAG_ENCRYPT0 = 16
+TAG_SIGN1 = 18
+_TAG_ENCRYPT0_BYTE = b"\xd0"
+_TAG_SIGN1_BYTE = b"\xd2"
+
+MAX_KID_BYTES = 16
+_SIG1_CONTEXT = b"\x6aSignature1"
+_ENC0_CONTEXT = b"\x68Encrypt0"
+
+
+class COSEError(ValueError):
+    """Bytes that are not a COSE message of the shape this format uses."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The protected header's two fields."""
+
+    alg: int
+    kid: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Sign1:
+    protected: bytes
+    header: Header
+    payload: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Encrypt0:
+    protected: bytes
+    header: Header
+    iv: bytes
+    ciphertext: bytes
+
+
+def bstr_head(length: int) -> bytes:
+    """The CBOR head of a byte string of ``length`` bytes (major type 2)."""
+    if length < 24:
+        return bytes((0x40 | length,))
+    if length < 0x100:
+        return bytes((0x58, length))
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big")
+    return b"\x5a" + length.to_bytes(4, "big")
+
+
+def encode_protected(alg: int, kid: bytes) -> bytes:
+    """The serialized protected header ``{1: alg, 4: kid}``."""
+    return cbor.dumps({ALG: alg, KID: kid})
+
+
+def parse_protected(protected: bytes) -> Header:
+    """Read ``alg`` and ``kid`` from a protected header, refusing anything else."""
+    try:
+        value = cbor.loads(protected, max_depth=1)
+    except CBORError as exc:
+        raise COSEError("protected header is not strict CBOR") from exc
+    if type(value) is not dict or value.keys() != {ALG, KID}:
+        raise COSEError("protected header must hold exactly alg and kid")
+    alg = value[ALG]
+    kid = value[KID]
+    if type(alg) is not int or type(kid) is not bytes or not 1 <= len(kid) <= MAX_KID_BYTES:
+        raise COSEError("protected header fields have the wrong type")
+    return Header(alg, kid)
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """``["Signature1", protected, h'', payload]``: the bytes Ed25519 signs."""
+    return b"".join(
+        (b"\x84", _SIG1_CONTEXT, bstr_head(len(protected)), protected, b"\x40",
+         bstr_head(len(payload)), payload)
+    )
+
+
+def enc_structure(protected: bytes) -> bytes:
+    """``["Encrypt0", protected, h'']``: the AEAD's additional data."""
+    return b"".join((b"\x83", _ENC0_CONTEXT, bstr_head(len(protected)), protected, b"\x40"))
+
+
+def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
+    return _TAG_SIGN1_BYTE + cbor.dumps([protected, {}, payload, signature])
+
+
+def encode_encrypt0(protected: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    return _TAG_ENCRYPT0_BYTE + cbor.dumps([protected, {IV: iv}, ciphertext])
+
+
+def _untag(data: bytes, tag_byte: bytes, what: str) -> list[object]:
+    if data[:1] != tag_byte:
+        raise COSEError(f"not a tagged {what}")
+    try:
+        value = cbor.loads(data[1:], max_depth=2)
+    except CBORError as exc:
+        raise COSEError(f"{what} is not strict CBOR") from exc
+    if type(value) is not list:
+        raise COSEError(f"{what} must be an array")
+    return value
+
+
+def decode_sign1(data: bytes) -> Sign1:
+    """Parse a tagged COSE_Sign1 of this format's shape."""
+    items = _untag(data, _TAG_SIGN1_BYTE, "COSE_Sign1")
+    if len(items) != 4:
+        raise COSEError("COSE_Sign1 must have four elements")
+    protected, unprotected, payload, signature = items
+    if type(protected) is not bytes or type(payload) is not bytes or type(signature) is not bytes:
+        raise COSEError("COSE_Sign1 elements have the wrong type")
+    if type(unprotected) is not dict or unprotected:
+        raise COSEError("COSE_Sign1 unprotected header must be empty")
+    return Sign1(protected, parse_protected(protected), payload, signature)
+
+
+def decode_encrypt0(data: bytes) -> Encrypt0:
+    """Parse a tagged COSE_Encrypt0 of this format's shape."""
+    items = _untag(data, _TAG_ENCRYPT0_BYTE, "COSE_Encrypt0")
+    if len(items) != 3:
+        raise COSEError("COSE_Encrypt0 must have three elements")
+    protected, unprotected, ciphertext = items
+    if type(protected) is not bytes or type(ciphertext) is not bytes:
+        raise COSEError("COSE_Encrypt0 elements have the wrong type")
+    if type(unprotected) is not dict or unprotected.keys() != {IV}:
+        raise COSEError("COSE_Encrypt0 unprotected header must hold only the IV")
+    iv = unprotected[IV]
+    if type(iv) is not bytes:
+        raise COSEError("IV must be a byte string")
+    return Encrypt0(protected, parse_protected(protected), iv, ciphertext)

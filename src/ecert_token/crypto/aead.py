@@ -1,0 +1,63 @@
+"""AES-CCM-16-64-128 (COSE alg 10, RFC 9053 §4.2) for COSE_Encrypt0.
+
+Why this AEAD: every byte of a token costs QR modules, and a one-minute code
+must fit 280 Base45 characters.  AES-CCM-16-64-128 has an 8-byte tag and a
+13-byte nonce, against 16 and 12 for AES-GCM or ChaCha20-Poly1305: the token is
+7 bytes shorter, and random 104-bit nonces give a far larger nonce budget
+than 96-bit ones (see docs/key-management.md).  The tag only guards
+confidentiality and cheap rejection: the Ed25519 signature inside is what
+makes a token authentic, so 64 bits of tag do not weaken authenticity.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from ..errors import InvalidArgument
+
+ALG_AES_CCM_16_64_128 = 10
+KEY_BYTES = 16
+NONCE_BYTES = 13
+TAG_BYTES = 8
+
+
+class DecryptionFailed(Exception):
+    """Wrong key, wrong nonce, or tampered ciphertext or header."""
+
+
+class AesCcmKey:
+    """A 128-bit AES-CCM key with COSE's fixed nonce and tag sizes."""
+
+    __slots__ = ("_aead",)
+    alg = ALG_AES_CCM_16_64_128
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+            raise InvalidArgument("AES-CCM-16-64-128 keys are 16 bytes")
+        self._aead = AESCCM(key, tag_length=TAG_BYTES)
+
+    def encrypt(
+        self, plaintext: bytes, aad: bytes, random_bytes: Callable[[int], bytes] = os.urandom
+    ) -> tuple[bytes, bytes]:
+        """Encrypt under a fresh random nonce; return ``(nonce, ciphertext)``."""
+        nonce = random_bytes(NONCE_BYTES)
+        if len(nonce) != NONCE_BYTES:
+            raise InvalidArgument("the random source returned the wrong number of bytes")
+        return nonce, self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        """Decrypt and authenticate; :class:`DecryptionFailed` on any fault.
+
+        The nonce length is checked here: the underlying library would accept
+        other lengths than COSE's 13 bytes.
+        """
+        if len(nonce) != NONCE_BYTES or len(ciphertext) < TAG_BYTES:
+            raise DecryptionFailed
+        try:
+            return self._aead.decrypt(nonce, ciphertext, aad)
+        except InvalidTag:
+            raise DecryptionFailed from None

@@ -1,0 +1,120 @@
+"""One exception family with stable, machine-readable codes.
+
+Every failure the library reports is an :class:`EcertError` carrying an
+:class:`ErrorCode`.  Callers branch on ``err.code`` (a string enum whose values
+never change); people read ``str(err)``.  Messages are fixed texts chosen by
+the library: they never contain keys, tokens or personal data, so an error can
+be logged or returned to a client as it is.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes.  The values are part of the public contract."""
+
+    # Input that is not a well-formed token of this format.
+    MALFORMED = "malformed"
+    # Key and trust problems.
+    UNKNOWN_KEY = "unknown_key"
+    KEY_REVOKED = "key_revoked"
+    KEY_NOT_VALID = "key_not_valid"
+    DECRYPTION_FAILED = "decryption_failed"
+    BAD_SIGNATURE = "bad_signature"
+    # Time window.
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    # Claims policy.
+    WRONG_BUSINESS_TYPE = "wrong_business_type"
+    WRONG_REGION = "wrong_region"
+    CREDENTIAL_NOT_USABLE = "credential_not_usable"
+    # Replay protection.
+    REPLAYED = "replayed"
+    POSSIBLY_REPLAYED = "possibly_replayed"
+    STORE_UNAVAILABLE = "store_unavailable"
+    # Caller mistakes and local material.
+    INVALID_ARGUMENT = "invalid_argument"
+    KEY_FILE = "key_file"
+    WEAK_KEY = "weak_key"
+    # Signed trust lists.
+    TRUST_LIST_INVALID = "trust_list_invalid"
+    TRUST_LIST_BAD_SIGNATURE = "trust_list_bad_signature"
+    TRUST_LIST_EXPIRED = "trust_list_expired"
+    TRUST_LIST_ROLLBACK = "trust_list_rollback"
+    TRUST_LIST_STALE = "trust_list_stale"
+
+
+_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.MALFORMED: "the input is not a well-formed e-certificate token",
+    ErrorCode.UNKNOWN_KEY: "the token names a key that is not trusted here",
+    ErrorCode.KEY_REVOKED: "the token was made with a revoked key",
+    ErrorCode.KEY_NOT_VALID: "the token's key is outside its validity window",
+    ErrorCode.DECRYPTION_FAILED: "the token could not be decrypted with the named key",
+    ErrorCode.BAD_SIGNATURE: "the token's signature does not verify",
+    ErrorCode.EXPIRED: "the token has expired",
+    ErrorCode.NOT_YET_VALID: "the token is not valid yet",
+    ErrorCode.LIFETIME_TOO_LONG: "the token's lifetime exceeds the policy maximum",
+    ErrorCode.WRONG_BUSINESS_TYPE: "the token was not issued for this business type",
+    ErrorCode.WRONG_REGION: "the issuer may not issue tokens for this insured region",
+    ErrorCode.CREDENTIAL_NOT_USABLE: "the credential cannot be used",
+    ErrorCode.REPLAYED: "the token has already been used",
+    ErrorCode.POSSIBLY_REPLAYED: "the replay store cannot rule out an earlier use of the token",
+    ErrorCode.STORE_UNAVAILABLE: "the replay store cannot be reached",
+    ErrorCode.INVALID_ARGUMENT: "invalid argument",
+    ErrorCode.KEY_FILE: "a key file cannot be used",
+    ErrorCode.WEAK_KEY: "a public key is invalid or of small order",
+    ErrorCode.TRUST_LIST_INVALID: "the trust list is not well formed",
+    ErrorCode.TRUST_LIST_BAD_SIGNATURE: "the trust list is not signed by the pinned root key",
+    ErrorCode.TRUST_LIST_EXPIRED: "the trust list has expired",
+    ErrorCode.TRUST_LIST_ROLLBACK: "the trust list is older than one already loaded",
+    ErrorCode.TRUST_LIST_STALE: "the trust list is older than the staleness limit",
+}
+
+
+class EcertError(Exception):
+    """Root of every error this library raises on purpose.
+
+    ``code`` is stable; ``detail`` is an optional fixed phrase chosen by the
+    library (never caller data) that says which check failed.
+    """
+
+    code: ErrorCode
+
+    def __init__(self, code: ErrorCode, detail: str | None = None) -> None:
+        self.code = code
+        self.detail = detail
+        message = _MESSAGES[code]
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-ready form: ``{"error": code, "message": text}``."""
+        return {"error": self.code.value, "message": str(self)}
+
+
+class TokenRejected(EcertError):
+    """A token failed verification (any reason, from garbage to replay)."""
+
+
+class StoreUnavailable(TokenRejected):
+    """The replay store could not answer; verification fails closed."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(ErrorCode.STORE_UNAVAILABLE, detail)
+
+
+class InvalidArgument(EcertError, ValueError):
+    """A value given to the library's API is out of range or malformed."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(ErrorCode.INVALID_ARGUMENT, detail)
+
+
+class KeyMaterialError(EcertError):
+    """Key files or key values that cannot be used (permissions, format, weak keys)."""
+
+
+class TrustListError(EcertError):
+    """A signed trust list that cannot be accepted."""

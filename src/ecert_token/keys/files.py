@@ -1,0 +1,73 @@
+"""Private key files: written with mode 0600 atomically, refused when others can read them."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519 as ossl_ed25519
+
+from ..crypto.ed25519 import Ed25519PrivateKey
+from ..errors import ErrorCode, KeyMaterialError
+
+
+def write_file(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` with ``mode`` via a temporary file and rename.
+
+    The file never exists with wider permissions or half-written.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_private(path: Path) -> bytes:
+    """Read a private key file, refusing one that the group or others may read."""
+    try:
+        st = path.stat()
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyMaterialError(
+                ErrorCode.KEY_FILE, f"{path.name} is readable by others; chmod 600 it"
+            )
+        return path.read_bytes()
+    except OSError:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, f"cannot read {path.name}") from None
+
+
+def ed25519_to_pem(key: Ed25519PrivateKey, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM, encrypted with the passphrase if one is given."""
+    ossl = ossl_ed25519.Ed25519PrivateKey.from_private_bytes(key.seed)
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return ossl.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def ed25519_from_pem(data: bytes, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    try:
+        ossl = serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError):
+        raise KeyMaterialError(
+            ErrorCode.KEY_FILE, "not a PKCS#8 PEM key, or the passphrase is wrong"
+        ) from None
+    if not isinstance(ossl, ossl_ed25519.Ed25519PrivateKey):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "not an Ed25519 key")
+    seed = ossl.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return Ed25519PrivateKey(seed)

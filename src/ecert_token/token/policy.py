@@ -1,0 +1,68 @@
+"""Verification policy as data, separate from the cryptography (Tink's validator idea)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..clock import Clock, system_clock
+from ..errors import InvalidArgument
+from ..model import BusinessType
+
+DEFAULT_TTL = 60
+MIN_TTL = 10
+MAX_TTL = 300
+DEFAULT_LEEWAY = 5
+MAX_LEEWAY = 30
+
+
+def _accepts_all() -> frozenset[BusinessType]:
+    return frozenset(BusinessType)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyPolicy:
+    """What a verifier accepts.
+
+    * ``business_types``: the steps this terminal performs;
+    * ``leeway``: one clock tolerance (seconds) applied alike to expiry,
+      not-before and issued-at; small (5 s) so a 60 s code is not silently
+      valid for twice as long, and capped at 30 s;
+    * ``max_lifetime``: longest exp - iat accepted;
+    * ``clock``: where "now" comes from (injectable for tests);
+    * ``credential_usable``: optional hook that says whether a credential id
+      may still be used (for example, not unbound since the code was minted).
+    """
+
+    business_types: frozenset[BusinessType] = field(default_factory=_accepts_all)
+    leeway: int = DEFAULT_LEEWAY
+    max_lifetime: int = MAX_TTL
+    clock: Clock = system_clock
+    credential_usable: Callable[[str], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.business_types, frozenset) or not all(
+            isinstance(b, BusinessType) for b in self.business_types
+        ):
+            raise InvalidArgument("business_types must be a frozenset of BusinessType")
+        if isinstance(self.leeway, bool) or not isinstance(self.leeway, int) or not (
+            0 <= self.leeway <= MAX_LEEWAY
+        ):
+            raise InvalidArgument(f"leeway must be 0 to {MAX_LEEWAY} seconds")
+        if isinstance(self.max_lifetime, bool) or not isinstance(self.max_lifetime, int) or not (
+            MIN_TTL <= self.max_lifetime <= MAX_TTL
+        ):
+            raise InvalidArgument(f"max_lifetime must be {MIN_TTL} to {MAX_TTL} seconds")
+
+
+def business_type_accepts(requested: BusinessType, presented: BusinessType) -> bool:
+    """May a token minted for ``presented`` be used for the ``requested`` step?
+
+    A payment step needs a token minted for exactly that step.  An identity
+    step accepts any identity-class token, never a payment one (using a
+    payment token for identity would burn it), and an identity token never
+    opens a payment step.
+    """
+    if requested.is_payment:
+        return presented is requested
+    return not presented.is_payment

@@ -1,0 +1,57 @@
+"""What a successful verification returns: the fields a counter needs next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import BusinessClass, CertType, TokenClaims
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token that passed every check, with where its trust came from.
+
+    ``cert_type`` is what the counter reports as ``mdtrt_cert_type`` (01, the
+    e-certificate token).  ``subject`` is whose insurance is used; ``actor``
+    is the family-account holder who presented it, if any.
+    """
+
+    claims: TokenClaims
+    issuer: str
+    issuer_kid: bytes
+    group_kid: bytes
+    cert_type: CertType = CertType.ECERT_TOKEN
+
+    @property
+    def subject(self) -> str:
+        return self.claims.credential_id
+
+    @property
+    def actor(self) -> str | None:
+        return self.claims.actor_id
+
+    @property
+    def business_class(self) -> BusinessClass:
+        return self.claims.business_type.business_class
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields, with codes in their wire form."""
+        c = self.claims
+        return {
+            "cert_type": self.cert_type.value,
+            "credential_id": c.credential_id,
+            "actor_id": c.actor_id,
+            "subject_kind": c.subject_kind.value,
+            "insured_region": c.region.code,
+            "insurance_type": c.insurance_type.value,
+            "masked_name": c.masked_name,
+            "business_type": c.business_type.value,
+            "business_class": c.business_type.business_class.value,
+            "channel": c.channel.value,
+            "issued_at": c.issued_at,
+            "expires_at": c.expires_at,
+            "token_id": c.token_id.hex(),
+            "issuer": self.issuer,
+            "issuer_kid": self.issuer_kid.hex(),
+            "group_kid": self.group_kid.hex(),
+        }
