@@ -1,0 +1,97 @@
+"""Shared fixtures: deterministic keys, a sample credential, a fixed clock.
+
+Every area's tests live in their own folder (core, replay, interop, trust,
+sdk, cli) and may add a conftest.py there; fixtures used by more than one
+area live here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import pytest
+
+from ecert_token import (
+    BusinessType,
+    Channel,
+    Credential,
+    FamilyAccount,
+    FixedClock,
+    InsuranceType,
+    Issuer,
+    Region,
+    Verifier,
+    VerifyPolicy,
+)
+from ecert_token.keys.keydir import KeyDir, generate
+
+NOW = 1_790_000_000
+"""A fixed 'now' (2026-09-21) used across tests."""
+
+
+def deterministic_random(seed: bytes) -> Callable[[int], bytes]:
+    """A reproducible byte source (SHA-256 in counter mode) for keys and nonces."""
+    counter = 0
+
+    def random_bytes(n: int) -> bytes:
+        nonlocal counter
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
+            counter += 1
+        return out[:n]
+
+    return random_bytes
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture(scope="session")
+def keys() -> KeyDir:
+    return generate(issuer="NHSA", group="national", random_bytes=deterministic_random(b"keys"))
+
+
+@pytest.fixture
+def credential() -> Credential:
+    return Credential(
+        credential_id="E4Q7ZK2M9PXA",
+        region=Region("110105"),
+        insurance_type=InsuranceType.EMPLOYEE_BASIC,
+        masked_name="张*丰",
+        channel=Channel.WECHAT,
+        issued_at=NOW - 86_400 * 365,
+    )
+
+
+@pytest.fixture
+def family(credential: Credential) -> FamilyAccount:
+    child = Credential(
+        credential_id="K8D2WQ5T7RNB",
+        region=Region("110105"),
+        insurance_type=InsuranceType.RESIDENT_BASIC,
+        masked_name="张*",
+        channel=Channel.WECHAT,
+        issued_at=NOW - 86_400 * 30,
+    )
+    return FamilyAccount(credential, (child,))
+
+
+@pytest.fixture
+def issuer(keys: KeyDir, clock: FixedClock) -> Issuer:
+    return Issuer(
+        keys.signing_key, keys.group_key, clock=clock, random_bytes=deterministic_random(b"mint")
+    )
+
+
+@pytest.fixture
+def verifier(keys: KeyDir, clock: FixedClock) -> Verifier:
+    return Verifier(keys.trust_store(), VerifyPolicy(clock=clock))
+
+
+@pytest.fixture
+def token(issuer: Issuer, credential: Credential) -> str:
+    return issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION)
