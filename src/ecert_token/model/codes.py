@@ -78,7 +78,7 @@ _PAYMENT_TYPES = frozenset(
 class CertType(StrEnum):
     """Credential type used when opening a visit (就诊凭证类型, ``mdtrt_cert_type``)."""
 
-    ECERT_TOKEN = "01"
+    ECERT_TOKEN = "01"  # noqa: S105 - a code-table value, not a secret
     RESIDENT_ID = "02"
     SOCIAL_SECURITY_CARD_OTHER_REGION = "03"
     MACAU_ID = "04"

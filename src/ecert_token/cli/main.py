@@ -1,0 +1,154 @@
+"""Entry point of the ``ecert`` console script.
+
+Every subcommand prints JSON on stdout where it prints results, and
+``{"error": CODE, "message": TEXT}`` with a non-zero exit status when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import EcertError
+from ..keys import keydir
+from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
+from ..model.codes import SubjectKind
+from ..replay.base import ReplayStore
+from ..token import Issuer, Verifier, VerifyPolicy
+from ..token.policy import DEFAULT_TTL
+from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
+
+
+def _read_token(value: str | None) -> str:
+    if value is None or value == "-":
+        return sys.stdin.read().strip()
+    return value.strip()
+
+
+def _clock(now: int | None) -> VerifyPolicy | None:
+    return None if now is None else VerifyPolicy(clock=lambda: now)
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    regions = frozenset(args.regions.split(",")) if args.regions else None
+    keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions)
+    keydir.save(keys, Path(args.out))
+    emit(
+        {
+            "keys": str(args.out),
+            "issuer": keys.signing_key.issuer,
+            "issuer_kid": keys.signing_key.kid.hex(),
+            "group": keys.group_key.group,
+            "group_kid": keys.group_key.kid.hex(),
+            "regions": sorted(regions) if regions else None,
+        }
+    )
+    return EXIT_OK
+
+
+def cmd_mint(args: argparse.Namespace) -> int:
+    keys = keydir.load(Path(args.keys))
+    now = args.now
+    credential = Credential(
+        credential_id=args.cert_id,
+        region=Region(args.region),
+        insurance_type=InsuranceType.from_code(args.insutype),
+        masked_name=args.name if "*" in args.name else mask_name(args.name),
+        channel=Channel.from_code(args.channel),
+        issued_at=0,
+        subject_kind=SubjectKind.from_code(args.subject_kind),
+    )
+    issuer = Issuer(keys.signing_key, keys.group_key, ttl=args.ttl)
+    print(issuer.mint(credential, BusinessType.from_code(args.business), now=now))
+    return EXIT_OK
+
+
+def _replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore | None:
+    lifetime = policy.max_lifetime + policy.leeway
+    if args.replay_db:
+        from ..replay.sqlite import SqliteReplayStore
+
+        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock)
+    if args.replay_redis:
+        from ..replay.redis import RedisReplayStore
+
+        return RedisReplayStore.from_url(
+            args.replay_redis, max_lifetime=lifetime, clock=policy.clock
+        )
+    return None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    keys = keydir.load(Path(args.keys))
+    policy = _clock(args.now) or VerifyPolicy()
+    verifier = Verifier(keys.trust_store(), policy, _replay_store(args, policy))
+    result = verifier.verify(_read_token(args.token), BusinessType.from_code(args.business))
+    emit(result.to_dict())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(qr=not args.no_qr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecert",
+        description="Mint and verify medical-insurance e-certificate QR tokens (医保电子凭证).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("keygen", help="create a key directory (issuer + verifier group keys)")
+    p.add_argument("--out", required=True, help="directory to create")
+    p.add_argument("--issuer", default="NHSA", help="issuer code (default NHSA)")
+    p.add_argument("--group", default="national", help="verifier group name")
+    p.add_argument("--regions", help="comma-separated province prefixes this issuer may serve")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("mint", help="mint one token and print its text")
+    p.add_argument("--keys", required=True, help="key directory")
+    p.add_argument("--cert-id", required=True, help="pseudonymous credential id")
+    p.add_argument("--region", required=True, help="insured region, six digits (e.g. 110105)")
+    p.add_argument("--business", required=True, help="business type code (e.g. 01101)")
+    p.add_argument("--channel", default="2", help="channel code (default 2, WeChat)")
+    p.add_argument("--insutype", default="310", help="insurance type code (default 310)")
+    p.add_argument("--name", default="张*", help="masked display name (masked if not yet)")
+    p.add_argument("--subject-kind", default="1", help="subject kind code (default 1)")
+    p.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="lifetime in seconds")
+    p.add_argument("--now", type=int, help="issue time as Unix seconds (default: now)")
+    p.set_defaults(func=cmd_mint)
+
+    p = sub.add_parser("verify", help="verify a token; print its claims as JSON")
+    p.add_argument("--keys", required=True, help="key directory")
+    p.add_argument("--business", required=True, help="business type being performed")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument("--replay-db", help="SQLite replay store shared across processes")
+    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+    p.add_argument("token", nargs="?", help="token text, or - to read stdin (default)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("demo", help="mint, show, verify; then a replay and an expired code")
+    p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except EcertError as err:
+        return emit_error(err)
+    except KeyboardInterrupt:
+        return EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
