@@ -10,6 +10,7 @@ computed with our own encoder.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,41 @@ def test_keydir_jwks_import_back_into_ecert_token(keydir_path: Path, keys: KeyDi
     )
     group = group_key_from_jwk(group_jwk, "national")
     assert (group.kid, group.secret) == (keys.group_key.kid, keys.group_key.secret)
+
+
+def _docs_reader(tmp_path: Path) -> Path:
+    """The reader script of docs/interop.md, written out as a file."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "interop.md").read_text("utf-8")
+    block = text.split("<!-- interop-reader: the tests run this block -->\n```python\n", 1)[1]
+    script = tmp_path / "read_ecert.py"
+    script.write_text(block.split("\n```\n", 1)[0] + "\n", "utf-8")
+    return script
+
+
+def test_docs_reader_script_reads_our_token(
+    *, cwt_side: CwtSide, keydir_path: Path, issuer: Issuer, family: FamilyAccount,
+    verifier: Verifier, tmp_path: Path,
+) -> None:
+    script = _docs_reader(tmp_path)
+    token = issuer.mint_for_member(family, MEMBER, BusinessType.HOSPITAL_REGISTRATION)
+    ours = verifier.check(token, BusinessType.HOSPITAL_REGISTRATION, now=NOW).to_dict()
+
+    def run(now: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(cwt_side.python), str(script), str(keydir_path), token, str(now)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+
+    done = run(NOW + 10)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed == {
+        "credential_id": MEMBER, "actor_id": HOLDER, "region": "110105",
+        "insurance_type": "390", "business_type": "01101", "channel": "2",
+        "masked_name": "张*", "subject_kind": "1", "issued_at": NOW, "expires_at": NOW + 60,
+        "token_id": ours["token_id"],
+    }
+    assert {k: ours["insured_region" if k == "region" else k] for k in printed} == printed
+
+    expired = run(NOW + 65)
+    assert expired.returncode != 0 and "expired" in expired.stderr
