@@ -3,7 +3,7 @@
 python-cwt reads our tokens with nothing but the key directory's JWKs, and
 our verifier accepts tokens python-cwt assembles from the same keys, and
 refuses the header shapes this format does not allow.  Expected claim values
-are written out literally (the wire format of docs/wire-format.md), not
+are written out literally (the layers of docs/interop.md), not
 computed with our own encoder.
 """
 
@@ -46,11 +46,9 @@ def b(data: bytes) -> dict[str, str]:
     return {"bytes": data.hex()}
 
 
-def claims_json(
-    sub: str, token_id: bytes, fields: list[Any], *, iat: int = NOW, exp: int = NOW + 60
-) -> dict[str, Any]:
-    """The CWT claims map: sub, exp, iat, cti and the private e-certificate array."""
-    return {"2": sub, "4": exp, "6": iat, "7": b(token_id), ECERT_CLAIM: fields}
+def claims_json(sub: str, token_id: bytes, fields: list[Any]) -> dict[str, Any]:
+    """The CWT claims map of a 60 s token issued at NOW: sub, exp, iat, cti, e-cert array."""
+    return {"2": sub, "4": NOW + 60, "6": NOW, "7": b(token_id), ECERT_CLAIM: fields}
 
 
 # [region, insurance type, business type, channel, masked name, subject kind, actor?]
