@@ -121,40 +121,46 @@ def qr_version(token: str, level: str = DEFAULT_LEVEL) -> int:
     return qr_info(token, level).version
 
 
-def _save(qr: Any, out: Output, kind: str, **options: object) -> None:
+KINDS = ("png", "svg")
+_KIND_OPTIONS: dict[str, dict[str, object]] = {"png": {}, "svg": {"xmldecl": True, "svgns": True}}
+
+
+def render(
+    token: str,
+    out: Output,
+    kind: str = "png",
+    *,
+    level: str = DEFAULT_LEVEL,
+    scale: int = DEFAULT_SCALE,
+    border: int = QUIET_ZONE,
+) -> QrInfo:
+    """Write ``token`` as a ``png`` or ``svg`` image to a path or binary file.
+
+    The image is ``(modules + 2 * border) * scale`` pixels (SVG user units) a
+    side, black on white.
+    """
+    if kind not in KINDS:
+        raise InvalidArgument("image kind must be png or svg")
+    qr = _make(token, level)
     target: Any = os.fspath(out) if isinstance(out, str | os.PathLike) else out
     try:
-        qr.save(target, kind=kind, **options)
+        qr.save(target, kind=kind, scale=_check_scale(scale, "scale", 1),
+                border=_check_scale(border, "border", 0), **_KIND_OPTIONS[kind])
     except OSError:
         raise InvalidArgument("cannot write the output file") from None
-
-
-def render_png(
-    token: str,
-    out: Output,
-    level: str = DEFAULT_LEVEL,
-    scale: int = DEFAULT_SCALE,
-    border: int = QUIET_ZONE,
-) -> QrInfo:
-    """Write ``token`` as a black-and-white PNG to a path or binary file."""
-    qr = _make(token, level)
-    _save(qr, out, "png", scale=_check_scale(scale, "scale", 1),
-          border=_check_scale(border, "border", 0))
     return qr_info(token, level)
 
 
-def render_svg(
-    token: str,
-    out: Output,
-    level: str = DEFAULT_LEVEL,
-    scale: int = DEFAULT_SCALE,
-    border: int = QUIET_ZONE,
-) -> QrInfo:
-    """Write ``token`` as an SVG to a path or binary file (width = modules + 2 border, x scale)."""
-    qr = _make(token, level)
-    _save(qr, out, "svg", scale=_check_scale(scale, "scale", 1),
-          border=_check_scale(border, "border", 0), xmldecl=True, svgns=True)
-    return qr_info(token, level)
+def render_png(token: str, out: Output, level: str = DEFAULT_LEVEL,
+               scale: int = DEFAULT_SCALE, border: int = QUIET_ZONE) -> QrInfo:
+    """Write ``token`` as a black-and-white PNG (see :func:`render`)."""
+    return render(token, out, "png", level=level, scale=scale, border=border)
+
+
+def render_svg(token: str, out: Output, level: str = DEFAULT_LEVEL,
+               scale: int = DEFAULT_SCALE, border: int = QUIET_ZONE) -> QrInfo:
+    """Write ``token`` as an SVG document (see :func:`render`)."""
+    return render(token, out, "svg", level=level, scale=scale, border=border)
 
 
 def svg_text(token: str, level: str = DEFAULT_LEVEL, scale: int = DEFAULT_SCALE) -> str:
