@@ -183,24 +183,31 @@ def render_text(token: str, level: str = DEFAULT_LEVEL, border: int = QUIET_ZONE
 
 
 def _open_image(source: Output | Any, image_mod: Any) -> Any:
-    """A loaded PIL image; refuses unreadable files and decompression bombs."""
-    if isinstance(source, image_mod.Image):
-        img = source
-    else:
-        target: Any = os.fspath(source) if isinstance(source, str | os.PathLike) else source
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", image_mod.DecompressionBombWarning)
+    """A loaded PIL image; refuses unreadable files and decompression bombs.
+
+    Pillow's warnings about damaged files are silenced (the outcome is an
+    error or a readable image either way); its decompression-bomb warning is
+    turned into a refusal.
+    """
+    unreadable = (OSError, ValueError, SyntaxError, image_mod.DecompressionBombWarning,
+                  image_mod.DecompressionBombError)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", image_mod.DecompressionBombWarning)
+        if isinstance(source, image_mod.Image):
+            img = source
+        else:
+            target: Any = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+            try:
                 img = image_mod.open(target)
-        except (OSError, ValueError, SyntaxError, image_mod.DecompressionBombWarning,
-                image_mod.DecompressionBombError):
+            except unreadable:
+                raise InvalidArgument("cannot read the image") from None
+        if img.width * img.height > MAX_SCAN_PIXELS:
+            raise InvalidArgument("image is too large to scan")
+        try:
+            img.load()
+        except unreadable:
             raise InvalidArgument("cannot read the image") from None
-    if img.width * img.height > MAX_SCAN_PIXELS:
-        raise InvalidArgument("image is too large to scan")
-    try:
-        img.load()
-    except (OSError, ValueError, SyntaxError):
-        raise InvalidArgument("cannot read the image") from None
     return img
 
 

@@ -6,6 +6,8 @@ import base64
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecert_token import (
     BusinessType,
@@ -124,10 +126,24 @@ def test_keys_of_the_wrong_type_are_refused(token: str, keys: KeyDir) -> None:
 def test_never_shows_key_material(token: str, keys: KeyDir) -> None:
     secrets = [keys.group_key.secret, keys.signing_key.private_key.seed]
     forms = [form for s in secrets for form in _secret_forms(s)]
-    for given in (None, keys.trust_store(), keys.group_key):
-        text = _render(token, given)
+    for material in (None, keys.trust_store(), keys.group_key):
+        text = _render(token, material)
         for form in forms:
             assert form not in text
     # The check above can fail: the forms are what a leak would look like.
     leak = json.dumps({"k": base64.urlsafe_b64encode(keys.group_key.secret).decode()})
     assert any(form in leak for form in forms)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.one_of(st.text(max_size=400), st.binary(max_size=400),
+                 st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:", max_size=400)
+                 .map(lambda s: "EC1:" + s)))
+def test_any_input_gives_an_inspection_or_an_ecert_error(data: str | bytes) -> None:
+    keys = generate(random_bytes=deterministic_random(b"keys"))
+    try:
+        out = inspect_token(data, keys.trust_store()).to_dict()
+    except EcertError as err:
+        assert err.code is ErrorCode.MALFORMED
+    else:
+        assert out["verified"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -176,3 +177,34 @@ def test_missing_extra_gives_an_install_hint() -> None:
     for line in lines:
         assert line.startswith("invalid_argument |")
         assert "install ecert-token[qr]" in line
+
+
+def _damaged(data: bytes, rnd: random.Random) -> bytes:
+    d = bytearray(data)
+    op = rnd.randrange(3)
+    if op == 0:
+        return bytes(d[: rnd.randrange(len(d))])
+    if op == 1:
+        for _ in range(rnd.randrange(1, 8)):
+            d[rnd.randrange(len(d))] = rnd.randrange(256)
+        return bytes(d)
+    at = rnd.randrange(len(d))
+    return bytes(d[:at]) + rnd.randbytes(20) + bytes(d[at:])
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "TIFF"])
+def test_damaged_image_files_raise_only_ecert_errors(token: str, fmt: str) -> None:
+    buf = io.BytesIO()
+    qr.render_png(token, buf, scale=2)
+    buf.seek(0)
+    original = io.BytesIO()
+    with Image.open(buf) as img:
+        img.convert("L").save(original, format=fmt)
+    rnd = random.Random(fmt)
+    for _ in range(60):
+        try:
+            texts = qr.scan_image(io.BytesIO(_damaged(original.getvalue(), rnd)))
+        except EcertError as err:
+            assert err.code is ErrorCode.INVALID_ARGUMENT
+        else:
+            assert all(isinstance(t, str) for t in texts)
