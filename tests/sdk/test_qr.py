@@ -163,6 +163,8 @@ def test_unreadable_images_are_refused(tmp_path: Path) -> None:
 def test_missing_extra_gives_an_install_hint() -> None:
     code = (
         "import sys; sys.modules['segno'] = None; sys.modules['zxingcpp'] = None\n"
+        "sys.modules['PIL'] = None\n"
+        "import ecert_token.cli.sdk_cmd  # the commands load without the extra\n"
         "from ecert_token import qr\n"
         "from ecert_token.errors import EcertError\n"
         "for call in (lambda: qr.qr_version('EC1:00'), lambda: qr.scan_image('x.png')):\n"
