@@ -18,10 +18,9 @@ from .. import qr
 from ..errors import EcertError, ErrorCode, InvalidArgument, TokenRejected
 from ..inspect import inspect_token
 from ..keys import keydir
-from ..model import BusinessType
-from ..token import Verifier, VerifyPolicy
 from ..vectors import write_vectors
 from .output import EXIT_OK, EXIT_REJECTED, emit
+from .verifying import add_verify_arguments, verify_once
 
 
 def _read_token(value: str) -> str:
@@ -54,26 +53,22 @@ def _one_token(image: Path) -> str:
 def cmd_scan(args: argparse.Namespace) -> int:
     try:
         token = _one_token(Path(args.image))
-        keys = keydir.load(Path(args.keys))
-        policy = VerifyPolicy() if args.now is None else VerifyPolicy(clock=lambda: args.now)
-        verifier = Verifier(keys.trust_store(), policy)
-        # A one-shot process has no replay memory worth the name (a fresh store would
-        # fence every earlier token), so every check but the replay mark is run.
-        result = verifier.check(token, BusinessType.from_code(args.business), now=policy.clock())
+        result, replay_checked = verify_once(args, token)
     except EcertError as err:
         if args.json:
             raise
         print(f"REJECTED {err.code.value}: {err}")
         return EXIT_REJECTED
     if args.json:
-        emit({**result.to_dict(), "replay_checked": False})
+        emit({**result.to_dict(), "replay_checked": replay_checked})
         return EXIT_OK
     c = result.claims
     actor = f", shown by {c.actor_id}" if c.actor_id else ""
     print(
         f"ACCEPTED cert type {result.cert_type.value}, credential {c.credential_id}{actor}, "
         f"region {c.region}, insurance {c.insurance_type.value}, name {c.masked_name}, "
-        f"business {c.business_type.value}, expires {c.expires_at} (replay not checked)"
+        f"business {c.business_type.value}, expires {c.expires_at}"
+        + ("" if replay_checked else " (replay not checked)")
     )
     return EXIT_OK
 
@@ -112,9 +107,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("scan", help="decode a QR image and verify the token in it")
     p.add_argument("image", help="PNG, JPEG or other image file")
-    p.add_argument("--keys", required=True, help="key directory")
-    p.add_argument("--business", required=True, help="business type being performed")
-    p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+    add_verify_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_scan)
 
