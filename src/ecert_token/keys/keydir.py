@@ -30,12 +30,13 @@ from ..crypto.ed25519 import Ed25519PrivateKey, thumbprint_kid
 from ..errors import EcertError, ErrorCode, KeyMaterialError
 from .cose_key import group_key_from_cose_key, group_key_to_cose_key
 from .files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
-from .jwk import b64url, b64url_decode, group_key_jwk, issuer_public_jwk
+from .jwk import b64url, b64url_decode, group_key_jwk, issuer_public_from_jwk, issuer_public_jwk
 from .material import (
     ALWAYS,
     KID_BYTES,
     GroupKey,
     IssuerSigningKey,
+    IssuerVerifyKey,
     KeyState,
     Validity,
     validate_regions,
@@ -239,8 +240,7 @@ def _list(manifest: dict[str, Any], name: str) -> list[object]:
     return value
 
 
-def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
-    """Read a key directory, refusing private files that others may read."""
+def _manifest(directory: Path) -> tuple[dict[str, Any], str, str]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError):
@@ -250,6 +250,43 @@ def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
     issuer, group = manifest.get("issuer"), manifest.get("group")
     if not isinstance(issuer, str) or not isinstance(group, str):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest.json names no issuer or group")
+    return manifest, issuer, group
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKeyDir:
+    """What a key directory says publicly: issuer public keys, group key descriptors.
+
+    Read without any private file (for building a trust list on a machine
+    that holds no secrets).  ``group_keys`` are ``(kid, state, validity)``.
+    """
+
+    issuer_keys: tuple[IssuerVerifyKey, ...]
+    group: str
+    group_keys: tuple[tuple[bytes, KeyState, Validity], ...]
+
+
+def load_public(directory: Path) -> PublicKeyDir:
+    """The public half of a key directory: manifest and public JWK files only."""
+    manifest, issuer, group = _manifest(directory)
+    issuers: list[IssuerVerifyKey] = []
+    for raw in _list(manifest, "issuer_keys"):
+        entry, kid, state, validity = _entry_binding(raw)
+        try:
+            jwk = json.loads((directory / issuer_jwk_name(kid)).read_text("utf-8"))
+        except (OSError, ValueError):
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read an issuer public key") from None
+        key = issuer_public_from_jwk(jwk, issuer, _regions(entry.get("regions")), validity, state)
+        if key.kid != kid or kid != thumbprint_kid(key.public_key.raw, len(kid)):
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
+        issuers.append(key)
+    groups = tuple(_entry_binding(raw)[1:] for raw in _list(manifest, "group_keys"))
+    return PublicKeyDir(tuple(issuers), group, groups)
+
+
+def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
+    """Read a key directory, refusing private files that others may read."""
+    manifest, issuer, group = _manifest(directory)
     signing: list[IssuerSigningKey] = []
     for raw in _list(manifest, "issuer_keys"):
         entry, kid, state, validity = _entry_binding(raw)

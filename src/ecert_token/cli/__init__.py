@@ -1,0 +1,1 @@
+"""The ``ecert`` command line: keygen, mint, verify, demo and more."""
