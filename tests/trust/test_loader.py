@@ -13,7 +13,7 @@ from ecert_token.keys.keydir import KeyDir
 from ecert_token.keys.material import IssuerSigningKey
 from ecert_token.trust import RootSigningKey, Staleness, TrustListLoader, sign_trust_list
 from ecert_token.trust.state import LIST_FILE, STATE_FILE
-from tests.conftest import NOW
+from tests.conftest import NOW, deterministic_random
 from tests.trust.conftest import DAY, make_list
 
 
@@ -137,3 +137,16 @@ def test_expired_current_list_refused(
     assert _code(loader.trust_store) is ErrorCode.TRUST_LIST_EXPIRED
     assert _code(loader.offer, _signed(root, beijing, shaanxi, 2, issued_at=NOW - 60,
                                        lifetime=3600)) is ErrorCode.TRUST_LIST_EXPIRED
+
+
+def test_state_is_per_root(
+    tmp_path: Path, root: RootSigningKey, beijing: KeyDir, shaanxi: IssuerSigningKey,
+    clock: FixedClock,
+) -> None:
+    """A new pinned root (a software update) starts its own sequence."""
+    TrustListLoader(root.root, tmp_path, clock=clock).offer(_signed(root, beijing, shaanxi, 99))
+    new_root = RootSigningKey.generate(deterministic_random(b"new root"))
+    loader = TrustListLoader(new_root.root, tmp_path, clock=clock)
+    assert loader.highest_sequence == -1
+    assert loader.offer(_signed(new_root, beijing, shaanxi, 1)).sequence == 1
+    assert json.loads((tmp_path / STATE_FILE).read_text())["root_kid"] == new_root.kid.hex()

@@ -81,6 +81,9 @@ class TrustListLoader:
 
     def _restore(self, state_dir: Path) -> None:
         state = load_state(state_dir)
+        if state is not None and state.root_kid != self.root.kid.hex():
+            log.warning("trust state belongs to another root; starting a new sequence")
+            state = None
         if state is not None:
             self._highest = state.sequence
         data = load_saved_list(state_dir)
@@ -101,7 +104,7 @@ class TrustListLoader:
     def _accept(self, tl: TrustList, data: bytes) -> None:
         d = digest(data)
         if self.state_dir is not None and (tl.sequence > self._highest or d != self._digest):
-            save_state(self.state_dir, TrustState(tl.sequence, d), data)
+            save_state(self.state_dir, TrustState(tl.sequence, d, self.root.kid.hex()), data)
         self._current, self._digest, self._highest = tl, d, max(self._highest, tl.sequence)
 
     def offer(self, data: bytes, now: int | None = None) -> TrustList:

@@ -28,10 +28,17 @@ def digest(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TrustState:
-    """Highest accepted sequence number and the digest of that list."""
+    """Highest accepted sequence number, the digest of that list, and its root's kid.
+
+    Sequence numbers count per root: after the pinned root is replaced (by a
+    software update, the only way), the state of the old root no longer
+    applies, so a leaked old root that signed a huge sequence number cannot
+    lock terminals out of the new root's lists.
+    """
 
     sequence: int
     digest: str
+    root_kid: str
 
 
 def load_state(directory: Path) -> TrustState | None:
@@ -53,9 +60,10 @@ def load_state(directory: Path) -> TrustState | None:
         or type(value.get("sequence")) is not int
         or value["sequence"] < 0
         or not isinstance(value.get("digest"), str)
+        or not isinstance(value.get("root_kid"), str)
     ):
         raise TrustListError(ErrorCode.TRUST_LIST_INVALID, "the trust state file is corrupt")
-    return TrustState(value["sequence"], value["digest"])
+    return TrustState(value["sequence"], value["digest"], value["root_kid"])
 
 
 def save_state(directory: Path, state: TrustState, list_bytes: bytes) -> None:
@@ -66,7 +74,8 @@ def save_state(directory: Path, state: TrustState, list_bytes: bytes) -> None:
     """
     directory.mkdir(parents=True, exist_ok=True)
     write_file(directory / LIST_FILE, list_bytes, 0o644)
-    record = {"format": FORMAT, "sequence": state.sequence, "digest": state.digest}
+    record = {"format": FORMAT, "sequence": state.sequence, "digest": state.digest,
+              "root_kid": state.root_kid}
     write_file(directory / STATE_FILE, (json.dumps(record, sort_keys=True) + "\n").encode(),
                0o644)
 
