@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from ecert_token.keys.keydir import KeyDir, generate, new_issuer_key
@@ -39,3 +42,21 @@ def make_list(beijing: KeyDir, shaanxi: IssuerSigningKey, sequence: int = 1,
 @pytest.fixture
 def signed(root: RootSigningKey, beijing: KeyDir, shaanxi: IssuerSigningKey) -> bytes:
     return sign_trust_list(make_list(beijing, shaanxi), root)
+
+
+@pytest.fixture(scope="session")
+def cwt_python() -> Path:
+    """The python of the isolated python-cwt venv (see tests/interop/conftest.py).
+
+    ``ECERT_CWT_PYTHON`` may name one directly; otherwise the interop suite's
+    venv is built or reused.  No python-cwt is a failure, not a skip.
+    """
+    named = os.environ.get("ECERT_CWT_PYTHON")
+    if named:
+        return Path(named)
+    try:
+        from tests.interop.conftest import REPO_ROOT, ensure_venv
+    except ImportError:
+        pytest.fail("python-cwt interop needs tests/interop/conftest.py or ECERT_CWT_PYTHON")
+    venv = Path(os.environ.get("ECERT_INTEROP_VENV") or REPO_ROOT / ".venv-interop")
+    return ensure_venv(venv)

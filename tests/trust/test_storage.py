@@ -142,6 +142,7 @@ def test_weak_and_malformed_cose_keys_refused(beijing: KeyDir) -> None:
         {**_okp_map(good_x), 3: -7},             # ES256
         {**_okp_map(good_x), 2: b""},            # empty kid
         {**_okp_map(good_x), 99: 0},             # unknown label
+        {**_okp_map(good_x), 4: [1]},            # key_ops: sign only
     ]
     for bad in bad_maps:
         with pytest.raises(KeyMaterialError) as info:

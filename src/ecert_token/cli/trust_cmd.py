@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import system_clock
-from ..codec import cbor
 from ..errors import EcertError, ErrorCode, InvalidArgument, KeyMaterialError
 from ..keys import keydir
-from ..keys.cose_key import KID, group_key_from_cose_key, issuer_public_to_cose_key
+from ..keys.cose_key import KID, group_key_from_cose_key, issuer_public_to_cose_key, load_map
 from ..keys.files import read_private, write_file
 from ..keys.jwk import b64url, issuer_public_jwk
 from ..keys.material import GroupKey, IssuerVerifyKey, Validity
@@ -125,11 +124,7 @@ def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
 
 def provisioned_group_key(data: bytes, tl: TrustList | None, group: str | None = None) -> GroupKey:
     """A terminal's group key file (COSE_Key), named after the group the list gives its kid."""
-    try:
-        value = cbor.loads(data, max_depth=1)
-    except ValueError:
-        value = None
-    kid = value.get(KID) if isinstance(value, dict) else None
+    kid = load_map(data).get(KID)
     info = tl.group_info(kid) if tl is not None and isinstance(kid, bytes) else None
     name = info.group if info is not None else group
     if name is None:

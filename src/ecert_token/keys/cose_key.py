@@ -9,6 +9,10 @@ Two shapes, each with exactly these labels and nothing else:
   (AES-CCM-16-64-128), -1: k}`` (RFC 9053 §7.3).  This is a secret: it is
   stored in 0600 files and never travels in a trust list.
 
+On import, an optional ``key_ops`` (4) is accepted when it allows what we do
+with the key (verify, 2, for public keys; decrypt, 4, for group keys):
+python-cwt and other libraries add it.  Export never writes it.
+
 Like JWK import, only the key and its kid come from the map; the binding
 (issuer, regions, window, state) comes from the caller or the trust list.
 Public keys are validated on import (no identity or small-order points).
@@ -26,6 +30,9 @@ from .material import ALWAYS, GroupKey, IssuerVerifyKey, KeyState, Validity
 KTY = 1
 KID = 2
 ALG = 3
+KEY_OPS = 4
+OP_VERIFY = 2
+OP_DECRYPT = 4
 KTY_OKP = 1
 KTY_SYMMETRIC = 4
 OKP_CRV = -1
@@ -65,11 +72,22 @@ def _check_kid(kid: object) -> bytes:
     return kid
 
 
-def _load_map(data: bytes) -> dict[object, object]:
+def _without_key_ops(value: dict[object, object], needed: int) -> dict[object, object]:
+    """The map minus ``key_ops``, refused if present and not allowing ``needed``."""
+    if KEY_OPS not in value:
+        return value
+    ops = value[KEY_OPS]
+    if type(ops) is not list or not any(_is(op, needed) for op in ops):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "key_ops does not allow this use")
+    return {k: v for k, v in value.items() if k != KEY_OPS}
+
+
+def load_map(data: bytes) -> dict[object, object]:
+    """One strict CBOR map, the shape of any COSE_Key; else ``KEY_FILE``."""
     if not isinstance(data, bytes):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "a COSE_Key is bytes")
     try:
-        value = cbor.loads(data, max_depth=1)
+        value = cbor.loads(data, max_depth=2)  # key_ops is an array
     except CBORError:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "a COSE_Key is one strict CBOR map") from None
     if type(value) is not dict:
@@ -81,6 +99,7 @@ def okp_public_from_map(value: dict[object, object]) -> tuple[bytes, Ed25519Publ
     """``(kid, validated public key)`` from an Ed25519 OKP COSE_Key map."""
     if OKP_D in value:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "a public COSE_Key must not hold d")
+    value = _without_key_ops(value, OP_VERIFY)
     if (value.keys() != _OKP_LABELS or not _is(value[KTY], KTY_OKP)
             or not _is(value[OKP_CRV], CRV_ED25519) or not _is(value[ALG], ALG_EDDSA)):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "not an Ed25519 OKP COSE_Key")
@@ -98,7 +117,7 @@ def issuer_public_from_cose_key(
     state: KeyState = KeyState.VERIFY_ONLY,
 ) -> IssuerVerifyKey:
     """Import an issuer's public COSE_Key; the binding comes from the caller."""
-    kid, public = okp_public_from_map(_load_map(data))
+    kid, public = okp_public_from_map(load_map(data))
     return IssuerVerifyKey(issuer, kid, public, regions, validity, state)
 
 
@@ -106,7 +125,7 @@ def group_key_from_cose_key(
     data: bytes, group: str, validity: Validity = ALWAYS, state: KeyState = KeyState.PRIMARY
 ) -> GroupKey:
     """Import a group's AEAD COSE_Key (kty Symmetric, alg 10, 16-byte k)."""
-    value = _load_map(data)
+    value = _without_key_ops(load_map(data), OP_DECRYPT)
     if value.keys() != _SYMMETRIC_LABELS or not _is(value[KTY], KTY_SYMMETRIC):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "not a symmetric COSE_Key")
     secret = value[SYMMETRIC_K]

@@ -21,7 +21,16 @@ from ..codec import cbor
 from ..crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey, Ed25519PublicKey, thumbprint_kid
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
 from ..keys.cose_key import ALG as KEY_ALG
-from ..keys.cose_key import CRV_ED25519, KID, KTY, KTY_OKP, OKP_CRV, OKP_X, okp_public_from_map
+from ..keys.cose_key import (
+    CRV_ED25519,
+    KID,
+    KTY,
+    KTY_OKP,
+    OKP_CRV,
+    OKP_X,
+    load_map,
+    okp_public_from_map,
+)
 from ..keys.files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
 from ..keys.material import KID_BYTES, validate_kid
 
@@ -45,13 +54,7 @@ class TrustRoot:
     @classmethod
     def from_cose_key(cls, data: bytes) -> TrustRoot:
         """Import a pinned root COSE_Key (validated: no weak points, no private part)."""
-        try:
-            value = cbor.loads(data, max_depth=1) if isinstance(data, bytes) else None
-        except ValueError:
-            value = None
-        if type(value) is not dict:
-            raise KeyMaterialError(ErrorCode.KEY_FILE, "a COSE_Key is one strict CBOR map")
-        kid, public = okp_public_from_map(value)
+        kid, public = okp_public_from_map(load_map(data))
         return cls(kid, public)
 
 
