@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,8 +13,21 @@ from typing import Any
 
 import pytest
 
-from ecert_token import BusinessType, Credential, FixedClock, Issuer, Verifier, VerifyPolicy
-from ecert_token.cli.trust_cmd import load_terminal_trust
+from ecert_token import (
+    BusinessType,
+    Credential,
+    FixedClock,
+    InvalidArgument,
+    Issuer,
+    Region,
+    Verifier,
+    VerifyPolicy,
+)
+from ecert_token.cli.trust_cmd import (
+    add_trust_source_args,
+    load_terminal_trust,
+    trust_store_from_args,
+)
 from ecert_token.keys import keydir
 from tests.conftest import NOW, deterministic_random
 
@@ -125,3 +140,27 @@ def test_errors_are_json(platform: Path) -> None:
     assert (code, out["error"]) == (1, "trust_list_invalid")
     code, out = ecert("keys", "export", "--keys", str(d / "nowhere"))
     assert (code, out["error"]) == (1, "key_file")
+
+
+def test_verify_options_for_a_trust_list(platform: Path, credential: Credential,
+                                         clock: FixedClock) -> None:
+    """What ``ecert verify --trust-list ...`` gets from add_trust_source_args."""
+    d = platform
+    signed = _build_and_sign(d, 2)
+    group_file = next((d / "sn").glob("group-*.key.cose"))
+    parser = argparse.ArgumentParser()
+    add_trust_source_args(parser)
+    assert trust_store_from_args(parser.parse_args([])) is None
+    args = parser.parse_args(["--trust-list", str(signed), "--root",
+                              str(d / "root" / "root.pub.cose"), "--group-key", str(group_file),
+                              "--trust-state", str(d / "state")])
+    store = trust_store_from_args(args, now=NOW)
+    assert store is not None
+    keys = keydir.load(d / "sn")
+    shaanxi_person = dataclasses.replace(credential, region=Region("610113"))
+    token = Issuer(keys.signing_key, keys.group_key, clock=clock).mint(
+        shaanxi_person, BusinessType.HOSPITAL_REGISTRATION)
+    assert Verifier(store, VerifyPolicy(clock=clock)).verify(
+        token, BusinessType.HOSPITAL_REGISTRATION).issuer == "SN"
+    with pytest.raises(InvalidArgument):
+        trust_store_from_args(parser.parse_args(["--trust-list", str(signed)]))

@@ -159,6 +159,27 @@ def load_terminal_trust(
     return loader.trust_store()
 
 
+def add_trust_source_args(parser: argparse.ArgumentParser) -> None:
+    """Options for ``ecert verify`` to take its trust from a signed list instead of --keys."""
+    parser.add_argument("--trust-list", help="signed trust list (instead of --keys)")
+    parser.add_argument("--root", help="pinned root public key (root.pub.cose)")
+    parser.add_argument("--group-key", action="append", default=[],
+                        help="provisioned group key file, COSE_Key (repeatable)")
+    parser.add_argument("--trust-state", help="directory persisting the highest sequence")
+
+
+def trust_store_from_args(args: argparse.Namespace, now: int | None = None) -> TrustStore | None:
+    """The trust store the ``add_trust_source_args`` options name, None without --trust-list."""
+    if not getattr(args, "trust_list", None):
+        return None
+    if not args.root:
+        raise InvalidArgument("--trust-list needs --root")
+    return load_terminal_trust(
+        Path(args.root), Path(args.trust_list), [Path(p) for p in args.group_key],
+        state_dir=Path(args.trust_state) if args.trust_state else None, now=now,
+    )
+
+
 # -- trust ------------------------------------------------------------------
 
 

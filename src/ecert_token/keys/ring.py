@@ -88,6 +88,11 @@ class KeyRing(Generic[K]):
     def __contains__(self, kid: object) -> bool:
         return kid in self._keys
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyRing) and self.keys == other.keys
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking value type: not hashable
+
     def __repr__(self) -> str:
         states = ", ".join(f"{k.kid.hex()}:{k.state.value}" for k in self._keys.values())
         return f"KeyRing(owner={self.owner!r}, [{states}])"
