@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from ecert_token import ErrorCode, FixedClock, TrustListError
+from ecert_token import (
+    BusinessType,
+    Credential,
+    ErrorCode,
+    FixedClock,
+    Issuer,
+    KeyState,
+    TokenRejected,
+    TrustListError,
+    Verifier,
+    VerifyPolicy,
+)
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.keys.material import IssuerSigningKey
-from ecert_token.trust import RootSigningKey, Staleness, TrustListLoader, sign_trust_list
+from ecert_token.trust import (
+    RootSigningKey,
+    Staleness,
+    TrustListLoader,
+    build_trust_list,
+    sign_trust_list,
+)
 from ecert_token.trust.state import LIST_FILE, STATE_FILE
 from tests.conftest import NOW, deterministic_random
 from tests.trust.conftest import DAY, make_list
+
+REG = BusinessType.HOSPITAL_REGISTRATION
 
 
 def _signed(root: RootSigningKey, beijing: KeyDir, shaanxi: IssuerSigningKey, seq: int, *,
@@ -150,3 +170,39 @@ def test_state_is_per_root(
     assert loader.highest_sequence == -1
     assert loader.offer(_signed(new_root, beijing, shaanxi, 1)).sequence == 1
     assert json.loads((tmp_path / STATE_FILE).read_text())["root_kid"] == new_root.kid.hex()
+
+
+def test_live_store_follows_new_lists_and_goes_stale(
+    root: RootSigningKey, beijing: KeyDir, shaanxi: IssuerSigningKey, clock: FixedClock,
+    credential: Credential, *, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One long-running Verifier: revocation applies at once, a stale list stops it."""
+    loader = TrustListLoader(root.root, group_keys=[beijing.group_key], clock=clock,
+                             staleness=Staleness(warn_after=DAY, refuse_after=3 * DAY))
+    verifier = Verifier(loader.live(), VerifyPolicy(clock=clock))
+    issuer = Issuer(beijing.signing_key, beijing.group_key, clock=clock,
+                    random_bytes=deterministic_random(b"live"))
+    with pytest.raises(TrustListError) as info:
+        verifier.verify(issuer.mint(credential, REG), REG)
+    assert info.value.code is ErrorCode.TRUST_LIST_INVALID  # nothing loaded yet
+
+    loader.offer(_signed(root, beijing, shaanxi, 1, issued_at=NOW - 60))
+    assert verifier.verify(issuer.mint(credential, REG), REG).issuer == "BJ"
+
+    revoked = dataclasses.replace(beijing.signing_key.public, state=KeyState.REVOKED)
+    loader.offer(sign_trust_list(build_trust_list(2, NOW - 30, NOW + 30 * DAY, [revoked],
+                                                  [beijing.group_key]), root))
+    with pytest.raises(TokenRejected) as rejected:
+        verifier.verify(issuer.mint(credential, REG), REG)
+    assert rejected.value.code is ErrorCode.KEY_REVOKED
+
+    loader.offer(_signed(root, beijing, shaanxi, 3, issued_at=NOW - 10))
+    clock.advance(2 * DAY)
+    with caplog.at_level(logging.WARNING, logger="ecert_token.trust"):
+        for _ in range(3):
+            verifier.verify(issuer.mint(credential, REG), REG)
+    assert len(caplog.records) == 1  # warned once per list, not per token
+    clock.advance(DAY)
+    with pytest.raises(TrustListError) as info:
+        verifier.verify(issuer.mint(credential, REG), REG)
+    assert info.value.code is ErrorCode.TRUST_LIST_STALE

@@ -155,7 +155,7 @@ def load_terminal_trust(
         raise EcertError(ErrorCode.TRUST_LIST_INVALID, "cannot read the trust list") from None
     tl = loader.offer(data)
     groups = [provisioned_group_key(read_private(p), tl) for p in group_key_paths]
-    loader.group_keys = tuple(groups)
+    loader.provision(groups)
     return loader.trust_store()
 
 
