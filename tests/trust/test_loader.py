@@ -206,3 +206,21 @@ def test_live_store_follows_new_lists_and_goes_stale(
     with pytest.raises(TrustListError) as info:
         verifier.verify(issuer.mint(credential, REG), REG)
     assert info.value.code is ErrorCode.TRUST_LIST_STALE
+
+
+def test_unwritable_state_refuses_the_list(
+    tmp_path: Path, root: RootSigningKey, beijing: KeyDir, shaanxi: IssuerSigningKey,
+    clock: FixedClock,
+) -> None:
+    """A list whose sequence cannot be persisted is not adopted."""
+    loader = TrustListLoader(root.root, tmp_path, clock=clock)
+    (tmp_path / LIST_FILE).mkdir()  # the atomic rename onto it fails
+    assert _code(loader.offer, _signed(root, beijing, shaanxi, 1)) is ErrorCode.TRUST_LIST_INVALID
+    assert loader.current is None
+    assert loader.highest_sequence == -1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LIST_FILE]  # no temporary left
+    # A state location that cannot be read at start fails closed.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(TrustListError):
+        TrustListLoader(root.root, blocker, clock=clock)

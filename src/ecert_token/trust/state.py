@@ -71,13 +71,20 @@ def save_state(directory: Path, state: TrustState, list_bytes: bytes) -> None:
 
     If the process dies between the two, the next start finds a list newer
     than the state and accepts it as if offered again; never the reverse.
+    A write that fails is an error: a list whose sequence cannot be
+    persisted is not adopted (a restart could otherwise roll it back).
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    write_file(directory / LIST_FILE, list_bytes, 0o644)
     record = {"format": FORMAT, "sequence": state.sequence, "digest": state.digest,
               "root_kid": state.root_kid}
-    write_file(directory / STATE_FILE, (json.dumps(record, sort_keys=True) + "\n").encode(),
-               0o644)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_file(directory / LIST_FILE, list_bytes, 0o644)
+        write_file(directory / STATE_FILE,
+                   (json.dumps(record, sort_keys=True) + "\n").encode(), 0o644)
+    except OSError:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_INVALID, "cannot persist the trust state"
+        ) from None
 
 
 def load_saved_list(directory: Path) -> bytes | None:
