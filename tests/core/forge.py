@@ -1,0 +1,47 @@
+"""Build token layers by hand, for tests that feed the verifier crafted input.
+
+The verifier's inner strictness (COSE_Sign1 shape, claims shape) can only be
+reached through a valid AEAD layer, so these helpers encrypt arbitrary bytes
+with the real group key (``GroupKey.aead``) and sign arbitrary payloads with
+the real issuer key: what comes out differs from a minted token only where a
+test says so.
+"""
+
+from __future__ import annotations
+
+from ecert_token import GroupKey, IssuerSigningKey
+from ecert_token.codec import cbor, cose
+from ecert_token.token.text import from_text, to_text
+
+NONCE = bytes(range(13))
+
+
+def seal(group: GroupKey, plaintext: bytes, *, protected: bytes | None = None,
+         nonce: bytes = NONCE) -> str:
+    """A token text whose Encrypt0 carries ``plaintext`` under the real group key."""
+    if protected is None:
+        protected = cose.encode_protected(group.alg, group.kid)
+    _, ciphertext = group.aead.encrypt(plaintext, cose.enc_structure(protected), lambda _: nonce)
+    return to_text(cose.encode_encrypt0(protected, nonce, ciphertext))
+
+
+def unseal(group: GroupKey, text: str) -> bytes:
+    """The plaintext (the tagged COSE_Sign1) inside a minted token."""
+    envelope = cose.decode_encrypt0(from_text(text))
+    return group.aead.decrypt(envelope.iv, envelope.ciphertext,
+                              cose.enc_structure(envelope.protected))
+
+
+def sign1(key: IssuerSigningKey, payload: bytes, *, protected: bytes | None = None,
+          unprotected: object = None) -> bytes:
+    """A tagged COSE_Sign1 over ``payload`` with a real signature of the issuer key."""
+    if protected is None:
+        protected = cose.encode_protected(key.public.alg, key.kid)
+    signature = key.private_key.sign(cose.sig_structure(protected, payload))
+    items = [protected, {} if unprotected is None else unprotected, payload, signature]
+    return b"\xd2" + cbor.dumps(items)
+
+
+def seal_claims(keys_signing: IssuerSigningKey, group: GroupKey, payload: bytes) -> str:
+    """Sign ``payload`` as the claims and seal it: a token with arbitrary claims bytes."""
+    return seal(group, sign1(keys_signing, payload))
