@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from ecert_token import GroupKey, IssuerSigningKey
 from ecert_token.codec import cbor, cose
+from ecert_token.codec.cwt import CTI, ECERT, EXP, IAT, SUB
 from ecert_token.token.text import from_text, to_text
+from tests.conftest import NOW
 
 NONCE = bytes(range(13))
+TOKEN_ID = bytes(range(8))
 
 
 def seal(group: GroupKey, plaintext: bytes, *, protected: bytes | None = None,
@@ -45,3 +48,36 @@ def sign1(key: IssuerSigningKey, payload: bytes, *, protected: bytes | None = No
 def seal_claims(keys_signing: IssuerSigningKey, group: GroupKey, payload: bytes) -> str:
     """Sign ``payload`` as the claims and seal it: a token with arbitrary claims bytes."""
     return seal(group, sign1(keys_signing, payload))
+
+
+def ecert_fields(**changes: object) -> list[object]:
+    """The private claim's array for a settlement (01301) token; ``f6=...`` adds an actor.
+
+    Keyword ``fN`` replaces position N (or appends when N is the length).
+    """
+    fields: list[object] = [110105, 310, 1301, 2, "张*丰", 1]
+    for index, value in changes.items():
+        position = int(index.removeprefix("f"))
+        if position == len(fields):
+            fields.append(value)
+        else:
+            fields[position] = value
+    return fields
+
+
+def claims_map(**changes: object) -> dict[object, object]:
+    """A valid claims map (issued at NOW, 60 s) with some values replaced.
+
+    Keyword ``kN`` sets claim N and ``mN`` claim -N (``m65537`` is the
+    private e-certificate claim).
+    """
+    claims: dict[object, object] = {
+        SUB: "E4Q7ZK2M9PXA",
+        EXP: NOW + 60,
+        IAT: NOW,
+        CTI: TOKEN_ID,
+        ECERT: ecert_fields(),
+    }
+    for key, value in changes.items():
+        claims[int(key.removeprefix("k").replace("m", "-"))] = value
+    return claims

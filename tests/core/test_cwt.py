@@ -10,15 +10,15 @@ from ecert_token.codec.cwt import (
     CTI,
     ECERT,
     EXP,
-    IAT,
     SUB,
     ClaimsError,
     decode_claims,
     encode_claims,
 )
 from tests.conftest import NOW
-
-TID = bytes(range(8))
+from tests.core.forge import TOKEN_ID as TID
+from tests.core.forge import claims_map as _map
+from tests.core.forge import ecert_fields as _fields
 
 
 def _claims(actor: str | None = None) -> TokenClaims:
@@ -35,30 +35,6 @@ def _claims(actor: str | None = None) -> TokenClaims:
         channel=Channel.WECHAT,
         actor_id=actor,
     )
-
-
-def _map(**changes: object) -> dict[object, object]:
-    claims: dict[object, object] = {
-        SUB: "E4Q7ZK2M9PXA",
-        EXP: NOW + 60,
-        IAT: NOW,
-        CTI: TID,
-        ECERT: [110105, 310, 1301, 2, "张*丰", 1],
-    }
-    for key, value in changes.items():
-        claims[int(key.removeprefix("k").replace("m", "-"))] = value
-    return claims
-
-
-def _fields(**changes: object) -> list[object]:
-    fields: list[object] = [110105, 310, 1301, 2, "张*丰", 1]
-    for index, value in changes.items():
-        position = int(index.removeprefix("f"))
-        if position == len(fields):
-            fields.append(value)
-        else:
-            fields[position] = value
-    return fields
 
 
 @pytest.mark.parametrize("actor", [None, "HOLDER0001"])
