@@ -397,13 +397,20 @@ def test_verifier_accepts_only_its_steps(keys: KeyDir, clock: FixedClock, token:
     rejected(ErrorCode.WRONG_BUSINESS_TYPE, lambda: pharmacy.verify(token, REGISTRATION), token)
 
 
-@pytest.mark.parametrize("business", ["01101", 1101, None, ["01101"], BusinessClass.IDENTITY])
-def test_business_type_argument_must_be_an_enum(token: str, verifier: Verifier,
-                                                business: object) -> None:
+@pytest.mark.parametrize("business", [None, ["01101"], "1101", 99999, True, b"01101",
+                                      BusinessClass.IDENTITY])
+def test_business_type_argument_must_be_a_business_type(token: str, verifier: Verifier,
+                                                       business: object) -> None:
     """Regression: a plain "01101" used to raise AttributeError after the signature check."""
     with pytest.raises(InvalidArgument):
         verifier.verify(token, business)  # type: ignore[arg-type]
     assert verifier.verify(token, REGISTRATION)
+
+
+@pytest.mark.parametrize("business", ["01101", 1101])
+def test_business_type_code_is_accepted(token: str, verifier: Verifier, business: object) -> None:
+    result = verifier.verify(token, business)  # type: ignore[arg-type]
+    assert result.claims.business_type is REGISTRATION
 
 
 # --- replay -------------------------------------------------------------------

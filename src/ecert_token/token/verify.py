@@ -12,7 +12,7 @@ from ..codec import cose
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims
 from ..crypto.aead import NONCE_BYTES, DecryptionFailed
-from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
+from ..errors import ErrorCode, StoreUnavailable, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, TokenClaims
@@ -59,8 +59,9 @@ class Verifier:
     ) -> VerifiedToken:
         """Every check except the replay mark (for batch verification and inspection)."""
         policy = self.policy
-        if not isinstance(business_type, BusinessType):
-            raise InvalidArgument("business_type must be a BusinessType")
+        # A code string or int becomes its member; anything else is InvalidArgument
+        # (a plain "01101" used to fail later with AttributeError).
+        business_type = BusinessType.from_code(business_type)
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
