@@ -395,3 +395,19 @@ def test_group_key_state_and_signing_public_half() -> None:
         GroupKey("national", b"kid", bytes(16), state="primary")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument):
         GroupKey("national", b"kid", bytes(15))
+
+
+@pytest.mark.parametrize("text", ["AQID", "AQ", "AQI", "", "_-8"])
+def test_b64url_accepts_the_unpadded_form(text: str) -> None:
+    assert jwk.b64url(jwk.b64url_decode(text)) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["A!QID", "AQ ID", "AQID\n", "AQ==", "AQI=", "AQ+D", "AQ/D", "AR", "AQJ", "A",
+             "ÄQID", None, 5, b"AQID"],
+)
+def test_b64url_refuses_other_forms(text: object) -> None:
+    """Regression: junk characters, padding, '+', '/' and stray bits were accepted."""
+    with pytest.raises(KeyMaterialError) as info:
+        jwk.b64url_decode(text)
+    assert info.value.code is ErrorCode.KEY_FILE
