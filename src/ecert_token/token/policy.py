@@ -31,7 +31,8 @@ class VerifyPolicy:
     * ``max_lifetime``: longest exp - iat accepted;
     * ``clock``: where "now" comes from (injectable for tests);
     * ``credential_usable``: optional hook that says whether a credential id
-      may still be used (for example, not unbound since the code was minted).
+      may still be used (for example, not unbound since the code was minted);
+      asked for the subject and, on a family code, for the presenting holder.
     """
 
     business_types: frozenset[BusinessType] = field(default_factory=_accepts_all)

@@ -113,7 +113,10 @@ class Verifier:
         if not business_type_accepts(business_type, claims.business_type):
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
         usable = policy.credential_usable
-        if usable is not None and not usable(claims.credential_id):
+        if usable is not None and not (
+            usable(claims.credential_id)
+            and (claims.actor_id is None or usable(claims.actor_id))
+        ):  # a family code dies with the holder's credential too (phone lost: unbound)
             raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         return VerifiedToken(claims, issuer_key.issuer, issuer_key.kid, group.kid)
 
