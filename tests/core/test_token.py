@@ -579,6 +579,30 @@ def test_credential_usable_hook(keys: KeyDir, clock: FixedClock, token: str,
     assert allowing.verify(token, REGISTRATION)
 
 
+def test_credential_usable_hook_covers_the_family_holder(
+    keys: KeyDir, clock: FixedClock, issuer: Issuer, family: FamilyAccount
+) -> None:
+    """Regression: a member's code stayed usable after the presenting holder unbound."""
+    holder, member = family.holder, family.members[0]
+    token = issuer.mint_for_member(family, member.credential_id, REGISTRATION)
+    asked: list[str] = []
+
+    def unbound_holder(cid: str) -> bool:
+        asked.append(cid)
+        return cid != holder.credential_id
+
+    verifier = verifier_for(keys, clock, credential_usable=unbound_holder)
+    rejected(ErrorCode.CREDENTIAL_NOT_USABLE, lambda: verifier.verify(token, REGISTRATION), token)
+    assert set(asked) == {member.credential_id, holder.credential_id}
+    gone_member = verifier_for(keys, clock,
+                               credential_usable=lambda cid: cid != member.credential_id)
+    rejected(ErrorCode.CREDENTIAL_NOT_USABLE, lambda: gone_member.verify(token, REGISTRATION),
+             token)
+    # Refusals did not burn the token: a verifier whose hook allows both accepts it.
+    both = verifier_for(keys, clock, credential_usable=lambda cid: True)
+    assert both.verify(token, REGISTRATION).actor == holder.credential_id
+
+
 # --- malformed input --------------------------------------------------------------
 
 
