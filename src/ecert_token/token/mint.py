@@ -83,6 +83,8 @@ class Issuer:
         validity = self.signing_key.validity
         if not validity.contains(issued_at):
             raise EcertError(ErrorCode.KEY_NOT_VALID, "issuer key is outside its window")
+        if not self.group_key.validity.contains(issued_at):  # verifiers would refuse it
+            raise EcertError(ErrorCode.KEY_NOT_VALID, "group key is outside its window")
         claims = TokenClaims(
             token_id=self._random(MIN_TOKEN_ID_BYTES),
             issued_at=issued_at,
