@@ -271,6 +271,20 @@ def test_mint_outside_key_validity(keys: KeyDir, clock: FixedClock, credential: 
     assert issuer.mint(credential, REGISTRATION, now=NOW + 1)
 
 
+def test_mint_outside_group_key_validity(keys: KeyDir, clock: FixedClock,
+                                         credential: Credential) -> None:
+    """Regression: a group key outside its window minted tokens no verifier accepts."""
+    g = keys.group_key
+    for window in (Validity(NOW + 1, None), Validity(None, NOW - 1)):
+        group = GroupKey(g.group, g.kid, g.secret, validity=window)
+        issuer = issuer_for(keys.signing_key, group, clock)
+        rejected(ErrorCode.KEY_NOT_VALID, lambda i=issuer: i.mint(credential, REGISTRATION))
+    group = GroupKey(g.group, g.kid, g.secret, validity=Validity(NOW, NOW))
+    token = issuer_for(keys.signing_key, group, clock).mint(credential, REGISTRATION)
+    verifier = Verifier(TrustStore([keys.signing_key.public], [group]), VerifyPolicy(clock=clock))
+    assert verifier.verify(token, REGISTRATION)
+
+
 # --- time window ----------------------------------------------------------------
 
 
