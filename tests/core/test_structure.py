@@ -14,8 +14,9 @@ import pytest
 from ecert_token import BusinessType, ErrorCode, FixedClock, TokenRejected, Verifier, VerifyPolicy
 from ecert_token.codec import cose
 from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token.token.text import to_text
 from tests.conftest import NOW
-from tests.core.forge import claims_map, ecert_fields, seal, sign1
+from tests.core.forge import NONCE, claims_map, ecert_fields, seal, sign1
 
 SETTLEMENT = BusinessType.HOSPITAL_SETTLEMENT
 PAYLOAD = cbor2.dumps(claims_map())
@@ -151,3 +152,55 @@ def test_structure_is_checked_before_the_signature(
         with pytest.raises(TokenRejected) as info:
             strict_verifier.verify(token, SETTLEMENT)
         assert info.value.code is code
+
+
+def _envelope_cases(keys: KeyDir) -> dict[str, str]:
+    """Encrypt0 headers varied around a real Sign1, each sealed with the real group key.
+
+    The AEAD binds the protected header it is given, so every case decrypts
+    correctly if the parser lets it through; only the header shape is wrong.
+    """
+    g = keys.group_key
+    inner = _plain(keys)
+
+    def sealed(protected: dict[object, object], unprotected: dict[object, object]) -> str:
+        raw = cbor2.dumps(protected)
+        _, ciphertext = g.aead.encrypt(inner, cose.enc_structure(raw), lambda _: NONCE)
+        return to_text(b"\xd0" + cbor2.dumps([raw, unprotected, ciphertext]))
+
+    alg, kid = g.alg, g.kid
+    return {
+        "kid only in unprotected": sealed({1: alg}, {4: kid, 5: NONCE}),
+        "kid in both headers": sealed({1: alg, 4: kid}, {4: kid, 5: NONCE}),
+        "alg only in unprotected": sealed({4: kid}, {1: alg, 5: NONCE}),
+        "unknown crit": sealed({1: alg, 2: [99], 4: kid, 99: 0}, {5: NONCE}),
+        "crit in unprotected": sealed({1: alg, 4: kid}, {2: [99], 5: NONCE}),
+        "extra protected label": sealed({1: alg, 3: 0, 4: kid}, {5: NONCE}),
+        "iv in protected": sealed({1: alg, 4: kid, 5: NONCE}, {}),
+        "partial iv too": sealed({1: alg, 4: kid}, {5: NONCE, 6: b"\x01"}),
+        "alg label as float": sealed({1.0: alg, 4: kid}, {5: NONCE}),
+        "iv label as float": sealed({1: alg, 4: kid}, {5.0: NONCE}),
+        "alg as text": sealed({1: "A128CCM", 4: kid}, {5: NONCE}),
+        "other algorithm": sealed({1: 1, 4: kid}, {5: NONCE}),
+    }
+
+
+ENVELOPE_NAMES = list(_envelope_cases(generate()))
+
+
+@pytest.mark.parametrize("name", ENVELOPE_NAMES)
+def test_envelope_header_mutation_is_malformed(
+    keys: KeyDir, strict_verifier: Verifier, name: str
+) -> None:
+    token = _envelope_cases(keys)[name]
+    with pytest.raises(TokenRejected) as info:
+        strict_verifier.verify(token, SETTLEMENT)
+    assert info.value.code is ErrorCode.MALFORMED, str(info.value)
+
+
+def test_envelope_harness_makes_valid_tokens(keys: KeyDir, strict_verifier: Verifier) -> None:
+    g = keys.group_key
+    raw = cbor2.dumps({1: g.alg, 4: g.kid})
+    _, ciphertext = g.aead.encrypt(_plain(keys), cose.enc_structure(raw), lambda _: NONCE)
+    token = to_text(b"\xd0" + cbor2.dumps([raw, {5: NONCE}, ciphertext]))
+    assert strict_verifier.verify(token, SETTLEMENT)

@@ -452,6 +452,15 @@ def test_re_encrypted_token_is_still_replayed(keys: KeyDir, token: str,
     rejected(ErrorCode.REPLAYED, lambda: verifier.verify(again, REGISTRATION), again)
 
 
+def test_fresh_store_cannot_rule_out_earlier_use(keys: KeyDir, clock: FixedClock,
+                                                 token: str) -> None:
+    """A verifier whose replay memory began after the token was issued fails closed."""
+    clock.advance(1)
+    later = verifier_for(keys, clock)
+    rejected(ErrorCode.POSSIBLY_REPLAYED, lambda: later.verify(token, REGISTRATION), token)
+    assert later.check(token, REGISTRATION, now=clock())
+
+
 def _forged_issuer(keys: KeyDir, clock: FixedClock) -> Issuer:
     """A different Ed25519 key under the real issuer kid (and the real group key)."""
     forged = IssuerSigningKey("NHSA", keys.signing_key.kid, Ed25519PrivateKey(bytes(32)))
