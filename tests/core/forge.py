@@ -20,11 +20,17 @@ TOKEN_ID = bytes(range(8))
 
 
 def seal(group: GroupKey, plaintext: bytes, *, protected: bytes | None = None,
-         nonce: bytes = NONCE) -> str:
-    """A token text whose Encrypt0 carries ``plaintext`` under the real group key."""
+         nonce: bytes = NONCE, unprotected: dict[object, object] | None = None) -> str:
+    """A token text whose Encrypt0 carries ``plaintext`` under the real group key.
+
+    ``protected`` (serialized) is what the AEAD binds; ``unprotected`` replaces
+    the usual ``{5: nonce}`` header when given.
+    """
     if protected is None:
         protected = cose.encode_protected(group.alg, group.kid)
     _, ciphertext = group.aead.encrypt(plaintext, cose.enc_structure(protected), lambda _: nonce)
+    if unprotected is not None:
+        return to_text(b"\xd0" + cbor.dumps([protected, unprotected, ciphertext]))
     return to_text(cose.encode_encrypt0(protected, nonce, ciphertext))
 
 
@@ -43,11 +49,6 @@ def sign1(key: IssuerSigningKey, payload: bytes, *, protected: bytes | None = No
     signature = key.private_key.sign(cose.sig_structure(protected, payload))
     items = [protected, {} if unprotected is None else unprotected, payload, signature]
     return b"\xd2" + cbor.dumps(items)
-
-
-def seal_claims(keys_signing: IssuerSigningKey, group: GroupKey, payload: bytes) -> str:
-    """Sign ``payload`` as the claims and seal it: a token with arbitrary claims bytes."""
-    return seal(group, sign1(keys_signing, payload))
 
 
 def ecert_fields(**changes: object) -> list[object]:

@@ -33,7 +33,7 @@ from ecert_token.keys.keydir import KeyDir
 from ecert_token.model.region import PROVINCE_PREFIXES
 from ecert_token.token.text import PREFIX
 from tests.conftest import NOW, deterministic_random
-from tests.core.forge import seal, sign1
+from tests.core.forge import seal, sign1, unseal
 
 REGISTRATION = BusinessType.HOSPITAL_REGISTRATION
 PROPERTY = settings(max_examples=300, derandomize=True, deadline=None,
@@ -174,8 +174,6 @@ def test_every_bit_flip_of_the_text_is_rejected(keys: KeyDir, token: str) -> Non
 
 def test_every_bit_flip_inside_the_aead_is_rejected(keys: KeyDir, token: str) -> None:
     """Re-sealed with the real group key: the signature and inner parsing must hold alone."""
-    from tests.core.forge import unseal
-
     verifier = fresh_verifier(keys)
     plaintext = unseal(keys.group_key, token)
     resealed = [seal(keys.group_key, f) for f in _flips(plaintext)]

@@ -14,7 +14,6 @@ import pytest
 from ecert_token import BusinessType, ErrorCode, FixedClock, TokenRejected, Verifier, VerifyPolicy
 from ecert_token.codec import cose
 from ecert_token.keys.keydir import KeyDir, generate
-from ecert_token.token.text import to_text
 from tests.conftest import NOW
 from tests.core.forge import NONCE, claims_map, ecert_fields, seal, sign1
 
@@ -164,9 +163,7 @@ def _envelope_cases(keys: KeyDir) -> dict[str, str]:
     inner = _plain(keys)
 
     def sealed(protected: dict[object, object], unprotected: dict[object, object]) -> str:
-        raw = cbor2.dumps(protected)
-        _, ciphertext = g.aead.encrypt(inner, cose.enc_structure(raw), lambda _: NONCE)
-        return to_text(b"\xd0" + cbor2.dumps([raw, unprotected, ciphertext]))
+        return seal(g, inner, protected=cbor2.dumps(protected), unprotected=unprotected)
 
     alg, kid = g.alg, g.kid
     return {
@@ -200,7 +197,6 @@ def test_envelope_header_mutation_is_malformed(
 
 def test_envelope_harness_makes_valid_tokens(keys: KeyDir, strict_verifier: Verifier) -> None:
     g = keys.group_key
-    raw = cbor2.dumps({1: g.alg, 4: g.kid})
-    _, ciphertext = g.aead.encrypt(_plain(keys), cose.enc_structure(raw), lambda _: NONCE)
-    token = to_text(b"\xd0" + cbor2.dumps([raw, {5: NONCE}, ciphertext]))
+    token = seal(g, _plain(keys), protected=cbor2.dumps({1: g.alg, 4: g.kid}),
+                 unprotected={5: NONCE})
     assert strict_verifier.verify(token, SETTLEMENT)
