@@ -37,6 +37,8 @@ def mask_name(full_name: str) -> str:
     around a single ``*`` (which also hides the length); shorter names keep the
     first character only.
     """
+    if not isinstance(full_name, str):
+        raise InvalidArgument("name must be text")
     name = full_name.strip()
     if not name:
         raise InvalidArgument("name is empty")
