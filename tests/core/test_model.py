@@ -138,10 +138,11 @@ def test_mask_name(full: str, masked: str) -> None:
     assert mask_name(full) == masked
 
 
-@pytest.mark.parametrize("blank", ["", "   ", "\t"])
-def test_mask_name_refuses_blank(blank: str) -> None:
+@pytest.mark.parametrize("blank", ["", "   ", "\t", None, 3, b"\xe5\xbc\xa0", ["张三"]])
+def test_mask_name_refuses_blank_and_non_text(blank: object) -> None:
+    """Regression: a non-str name raised AttributeError."""
     with pytest.raises(InvalidArgument):
-        mask_name(blank)
+        mask_name(blank)  # type: ignore[arg-type]
 
 
 def _credential(**changes: object) -> Credential:
