@@ -140,7 +140,7 @@ class FamilyAccount:
 
     def unbind(self, credential_id: str) -> FamilyAccount:
         """A new account without the member of that id."""
-        if credential_id not in {m.credential_id for m in self.members}:
+        if credential_id not in [m.credential_id for m in self.members]:  # any value, no hashing
             raise InvalidArgument("no such family member")
         return FamilyAccount(
             self.holder, tuple(m for m in self.members if m.credential_id != credential_id)
