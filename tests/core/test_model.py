@@ -274,6 +274,16 @@ def test_family_unbind() -> None:
     assert len(full.unbind("MEMBER0000").bind(_member(9)).members) == 5
 
 
+@pytest.mark.parametrize("bad", [None, 5, [], {}, b"MEMBER0001"])
+def test_family_unbind_and_member_refuse_odd_ids(bad: object) -> None:
+    """Regression: unbind([]) raised TypeError (unhashable)."""
+    account = FamilyAccount(_credential(), (_member(1),))
+    with pytest.raises(InvalidArgument):
+        account.unbind(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        account.member(bad)  # type: ignore[arg-type]
+
+
 def test_family_members_and_holder_must_be_insured_persons() -> None:
     unit = _credential(subject_kind=SubjectKind.INSURED_UNIT)
     with pytest.raises(InvalidArgument):

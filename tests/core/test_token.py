@@ -253,6 +253,22 @@ def test_mint_argument_types(
             issuer.mint(credential, business)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("actor", ["HOLDER0001", 5, [], object()])
+def test_mint_actor_must_be_a_credential(issuer: Issuer, credential: Credential,
+                                         actor: object) -> None:
+    """Regression: a non-Credential actor raised AttributeError."""
+    with pytest.raises(InvalidArgument):
+        issuer.mint(credential, REGISTRATION, actor=actor)  # type: ignore[arg-type]
+
+
+def test_issuer_key_types(keys: KeyDir, clock: FixedClock) -> None:
+    """Regression: wrong key objects raised AttributeError."""
+    for args in ((None, keys.group_key), (keys.signing_key, None),
+                 (keys.signing_key.public, keys.group_key), (keys.group_key, keys.signing_key)):
+        with pytest.raises(InvalidArgument):
+            Issuer(*args, clock=clock)  # type: ignore[arg-type]
+
+
 def test_issuer_refuses_unusable_keys(keys: KeyDir, clock: FixedClock) -> None:
     for state in (KeyState.VERIFY_ONLY, KeyState.REVOKED):
         signing = dataclasses.replace(keys.signing_key, state=state)
