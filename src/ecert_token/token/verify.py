@@ -8,6 +8,7 @@ replay mark, so only a fully valid token can consume its id.
 
 from __future__ import annotations
 
+from .. import errors
 from ..codec import cose
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims
@@ -62,6 +63,9 @@ class Verifier:
         # A code string or int becomes its member; anything else is InvalidArgument
         # (a plain "01101" used to fail later with AttributeError).
         business_type = BusinessType.from_code(business_type)
+        # Whole seconds only: a NaN "now" would pass every time comparison.
+        if isinstance(now, bool) or not isinstance(now, int):
+            raise errors.InvalidArgument("now must be a Unix time in whole seconds")
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
