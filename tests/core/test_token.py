@@ -355,6 +355,22 @@ def test_stepping_clock_expires_a_token(
     rejected(ErrorCode.EXPIRED, lambda: verifier.verify(token, REGISTRATION), token)
 
 
+@pytest.mark.parametrize("now", [float("nan"), float(NOW), "1790000000", None, True])
+def test_now_must_be_whole_seconds(keys: KeyDir, token: str, now: object) -> None:
+    """Regression: a NaN time (from ``now=`` or a clock) passed every time check, so an
+    expired token verified; other non-integers raised TypeError."""
+    verifier = verifier_for(keys, FixedClock(NOW))
+    if now is not None:
+        with pytest.raises(InvalidArgument):
+            verifier.check(token, REGISTRATION, now=now)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgument):
+            verifier.verify(token, REGISTRATION, now=now)  # type: ignore[arg-type]
+    broken = Verifier(keys.trust_store(),
+                      VerifyPolicy(clock=lambda: now))  # type: ignore[arg-type,return-value]
+    with pytest.raises(InvalidArgument):
+        broken.verify(token, REGISTRATION)
+
+
 def test_max_lifetime(keys: KeyDir, clock: FixedClock, issuer: Issuer,
                       credential: Credential) -> None:
     verifier = verifier_for(keys, clock, max_lifetime=60)
