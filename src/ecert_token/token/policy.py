@@ -67,3 +67,10 @@ def business_type_accepts(requested: BusinessType, presented: BusinessType) -> b
     if requested.is_payment:
         return presented is requested
     return not presented.is_payment
+
+
+def whole_seconds(now: object) -> int:
+    """``now`` as the verifier needs it: an int (a NaN would pass every time check)."""
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise InvalidArgument("now must be a Unix time in whole seconds")
+    return now

@@ -8,7 +8,6 @@ replay mark, so only a fully valid token can consume its id.
 
 from __future__ import annotations
 
-from .. import errors
 from ..codec import cose
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims
@@ -19,7 +18,7 @@ from ..keys.trust_store import TrustStore
 from ..model import BusinessType, TokenClaims
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
-from .policy import VerifyPolicy, business_type_accepts
+from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import TextError, from_text
 
@@ -63,9 +62,7 @@ class Verifier:
         # A code string or int becomes its member; anything else is InvalidArgument
         # (a plain "01101" used to fail later with AttributeError).
         business_type = BusinessType.from_code(business_type)
-        # Whole seconds only: a NaN "now" would pass every time comparison.
-        if isinstance(now, bool) or not isinstance(now, int):
-            raise errors.InvalidArgument("now must be a Unix time in whole seconds")
+        whole_seconds(now)
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
@@ -116,11 +113,12 @@ class Verifier:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
         if not business_type_accepts(business_type, claims.business_type):
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
+        actor, hook = claims.actor_id, policy.credential_usable
+        if actor is not None and hook is not None and not hook(actor):
+            # A family code dies with the presenting holder's credential (phone lost).
+            raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         usable = policy.credential_usable
-        if usable is not None and not (
-            usable(claims.credential_id)
-            and (claims.actor_id is None or usable(claims.actor_id))
-        ):  # a family code dies with the holder's credential too (phone lost: unbound)
+        if usable is not None and not usable(claims.credential_id):
             raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         return VerifiedToken(claims, issuer_key.issuer, issuer_key.kid, group.kid)
 
