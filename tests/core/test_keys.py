@@ -411,3 +411,20 @@ def test_b64url_refuses_other_forms(text: object) -> None:
     with pytest.raises(KeyMaterialError) as info:
         jwk.b64url_decode(text)
     assert info.value.code is ErrorCode.KEY_FILE
+
+
+def test_deeply_nested_manifest_is_a_key_file_error(tmp_path: "Path") -> None:
+    """json.loads raises RecursionError on deep nesting; the loader reports KEY_FILE."""
+    from pathlib import Path as _Path
+
+    from ecert_token.errors import EcertError, ErrorCode
+    from ecert_token.keys import keydir as _keydir
+
+    d = _Path(tmp_path)
+    (d / "manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    try:
+        _keydir.load(d)
+    except EcertError as err:
+        assert err.code is ErrorCode.KEY_FILE
+    else:
+        raise AssertionError("a nested manifest was accepted")
