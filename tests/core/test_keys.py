@@ -413,7 +413,7 @@ def test_b64url_refuses_other_forms(text: object) -> None:
     assert info.value.code is ErrorCode.KEY_FILE
 
 
-def test_deeply_nested_manifest_is_a_key_file_error(tmp_path: "Path") -> None:
+def test_deeply_nested_manifest_is_a_key_file_error(tmp_path: Path) -> None:
     """json.loads raises RecursionError on deep nesting; the loader reports KEY_FILE."""
     from pathlib import Path as _Path
 
