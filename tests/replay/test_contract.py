@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from ecert_token import (
@@ -91,18 +93,23 @@ def test_key_is_issuer_and_token_id(make_store: StoreFactory, clock: FixedClock)
     assert store.check_and_mark(entry(b"same-id!", issuer="NHSA"), NOW) is MarkResult.REPLAYED
 
 
+@pytest.fixture
+def mint_now(issuer: Issuer, credential: Credential) -> Callable[[], str]:
+    """Mints a registration token at the clock's current time."""
+    return lambda: issuer.mint(credential, REG)
+
+
 def test_tokens_issued_before_memory_began_are_fenced(
     make_store: StoreFactory,
     keys: KeyDir,
     clock: FixedClock,
     token: str,
-    issuer: Issuer,
-    credential: Credential,
+    mint_now: Callable[[], str],
 ) -> None:
     clock.advance(10)  # the store's memory begins 10 s after the token was issued
     verifier = verifier_with(keys, make_store(clock), clock)
     assert rejection(verifier, token) is ErrorCode.POSSIBLY_REPLAYED
-    fresh = issuer.mint(credential, REG)  # issued now: accepted, once
+    fresh = mint_now()  # issued now: accepted, once
     verifier.verify(fresh, REG)
     assert rejection(verifier, fresh) is ErrorCode.REPLAYED
     # After one lifetime the old token is no longer a fencing question: it has expired.

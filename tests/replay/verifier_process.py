@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     verifier = make_verifier(args.keys, args.store, args.now)
-    tokens = args.tokens.read_text().split()
+    tokens = args.tokens.read_text().splitlines()  # Base45 text may hold spaces
     order = list(range(len(tokens)))
     random.Random(args.seed).shuffle(order)
     out = sys.stdout

@@ -55,8 +55,12 @@ class MemoryReplayStore:
         """From this second on, no valid token can have been issued before the memory began."""
         return self.memory_began + self.max_lifetime
 
-    def __len__(self) -> int:
-        """How many ids are held (live ones, plus expired ones not yet purged)."""
+    def held(self) -> int:
+        """How many ids are held (live ones, plus expired ones not yet purged).
+
+        A method, not ``__len__``: an empty store must stay truthy, or
+        ``store or default`` would silently replace it.
+        """
         return len(self._live)
 
     def _purge(self, now: int) -> None:

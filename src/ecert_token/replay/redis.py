@@ -57,7 +57,7 @@ import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from ..clock import Clock, system_clock
 from ..errors import InvalidArgument, StoreUnavailable
@@ -182,6 +182,7 @@ class _RedisLogic:
         self._markers = [tag + b"!began" for tag in self._tags]
         self._eviction_pending = check_eviction
         self._failing = False
+        self._began_logged_at: int | None = None
 
     def group(self, entry: ReplayEntry) -> int:
         """Which key group (hash tag) the entry's id belongs to."""
@@ -211,17 +212,26 @@ class _RedisLogic:
             call.positions.append(position)
         return list(calls.values())
 
-    def results(self, calls: Sequence[_Call], replies: Sequence[object]) -> list[MarkResult]:
+    def _log_began(self, now: int) -> None:
+        # Each key group has its own marker; one warning a minute says it all.
+        last = self._began_logged_at
+        if last is None or not last <= now < last + 60:
+            self._began_logged_at = now
+            logger.warning(
+                "redis replay memory began now (new, flushed or restarted server): "
+                "tokens issued earlier are rejected as possibly replayed"
+            )
+
+    def results(
+        self, calls: Sequence[_Call], replies: Sequence[object], now: int
+    ) -> list[MarkResult]:
         """Turn the script replies back into one result per entry, in order."""
         out: list[MarkResult] = [MarkResult.REPLAYED] * sum(len(c.positions) for c in calls)
         for call, reply in zip(calls, replies, strict=True):
             if not isinstance(reply, list) or len(reply) != 2 + len(call.positions):
                 raise StoreUnavailable("unexpected reply from redis")
             if reply[0] == 1:
-                logger.warning(
-                    "redis replay memory began now (new, flushed or restarted server): "
-                    "tokens issued earlier are rejected as possibly replayed"
-                )
+                self._log_began(now)
             for position, code in zip(call.positions, reply[2:], strict=True):
                 if not isinstance(code, int) or not 0 <= code < len(_CODES):
                     raise StoreUnavailable("unexpected reply from redis")
@@ -302,17 +312,33 @@ class _RedisStoreBase(Generic[ClientT]):
     def max_lifetime(self) -> int:
         return self._logic.max_lifetime
 
-    @staticmethod
-    def _split_options(
-        max_lifetime: int, clock: Clock, timeout: float, options: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Separate a ``from_url`` call's store options from redis-py's."""
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        max_lifetime: int = 300,
+        clock: Clock = system_clock,
+        *,
+        timeout: float = 1.0,
+        **options: Any,
+    ) -> Self:
+        """A store on ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
+
+        ``timeout`` bounds connecting and each reply (seconds) so that a dead
+        server fails closed quickly.  ``options`` may hold the store's own
+        keywords (``prefix``, ``groups``, ``fail_open``, ``check_eviction``);
+        the rest go to redis-py's ``from_url``.
+        """
         names = ("prefix", "groups", "fail_open", "check_eviction")
         store = {name: options.pop(name) for name in names if name in options}
-        store.update(max_lifetime=max_lifetime, clock=clock)
         options.setdefault("socket_timeout", timeout)
         options.setdefault("socket_connect_timeout", timeout)
-        return store, options
+        client = cls._client_from_url(url, **options)
+        return cls(client, max_lifetime, clock, **store)
+
+    @staticmethod
+    def _client_from_url(url: str, **options: Any) -> ClientT:
+        raise NotImplementedError
 
 
 class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
@@ -325,25 +351,9 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
     time a token can be accepted; ``clock`` dates a new memory (the marker).
     """
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        max_lifetime: int = 300,
-        clock: Clock = system_clock,
-        *,
-        timeout: float = 1.0,
-        **options: Any,
-    ) -> RedisReplayStore:
-        """A store on ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
-
-        ``timeout`` bounds connecting and each reply (seconds) so that a dead
-        server fails closed quickly.  ``options`` may hold the store's own
-        keywords (``prefix``, ``groups``, ``fail_open``, ``check_eviction``);
-        the rest go to ``redis.Redis.from_url``.
-        """
-        store, client_options = cls._split_options(max_lifetime, clock, timeout, options)
-        return cls(redis.Redis.from_url(url, **client_options), **store)
+    @staticmethod
+    def _client_from_url(url: str, **options: Any) -> redis.Redis:
+        return redis.Redis.from_url(url, **options)
 
     def close(self) -> None:
         """Release the client's connections."""
@@ -382,7 +392,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
         logic = self._logic
         calls = logic.plan(entries, now)
         try:
-            results = logic.results(calls, self._run(calls))
+            results = logic.results(calls, self._run(calls), now)
         except _ERRORS:
             return logic.unavailable(len(entries))
         if logic.eviction_due():
@@ -405,19 +415,9 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
     are coroutines.
     """
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        max_lifetime: int = 300,
-        clock: Clock = system_clock,
-        *,
-        timeout: float = 1.0,
-        **options: Any,
-    ) -> AsyncRedisReplayStore:
-        """As :meth:`RedisReplayStore.from_url`, with an asyncio client."""
-        store, client_options = cls._split_options(max_lifetime, clock, timeout, options)
-        return cls(redis.asyncio.Redis.from_url(url, **client_options), **store)
+    @staticmethod
+    def _client_from_url(url: str, **options: Any) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis.from_url(url, **options)
 
     async def aclose(self) -> None:
         """Release the client's connections."""
@@ -458,7 +458,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
         logic = self._logic
         calls = logic.plan(entries, now)
         try:
-            results = logic.results(calls, await self._run(calls))
+            results = logic.results(calls, await self._run(calls), now)
         except _ERRORS:
             return logic.unavailable(len(entries))
         if logic.eviction_due():
