@@ -28,17 +28,20 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.* helpers
 
-from ecert_token import BusinessType, FixedClock, Issuer, Verifier, VerifyPolicy
-from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token import BusinessType, Credential, FixedClock, Issuer, Verifier, VerifyPolicy
+from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import (
     MemoryReplayStore,
     ReplayEntry,
     ReplayStore,
     SqliteReplayStore,
 )
-from tests.conftest import NOW, deterministic_random
+from tests import conftest as shared
+from tests.conftest import NOW
 from tests.replay.redis_server import RedisServer, redis_missing
 
+# The shared test fixtures, registered in this module by name.
+keys, clock, issuer, credential = shared.keys, shared.clock, shared.issuer, shared.credential
 STORES = ["memory", "sqlite", "redis"]
 REG = BusinessType.HOSPITAL_REGISTRATION
 BATCH = 64
@@ -63,17 +66,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReplayStore]:
-    clock = FixedClock(NOW)
+    fixed = FixedClock(NOW)
     if request.param == "memory":
-        yield MemoryReplayStore(max_lifetime=305, clock=clock)
+        yield MemoryReplayStore(max_lifetime=305, clock=fixed)
     elif request.param == "sqlite":
-        with SqliteReplayStore(tmp_path / "replay.db", max_lifetime=305, clock=clock) as s:
+        with SqliteReplayStore(tmp_path / "replay.db", max_lifetime=305, clock=fixed) as s:
             yield s
     else:
         from ecert_token.replay.redis import RedisReplayStore
 
         url = request.getfixturevalue("redis_url")
-        s = RedisReplayStore.from_url(url, max_lifetime=305, clock=clock)
+        s = RedisReplayStore.from_url(url, max_lifetime=305, clock=fixed)
         s.client.flushall()
         yield s
         s.close()
@@ -133,24 +136,9 @@ def test_memory_store_bytes_per_live_id(
     print(f"\nmemory store: {per_id:.1f} bytes per live id at {count:,} ids")
 
 
-@pytest.fixture(scope="module")
-def keys() -> KeyDir:
-    return generate(random_bytes=deterministic_random(b"bench-keys"))
-
-
-@pytest.fixture(scope="module")
-def tokens(keys: KeyDir) -> list[str]:
-    from ecert_token import Channel, Credential, InsuranceType, Region
-
-    credential = Credential(
-        credential_id="E4Q7ZK2M9PXA",
-        region=Region("110105"),
-        insurance_type=InsuranceType.EMPLOYEE_BASIC,
-        masked_name="张*丰",
-        channel=Channel.WECHAT,
-        issued_at=NOW - 86_400,
-    )
-    issuer = Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
+@pytest.fixture
+def tokens(issuer: Issuer, credential: Credential) -> list[str]:
+    """Fresh tokens (the shared test issuer and credential), one per verification."""
     return [issuer.mint(credential, REG) for _ in range(2000)]
 
 
