@@ -73,6 +73,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 logger = logging.getLogger(__name__)
 
 SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end
 local now = tonumber(ARGV[1])
 local began = redis.call('GET', KEYS[1])
 local created = 0
@@ -103,7 +104,8 @@ return out
 
 KEYS[1] is the group's marker, KEYS[2..] the id keys.  ARGV[1] is the
 caller's now, ARGV[2] the store clock's time (the marker's value if it must
-be set), then issued_at and expires_at for each id.  It returns
+be set), then issued_at and expires_at for each id.  (Replicating effects,
+needed by Redis 6.2 for TIME before a write, is the default from 7.0 on.)  It returns
 ``{marker_was_missing, memory_began, code...}`` with code 0 first use,
 1 replayed, 2 fenced.
 """
@@ -320,21 +322,24 @@ class _RedisStoreBase(Generic[ClientT]):
         clock: Clock = system_clock,
         *,
         timeout: float = 1.0,
-        **options: Any,
+        prefix: str = "ecert",
+        groups: int = 16,
+        fail_open: bool = False,
+        check_eviction: bool = True,
+        **client_options: object,
     ) -> Self:
         """A store on ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
 
         ``timeout`` bounds connecting and each reply (seconds) so that a dead
-        server fails closed quickly.  ``options`` may hold the store's own
-        keywords (``prefix``, ``groups``, ``fail_open``, ``check_eviction``);
-        the rest go to redis-py's ``from_url``.
+        server fails closed quickly; ``client_options`` go to redis-py's
+        ``from_url``.  The other keywords are the constructor's.
         """
-        names = ("prefix", "groups", "fail_open", "check_eviction")
-        store = {name: options.pop(name) for name in names if name in options}
-        options.setdefault("socket_timeout", timeout)
-        options.setdefault("socket_connect_timeout", timeout)
-        client = cls._client_from_url(url, **options)
-        return cls(client, max_lifetime, clock, **store)
+        client_options.setdefault("socket_timeout", timeout)
+        client_options.setdefault("socket_connect_timeout", timeout)
+        return cls(
+            cls._client_from_url(url, **client_options), max_lifetime, clock, prefix=prefix,
+            groups=groups, fail_open=fail_open, check_eviction=check_eviction,
+        )
 
     @staticmethod
     def _client_from_url(url: str, **options: Any) -> ClientT:
