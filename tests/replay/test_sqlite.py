@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,29 @@ def test_rejects_bad_settings(tmp_path: Path, clock: FixedClock) -> None:
         SqliteReplayStore(tmp_path / "a.db", max_lifetime=0, clock=clock)
     with pytest.raises(InvalidArgument):
         SqliteReplayStore(tmp_path / "a.db", clock=clock, synchronous="OFF")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-store", "store-per-thread"])
+def test_threads_mark_each_id_once(tmp_path: Path, clock: FixedClock, shared: bool) -> None:
+    path = tmp_path / "replay.db"
+    first = SqliteReplayStore(path, clock=clock)
+    entries = [entry(i.to_bytes(8, "big")) for i in range(300)]
+    start = threading.Barrier(4)
+    firsts: list[int] = []
+
+    def work(n: int) -> None:
+        store = first if shared else SqliteReplayStore(path, clock=clock)
+        start.wait()
+        for e in entries[n * 75 :] + entries[: n * 75]:
+            if store.check_and_mark(e, NOW) is FIRST:
+                firsts.append(e.token_id[-1] + 256 * e.token_id[-2])
+        if not shared:
+            store.close()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    first.close()
+    assert sorted(firsts) == list(range(300))
