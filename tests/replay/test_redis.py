@@ -258,6 +258,13 @@ def test_rejects_bad_settings(client: redis.Redis) -> None:
             RedisReplayStore(client, **bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "redis://127.0.0.1:notaport/0"])
+def test_a_bad_url_is_an_invalid_argument(redis_server: RedisServer, url: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        RedisReplayStore.from_url(url)
+    assert "127.0.0.1" not in str(info.value)  # the URL (maybe with a password) is not echoed
+
+
 def test_async_store_has_the_same_semantics(redis_server: RedisServer) -> None:
     clock = FixedClock(NOW)
 

@@ -336,9 +336,13 @@ class _RedisStoreBase(Generic[ClientT]):
         """
         client_options.setdefault("socket_timeout", timeout)
         client_options.setdefault("socket_connect_timeout", timeout)
+        try:
+            client = cls._client_from_url(url, **client_options)
+        except (ValueError, TypeError):
+            raise InvalidArgument("not a usable Redis URL or client option") from None
         return cls(
-            cls._client_from_url(url, **client_options), max_lifetime, clock, prefix=prefix,
-            groups=groups, fail_open=fail_open, check_eviction=check_eviction,
+            client, max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
+            check_eviction=check_eviction,
         )
 
     @staticmethod
