@@ -135,10 +135,18 @@ class Verifier:
             raise TokenRejected(ErrorCode.EXPIRED)
 
     def replay_entry(self, verified: VerifiedToken) -> ReplayEntry:
-        """The store entry for a verified token: kept until expiry plus leeway."""
+        """The store entry for a verified token: kept until expiry plus leeway.
+
+        For restart fencing the entry's ``issued_at`` is the earliest verifier
+        time at which the token could have been used: one leeway before its
+        ``iat`` (an issuer clock may run that far ahead) and one second more,
+        because times are whole seconds and a use in the very second a store
+        lost its memory must be fenced too.
+        """
         c = verified.claims
+        leeway = self.policy.leeway
         return ReplayEntry(
-            verified.issuer, c.token_id, c.issued_at, c.expires_at + self.policy.leeway
+            verified.issuer, c.token_id, c.issued_at - leeway - 1, c.expires_at + leeway
         )
 
     def _mark(self, verified: VerifiedToken, now: int) -> None:
