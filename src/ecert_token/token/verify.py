@@ -42,7 +42,7 @@ class Verifier:
         self.policy = policy or VerifyPolicy()
         if replay_store is None:  # not `or`: an empty store has len() == 0
             replay_store = MemoryReplayStore(
-                max_lifetime=self.policy.max_lifetime + self.policy.leeway,
+                max_lifetime=self.policy.replay_window,
                 clock=self.policy.clock,
             )
         self.replay_store: ReplayStore = replay_store
