@@ -1,4 +1,4 @@
-from ecert_token import BusinessType, FixedClock, TrustStore, Verifier
+from ecert_token import BusinessType, FixedClock, MemoryReplayStore, TrustStore, Verifier
 from ecert_token.token import VerifyPolicy
 from tests.conftest import running_store
 
