@@ -32,7 +32,7 @@ from tests.conftest import NOW, deterministic_random, running_verifier
 
 def ecert(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "ecert_token.cli.trust_cmd", *args],
+        [sys.executable, "-m", "ecert_token.cli.main", *args],
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, **(env or {})},
     )
