@@ -152,3 +152,80 @@ def decode_encrypt0(data: bytes) -> Encrypt0:
     if type(iv) is not bytes:
         raise COSEError("IV must be a byte string")
     return Encrypt0(protected, parse_protected(protected), iv, ciphertext)
+
+
+# --- The fast path --------------------------------------------------------
+#
+# The verifier reads both envelopes with ``split_encrypt0`` and
+# ``split_sign1``: when the bytes have exactly the canonical layout this
+# format writes (shortest headings, protected header ``{1: alg, 4: kid}`` in
+# that order, 13-byte IV, no trailing bytes) the fields are sliced out
+# directly; the strict CBOR decoder would read the same values from such
+# bytes.  Any other input goes through ``decode_encrypt0`` / ``decode_sign1``,
+# which give the answer or the error, so results and errors are unchanged.
+
+EncryptParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
+"""``(protected, alg, kid, iv, ciphertext, enc_structure)``."""
+SignParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
+"""``(protected, alg, kid, payload, signature, to_be_signed)``."""
+
+_IV_HEADER = b"\xa1\x05\x4d"
+"""``{5: h'<13 bytes>'}``: the unprotected header with its IV heading."""
+_SIGNATURE_HEADING = b"\x58\x40"
+_SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
+_ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
+
+
+def _protected_fields(protected: bytes) -> tuple[int, bytes] | None:
+    """``(alg, kid)`` of a canonical ``{1: alg, 4: kid}`` with a one-byte alg, else None."""
+    if len(protected) < 6 or protected[0] != 0xA2 or protected[1] != ALG or protected[3] != KID:
+        return None
+    k = protected[4] - 0x40
+    if not 1 <= k <= MAX_KID_BYTES or len(protected) != 5 + k:
+        return None
+    a = protected[2]
+    if a <= 0x17:
+        return a, protected[5:]
+    if 0x20 <= a <= 0x37:
+        return 0x1F - a, protected[5:]
+    return None
+
+
+def split_encrypt0(data: bytes) -> EncryptParts:
+    """The fields of :func:`decode_encrypt0` and the Enc_structure, with its errors."""
+    try:
+        if data[0] == 0xD0 and data[1] == 0x83 and 0x46 <= data[2] <= 0x57:
+            p = 3 + data[2] - 0x40
+            if data[p:p + 3] == _IV_HEADER:
+                start, end = cbor.string_span(data, p + 16, cbor.BYTES)
+                fields = _protected_fields(data[3:p])
+                if end == len(data) and fields is not None:
+                    aad = b"".join((_ENC0_PREFIX, data[2:p], b"\x40"))
+                    return (data[3:p], fields[0], fields[1], data[p + 3:p + 16], data[start:],
+                            aad)
+    except (IndexError, CBORError):
+        pass
+    env = decode_encrypt0(data)
+    return (env.protected, env.header.alg, env.header.kid, env.iv, env.ciphertext,
+            enc_structure(env.protected))
+
+
+def split_sign1(data: bytes) -> SignParts:
+    """The fields of :func:`decode_sign1` and the Sig_structure, with its errors."""
+    try:
+        if data[0] == 0xD2 and data[1] == 0x84 and 0x46 <= data[2] <= 0x57:
+            p = 3 + data[2] - 0x40
+            if data[p] == 0xA0:
+                start, end = cbor.string_span(data, p + 1, cbor.BYTES)
+                fields = _protected_fields(data[3:p])
+                if (end + 66 == len(data) and fields is not None
+                        and data[end:end + 2] == _SIGNATURE_HEADING):
+                    protected = data[3:p]
+                    payload = data[start:end]
+                    tbs = b"".join((_SIG1_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
+                    return protected, fields[0], fields[1], payload, data[end + 2:], tbs
+    except (IndexError, CBORError):
+        pass
+    msg = decode_sign1(data)
+    return (msg.protected, msg.header.alg, msg.header.kid, msg.payload, msg.signature,
+            sig_structure(msg.protected, msg.payload))

@@ -13,10 +13,21 @@ claim: it is bound to the signing key's kid (see docs/wire-format.md).
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
+from enum import Enum
+from typing import TypeVar
+
 from ..errors import EcertError
 from ..model import BusinessType, Channel, InsuranceType, Region, SubjectKind, TokenClaims
+from ..model.claims import MAX_TOKEN_ID_BYTES, MIN_TOKEN_ID_BYTES
+from ..model.credential import validate_credential_id, validate_masked_name
+from ..model.region import PROVINCE_PREFIXES
 from . import cbor
-from .cbor import CBORError
+from .cbor import TEXT, CBORError
+from .trusted import twin_of
+
+_E = TypeVar("_E", bound=Enum)
 
 SUB = 2
 EXP = 4
@@ -91,3 +102,116 @@ def decode_claims(payload: bytes) -> TokenClaims:
         )
     except EcertError as exc:
         raise ClaimsError("claims have invalid values") from exc
+
+
+# --- The fast path --------------------------------------------------------
+#
+# ``decode_claims_fast`` reads the layout that ``encode_claims`` writes for
+# realistic values directly from the bytes, with the same checks as
+# ``decode_claims`` and ``TokenClaims``, and builds the claims without a
+# second validation pass.  Every heading it accepts is the shortest form, so
+# the strict CBOR decoder would read the same values from the same bytes, and
+# it insists that the item ends exactly at the end of the payload.  Anything
+# else (another key order, longer headings, wider integers, any invalid
+# value) goes to ``decode_claims``, which gives the answer, so errors stay
+# exactly those of the general path.
+
+_TIMES = struct.Struct(">BBIBBIBB")
+"""``04 1a exp:u32 06 1a iat:u32 07 cti-heading``."""
+_ECERT_HEAD = struct.Struct(">5sBBIBHBHB")
+"""``3a 00 01 00 00 array 1a region:u32 19 insurance:u16 19 business:u16 channel``."""
+_ECERT_KEY = b"\x3a\x00\x01\x00\x00"
+
+
+def _by_wire(cls: type[_E], lookup: Callable[[int], _E]) -> dict[int, _E]:
+    """Integer wire code -> member, exactly as ``lookup`` answers for it."""
+    table = {}
+    for member in cls:
+        code = int(member.value)
+        if lookup(code) is member:
+            table[code] = member
+    return table
+
+
+_INSURANCE = _by_wire(InsuranceType, InsuranceType.from_code)
+_BUSINESS = _by_wire(BusinessType, BusinessType.from_code)
+_CHANNEL = _by_wire(Channel, Channel.from_code)
+_SUBJECT = _by_wire(SubjectKind, SubjectKind.from_code)
+_CLAIMS_TWIN = twin_of(TokenClaims)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def decode_claims_fast(payload: bytes) -> TokenClaims:
+    """Same result and same errors as :func:`decode_claims`, faster on this format's layout."""
+    claims = _decode_layout(payload)
+    return claims if claims is not None else decode_claims(payload)
+
+
+def _decode_layout(p: bytes) -> TokenClaims | None:
+    """The claims if ``p`` has the canonical layout and valid values, else None."""
+    try:
+        if p[0] != 0xA5 or p[1] != SUB:
+            return None
+        start, i = cbor.string_span(p, 2, TEXT)
+        sub = p[start:i].decode()
+        k_exp, h_exp, exp, k_iat, h_iat, iat, k_cti, h_cti = _TIMES.unpack_from(p, i)
+        if (k_exp != EXP or h_exp != 0x1A or exp < 0x10000 or k_iat != IAT or h_iat != 0x1A
+                or iat < 0x10000 or k_cti != CTI or not 0x40 <= h_cti <= 0x57):
+            return None
+        i += 14
+        j = i + h_cti - 0x40
+        cti = p[i:j]
+        key, array, h_reg, region, h_ins, ins, h_bus, bus, channel = _ECERT_HEAD.unpack_from(p, j)
+        if (key != _ECERT_KEY or h_reg != 0x1A or region < 0x10000 or h_ins != 0x19
+                or ins < 0x100 or h_bus != 0x19 or bus < 0x100 or channel > 0x17):
+            return None
+        i = j + 18
+        start, j = cbor.string_span(p, i, TEXT)
+        name = p[start:j].decode()
+        subject = p[j]
+        i = j + 1
+        actor: str | None = None
+        if array == 0x87:
+            start, i = cbor.string_span(p, i, TEXT)
+            actor = p[start:i].decode()
+        elif array != 0x86:
+            return None
+    except (IndexError, CBORError, struct.error, UnicodeDecodeError):
+        return None
+    if i != len(p) or subject > 0x17:
+        return None
+    # The checks of TokenClaims.__post_init__ and of the code tables.
+    insurance_type = _INSURANCE.get(ins)
+    business_type = _BUSINESS.get(bus)
+    channel_member = _CHANNEL.get(channel)
+    subject_kind = _SUBJECT.get(subject)
+    if (insurance_type is None or business_type is None or channel_member is None
+            or subject_kind is None or not MIN_TOKEN_ID_BYTES <= len(cti) <= MAX_TOKEN_ID_BYTES
+            or exp <= iat or not 100000 <= region <= 999999
+            or region // 10000 not in PROVINCE_PREFIXES or actor == sub):
+        return None
+    try:
+        validate_credential_id(sub)
+        validate_masked_name(name)
+        if actor is not None:
+            validate_credential_id(actor)
+    except EcertError:
+        return None
+    region_obj = _new(Region)
+    _set(region_obj, "code", str(region))
+    c = _new(_CLAIMS_TWIN)
+    c.token_id = cti
+    c.issued_at = iat
+    c.expires_at = exp
+    c.credential_id = sub
+    c.subject_kind = subject_kind
+    c.region = region_obj
+    c.insurance_type = insurance_type
+    c.masked_name = name
+    c.business_type = business_type
+    c.channel = channel_member
+    c.actor_id = actor
+    c.__class__ = TokenClaims
+    claims: TokenClaims = c
+    return claims

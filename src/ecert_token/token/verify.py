@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from ..codec import cose
 from ..codec.cose import COSEError
-from ..codec.cwt import ClaimsError, decode_claims
+from ..codec.cwt import ClaimsError, decode_claims_fast
+from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES, DecryptionFailed
-from ..errors import ErrorCode, StoreUnavailable, TokenRejected
+from ..errors import ErrorCode, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
-from ..model import BusinessType, TokenClaims
+from ..model import BusinessType, CertType
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
 from .policy import VerifyPolicy, business_type_accepts
@@ -23,6 +24,11 @@ from .result import VerifiedToken
 from .text import TextError, from_text
 
 _MALFORMED = ErrorCode.MALFORMED
+_REVOKED = KeyState.REVOKED
+_RESULT_TWIN = twin_of(VerifiedToken)
+_ENTRY_TWIN = twin_of(ReplayEntry)
+_FIRST_USE = MarkResult.FIRST_USE
+_new = object.__new__
 
 
 class Verifier:
@@ -62,47 +68,52 @@ class Verifier:
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            envelope = cose.decode_encrypt0(from_text(token))
+            _, alg, kid, iv, ciphertext, aad = cose.split_encrypt0(from_text(token))
         except (TextError, COSEError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
 
-        group = self.trust.group_key(envelope.header.kid)
+        trust = self.trust
+        group = trust.group_key(kid)
         if group is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such group key")
-        if envelope.header.alg != group.alg:
+        if alg != group.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the key")
-        if len(envelope.iv) != NONCE_BYTES:
+        if len(iv) != NONCE_BYTES:
             raise TokenRejected(_MALFORMED, "wrong nonce length")
-        if group.state is KeyState.REVOKED:
+        if group.state is _REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "group key revoked")
         try:
-            plaintext = group.aead.decrypt(
-                envelope.iv, envelope.ciphertext, cose.enc_structure(envelope.protected)
-            )
+            plaintext = group.aead.decrypt(iv, ciphertext, aad)
         except DecryptionFailed:
             raise TokenRejected(ErrorCode.DECRYPTION_FAILED) from None
 
         try:
-            signed = cose.decode_sign1(plaintext)
-            claims = decode_claims(signed.payload)
+            _, alg, kid, payload, signature, to_be_signed = cose.split_sign1(plaintext)
+            claims = decode_claims_fast(payload)
         except (COSEError, ClaimsError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        issuer_key = self.trust.issuer_key(signed.header.kid)
+        issuer_key = trust.issuer_key(kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
-        if signed.header.alg != issuer_key.alg:
+        if alg != issuer_key.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the key")
-        if issuer_key.state is KeyState.REVOKED:
+        if issuer_key.state is _REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
-        self._check_time(claims, now)
-        if not issuer_key.validity.contains(claims.issued_at):
+        issued_at = claims.issued_at
+        expires_at = claims.expires_at
+        leeway = policy.leeway
+        if expires_at - issued_at > policy.max_lifetime:
+            raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
+        if now + leeway < issued_at:
+            raise TokenRejected(ErrorCode.NOT_YET_VALID)
+        if now - leeway >= expires_at:
+            raise TokenRejected(ErrorCode.EXPIRED)
+        if not issuer_key.validity.contains(issued_at):
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "issued outside the key's window")
-        if not group.validity.contains(claims.issued_at):
+        if not group.validity.contains(issued_at):
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "issued outside the group key's window")
 
-        if not issuer_key.public_key.verify(
-            signed.signature, cose.sig_structure(signed.protected, signed.payload)
-        ):
+        if not issuer_key.public_key.verify(signature, to_be_signed):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
 
         if not issuer_key.allows(claims.region):
@@ -112,30 +123,36 @@ class Verifier:
         usable = policy.credential_usable
         if usable is not None and not usable(claims.credential_id):
             raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
-        return VerifiedToken(claims, issuer_key.issuer, issuer_key.kid, group.kid)
-
-    def _check_time(self, claims: TokenClaims, now: int) -> None:
-        leeway = self.policy.leeway
-        if claims.expires_at - claims.issued_at > self.policy.max_lifetime:
-            raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
-        if now + leeway < claims.issued_at:
-            raise TokenRejected(ErrorCode.NOT_YET_VALID)
-        if now - leeway >= claims.expires_at:
-            raise TokenRejected(ErrorCode.EXPIRED)
+        # VerifiedToken(claims, issuer, issuer_kid, group_kid), built without
+        # re-running the dataclass machinery (every field is already checked).
+        result = _new(_RESULT_TWIN)
+        result.claims = claims
+        result.issuer = issuer_key.issuer
+        result.issuer_kid = issuer_key.kid
+        result.group_kid = group.kid
+        result.cert_type = CertType.ECERT_TOKEN
+        result.__class__ = VerifiedToken
+        verified: VerifiedToken = result
+        return verified
 
     def replay_entry(self, verified: VerifiedToken) -> ReplayEntry:
         """The store entry for a verified token: kept until expiry plus leeway."""
         c = verified.claims
-        return ReplayEntry(
-            verified.issuer, c.token_id, c.issued_at, c.expires_at + self.policy.leeway
-        )
+        # ReplayEntry(issuer, token_id, issued_at, expires_at + leeway), built
+        # from fields that are already checked (see codec/trusted.py).
+        entry = _new(_ENTRY_TWIN)
+        entry.issuer = verified.issuer
+        entry.token_id = c.token_id
+        entry.issued_at = c.issued_at
+        entry.expires_at = c.expires_at + self.policy.leeway
+        entry.__class__ = ReplayEntry
+        built: ReplayEntry = entry
+        return built
 
     def _mark(self, verified: VerifiedToken, now: int) -> None:
-        try:
-            result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
-        except StoreUnavailable:
-            raise
-        raise_for_mark(result)
+        result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
+        if result is not _FIRST_USE:
+            raise_for_mark(result)
 
 
 def raise_for_mark(result: MarkResult) -> None:
