@@ -66,3 +66,15 @@ def test_long_and_short_inputs(size: int) -> None:
 def test_non_text_is_refused() -> None:
     with pytest.raises(Base45Error):
         b45decode(b"ABC")  # type: ignore[arg-type]
+
+
+def test_reciprocal_division_is_exact_over_the_whole_range() -> None:
+    # The encoder divides every lane at once by multiplying with a reciprocal.
+    assert all(v // 2025 == (v * 132561) >> 28 for v in range(0x10000))
+    assert all(r // 45 == (r * 2913) >> 17 for r in range(2025))
+
+
+def test_every_group_value_encodes_as_before() -> None:
+    data = b"".join(v.to_bytes(2, "big") for v in range(0x10000))
+    assert b45encode(data) == reference.b45encode(data)
+    assert b45decode(b45encode(data)) == data

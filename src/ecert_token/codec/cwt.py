@@ -18,6 +18,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TypeVar
 
+import cbor2
+
 from ..errors import EcertError
 from ..model import BusinessType, Channel, InsuranceType, Region, SubjectKind, TokenClaims
 from ..model.claims import MAX_TOKEN_ID_BYTES, MIN_TOKEN_ID_BYTES
@@ -43,19 +45,29 @@ class ClaimsError(ValueError):
     """A claims map that is not of this format's shape."""
 
 
+_WIRE: dict[object, int] = {
+    m: m.wire for cls in (InsuranceType, BusinessType, Channel, SubjectKind) for m in cls
+}
+"""Code-table member -> its integer wire form (the ``wire`` properties, precomputed)."""
+
+
 def encode_claims(claims: TokenClaims) -> bytes:
     """Deterministic CBOR of the claims map."""
+    wire = _WIRE
     fields: list[object] = [
         claims.region.wire,
-        claims.insurance_type.wire,
-        claims.business_type.wire,
-        claims.channel.wire,
+        wire[claims.insurance_type],
+        wire[claims.business_type],
+        wire[claims.channel],
         claims.masked_name,
-        claims.subject_kind.wire,
+        wire[claims.subject_kind],
     ]
     if claims.actor_id is not None:
         fields.append(claims.actor_id)
-    return cbor.dumps(
+    # The keys are inserted in deterministic (RFC 8949 §4.2.1) order and the
+    # values hold no maps or floats, so cbor2's plain encoder writes the same
+    # bytes as its canonical mode (checked by the tests), at half the cost.
+    return cbor2.dumps(
         {
             SUB: claims.credential_id,
             EXP: claims.expires_at,

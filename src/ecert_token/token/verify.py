@@ -8,17 +8,20 @@ replay mark, so only a fully valid token can consume its id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..codec import cose
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims_fast
 from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES, DecryptionFailed
-from ..errors import ErrorCode, TokenRejected
+from ..errors import ErrorCode, StoreUnavailable, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, CertType
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
+from . import batch
 from .policy import VerifyPolicy, business_type_accepts
 from .result import VerifiedToken
 from .text import TextError, from_text
@@ -46,8 +49,12 @@ class Verifier:
     ) -> None:
         self.trust = trust
         self.policy = policy or VerifyPolicy()
-        self.replay_store: ReplayStore = replay_store or MemoryReplayStore(
-            max_lifetime=self.policy.max_lifetime + self.policy.leeway, clock=self.policy.clock
+        # "is None", not "or": an empty store has len() 0 and would be replaced.
+        self.replay_store: ReplayStore = (
+            replay_store if replay_store is not None else MemoryReplayStore(
+                max_lifetime=self.policy.max_lifetime + self.policy.leeway,
+                clock=self.policy.clock,
+            )
         )
 
     def verify(
@@ -59,6 +66,42 @@ class Verifier:
         verified = self.check(token, business_type, now=now)
         self._mark(verified, now)
         return verified
+
+    def verify_many(
+        self,
+        tokens: Sequence[str | bytes],
+        business_type: BusinessType,
+        now: int | None = None,
+        workers: int | None = None,
+    ) -> list[VerifiedToken | TokenRejected]:
+        """Verify a batch; one result per token, in order, each a token or its rejection.
+
+        One bad token never fails the batch.  The checks run on ``workers``
+        threads (default: every usable core): most of a verification is the
+        libsodium signature check, which runs with the GIL released, so
+        threads scale.  Then every fully valid token is marked in ONE
+        ``check_and_mark_many`` round trip; a token id seen twice in the
+        batch is accepted at its first position and REPLAYED after.  If the
+        store cannot answer, every valid token's result is that
+        :class:`StoreUnavailable` (fail closed), and the rejections stand.
+        """
+        if now is None:
+            now = self.policy.clock()
+        results = batch.check_all(self.check, tokens, business_type, now, workers)
+        valid = [i for i, r in enumerate(results) if type(r) is VerifiedToken]
+        if not valid:
+            return results
+        entries = [self.replay_entry(results[i]) for i in valid]  # type: ignore[arg-type]
+        try:
+            marks = self.replay_store.check_and_mark_many(entries, now)
+        except StoreUnavailable as exc:
+            for i in valid:
+                results[i] = exc
+            return results
+        for i, mark in zip(valid, marks, strict=True):
+            if mark is not _FIRST_USE:
+                results[i] = _mark_rejection(mark)
+        return results
 
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
@@ -159,6 +202,10 @@ def raise_for_mark(result: MarkResult) -> None:
     """Turn a store's answer into the verifier's outcome."""
     if result is MarkResult.FIRST_USE:
         return
+    raise _mark_rejection(result)
+
+
+def _mark_rejection(result: MarkResult) -> TokenRejected:
     if result is MarkResult.REPLAYED:
-        raise TokenRejected(ErrorCode.REPLAYED)
-    raise TokenRejected(ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue")
+        return TokenRejected(ErrorCode.REPLAYED)
+    return TokenRejected(ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue")
