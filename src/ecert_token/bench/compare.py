@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import machine, parallel
+from . import growth, machine, parallel
 from .runner import Stats, run
 from .scenario import Scenario
 
@@ -53,8 +53,12 @@ class Target:
                 "note": self.note}
 
 
+FLAT = 1.10
+"""Cost growth counts as flat when the slowest variant's median is within 10%."""
+
+
 def targets(stats: Sequence[Stats], par: parallel.ParallelResult | None,
-            notes: dict[str, str]) -> list[Target]:
+            notes: dict[str, str], grown: Sequence[Stats] = ()) -> list[Target]:
     by = {s.name: s for s in stats}
 
     def ratio(a: str, b: str) -> float | None:
@@ -80,13 +84,16 @@ def targets(stats: Sequence[Stats], par: parallel.ParallelResult | None,
     if par is not None:
         out.append(Target(f"verify_many on {par.workers} workers / one core (throughput)",
                           par.speedup, 1.7, True, par.note))
+    for group, spread in growth.flatness(grown).items():
+        out.append(Target(f"{group}: slowest / fastest median", spread, FLAT, False,
+                          "flat means a lookup, not a search"))
     return out
 
 
 def render(stats: Sequence[Stats], tgts: Sequence[Target], info: dict[str, object],
-           par: parallel.ParallelResult | None) -> str:
+           par: parallel.ParallelResult | None, grown: Sequence[Stats] = ()) -> str:
     lines = ["| operation | ops/s | median µs | p99 µs |", "|---|---:|---:|---:|"]
-    for s in stats:
+    for s in (*stats, *grown):
         lines.append(f"| {s.name} | {s.ops_per_s:,.0f} | {s.median_us:.1f} | {s.p99_us:.1f} |")
     if par is not None:
         for name, ops in par.rows():
@@ -117,6 +124,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, help="operations per contender per round")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer libraries")
     parser.add_argument("--no-parallel", action="store_true", help="skip verify_many")
+    parser.add_argument("--no-growth", action="store_true",
+                        help="skip the cost-growth runs (replay window, trust store size)")
     parser.add_argument("--cbor2-5", metavar="DIR",
                         help="a cbor2 5.x installed with pip --target, for python-cwt")
 
@@ -141,9 +150,17 @@ def execute(args: argparse.Namespace) -> int:
         log("verify_many against one core ...")
         par = parallel.measure(scenario, rounds=2 if args.quick else 8,
                                size=64 if args.quick else 512)
-    info = machine.describe({"python-cwt cbor2": scenario.peer_notes.get("python-cwt")})
-    tgts = targets(stats, par, scenario.peer_notes)
-    print(render(stats, tgts, info, par))
+    grown: list[Stats] = []
+    if not args.no_growth:
+        log("cost growth: replay window and trust store size ...")
+        grown = growth.measure(
+            scenario, rounds=max(2, rounds // 3), batch=batch,
+            windows=(1, 10_000) if args.quick else (1, 10_000, 1_000_000),
+            key_counts=(1, 10) if args.quick else (1, 10, 100, 1_000),
+        )
+    info = machine.describe()
+    tgts = targets(stats, par, scenario.peer_notes, grown)
+    print(render(stats, tgts, info, par, grown))
     if args.json:
         report = {
             "command": "ecert bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"]
@@ -152,6 +169,7 @@ def execute(args: argparse.Namespace) -> int:
             "seconds": round(time.time() - started, 1),
             "machine": info, "peers": scenario.peer_notes,
             "results": [s.to_dict() for s in stats],
+            "growth": [s.to_dict() for s in grown],
             "parallel": None if par is None else par.to_dict(),
             "targets": [t.to_dict() for t in tgts],
         }

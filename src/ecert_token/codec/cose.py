@@ -209,8 +209,12 @@ def split_encrypt0(data: bytes) -> EncryptParts:
         if data[0] == 0xD0 and data[1] == 0x83 and 0x46 <= data[2] <= 0x57:
             p = 3 + data[2] - 0x40
             if data[p:p + 3] == _IV_HEADER:
-                start, end = cbor.string_span(data, p + 16, cbor.BYTES)
                 fields = _protected_fields(data[3:p])
+                h = data[p + 16]
+                if h == 0x58 and data[p + 17] >= 24:  # the usual ciphertext heading
+                    start, end = p + 18, p + 18 + data[p + 17]
+                else:
+                    start, end = cbor.string_span(data, p + 16, cbor.BYTES)
                 if end == len(data) and fields is not None:
                     aad = b"".join((_ENC0_PREFIX, data[2:p], b"\x40"))
                     return (data[3:p], fields[0], fields[1], data[p + 3:p + 16], data[start:],
@@ -228,8 +232,12 @@ def split_sign1(data: bytes) -> SignParts:
         if data[0] == 0xD2 and data[1] == 0x84 and 0x46 <= data[2] <= 0x57:
             p = 3 + data[2] - 0x40
             if data[p] == 0xA0:
-                start, end = cbor.string_span(data, p + 1, cbor.BYTES)
                 fields = _protected_fields(data[3:p])
+                h = data[p + 1]
+                if h == 0x58 and data[p + 2] >= 24:  # the usual payload heading
+                    start, end = p + 3, p + 3 + data[p + 2]
+                else:
+                    start, end = cbor.string_span(data, p + 1, cbor.BYTES)
                 if (end + 66 == len(data) and fields is not None
                         and data[end:end + 2] == _SIGNATURE_HEADING):
                     protected = data[3:p]

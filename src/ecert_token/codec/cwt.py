@@ -150,6 +150,9 @@ _BUSINESS = _by_wire(BusinessType, BusinessType.from_code)
 _CHANNEL = _by_wire(Channel, Channel.from_code)
 _SUBJECT = _by_wire(SubjectKind, SubjectKind.from_code)
 _CLAIMS_TWIN = twin_of(TokenClaims)
+_REGIONS: dict[int, Region] = {}
+"""Validated regions by wire value, shared (Region is immutable); bounded by _MAX_REGIONS."""
+_MAX_REGIONS = 4096
 _new = object.__new__
 _set = object.__setattr__
 
@@ -210,8 +213,12 @@ def _decode_layout(p: bytes) -> TokenClaims | None:
             validate_credential_id(actor)
     except EcertError:
         return None
-    region_obj = _new(Region)
-    _set(region_obj, "code", str(region))
+    region_obj = _REGIONS.get(region)
+    if region_obj is None:
+        region_obj = _new(Region)
+        _set(region_obj, "code", str(region))
+        if len(_REGIONS) < _MAX_REGIONS:
+            _REGIONS[region] = region_obj
     c = _new(_CLAIMS_TWIN)
     c.token_id = cti
     c.issued_at = iat

@@ -39,12 +39,13 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
+def pool(workers: int) -> ThreadPoolExecutor:
+    """The shared thread pool of ``workers`` threads (created on first use)."""
     with _pools_lock:
-        pool = _pools.get(workers)
-        if pool is None:
-            pool = _pools[workers] = ThreadPoolExecutor(workers, "ecert-verify")
-        return pool
+        executor = _pools.get(workers)
+        if executor is None:
+            executor = _pools[workers] = ThreadPoolExecutor(workers, "ecert-verify")
+        return executor
 
 
 def _run(check: Check, tokens: Sequence[str | bytes], business_type: BusinessType,
@@ -72,8 +73,8 @@ def check_all(check: Check, tokens: Sequence[str | bytes], business_type: Busine
     if workers == 1 or chunks < 2:
         return _run(check, tokens, business_type, now)
     size = -(-n // chunks)
-    pool = _pool(workers)
-    futures = [pool.submit(_run, check, tokens[i:i + size], business_type, now)
+    executor = pool(workers)
+    futures = [executor.submit(_run, check, tokens[i:i + size], business_type, now)
                for i in range(0, n, size)]
     results: list[Outcome] = []
     for f in futures:

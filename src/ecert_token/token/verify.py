@@ -14,7 +14,7 @@ from ..codec import cose
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims_fast
 from ..codec.trusted import twin_of
-from ..crypto.aead import NONCE_BYTES, DecryptionFailed
+from ..crypto.aead import NONCE_BYTES
 from ..errors import ErrorCode, StoreUnavailable, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
@@ -64,7 +64,9 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         verified = self.check(token, business_type, now=now)
-        self._mark(verified, now)
+        result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
+        if result is not _FIRST_USE:
+            raise _mark_rejection(result)
         return verified
 
     def verify_many(
@@ -125,10 +127,9 @@ class Verifier:
             raise TokenRejected(_MALFORMED, "wrong nonce length")
         if group.state is _REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "group key revoked")
-        try:
-            plaintext = group.aead.decrypt(iv, ciphertext, aad)
-        except DecryptionFailed:
-            raise TokenRejected(ErrorCode.DECRYPTION_FAILED) from None
+        plaintext = group.aead.open(iv, ciphertext, aad)
+        if plaintext is None:
+            raise TokenRejected(ErrorCode.DECRYPTION_FAILED)
 
         try:
             _, alg, kid, payload, signature, to_be_signed = cose.split_sign1(plaintext)
@@ -191,11 +192,6 @@ class Verifier:
         entry.__class__ = ReplayEntry
         built: ReplayEntry = entry
         return built
-
-    def _mark(self, verified: VerifiedToken, now: int) -> None:
-        result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
-        if result is not _FIRST_USE:
-            raise_for_mark(result)
 
 
 def raise_for_mark(result: MarkResult) -> None:
