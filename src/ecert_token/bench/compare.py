@@ -130,13 +130,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a cbor2 5.x installed with pip --target, for python-cwt")
 
 
+def log(message: str) -> None:
+    """Progress goes to stderr, so stdout carries only the report."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def execute(args: argparse.Namespace) -> int:
     rounds = args.rounds or (3 if args.quick else 30)
     batch = args.batch or (40 if args.quick else 500)
     warmup = 1
     count = (rounds + warmup) * batch
     started = time.time()
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     log(f"preparing {count} tokens and the peers' inputs ...")
     scenario = Scenario(count, cbor2_dir=args.cbor2_5, peers=not args.no_peers)
     for name, note in scenario.peer_notes.items():
