@@ -11,6 +11,8 @@ import random
 
 import cbor2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecert_token import (
     BusinessType,
@@ -345,3 +347,11 @@ def test_policy_and_key_outcomes(keys: KeyDir, issuer: Issuer, credential: Crede
                     kind, value = same(v, t, bt, now)
                     seen.add(value[0] if kind == "error" else "ok")  # type: ignore[index]
     assert len(seen) >= 10  # the corpus reaches most outcomes
+
+
+@given(st.text(alphabet="*  张王丰李司马0123456789aZ\u00a0\u3000\n\t\u200b\u0660\u0661\u0662\u0663",
+               max_size=20))
+def test_masked_name_rule_matches_the_model(name: str) -> None:
+    value = claims_map({-65537: [110105, 310, 1101, 2, name, 1]})
+    payload = canonical(value)
+    assert claims_outcome(decode_claims_fast, payload) == claims_outcome(decode_claims, payload)

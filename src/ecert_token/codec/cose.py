@@ -72,6 +72,13 @@ def bstr_head(length: int) -> bytes:
     return b"\x5a" + length.to_bytes(4, "big")
 
 
+_SHORT_HEADS = tuple(bstr_head(n) for n in range(256))
+
+
+def _head(length: int) -> bytes:
+    return _SHORT_HEADS[length] if length < 256 else bstr_head(length)
+
+
 def encode_protected(alg: int, kid: bytes) -> bytes:
     """The serialized protected header ``{1: alg, 4: kid}``."""
     return cbor.dumps({ALG: alg, KID: kid})
@@ -95,8 +102,8 @@ def parse_protected(protected: bytes) -> Header:
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """``["Signature1", protected, h'', payload]``: the bytes Ed25519 signs."""
     return b"".join(
-        (b"\x84", _SIG1_CONTEXT, bstr_head(len(protected)), protected, b"\x40",
-         bstr_head(len(payload)), payload)
+        (b"\x84", _SIG1_CONTEXT, _head(len(protected)), protected, b"\x40",
+         _head(len(payload)), payload)
     )
 
 
@@ -112,16 +119,16 @@ def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
     gives, checked by the tests) because minting is on a hot path too.
     """
     return b"".join((
-        b"\xd2\x84", bstr_head(len(protected)), protected, b"\xa0",
-        bstr_head(len(payload)), payload, bstr_head(len(signature)), signature,
+        b"\xd2\x84", _head(len(protected)), protected, b"\xa0",
+        _head(len(payload)), payload, _head(len(signature)), signature,
     ))
 
 
 def encode_encrypt0(protected: bytes, iv: bytes, ciphertext: bytes) -> bytes:
     """Tagged ``[protected, {5: iv}, ciphertext]``, deterministically encoded (as above)."""
     return b"".join((
-        b"\xd0\x83", bstr_head(len(protected)), protected, b"\xa1\x05",
-        bstr_head(len(iv)), iv, bstr_head(len(ciphertext)), ciphertext,
+        b"\xd0\x83", _head(len(protected)), protected, b"\xa1\x05",
+        _head(len(iv)), iv, _head(len(ciphertext)), ciphertext,
     ))
 
 

@@ -19,9 +19,10 @@ try:  # libsodium's own entry point, as PyNaCl's bindings call it (see Ed25519Pu
     from nacl._sodium import lib as _lib
 
     _sign_open = _lib.crypto_sign_open
+    _sign = _lib.crypto_sign
     _NULL = _ffi.NULL
 except (ImportError, AttributeError):  # pragma: no cover - a PyNaCl without the cffi module
-    _sign_open = None
+    _sign_open = _sign = None
 
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
 
@@ -102,6 +103,13 @@ class Ed25519PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached signature of ``message``."""
+        if _sign is not None:
+            # libsodium's crypto_sign as PyNaCl calls it, copying out only the
+            # signature instead of the whole signed message.
+            out = _ffi.new("unsigned char[]", len(message) + SIGNATURE_BYTES)
+            if _sign(out, _NULL, message, len(message), self._secret) != 0:
+                raise InvalidArgument("signing failed")  # pragma: no cover - libsodium never fails
+            return bytes(_ffi.buffer(out, SIGNATURE_BYTES))
         return bytes(sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES])
 
     def __repr__(self) -> str:
