@@ -130,6 +130,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a cbor2 5.x installed with pip --target, for python-cwt")
 
 
+def _command_line() -> str:
+    """How this run was started, for the report."""
+    argv = sys.argv
+    if argv[1:2] == ["bench"]:
+        return " ".join(["ecert", *argv[1:]])
+    return " ".join(["python", *argv])
+
+
 def log(message: str) -> None:
     """Progress goes to stderr, so stdout carries only the report."""
     print(message, file=sys.stderr, flush=True)
@@ -167,8 +175,7 @@ def execute(args: argparse.Namespace) -> int:
     print(render(stats, tgts, info, par, grown))
     if args.json:
         report = {
-            "command": "ecert bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"]
-                                                 else sys.argv[1:]),
+            "command": _command_line(),
             "quick": args.quick, "rounds": rounds, "batch": batch,
             "seconds": round(time.time() - started, 1),
             "machine": info, "peers": scenario.peer_notes,

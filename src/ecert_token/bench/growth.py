@@ -63,8 +63,9 @@ def measure(scenario: Scenario, rounds: int, batch: int, *, windows: Sequence[in
         v = Verifier(scenario.keys.trust_store(), policy,
                      filled_store(live, scenario.keys.signing_key.issuer))
         c = _verifying(v, tokens)
-        contenders.append(Contender(f"verify, replay store holding {live:,} ids", c.op,
-                                    c.inputs, group="growth: replay window"))
+        ids = f"{live:,} live id" + ("s" if live != 1 else "")
+        contenders.append(Contender(f"verify, replay store holding {ids}", c.op, c.inputs,
+                                    group="growth: replay window"))
     for n in key_counts:
         v = Verifier(big_trust_store(scenario, n), policy)
         c = _verifying(v, tokens)
