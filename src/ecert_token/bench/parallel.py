@@ -15,6 +15,7 @@ import nacl.bindings as sodium
 from ..token import Verifier
 from ..token.batch import default_workers, pool
 from ..token.result import VerifiedToken
+from .runner import median
 from .scenario import NOW, REG, Scenario
 
 
@@ -24,14 +25,12 @@ class ParallelResult:
     size: int
     one_core_ops: float
     many_ops: float
+    speedup: float
+    """Median over rounds of one-worker time over ``workers``-worker time."""
     note: str
     capacity: float
     """How far bare libsodium verifies on the same threads scaled in the same rounds:
     the most this machine gave, since other work shares the cores."""
-
-    @property
-    def speedup(self) -> float:
-        return self.many_ops / self.one_core_ops if self.one_core_ops else 0.0
 
     def rows(self) -> list[tuple[str, float]]:
         return [(f"verify_many, 1 worker (batch {self.size})", self.one_core_ops),
@@ -72,26 +71,28 @@ def _bare(scenario: Scenario, size: int, workers: int) -> float:
 
 def measure(scenario: Scenario, rounds: int, size: int,
             workers: int | None = None) -> ParallelResult:
+    """Per round: the batch on one worker and on ``workers``, and the same for bare
+    libsodium verifies; speedups are medians of the per-round ratios."""
     workers = workers or default_workers()
     tokens = scenario.tokens[:size]
-    one = many = bare_one = bare_many = 0.0
+    ones: list[float] = []
+    manys: list[float] = []
+    speedups: list[float] = []
+    capacities: list[float] = []
     _timed(scenario.new_verifier(), tokens, workers)  # start the pool's threads
     for r in range(rounds):
-        order = (1, workers) if r % 2 == 0 else (workers, 1)
-        for w in order:
-            elapsed = _timed(scenario.new_verifier(), tokens, w)
-            bare = _bare(scenario, size, w)
-            if w == 1:
-                one += elapsed
-                bare_one += bare
-            else:
-                many += elapsed
-                bare_many += bare
+        timing: dict[int, tuple[float, float]] = {}
+        for w in ((1, workers) if r % 2 == 0 else (workers, 1)):
+            timing[w] = (_timed(scenario.new_verifier(), tokens, w), _bare(scenario, size, w))
+        ones.append(size / timing[1][0])
+        manys.append(size / timing[workers][0])
+        speedups.append(timing[1][0] / timing[workers][0])
+        capacities.append(timing[1][1] / timing[workers][1])
         print(f"  parallel round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    capacity = median(capacities)
     note = f"threads; {workers} usable cores"
     if workers == 1:
         note = "one usable core: nothing to spread over"
-    capacity = bare_one / bare_many if bare_many else 0.0
     note += f"; bare libsodium on the same threads scaled {capacity:.2f}x in these rounds"
-    return ParallelResult(workers, size, rounds * size / one, rounds * size / many, note,
+    return ParallelResult(workers, size, median(ones), median(manys), median(speedups), note,
                           capacity)
