@@ -77,8 +77,11 @@ def targets(stats: Sequence[Stats], par: parallel.ParallelResult | None,
                               paired_ratio(v, s), 0.10, False))
     out.append(Target("mint / bare libsodium sign (throughput)", ratio(MINT, BARE_SIGN),
                       0.6, True))
+    bare = by.get(BARE_VERIFY)
+    context = (f"bare libsodium verify in the same run: {bare.p99_us / bare.median_us:.2f}"
+               if bare is not None and bare.median_us else "")
     out.append(Target("verify p99 / median latency", v.p99_us / v.median_us if v.median_us
-                      else None, 2.0, False))
+                      else None, 2.0, False, context))
     if par is not None:
         out.append(Target(f"verify_many on {par.workers} workers / one core (throughput)",
                           par.speedup, 1.7, True, par.note))
