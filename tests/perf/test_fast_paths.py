@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from ecert_token import (
     BusinessType,
     Credential,
+    ErrorCode,
     FamilyAccount,
     GroupKey,
     Issuer,
     KeyState,
+    TokenRejected,
     TrustStore,
     Validity,
     Verifier,
@@ -355,3 +357,25 @@ def test_masked_name_rule_matches_the_model(name: str) -> None:
     value = claims_map({-65537: [110105, 310, 1101, 2, name, 1]})
     payload = canonical(value)
     assert claims_outcome(decode_claims_fast, payload) == claims_outcome(decode_claims, payload)
+
+
+def test_tokens_from_the_issuer_take_every_fast_path(
+    token: str, verifier: Verifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the Issuer writes never reaches the general decoders (so the benchmark
+    measures the fast paths); the general ones still answer for anything else."""
+    import ecert_token.codec.cose as cose_module
+    import ecert_token.codec.cwt as cwt_module
+
+    def refuse(*_args: object) -> object:
+        raise AssertionError("general path used")
+
+    monkeypatch.setattr(cose_module, "decode_encrypt0", refuse)
+    monkeypatch.setattr(cose_module, "decode_sign1", refuse)
+    monkeypatch.setattr(cwt_module, "decode_claims", refuse)
+    assert verifier.verify(token, REG).claims.credential_id == "E4Q7ZK2M9PXA"
+    with pytest.raises(TokenRejected) as rejected:
+        verifier.check(token[:-3] + "000", REG, now=NOW)  # same layout: still fast
+    assert rejected.value.code is ErrorCode.DECRYPTION_FAILED
+    with pytest.raises(AssertionError, match="general path"):
+        verifier.check(to_text(from_text(token) + b"\x00"), REG, now=NOW)  # trailing byte
