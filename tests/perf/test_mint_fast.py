@@ -14,8 +14,11 @@ from ecert_token import (
     Credential,
     FamilyAccount,
     FixedClock,
+    InsuranceType,
     InvalidArgument,
     Issuer,
+    Region,
+    SubjectKind,
     TokenClaims,
 )
 from ecert_token.codec import cose
@@ -141,3 +144,23 @@ def test_mint_errors_match_the_claims_constructor(keys: KeyDir, credential: Cred
     }
     for name, (fast, general) in cases.items():
         assert errors(fast) == errors(general) != "ok", name
+
+
+@pytest.mark.parametrize("times", [(NOW, NOW + 60), (0x10000, 0x10000 + 10), (5, 65),
+                                   (0xFFFF_FFC0, 0xFFFF_FFFF), (0xFFFF_FFC0, 2**32 + 20),
+                                   (2**33, 2**33 + 300)])
+def test_claims_encoding_matches_the_canonical_encoder(times: tuple[int, int]) -> None:
+    rnd = random.Random(times[0])
+    for cid, name, actor, tid in (("E4Q7ZK2M9PXA", "张*丰", None, bytes(8)),
+                                  ("x" * 32, "*" * 16, "y" * 24, bytes(16)),
+                                  ("abcdef", "李*", "K8D2WQ5T7RNB", rnd.randbytes(9))):
+        for bt in BusinessType:
+            claims = TokenClaims(tid, times[0], times[1], cid, SubjectKind.PHARMACY,
+                                 Region("820001"), InsuranceType.MATERNITY, name, bt,
+                                 Channel.BANK_APP, actor)
+            fields: list[object] = [820001, 510, int(bt.value), 5, name, 7]
+            if actor is not None:
+                fields.append(actor)
+            expected = cbor2.dumps({2: cid, 4: times[1], 6: times[0], 7: tid, -65537: fields},
+                                   canonical=True)
+            assert encode_claims(claims) == expected

@@ -56,6 +56,17 @@ TEXT = 0x60
 """Major types 2 and 3 as the top bits of a heading byte."""
 
 
+def string_head(major: int, length: int) -> bytes:
+    """The shortest heading of a definite string of ``major`` (BYTES or TEXT)."""
+    if length < 24:
+        return bytes((major | length,))
+    if length < 0x100:
+        return bytes((major | 24, length))
+    if length < 0x10000:
+        return bytes((major | 25,)) + length.to_bytes(2, "big")
+    return bytes((major | 26,)) + length.to_bytes(4, "big")
+
+
 def string_span(data: bytes, i: int, major: int) -> tuple[int, int]:
     """``(start, end)`` of the definite string of ``major`` whose heading is at ``i``.
 

@@ -63,13 +63,7 @@ class Encrypt0:
 
 def bstr_head(length: int) -> bytes:
     """The CBOR head of a byte string of ``length`` bytes (major type 2)."""
-    if length < 24:
-        return bytes((0x40 | length,))
-    if length < 0x100:
-        return bytes((0x58, length))
-    if length < 0x10000:
-        return b"\x59" + length.to_bytes(2, "big")
-    return b"\x5a" + length.to_bytes(4, "big")
+    return cbor.string_head(cbor.BYTES, length)
 
 
 _SHORT_HEADS = tuple(bstr_head(n) for n in range(256))
