@@ -212,8 +212,13 @@ def _decode_layout(p: bytes) -> TokenClaims | None:
     try:
         if p[0] != 0xA5 or p[1] != SUB:
             return None
-        start, i = cbor.string_span(p, 2, TEXT)
-        sub = p[start:i].decode()
+        h = p[2]
+        if 0x60 <= h <= 0x77:  # the usual short id, inline
+            i = h - 0x5D
+            sub = p[3:i].decode()
+        else:
+            start, i = cbor.string_span(p, 2, TEXT)
+            sub = p[start:i].decode()
         k_exp, h_exp, exp, k_iat, h_iat, iat, k_cti, h_cti = _TIMES.unpack_from(p, i)
         if (k_exp != EXP or h_exp != 0x1A or exp < 0x10000 or k_iat != IAT or h_iat != 0x1A
                 or iat < 0x10000 or k_cti != CTI or not 0x40 <= h_cti <= 0x57):
@@ -226,8 +231,13 @@ def _decode_layout(p: bytes) -> TokenClaims | None:
                 or ins < 0x100 or h_bus != 0x19 or bus < 0x100 or channel > 0x17):
             return None
         i = j + 18
-        start, j = cbor.string_span(p, i, TEXT)
-        name = p[start:j].decode()
+        h = p[i]
+        if 0x60 <= h <= 0x77:  # the usual short name, inline
+            j = i + h - 0x5F
+            name = p[i + 1:j].decode()
+        else:
+            start, j = cbor.string_span(p, i, TEXT)
+            name = p[start:j].decode()
         subject = p[j]
         i = j + 1
         actor: str | None = None
@@ -245,10 +255,12 @@ def _decode_layout(p: bytes) -> TokenClaims | None:
     business_type = _BUSINESS.get(bus)
     channel_member = _CHANNEL.get(channel)
     subject_kind = _SUBJECT.get(subject)
+    region_obj = _REGIONS.get(region)  # holds valid regions only
     if (insurance_type is None or business_type is None or channel_member is None
             or subject_kind is None or not MIN_TOKEN_ID_BYTES <= len(cti) <= MAX_TOKEN_ID_BYTES
-            or exp <= iat or not 100000 <= region <= 999999
-            or region // 10000 not in PROVINCE_PREFIXES or actor == sub):
+            or exp <= iat or actor == sub
+            or (region_obj is None and (not 100000 <= region <= 999999
+                                        or region // 10000 not in PROVINCE_PREFIXES))):
         return None
     # validate_masked_name, in the form that costs least for a str: at most two
     # visible characters also rules out its "four digits in a row" check.
@@ -261,7 +273,6 @@ def _decode_layout(p: bytes) -> TokenClaims | None:
             validate_credential_id(actor)
     except EcertError:
         return None
-    region_obj = _REGIONS.get(region)
     if region_obj is None:
         region_obj = _new(Region)
         _set(region_obj, "code", str(region))
