@@ -20,7 +20,7 @@ from ..keys.trust_store import TrustStore
 from ..replay.base import ReplayEntry
 from ..replay.memory import MemoryReplayStore
 from ..token import Verifier, VerifyPolicy
-from .runner import Contender, Stats, run
+from .runner import Contender, Stats, paired_ratio, run
 from .scenario import NOW, REG, Scenario
 
 FILL_CHUNK = 10_000
@@ -75,9 +75,14 @@ def measure(scenario: Scenario, rounds: int, batch: int, *, windows: Sequence[in
 
 
 def flatness(stats: Sequence[Stats]) -> dict[str, float]:
-    """Per group: slowest median over fastest median (1.0 = perfectly flat)."""
+    """Per family: the largest cost ratio between any variant and the smallest one.
+
+    Each ratio is paired like the main targets (median over the rounds of the
+    two throughputs in the same round); 1.0 means perfectly flat.
+    """
     out: dict[str, float] = {}
     for group in sorted({s.group for s in stats}):
-        medians = [s.median_us for s in stats if s.group == group]
-        out[group] = max(medians) / min(medians) if min(medians) else 0.0
+        family = [s for s in stats if s.group == group]
+        ratios = [r for r in (paired_ratio(family[0], v) for v in family) if r]
+        out[group] = max(max(ratios), 1 / min(ratios)) if ratios else 0.0
     return out
