@@ -84,5 +84,5 @@ def flatness(stats: Sequence[Stats]) -> dict[str, float]:
     for group in sorted({s.group for s in stats}):
         family = [s for s in stats if s.group == group]
         ratios = [r for r in (paired_ratio(family[0], v) for v in family) if r]
-        out[group] = max(max(ratios), 1 / min(ratios)) if ratios else 0.0
+        out[group] = max(*ratios, 1 / min(ratios)) if ratios else 0.0
     return out
