@@ -189,18 +189,18 @@ _SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
 _ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
 
 
-def _protected_fields(protected: bytes) -> tuple[int, bytes] | None:
-    """``(alg, kid)`` of a canonical ``{1: alg, 4: kid}`` with a one-byte alg, else None."""
-    if len(protected) < 6 or protected[0] != 0xA2 or protected[1] != ALG or protected[3] != KID:
+def _protected_fields(data: bytes, start: int, end: int) -> tuple[int, bytes] | None:
+    """``(alg, kid)`` if ``data[start:end]`` is a canonical ``{1: alg, 4: kid}`` with a
+    one-byte alg, else None."""
+    if (end - start < 6 or data[start] != 0xA2 or data[start + 1] != ALG
+            or data[start + 3] != KID or end - start != 5 + data[start + 4] - 0x40
+            or not 0x41 <= data[start + 4] <= 0x40 + MAX_KID_BYTES):
         return None
-    k = protected[4] - 0x40
-    if not 1 <= k <= MAX_KID_BYTES or len(protected) != 5 + k:
-        return None
-    a = protected[2]
+    a = data[start + 2]
     if a <= 0x17:
-        return a, protected[5:]
+        return a, data[start + 5:end]
     if 0x20 <= a <= 0x37:
-        return 0x1F - a, protected[5:]
+        return 0x1F - a, data[start + 5:end]
     return None
 
 
@@ -210,7 +210,7 @@ def split_encrypt0(data: bytes) -> EncryptParts:
         if data[0] == 0xD0 and data[1] == 0x83 and 0x46 <= data[2] <= 0x57:
             p = 3 + data[2] - 0x40
             if data[p:p + 3] == _IV_HEADER:
-                fields = _protected_fields(data[3:p])
+                fields = _protected_fields(data, 3, p)
                 h = data[p + 16]
                 if h == 0x58 and data[p + 17] >= 24:  # the usual ciphertext heading
                     start, end = p + 18, p + 18 + data[p + 17]
@@ -233,7 +233,7 @@ def split_sign1(data: bytes) -> SignParts:
         if data[0] == 0xD2 and data[1] == 0x84 and 0x46 <= data[2] <= 0x57:
             p = 3 + data[2] - 0x40
             if data[p] == 0xA0:
-                fields = _protected_fields(data[3:p])
+                fields = _protected_fields(data, 3, p)
                 h = data[p + 1]
                 if h == 0x58 and data[p + 2] >= 24:  # the usual payload heading
                     start, end = p + 3, p + 3 + data[p + 2]

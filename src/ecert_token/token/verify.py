@@ -31,6 +31,11 @@ _REVOKED = KeyState.REVOKED
 _RESULT_TWIN = twin_of(VerifiedToken)
 _ENTRY_TWIN = twin_of(ReplayEntry)
 _FIRST_USE = MarkResult.FIRST_USE
+_ACCEPTS = frozenset(
+    (requested, presented) for requested in BusinessType for presented in BusinessType
+    if business_type_accepts(requested, presented)
+)
+"""business_type_accepts as a table (built from it), one set lookup per token."""
 _new = object.__new__
 
 
@@ -162,7 +167,7 @@ class Verifier:
 
         if not issuer_key.allows(claims.region):
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
-        if not business_type_accepts(business_type, claims.business_type):
+        if (business_type, claims.business_type) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
         usable = policy.credential_usable
         if usable is not None and not usable(claims.credential_id):
