@@ -171,7 +171,7 @@ def execute(args: argparse.Namespace) -> int:
     if not args.no_growth:
         log("cost growth: replay window and trust store size ...")
         grown = growth.measure(
-            scenario, rounds=max(2, rounds // 3), batch=batch,
+            scenario, rounds=rounds, batch=max(8, batch // 2),
             windows=(1, 10_000) if args.quick else (1, 10_000, 1_000_000),
             key_counts=(1, 10) if args.quick else (1, 10, 100, 1_000),
         )
