@@ -103,7 +103,7 @@ class Verifier:
             marks = self.replay_store.check_and_mark_many(entries, now)
         except StoreUnavailable as exc:
             for i in valid:
-                results[i] = exc
+                results[i] = StoreUnavailable(exc.detail)
             return results
         for i, mark in zip(valid, marks, strict=True):
             if mark is not _FIRST_USE:
