@@ -15,6 +15,7 @@ See docs/performance.md for the installation commands.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def load_python_cwt(cbor2_dir: Path | None) -> tuple[ModuleType | None, str]:
         return sys.modules["cwt"], "already imported"
     if cbor2_dir is None:
         try:
-            import cwt
+            cwt = importlib.import_module("cwt")
         except ImportError as exc:
             return None, f"python-cwt not installed ({exc})"
         return cwt, "with cbor2 6 (no cbor2 5 directory given)"
@@ -50,7 +51,7 @@ def load_python_cwt(cbor2_dir: Path | None) -> tuple[ModuleType | None, str]:
         del sys.modules[k]
     sys.path.insert(0, str(cbor2_dir))
     try:
-        import cwt
+        cwt = importlib.import_module("cwt")
     except ImportError as exc:
         return None, f"python-cwt not installed ({exc})"
     finally:

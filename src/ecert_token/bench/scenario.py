@@ -10,6 +10,7 @@ the same claims (python-cwt reads this format's own bytes).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import random
@@ -146,7 +147,7 @@ class Scenario:
 
         self.peer_ops["OpenSSL Ed25519 verify (cryptography)"] = openssl_verify
         try:
-            import pyseto
+            pyseto = importlib.import_module("pyseto")
 
             pem = ossl.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
             pub_pem = ossl_pub.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
@@ -161,7 +162,7 @@ class Scenario:
         except ImportError as exc:
             self.peer_notes["pyseto"] = f"not installed ({exc})"
         try:
-            import jwt
+            jwt = importlib.import_module("jwt")
 
             jwts = [jwt.encode(self.equivalent_claims(i), ossl, algorithm="EdDSA")
                     for i in range(PEER_INPUTS)]
