@@ -82,7 +82,6 @@ def b45decode(text: str) -> bytes:
     return bytes(out)
 
 
-@functools.lru_cache(maxsize=256)
 def _encode_masks(groups: int) -> tuple[int, int, int, int]:
     """64-bit-lane masks: high byte of a group, low byte, six bits, and 1 in three bytes."""
     def lanes(pattern: bytes) -> int:
@@ -92,6 +91,8 @@ def _encode_masks(groups: int) -> tuple[int, int, int, int]:
             lanes(b"\0\0\0\0\0\0\0\x3f"), lanes(b"\0\0\0\0\0\x01\x01\x01"))
 
 
+_cached_encode_masks = functools.lru_cache(maxsize=None)(_encode_masks)
+"""Token-sized masks, built on first use (so only minters pay) and kept."""
 _CHARS = bytes(ALPHABET.encode()[i - 1] if 1 <= i <= 45 else 0 for i in range(256))
 """``bytes.translate`` table: digit value + 1 -> its character (0 stays 0)."""
 
@@ -100,7 +101,9 @@ def b45encode(data: bytes) -> str:
     """Encode bytes as Base45 text."""
     n = len(data)
     groups = n >> 1
-    high, low, six, ones = _encode_masks(groups)  # built on first use, so only minters pay
+    high, low, six, ones = (
+        _cached_encode_masks(groups) if groups <= _MASK_CACHE_GROUPS else _encode_masks(groups)
+    )
     # Spread each two-byte group into a 64-bit lane (latin-1 -> UTF-32 turns
     # every byte into four), then divide every lane at once by multiplying
     # with a reciprocal: exact for all values below 65536 (v // 2025) and
