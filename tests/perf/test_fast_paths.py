@@ -379,3 +379,30 @@ def test_tokens_from_the_issuer_take_every_fast_path(
     assert rejected.value.code is ErrorCode.DECRYPTION_FAILED
     with pytest.raises(AssertionError, match="general path"):
         verifier.check(to_text(from_text(token) + b"\x00"), REG, now=NOW)  # trailing byte
+
+
+@given(st.binary(max_size=200))
+def test_any_envelope_bytes_same_outcome(data: bytes) -> None:
+    from ecert_token.keys.keydir import generate
+
+    from ..conftest import deterministic_random
+
+    keys = generate(random_bytes=deterministic_random(b"fuzz"))
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=lambda: NOW))
+    for prefix in (b"", b"\xd0\x83", b"\xd0\x83\x49\xa2\x01\x0a\x04\x44" + keys.group_key.kid):
+        same(verifier, to_text(prefix + data))
+
+
+@given(st.binary(max_size=120))
+def test_any_plaintext_same_outcome(data: bytes) -> None:
+    from ecert_token.keys.keydir import generate
+
+    from ..conftest import deterministic_random
+
+    keys = generate(random_bytes=deterministic_random(b"fuzz"))
+    sealer = Sealer(keys)
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=lambda: NOW))
+    prot = cose.encode_protected(-8, keys.signing_key.kid)
+    for plaintext in (data, b"\xd2\x84" + cose.bstr_head(len(prot)) + prot + b"\xa0" + data):
+        same(verifier, sealer.token_from_plaintext(plaintext))
+    same(verifier, sealer.token(data))
