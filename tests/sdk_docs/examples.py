@@ -1,4 +1,4 @@
-"""Load the example programs under examples/ (not a package) as modules."""
+"""Load the example programs under examples/ and docs/ scripts (not packages) as modules."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ EXAMPLES = ROOT / "examples"
 
 def load(relative: str, name: str) -> ModuleType:
     """Import ``examples/<relative>`` under the module name ``name``."""
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / relative)
+    return load_file(EXAMPLES / relative, name)
+
+
+def load_file(path: Path, name: str) -> ModuleType:
+    """Import the Python file at ``path`` under the module name ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pydantic look modules up here

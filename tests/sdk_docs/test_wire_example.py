@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,18 +12,14 @@ import pytest
 from ecert_token import BusinessType, ErrorCode, TokenRejected, Verifier
 from tests.conftest import NOW
 
-ROOT = Path(__file__).resolve().parents[2]
+from .examples import ROOT, load_file
+
 SCRIPT = ROOT / "docs" / "gen_wire_example.py"
 PAGE = ROOT / "docs" / "wire-format.md"
 
 
 def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_wire_example", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+    return load_file(SCRIPT, "gen_wire_example")
 
 
 @pytest.fixture(scope="module")
