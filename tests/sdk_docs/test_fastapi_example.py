@@ -24,7 +24,6 @@ from ecert_token import (
     Issuer,
     KeyMaterialError,
 )
-from ecert_token.keys import keydir
 from ecert_token.keys.keydir import KeyDir
 
 from .examples import EXAMPLES, ROOT, load
@@ -33,13 +32,6 @@ from .examples import EXAMPLES, ROOT, load
 @pytest.fixture(scope="module")
 def service() -> ModuleType:
     return load("fastapi_service/app.py", "ecert_example_service")
-
-
-@pytest.fixture
-def key_dir(keys: KeyDir, tmp_path: Path) -> Path:
-    directory = tmp_path / "keys"
-    keydir.save(keys, directory)
-    return directory
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from types import ModuleType
 import pytest
 
 from ecert_token import BusinessType, Credential, FamilyAccount, Issuer
-from ecert_token.keys import keydir
-from ecert_token.keys.keydir import KeyDir
 from tests.conftest import NOW
 
 from .examples import EXAMPLES, load
@@ -23,13 +21,6 @@ LOOP = EXAMPLES / "terminal_loop.py"
 @pytest.fixture(scope="module")
 def loop() -> ModuleType:
     return load("terminal_loop.py", "ecert_example_terminal_loop")
-
-
-@pytest.fixture
-def key_dir(keys: KeyDir, tmp_path: Path) -> Path:
-    directory = tmp_path / "keys"
-    keydir.save(keys, directory)
-    return directory
 
 
 def run(loop: ModuleType, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
