@@ -12,7 +12,7 @@ from ..codec import cose
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims
 from ..crypto.aead import NONCE_BYTES, DecryptionFailed
-from ..errors import ErrorCode, StoreUnavailable, TokenRejected
+from ..errors import ErrorCode, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, TokenClaims
@@ -40,9 +40,12 @@ class Verifier:
     ) -> None:
         self.trust = trust
         self.policy = policy or VerifyPolicy()
-        self.replay_store: ReplayStore = replay_store or MemoryReplayStore(
-            max_lifetime=self.policy.max_lifetime + self.policy.leeway, clock=self.policy.clock
-        )
+        if replay_store is None:  # not `or`: an empty store has len() == 0
+            replay_store = MemoryReplayStore(
+                max_lifetime=self.policy.max_lifetime + self.policy.leeway,
+                clock=self.policy.clock,
+            )
+        self.replay_store: ReplayStore = replay_store
 
     def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
@@ -131,11 +134,7 @@ class Verifier:
         )
 
     def _mark(self, verified: VerifiedToken, now: int) -> None:
-        try:
-            result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
-        except StoreUnavailable:
-            raise
-        raise_for_mark(result)
+        raise_for_mark(self.replay_store.check_and_mark(self.replay_entry(verified), now))
 
 
 def raise_for_mark(result: MarkResult) -> None:
