@@ -103,9 +103,9 @@ class AsyncVerifier:
         ):
             raise InvalidArgument("store_timeout must be a positive number of seconds or None")
         self.verifier = verifier
-        self.replay_store: AsyncReplayStore = replay_store or ThreadedReplayStore(
-            verifier.replay_store
-        )
+        if replay_store is None:  # not `or`: an empty store may have len() == 0
+            replay_store = ThreadedReplayStore(verifier.replay_store)
+        self.replay_store: AsyncReplayStore = replay_store
         self.store_timeout = store_timeout
 
     def _now(self, now: int | None) -> int:

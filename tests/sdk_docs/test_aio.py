@@ -41,6 +41,9 @@ class NativeAsyncStore:
         self.reachable = True
         self.loop_thread: int | None = None
 
+    def __len__(self) -> int:  # an empty store is falsy; it must still be used
+        return len(self.inner)
+
     def _io(self) -> None:
         self.round_trips += 1
         self.loop_thread = threading.get_ident()
