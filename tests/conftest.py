@@ -7,9 +7,6 @@ area live here.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-
 import pytest
 
 from ecert_token import (
@@ -25,24 +22,10 @@ from ecert_token import (
     VerifyPolicy,
 )
 from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token.vectors import seeded_random as deterministic_random
 
 NOW = 1_790_000_000
 """A fixed 'now' (2026-09-21) used across tests."""
-
-
-def deterministic_random(seed: bytes) -> Callable[[int], bytes]:
-    """A reproducible byte source (SHA-256 in counter mode) for keys and nonces."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
 
 
 @pytest.fixture

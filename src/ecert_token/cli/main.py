@@ -15,20 +15,17 @@ from ..errors import EcertError
 from ..keys import keydir
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..model.codes import SubjectKind
-from ..replay.base import ReplayStore
-from ..token import Issuer, Verifier, VerifyPolicy
+from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
+from . import sdk_cmd
 from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
+from .verifying import add_verify_arguments, verify_once
 
 
 def _read_token(value: str | None) -> str:
     if value is None or value == "-":
         return sys.stdin.read().strip()
     return value.strip()
-
-
-def _clock(now: int | None) -> VerifyPolicy | None:
-    return None if now is None else VerifyPolicy(clock=lambda: now)
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -65,36 +62,9 @@ def cmd_mint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore | None:
-    lifetime = policy.max_lifetime + policy.leeway
-    if args.replay_db:
-        from ..replay.sqlite import SqliteReplayStore
-
-        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock)
-    if args.replay_redis:
-        from ..replay.redis import RedisReplayStore
-
-        return RedisReplayStore.from_url(
-            args.replay_redis, max_lifetime=lifetime, clock=policy.clock
-        )
-    return None
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify one token.  Without a shared replay store a one-shot process cannot
-    know whether the token was used before, so it checks everything else and
-    says ``"replay_checked": false``."""
-    keys = keydir.load(Path(args.keys))
-    policy = _clock(args.now) or VerifyPolicy()
-    store = _replay_store(args, policy)
-    verifier = Verifier(keys.trust_store(), policy, store)
-    token = _read_token(args.token)
-    business = BusinessType.from_code(args.business)
-    if store is None:
-        result = verifier.check(token, business, now=policy.clock())
-    else:
-        result = verifier.verify(token, business)
-    emit({**result.to_dict(), "replay_checked": store is not None})
+    result, replay_checked = verify_once(args, _read_token(args.token))
+    emit({**result.to_dict(), "replay_checked": replay_checked})
     return EXIT_OK
 
 
@@ -132,18 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_mint)
 
     p = sub.add_parser("verify", help="verify a token; print its claims as JSON")
-    p.add_argument("--keys", required=True, help="key directory")
-    p.add_argument("--business", required=True, help="business type being performed")
-    store = p.add_mutually_exclusive_group()
-    store.add_argument("--replay-db", help="SQLite replay store shared across processes")
-    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
-    p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+    add_verify_arguments(p)
     p.add_argument("token", nargs="?", help="token text, or - to read stdin (default)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="mint, show, verify; then a replay and an expired code")
     p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
     p.set_defaults(func=cmd_demo)
+
+    sdk_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,57 @@
+"""What ``verify`` and ``scan`` share: the arguments and one verification.
+
+Without a shared replay store (``--replay-db`` or ``--replay-redis``) a
+one-shot process cannot know whether a token was used before (a fresh
+in-memory store would fence every earlier token), so every check but the
+replay mark runs and the output says ``"replay_checked": false``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..keys import keydir
+from ..model import BusinessType
+from ..replay.base import ReplayStore
+from ..token import VerifiedToken, Verifier, VerifyPolicy
+
+
+def add_verify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keys", required=True, help="key directory")
+    p.add_argument("--business", required=True, help="business type being performed")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument("--replay-db", help="SQLite replay store shared across processes")
+    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+
+
+def _policy(now: int | None) -> VerifyPolicy:
+    return VerifyPolicy() if now is None else VerifyPolicy(clock=lambda: now)
+
+
+def replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore | None:
+    """The store named on the command line, or None."""
+    lifetime = policy.max_lifetime + policy.leeway
+    if args.replay_db:
+        from ..replay.sqlite import SqliteReplayStore
+
+        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock)
+    if args.replay_redis:
+        from ..replay.redis import RedisReplayStore
+
+        return RedisReplayStore.from_url(
+            args.replay_redis, max_lifetime=lifetime, clock=policy.clock
+        )
+    return None
+
+
+def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bool]:
+    """Verify ``token`` as the arguments say; return the result and whether replay was checked."""
+    policy = _policy(args.now)
+    store = replay_store(args, policy)
+    verifier = Verifier(keydir.load(Path(args.keys)).trust_store(), policy, store)
+    business = BusinessType.from_code(args.business)
+    if store is None:
+        return verifier.check(token, business, now=policy.clock()), False
+    return verifier.verify(token, business), True
