@@ -2,7 +2,7 @@
 
     python examples/terminal_loop.py --keys KEYDIR --business 01101 scans/ more.png codes.txt
 
-Each path is a QR image (PNG, JPEG, ...; read with ``ecert_token.qr.scan_image``,
+Each path is a QR image (PNG, JPEG, ...; read with :func:`ecert_token.qr.scan_image`,
 which needs the ``qr`` extra), a ``.txt`` file with one token text per line (a
 handheld scanner in keyboard mode writes exactly that), or a directory of such
 files.  Every code is verified for the business step the counter performs; an
@@ -41,6 +41,7 @@ from ecert_token import (
     VerifiedToken,
     Verifier,
     VerifyPolicy,
+    qr,
 )
 from ecert_token.keys import keydir
 
@@ -69,18 +70,6 @@ def settlement_fields(result: VerifiedToken, token: str) -> dict[str, str]:
     }
 
 
-def scan_image(path: Path) -> list[str]:
-    """The texts of the QR codes in an image (needs the ``qr`` extra)."""
-    try:
-        from ecert_token import qr
-    except ImportError:
-        raise InvalidArgument(
-            "reading images needs the qr extra: pip install 'ecert-token[qr]'"
-        ) from None
-    found: str | Sequence[str] = qr.scan_image(path)
-    return [found] if isinstance(found, str) else list(found)
-
-
 def scans(paths: Sequence[Path]) -> Iterator[Scan]:
     """Every code in the given files and directories, in order."""
     for path in paths:
@@ -93,7 +82,7 @@ def scans(paths: Sequence[Path]) -> Iterator[Scan]:
             if path.suffix.lower() in TEXT_SUFFIXES:
                 texts = [line.strip() for line in path.read_text("utf-8").splitlines()]
             else:
-                texts = scan_image(path)
+                texts = qr.scan_image(path)
         except EcertError as err:
             yield Scan(str(path), error=err)
             continue

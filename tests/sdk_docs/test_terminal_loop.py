@@ -115,3 +115,36 @@ def test_runs_as_a_program(key_dir: Path, issuer: Issuer, credential: Credential
     result = json.loads(done.stdout)
     assert result["settlement"]["business_type"] == "01301"
     assert result["settlement"]["mdtrt_cert_type"] == "01"
+
+
+def test_scans_rendered_images(
+    key_dir: Path, issuer: Issuer, credential: Credential, tmp_path: Path
+) -> None:
+    """Real QR images at levels L, M and Q, decoded by zxing-cpp in a separate process."""
+    from PIL import Image
+
+    from ecert_token import qr
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    tokens: dict[str, str] = {}
+    for level in ("L", "M", "Q"):
+        tokens[level] = issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION)
+        qr.render(tokens[level], scans / f"code-{level}.png", "png", level=level, scale=4)
+    Image.new("L", (120, 120), 255).save(scans / "blank.png")
+    done = subprocess.run(
+        [sys.executable, str(LOOP), "--keys", str(key_dir), "--business", "01101",
+         "--now", str(NOW), "--json", str(scans)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 1, done.stderr  # the blank image is refused
+    results = {Path(r["source"]).name: r for r in map(json.loads, done.stdout.splitlines())}
+    assert results["blank.png"] == {
+        "source": str(scans / "blank.png"), "ok": False, "error": "invalid_argument",
+        "message": "invalid argument: no code found",
+    }
+    for level, token in tokens.items():
+        result = results[f"code-{level}.png"]
+        assert result["ok"], result
+        assert result["settlement"]["mdtrt_cert_no"] == token
+        assert result["settlement"]["insuplc_admdvs"] == "110105"
