@@ -14,7 +14,15 @@ from .errors import (
     TokenRejected,
     TrustListError,
 )
-from .keys import GroupKey, IssuerSigningKey, IssuerVerifyKey, KeyState, TrustStore, Validity
+from .keys import (
+    GroupKey,
+    IssuerSigningKey,
+    IssuerVerifyKey,
+    KeyRing,
+    KeyState,
+    TrustStore,
+    Validity,
+)
 from .model import (
     BusinessClass,
     BusinessType,
@@ -31,6 +39,7 @@ from .model import (
 )
 from .replay import MarkResult, MemoryReplayStore, ReplayEntry, ReplayStore
 from .token import Issuer, VerifiedToken, Verifier, VerifyPolicy
+from .trust import Staleness, TrustListLoader, TrustRoot
 
 __version__ = "0.1.0"
 
@@ -52,17 +61,21 @@ __all__ = [
     "IssuerSigningKey",
     "IssuerVerifyKey",
     "KeyMaterialError",
+    "KeyRing",
     "KeyState",
     "MarkResult",
     "MemoryReplayStore",
     "Region",
     "ReplayEntry",
     "ReplayStore",
+    "Staleness",
     "StoreUnavailable",
     "SubjectKind",
     "TokenClaims",
     "TokenRejected",
     "TrustListError",
+    "TrustListLoader",
+    "TrustRoot",
     "TrustStore",
     "Validity",
     "VerifiedToken",

@@ -133,3 +133,28 @@ def test_demo_shows_accept_replay_and_expiry() -> None:
     assert "code=replayed" in out
     assert "code=expired" in out
     assert "code=wrong_business_type" in out
+
+
+def test_verify_with_a_signed_trust_list(tmp_path: Path) -> None:
+    """keygen -> trust keygen/build/sign -> verify from the list plus a provisioned group key."""
+    bj = tmp_path / "bj"
+    root = tmp_path / "root"
+    assert ecert("keygen", "--out", str(bj), "--issuer", "BJ", "--regions", "11").returncode == 0
+    assert ecert("trust", "keygen", "--out", str(root)).returncode == 0
+    listing, signed = str(tmp_path / "l.cbor"), str(tmp_path / "l.cose")
+    assert ecert("trust", "build", "--keys", str(bj), "--sequence", "1", "--out",
+                 listing).returncode == 0
+    assert ecert("trust", "sign", listing, "--root-key", str(root / "root.key.pem"), "--out",
+                 signed).returncode == 0
+    (group_file,) = bj.glob("group-*.key.cose")
+    token = mint(bj)
+    base = ("verify", "--trust-list", signed, "--root", str(root / "root.pub.cose"),
+            "--business", "01101", "--now", str(NOW + 1))
+    ok = ecert(*base, "--group-key", str(group_file), token)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["issuer"] == "BJ"
+    no_group = ecert(*base, token)
+    assert json.loads(no_group.stdout)["error"] == "unknown_key"
+    xian = ecert("mint", "--keys", str(bj), "--cert-id", "E4Q7ZK2M9PXA", "--region", "610100",
+                 "--business", "01101", "--now", str(NOW))
+    assert json.loads(xian.stdout)["error"] == "wrong_region"

@@ -7,6 +7,7 @@ Every subcommand prints JSON on stdout where it prints results, and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from ..model import BusinessType, Channel, Credential, InsuranceType, Region, ma
 from ..model.codes import SubjectKind
 from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
-from . import sdk_cmd
+from . import sdk_cmd, trust_cmd
 from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
 from .verifying import add_verify_arguments, verify_once
 
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     sdk_cmd.register(sub)
+    trust_cmd.register(sub)
     return parser
 
 
@@ -122,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EcertError as err:
         return emit_error(err)
     except KeyboardInterrupt:
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `ecert verify ... | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_USAGE
     return code
 

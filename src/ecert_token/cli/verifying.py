@@ -11,14 +11,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import InvalidArgument
 from ..keys import keydir
+from ..keys.trust_store import TrustStore
 from ..model import BusinessType
 from ..replay.base import ReplayStore
 from ..token import VerifiedToken, Verifier, VerifyPolicy
+from .trust_cmd import add_trust_source_args, trust_store_from_args
 
 
 def add_verify_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--keys", required=True, help="key directory")
+    p.add_argument("--keys", help="key directory (or use --trust-list)")
+    add_trust_source_args(p)
     p.add_argument("--business", required=True, help="business type being performed")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
@@ -46,11 +50,21 @@ def replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore 
     return None
 
 
+def _trust(args: argparse.Namespace, now: int) -> TrustStore:
+    """A signed trust list (with provisioned group keys) or a key directory."""
+    from_list = trust_store_from_args(args, now)
+    if from_list is not None:
+        return from_list
+    if not args.keys:
+        raise InvalidArgument("give --keys DIR or --trust-list FILE --root FILE")
+    return keydir.load(Path(args.keys)).trust_store()
+
+
 def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bool]:
     """Verify ``token`` as the arguments say; return the result and whether replay was checked."""
     policy = _policy(args.now)
     store = replay_store(args, policy)
-    verifier = Verifier(keydir.load(Path(args.keys)).trust_store(), policy, store)
+    verifier = Verifier(_trust(args, policy.clock()), policy, store)
     business = BusinessType.from_code(args.business)
     if store is None:
         return verifier.check(token, business, now=policy.clock()), False

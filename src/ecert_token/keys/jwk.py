@@ -13,7 +13,7 @@ from typing import Any
 
 from ..crypto.ed25519 import Ed25519PublicKey
 from ..errors import ErrorCode, KeyMaterialError
-from .material import GroupKey, IssuerVerifyKey, KeyState, Validity
+from .material import ALWAYS, GroupKey, IssuerVerifyKey, KeyState, Validity
 
 
 def b64url(data: bytes) -> str:
@@ -54,7 +54,7 @@ def issuer_public_from_jwk(
     jwk: dict[str, Any],
     issuer: str,
     regions: frozenset[str] | None = None,
-    validity: Validity = Validity(),
+    validity: Validity = ALWAYS,
     state: KeyState = KeyState.VERIFY_ONLY,
 ) -> IssuerVerifyKey:
     """Import an Ed25519 public JWK; the binding (issuer, regions) comes from the caller."""
@@ -69,7 +69,7 @@ def issuer_public_from_jwk(
 
 
 def group_key_from_jwk(
-    jwk: dict[str, Any], group: str, validity: Validity = Validity(),
+    jwk: dict[str, Any], group: str, validity: Validity = ALWAYS,
     state: KeyState = KeyState.PRIMARY,
 ) -> GroupKey:
     if not isinstance(jwk, dict) or jwk.get("kty") != "oct":

@@ -1,11 +1,20 @@
-"""A key directory: what ``ecert keygen`` writes and ``mint``/``verify`` read.
+"""A key directory: what ``ecert keygen`` writes, ``ecert keys rotate`` updates, and
+``mint``/``verify`` read.
 
-Layout (one issuer key and one verifier-group key)::
+It holds one issuer's key ring and one verifier group's key ring.  Layout::
 
-    manifest.json         issuer, group, kids, regions (public, 0644)
-    issuer.key.pem        issuer's Ed25519 private key, PKCS#8 PEM (0600)
-    issuer.pub.jwk.json   issuer's public key, RFC 8037 OKP JWK (0644)
-    group.key.jwk.json    verifier group's AES-CCM key, oct JWK (0600)
+    manifest.json                      issuer, group, every key's kid, state,
+                                       window and regions (public, 0644)
+    issuer-<kid hex>.key.pem           an issuer Ed25519 private key, PKCS#8 PEM (0600)
+    issuer-<kid hex>.pub.jwk.json      its public key, RFC 8037 OKP JWK (0644)
+    group-<kid hex>.key.cose           a group AES-CCM key, COSE_Key (0600)
+
+The current primary pair is also written under fixed names, for tools that
+read one key and speak JOSE (python-cwt, the interop tests, other languages):
+``issuer.key.pem``, ``issuer.pub.jwk.json`` and ``group.key.jwk.json`` (an
+``oct`` JWK, 0600), and the manifest repeats it as ``issuer_kid``,
+``group_kid`` and ``regions``.  :func:`load` reads only the per-kid files.
+Files of keys no longer in the manifest are ignored (delete them after pruning).
 """
 
 from __future__ import annotations
@@ -15,12 +24,24 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..crypto.ed25519 import Ed25519PrivateKey, thumbprint_kid
-from ..errors import ErrorCode, KeyMaterialError
+from ..errors import EcertError, ErrorCode, KeyMaterialError
+from .cose_key import group_key_from_cose_key, group_key_to_cose_key
 from .files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
-from .jwk import b64url, b64url_decode, group_key_from_jwk, group_key_jwk, issuer_public_jwk
-from .material import KID_BYTES, GroupKey, IssuerSigningKey, validate_regions
+from .jwk import b64url, b64url_decode, group_key_jwk, issuer_public_from_jwk, issuer_public_jwk
+from .material import (
+    ALWAYS,
+    KID_BYTES,
+    GroupKey,
+    IssuerSigningKey,
+    IssuerVerifyKey,
+    KeyState,
+    Validity,
+    validate_regions,
+)
+from .ring import KeyRing
 from .trust_store import TrustStore
 
 FORMAT = "ecert-keydir/1"
@@ -28,75 +49,258 @@ MANIFEST = "manifest.json"
 ISSUER_PEM = "issuer.key.pem"
 ISSUER_JWK = "issuer.pub.jwk.json"
 GROUP_JWK = "group.key.jwk.json"
+RandomBytes = Callable[[int], bytes]
+
+
+def issuer_pem_name(kid: bytes) -> str:
+    return f"issuer-{kid.hex()}.key.pem"
+
+
+def issuer_jwk_name(kid: bytes) -> str:
+    return f"issuer-{kid.hex()}.pub.jwk.json"
+
+
+def group_key_name(kid: bytes) -> str:
+    return f"group-{kid.hex()}.key.cose"
+
+
+def new_issuer_key(
+    issuer: str,
+    regions: frozenset[str] | None = None,
+    random_bytes: RandomBytes = os.urandom,
+    validity: Validity = ALWAYS,
+    state: KeyState = KeyState.PRIMARY,
+) -> IssuerSigningKey:
+    """A fresh Ed25519 issuer key; its kid is derived from the public key."""
+    private = Ed25519PrivateKey(random_bytes(32))
+    return IssuerSigningKey(
+        issuer, thumbprint_kid(private.public_key.raw, KID_BYTES), private,
+        validate_regions(regions), validity, state,
+    )
+
+
+def new_group_key(
+    group: str,
+    random_bytes: RandomBytes = os.urandom,
+    validity: Validity = ALWAYS,
+    state: KeyState = KeyState.PRIMARY,
+) -> GroupKey:
+    """A fresh AES-CCM-16-64-128 key with a random kid."""
+    return GroupKey(group, random_bytes(KID_BYTES), random_bytes(16), validity, state)
 
 
 @dataclass(frozen=True, slots=True)
 class KeyDir:
-    """The keys of one directory: enough to mint (issuer + group) and to verify."""
+    """One issuer's key ring and one verifier group's key ring."""
 
-    signing_key: IssuerSigningKey
-    group_key: GroupKey
+    issuer_ring: KeyRing[IssuerSigningKey]
+    group_ring: KeyRing[GroupKey]
+
+    @classmethod
+    def of(cls, signing_key: IssuerSigningKey, group_key: GroupKey) -> KeyDir:
+        """A directory with one key of each kind."""
+        return cls(KeyRing([signing_key]), KeyRing([group_key]))
+
+    @property
+    def signing_key(self) -> IssuerSigningKey:
+        """The issuer's primary key (the one that mints)."""
+        return self.issuer_ring.primary
+
+    @property
+    def group_key(self) -> GroupKey:
+        """The group's primary key (the one minters encrypt to)."""
+        return self.group_ring.primary
 
     def trust_store(self) -> TrustStore:
-        return TrustStore([self.signing_key.public], [self.group_key])
+        """Every public issuer key and every group key of the directory, states included."""
+        return TrustStore([k.public for k in self.issuer_ring], self.group_ring.keys)
+
+    def rotate_issuer(
+        self, now: int, random_bytes: RandomBytes = os.urandom,
+        regions: frozenset[str] | None = None,
+    ) -> KeyDir:
+        """A new primary issuer key (same regions unless given); the old one verifies only."""
+        old = self.issuer_ring.primary
+        new = new_issuer_key(
+            old.issuer, old.regions if regions is None else regions, random_bytes,
+            Validity(now, None),
+        )
+        return KeyDir(self.issuer_ring.rotate(new, now), self.group_ring)
+
+    def rotate_group(self, now: int, random_bytes: RandomBytes = os.urandom) -> KeyDir:
+        """A new primary group key; the old one still decrypts the tokens made before."""
+        new = new_group_key(self.group_ring.primary.group, random_bytes, Validity(now, None))
+        return KeyDir(self.issuer_ring, self.group_ring.rotate(new, now))
+
+    def revoke(self, kid: bytes) -> KeyDir:
+        """Revoke the issuer or group key with ``kid``."""
+        if kid in self.issuer_ring:
+            return KeyDir(self.issuer_ring.revoke(kid), self.group_ring)
+        return KeyDir(self.issuer_ring, self.group_ring.revoke(kid))
 
 
 def generate(
     issuer: str = "NHSA",
     group: str = "national",
     regions: frozenset[str] | None = None,
-    random_bytes: Callable[[int], bytes] = os.urandom,
+    random_bytes: RandomBytes = os.urandom,
 ) -> KeyDir:
     """New keys: an Ed25519 issuer key (kid from its thumbprint) and an AEAD group key."""
-    private = Ed25519PrivateKey(random_bytes(32))
-    signing = IssuerSigningKey(
-        issuer, thumbprint_kid(private.public_key.raw, KID_BYTES), private,
-        validate_regions(regions),
-    )
-    group_key = GroupKey(group, random_bytes(KID_BYTES), random_bytes(16))
-    return KeyDir(signing, group_key)
+    signing = new_issuer_key(issuer, regions, random_bytes)
+    return KeyDir.of(signing, new_group_key(group, random_bytes))
+
+
+def _window(v: Validity) -> dict[str, int | None]:
+    return {"not_before": v.not_before, "not_after": v.not_after}
+
+
+def _dump(obj: object) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
 def save(keys: KeyDir, directory: Path, passphrase: bytes | None = None) -> None:
-    """Write the key directory; private files get mode 0600."""
+    """Write the key directory; private files get mode 0600, the manifest last."""
     directory.mkdir(parents=True, exist_ok=True)
-    sk = keys.signing_key
-    manifest = {
+    issuer_entries: list[dict[str, object]] = []
+    for sk in keys.issuer_ring:
+        write_file(directory / issuer_pem_name(sk.kid),
+                   ed25519_to_pem(sk.private_key, passphrase), 0o600)
+        write_file(directory / issuer_jwk_name(sk.kid), _dump(issuer_public_jwk(sk.public)), 0o644)
+        issuer_entries.append({
+            "kid": b64url(sk.kid), "state": sk.state.value, **_window(sk.validity),
+            "regions": sorted(sk.regions) if sk.regions is not None else None,
+        })
+    group_entries: list[dict[str, object]] = []
+    for gk in keys.group_ring:
+        write_file(directory / group_key_name(gk.kid), group_key_to_cose_key(gk), 0o600)
+        group_entries.append({"kid": b64url(gk.kid), "state": gk.state.value,
+                              **_window(gk.validity)})
+    manifest: dict[str, object] = {
         "format": FORMAT,
-        "issuer": sk.issuer,
-        "issuer_kid": b64url(sk.kid),
-        "regions": sorted(sk.regions) if sk.regions is not None else None,
-        "group": keys.group_key.group,
-        "group_kid": b64url(keys.group_key.kid),
+        "issuer": keys.issuer_ring.owner,
+        "group": keys.group_ring.owner,
+        "issuer_keys": issuer_entries,
+        "group_keys": group_entries,
         "encrypted": passphrase is not None,
     }
-    dump = lambda obj: (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()  # noqa: E731
-    write_file(directory / ISSUER_PEM, ed25519_to_pem(sk.private_key, passphrase), 0o600)
-    write_file(directory / GROUP_JWK, dump(group_key_jwk(keys.group_key)), 0o600)
-    write_file(directory / ISSUER_JWK, dump(issuer_public_jwk(sk.public)), 0o644)
-    write_file(directory / MANIFEST, dump(manifest), 0o644)
+    manifest.update(_save_primary_pair(keys, directory, passphrase))
+    write_file(directory / MANIFEST, _dump(manifest), 0o644)
 
 
-def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
-    """Read a key directory, refusing private files that others may read."""
+def _save_primary_pair(
+    keys: KeyDir, directory: Path, passphrase: bytes | None
+) -> dict[str, object]:
+    """Write (or remove) the fixed-name copies of the primary keys; return manifest fields."""
+    fields: dict[str, object] = {}
+    issuer = [k for k in keys.issuer_ring if k.state is KeyState.PRIMARY]
+    if issuer:
+        sk = issuer[0]
+        write_file(directory / ISSUER_PEM, ed25519_to_pem(sk.private_key, passphrase), 0o600)
+        write_file(directory / ISSUER_JWK, _dump(issuer_public_jwk(sk.public)), 0o644)
+        fields["issuer_kid"] = b64url(sk.kid)
+        fields["regions"] = sorted(sk.regions) if sk.regions is not None else None
+    else:
+        (directory / ISSUER_PEM).unlink(missing_ok=True)
+        (directory / ISSUER_JWK).unlink(missing_ok=True)
+    group = [k for k in keys.group_ring if k.state is KeyState.PRIMARY]
+    if group:
+        write_file(directory / GROUP_JWK, _dump(group_key_jwk(group[0])), 0o600)
+        fields["group_kid"] = b64url(group[0].kid)
+    else:
+        (directory / GROUP_JWK).unlink(missing_ok=True)
+    return fields
+
+
+def _entry_binding(entry: object) -> tuple[dict[str, Any], bytes, KeyState, Validity]:
+    if not isinstance(entry, dict):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest key entries are objects")
+    try:
+        state = KeyState(str(entry.get("state")))
+        validity = Validity(entry.get("not_before"), entry.get("not_after"))
+    except (ValueError, EcertError):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest key entry is invalid") from None
+    return entry, b64url_decode(entry.get("kid")), state, validity
+
+
+def _regions(raw: object) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "regions must be a list or null")
+    try:
+        return validate_regions(frozenset(raw))
+    except EcertError:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "regions are not province prefixes") from None
+
+
+def _list(manifest: dict[str, Any], name: str) -> list[object]:
+    value = manifest.get(name)
+    if not isinstance(value, list):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, f"manifest.json has no {name} list")
+    return value
+
+
+def _manifest(directory: Path) -> tuple[dict[str, Any], str, str]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read manifest.json") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest.json is not an ecert key directory")
-    private = ed25519_from_pem(read_private(directory / ISSUER_PEM), passphrase)
-    kid = b64url_decode(manifest.get("issuer_kid"))
-    if kid != thumbprint_kid(private.public_key.raw, len(kid)):
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
-    raw_regions = manifest.get("regions")
-    if raw_regions is not None and not isinstance(raw_regions, list):
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "regions must be a list or null")
-    regions = frozenset(raw_regions) if raw_regions is not None else None
-    signing = IssuerSigningKey(manifest.get("issuer"), kid, private, validate_regions(regions))
-    try:
-        group_jwk = json.loads(read_private(directory / GROUP_JWK))
-    except ValueError:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "group key is not JSON") from None
-    group = group_key_from_jwk(group_jwk, manifest.get("group"))
-    return KeyDir(signing, group)
+    issuer, group = manifest.get("issuer"), manifest.get("group")
+    if not isinstance(issuer, str) or not isinstance(group, str):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest.json names no issuer or group")
+    return manifest, issuer, group
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKeyDir:
+    """What a key directory says publicly: issuer public keys, group key descriptors.
+
+    Read without any private file (for building a trust list on a machine
+    that holds no secrets).  ``group_keys`` are ``(kid, state, validity)``.
+    """
+
+    issuer_keys: tuple[IssuerVerifyKey, ...]
+    group: str
+    group_keys: tuple[tuple[bytes, KeyState, Validity], ...]
+
+
+def load_public(directory: Path) -> PublicKeyDir:
+    """The public half of a key directory: manifest and public JWK files only."""
+    manifest, issuer, group = _manifest(directory)
+    issuers: list[IssuerVerifyKey] = []
+    for raw in _list(manifest, "issuer_keys"):
+        entry, kid, state, validity = _entry_binding(raw)
+        try:
+            jwk = json.loads((directory / issuer_jwk_name(kid)).read_text("utf-8"))
+        except (OSError, ValueError):
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read an issuer public key") from None
+        key = issuer_public_from_jwk(jwk, issuer, _regions(entry.get("regions")), validity, state)
+        if key.kid != kid or kid != thumbprint_kid(key.public_key.raw, len(kid)):
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
+        issuers.append(key)
+    groups = tuple(_entry_binding(raw)[1:] for raw in _list(manifest, "group_keys"))
+    return PublicKeyDir(tuple(issuers), group, groups)
+
+
+def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
+    """Read a key directory, refusing private files that others may read."""
+    manifest, issuer, group = _manifest(directory)
+    signing: list[IssuerSigningKey] = []
+    for raw in _list(manifest, "issuer_keys"):
+        entry, kid, state, validity = _entry_binding(raw)
+        private = ed25519_from_pem(read_private(directory / issuer_pem_name(kid)), passphrase)
+        if kid != thumbprint_kid(private.public_key.raw, len(kid)):
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
+        signing.append(IssuerSigningKey(
+            issuer, kid, private, _regions(entry.get("regions")), validity, state))
+    groups: list[GroupKey] = []
+    for raw in _list(manifest, "group_keys"):
+        _, kid, state, validity = _entry_binding(raw)
+        gk = group_key_from_cose_key(read_private(directory / group_key_name(kid)),
+                                     group, validity, state)
+        if gk.kid != kid:
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "group kid does not match the key")
+        groups.append(gk)
+    return KeyDir(KeyRing(signing), KeyRing(groups))

@@ -12,7 +12,8 @@ class TrustStore:
     """Issuer verification keys and verifier-group AEAD keys, indexed by kid.
 
     A kid may appear once per kind; a second key under the same kid is
-    refused, so a lookup is a single dict access at any size.
+    refused, so a lookup is a single dict access at any size.  Only token
+    keys enter: a trust-list root key (a different type) is refused.
     """
 
     __slots__ = ("_groups", "_issuers")
@@ -23,10 +24,14 @@ class TrustStore:
         self._issuers: dict[bytes, IssuerVerifyKey] = {}
         self._groups: dict[bytes, GroupKey] = {}
         for ik in issuer_keys:
+            if not isinstance(ik, IssuerVerifyKey):
+                raise InvalidArgument("issuer keys must be IssuerVerifyKey (public, bound)")
             if ik.kid in self._issuers:
                 raise InvalidArgument("two issuer keys share one kid")
             self._issuers[ik.kid] = ik
         for gk in group_keys:
+            if not isinstance(gk, GroupKey):
+                raise InvalidArgument("group keys must be GroupKey")
             if gk.kid in self._groups:
                 raise InvalidArgument("two group keys share one kid")
             self._groups[gk.kid] = gk
