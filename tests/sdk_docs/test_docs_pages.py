@@ -14,7 +14,9 @@ from ecert_token.cli.main import build_parser
 from .examples import ROOT
 
 DOCS = ROOT / "docs"
-DOCUMENTED = ("keygen", "mint", "verify", "demo", "qr", "scan", "inspect", "vectors")
+DOCUMENTED = (
+    "keygen", "mint", "verify", "demo", "qr", "scan", "inspect", "vectors", "trust", "keys",
+)
 
 
 def python_blocks(page: str) -> list[str]:
@@ -30,12 +32,24 @@ def test_quickstart_python_example_runs_as_shown() -> None:
     assert out.getvalue().splitlines() == ["01 E4Q7ZK2M9PXA 110105", "replayed"]
 
 
-def subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
+def children(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
-    raise AssertionError("ecert has no subcommands")
+    return {}
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    found = children(build_parser())
+    assert found, "ecert has no subcommands"
+    return found
+
+
+def long_options(parser: argparse.ArgumentParser) -> list[str]:
+    """The --options of a command and of its own subcommands (``trust build``...)."""
+    own = [opt for action in parser._actions for opt in action.option_strings
+           if opt.startswith("--") and opt != "--help"]
+    return own + [opt for child in children(parser).values() for opt in long_options(child)]
 
 
 def section(name: str) -> str:
@@ -51,11 +65,10 @@ def test_cli_reference_lists_every_option(name: str) -> None:
     if name not in commands:
         pytest.skip(f"`ecert {name}` is not part of this build")
     body = section(name)
-    options = [
-        opt for action in commands[name]._actions for opt in action.option_strings
-        if opt.startswith("--") and opt != "--help"
-    ]
+    options = long_options(commands[name])
     missing = [opt for opt in options if f"`{opt}" not in body and f" {opt}" not in body]
+    for sub in children(commands[name]):
+        assert f"ecert {name} {sub}" in body, f"docs/cli.md: no example of `ecert {name} {sub}`"
     assert not missing, f"docs/cli.md, ecert {name}: undocumented {missing}"
 
 
