@@ -8,7 +8,9 @@ The shapes accepted are exactly the ones this format writes:
   ``crit`` (2) header can ask for semantics we do not implement;
 * COSE_Sign1 unprotected header: empty;
 * COSE_Encrypt0 unprotected header: the IV (5) only;
-* both messages tagged (18 and 16), no trailing bytes.
+* both messages tagged (18 and 16), no trailing bytes, and their arrays in
+  the deterministic encoding this format writes (the protected header and
+  payload are byte strings whose contents are checked on their own).
 """
 
 from __future__ import annotations
@@ -83,7 +85,10 @@ def parse_protected(protected: bytes) -> Header:
         value = cbor.loads(protected, max_depth=1)
     except CBORError as exc:
         raise COSEError("protected header is not strict CBOR") from exc
-    if type(value) is not dict or value.keys() != {ALG, KID}:
+    # Exact int labels: 1.0, True or simple(1) compare equal to 1 in Python.
+    if type(value) is not dict or any(type(k) is not int for k in value) or (
+        value.keys() != {ALG, KID}
+    ):
         raise COSEError("protected header must hold exactly alg and kid")
     alg = value[ALG]
     kid = value[KID]
@@ -135,6 +140,8 @@ def decode_sign1(data: bytes) -> Sign1:
         raise COSEError("COSE_Sign1 elements have the wrong type")
     if type(unprotected) is not dict or unprotected:
         raise COSEError("COSE_Sign1 unprotected header must be empty")
+    if encode_sign1(protected, payload, signature) != data:
+        raise COSEError("COSE_Sign1 is not deterministically encoded")
     return Sign1(protected, parse_protected(protected), payload, signature)
 
 
@@ -151,4 +158,9 @@ def decode_encrypt0(data: bytes) -> Encrypt0:
     iv = unprotected[IV]
     if type(iv) is not bytes:
         raise COSEError("IV must be a byte string")
+    # The unprotected parts are not covered by the AEAD: only the one
+    # deterministic encoding is accepted, so a token has exactly one text form
+    # (no float or simple-value labels, no over-long heads).
+    if encode_encrypt0(protected, iv, ciphertext) != data:
+        raise COSEError("COSE_Encrypt0 is not deterministically encoded")
     return Encrypt0(protected, parse_protected(protected), iv, ciphertext)

@@ -67,7 +67,10 @@ def decode_claims(payload: bytes) -> TokenClaims:
         value = cbor.loads(payload, max_depth=2)
     except CBORError as exc:
         raise ClaimsError("claims are not strict CBOR") from exc
-    if type(value) is not dict or value.keys() != _KEYS:
+    # Exact int keys: 4.0 or simple(4) would compare equal to the claim key 4.
+    if type(value) is not dict or any(type(k) is not int for k in value) or (
+        value.keys() != _KEYS
+    ):
         raise ClaimsError("claims map has missing or unknown keys")
     fields = value[ECERT]
     if type(fields) is not list or len(fields) not in (6, 7):

@@ -24,9 +24,14 @@ def b64url_decode(text: object) -> bytes:
     if not isinstance(text, str) or not text.isascii():
         raise KeyMaterialError(ErrorCode.KEY_FILE, "expected base64url text")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "expected base64url text") from None
+    # The decoder skips foreign characters and takes '+', '/', padding and
+    # stray trailing bits; only the one unpadded base64url form is a key value.
+    if b64url(data) != text:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "expected unpadded base64url text")
+    return data
 
 
 def issuer_public_jwk(key: IssuerVerifyKey) -> dict[str, str]:

@@ -243,7 +243,7 @@ def _list(manifest: dict[str, Any], name: str) -> list[object]:
 def _manifest(directory: Path) -> tuple[dict[str, Any], str, str]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read manifest.json") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest.json is not an ecert key directory")
@@ -274,7 +274,7 @@ def load_public(directory: Path) -> PublicKeyDir:
         entry, kid, state, validity = _entry_binding(raw)
         try:
             jwk = json.loads((directory / issuer_jwk_name(kid)).read_text("utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read an issuer public key") from None
         key = issuer_public_from_jwk(jwk, issuer, _regions(entry.get("regions")), validity, state)
         if key.kid != kid or kid != thumbprint_kid(key.public_key.raw, len(kid)):

@@ -37,6 +37,8 @@ def mask_name(full_name: str) -> str:
     around a single ``*`` (which also hides the length); shorter names keep the
     first character only.
     """
+    if not isinstance(full_name, str):
+        raise InvalidArgument("name must be text")
     name = full_name.strip()
     if not name:
         raise InvalidArgument("name is empty")
@@ -138,7 +140,7 @@ class FamilyAccount:
 
     def unbind(self, credential_id: str) -> FamilyAccount:
         """A new account without the member of that id."""
-        if credential_id not in {m.credential_id for m in self.members}:
+        if credential_id not in [m.credential_id for m in self.members]:  # any value, no hashing
             raise InvalidArgument("no such family member")
         return FamilyAccount(
             self.holder, tuple(m for m in self.members if m.credential_id != credential_id)

@@ -40,6 +40,8 @@ class Issuer:
         clock: Clock = system_clock,
         random_bytes: RandomBytes = os.urandom,
     ) -> None:
+        if not isinstance(signing_key, IssuerSigningKey) or not isinstance(group_key, GroupKey):
+            raise InvalidArgument("an Issuer needs an IssuerSigningKey and a GroupKey")
         if signing_key.state is not KeyState.PRIMARY:
             raise InvalidArgument("only a primary issuer key mints")
         if group_key.state is KeyState.REVOKED:
@@ -74,6 +76,8 @@ class Issuer:
             raise InvalidArgument("credential must be a Credential")
         if not isinstance(business_type, BusinessType):
             raise InvalidArgument("business_type must be a BusinessType")
+        if actor is not None and not isinstance(actor, Credential):
+            raise InvalidArgument("actor must be a Credential")
         if not credential.usable or (actor is not None and not actor.usable):
             raise EcertError(ErrorCode.CREDENTIAL_NOT_USABLE, "credential is not active")
         if not self.signing_key.public.allows(credential.region):
@@ -83,6 +87,8 @@ class Issuer:
         validity = self.signing_key.validity
         if not validity.contains(issued_at):
             raise EcertError(ErrorCode.KEY_NOT_VALID, "issuer key is outside its window")
+        if not self.group_key.validity.contains(issued_at):  # verifiers would refuse it
+            raise EcertError(ErrorCode.KEY_NOT_VALID, "group key is outside its window")
         claims = TokenClaims(
             token_id=self._random(MIN_TOKEN_ID_BYTES),
             issued_at=issued_at,

@@ -31,7 +31,8 @@ class VerifyPolicy:
     * ``max_lifetime``: longest exp - iat accepted;
     * ``clock``: where "now" comes from (injectable for tests);
     * ``credential_usable``: optional hook that says whether a credential id
-      may still be used (for example, not unbound since the code was minted).
+      may still be used (for example, not unbound since the code was minted);
+      asked for the subject and, on a family code, for the presenting holder.
     """
 
     business_types: frozenset[BusinessType] = field(default_factory=_accepts_all)
@@ -66,3 +67,10 @@ def business_type_accepts(requested: BusinessType, presented: BusinessType) -> b
     if requested.is_payment:
         return presented is requested
     return not presented.is_payment
+
+
+def whole_seconds(now: object) -> int:
+    """``now`` as the verifier needs it: an int (a NaN would pass every time check)."""
+    if isinstance(now, bool) or not isinstance(now, int):
+        raise InvalidArgument("now must be a Unix time in whole seconds")
+    return now

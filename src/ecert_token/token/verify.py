@@ -18,7 +18,7 @@ from ..keys.trust_store import TrustStore
 from ..model import BusinessType, TokenClaims
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
-from .policy import VerifyPolicy, business_type_accepts
+from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import TextError, from_text
 
@@ -62,6 +62,10 @@ class Verifier:
     ) -> VerifiedToken:
         """Every check except the replay mark (for batch verification and inspection)."""
         policy = self.policy
+        # A code string or int becomes its member; anything else is InvalidArgument
+        # (a plain "01101" used to fail later with AttributeError).
+        business_type = BusinessType.from_code(business_type)
+        whole_seconds(now)
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
@@ -112,6 +116,10 @@ class Verifier:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
         if not business_type_accepts(business_type, claims.business_type):
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
+        actor, hook = claims.actor_id, policy.credential_usable
+        if actor is not None and hook is not None and not hook(actor):
+            # A family code dies with the presenting holder's credential (phone lost).
+            raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         usable = policy.credential_usable
         if usable is not None and not usable(claims.credential_id):
             raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)

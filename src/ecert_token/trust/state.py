@@ -52,7 +52,7 @@ def load_state(directory: Path) -> TrustState | None:
         raise TrustListError(ErrorCode.TRUST_LIST_INVALID, "cannot read the trust state") from None
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = None
     if (
         not isinstance(value, dict)

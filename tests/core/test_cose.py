@@ -1,0 +1,216 @@
+"""COSE_Sign1 and COSE_Encrypt0 structure: exactly the shapes this format writes."""
+
+from __future__ import annotations
+
+import cbor2
+import pytest
+
+from ecert_token.codec import cbor, cose
+from ecert_token.codec.cose import COSEError
+
+KID = b"\x01\x02\x03\x04"
+PROTECTED_SIGN = cose.encode_protected(-8, KID)
+PROTECTED_ENC = cose.encode_protected(10, KID)
+IV = bytes(13)
+
+
+def _tagged(tag_byte: bytes, items: object) -> bytes:
+    return tag_byte + cbor2.dumps(items)
+
+
+def sign1(items: object) -> bytes:
+    return _tagged(b"\xd2", items)
+
+
+def encrypt0(items: object) -> bytes:
+    return _tagged(b"\xd0", items)
+
+
+# --- deterministic pieces -------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [0, 1, 23, 24, 255, 256, 65535, 65536])
+def test_bstr_head_matches_cbor(length: int) -> None:
+    data = bytes(length)
+    assert cose.bstr_head(length) + data == cbor2.dumps(data)
+
+
+def test_structures_to_be_signed_and_encrypted() -> None:
+    payload = b"claims"
+    assert cose.sig_structure(PROTECTED_SIGN, payload) == cbor2.dumps(
+        ["Signature1", PROTECTED_SIGN, b"", payload])
+    assert cose.enc_structure(PROTECTED_ENC) == cbor2.dumps(["Encrypt0", PROTECTED_ENC, b""])
+    assert bytes.fromhex("a201270444") + KID == PROTECTED_SIGN
+
+
+def test_round_trips() -> None:
+    signed = cose.encode_sign1(PROTECTED_SIGN, b"payload", bytes(64))
+    parsed = cose.decode_sign1(signed)
+    assert (parsed.header.alg, parsed.header.kid) == (-8, KID)
+    assert (parsed.protected, parsed.payload, parsed.signature) == (
+        PROTECTED_SIGN, b"payload", bytes(64))
+    envelope = cose.encode_encrypt0(PROTECTED_ENC, IV, b"ciphertext")
+    opened = cose.decode_encrypt0(envelope)
+    assert (opened.header.alg, opened.header.kid, opened.iv, opened.ciphertext) == (
+        10, KID, IV, b"ciphertext")
+    assert signed[:1] == b"\xd2"
+    assert envelope[:1] == b"\xd0"
+
+
+# --- protected header -----------------------------------------------------
+
+BAD_PROTECTED = {
+    "missing alg": {4: KID},
+    "missing kid": {1: -8},
+    "empty map": {},
+    "unknown crit": {1: -8, 2: [99], 4: KID},
+    "crit naming alg": {1: -8, 2: [1], 4: KID},
+    "content type": {1: -8, 3: 0, 4: KID},
+    "iv in protected": {1: -8, 4: KID, 5: IV},
+    "private label": {1: -8, 4: KID, -70000: 1},
+    "text label": {1: -8, 4: KID, "x": 1},
+    "alg as text": {1: "EdDSA", 4: KID},
+    "alg as float": {1: -8.0, 4: KID},
+    "alg as bool": {1: True, 4: KID},
+    "alg null": {1: None, 4: KID},
+    "kid as text": {1: -8, 4: "kid"},
+    "kid as int": {1: -8, 4: 1},
+    "kid empty": {1: -8, 4: b""},
+    "kid 17 bytes": {1: -8, 4: bytes(17)},
+    "alg label as float": {1.0: -8, 4: KID},
+    "alg label as true": {True: -8, 4: KID},
+    "kid label as float": {1: -8, 4.0: KID},
+    "nested value": {1: [-8], 4: KID},
+}
+
+
+@pytest.mark.parametrize("header", BAD_PROTECTED.values(), ids=BAD_PROTECTED.keys())
+def test_protected_header_refused(header: object) -> None:
+    with pytest.raises(COSEError):
+        cose.parse_protected(cbor2.dumps(header))
+
+
+BAD_PROTECTED_BYTES = {
+    "empty (COSE's empty header, never written here)": b"",
+    "trailing bytes": PROTECTED_SIGN + b"\x00",
+    "an array": b"\x82\x01\x27",
+    "duplicate label": b"\xa2\x01\x27\x01\x27",
+    "indefinite map": b"\xbf\x01\x27\x04\x44" + KID + b"\xff",
+    "alg label as simple(1)": b"\xa2\xe1\x27\x04\x44" + KID,
+    "tagged label": b"\xa2\xd8\x18\x01\x27\x04\x44" + KID,
+}
+
+
+@pytest.mark.parametrize("raw", BAD_PROTECTED_BYTES.values(), ids=BAD_PROTECTED_BYTES.keys())
+def test_protected_header_bytes_refused(raw: bytes) -> None:
+    with pytest.raises(COSEError):
+        cose.parse_protected(raw)
+
+
+def test_protected_header_key_order_is_free() -> None:
+    """Another encoder may write kid first; the bytes are signed as they are."""
+    header = cose.parse_protected(cbor2.dumps({4: KID, 1: -8}))
+    assert (header.alg, header.kid) == (-8, KID)
+
+
+# --- COSE_Sign1 -----------------------------------------------------------
+
+SIG = bytes(64)
+SIGN1_ITEMS = cbor2.dumps([PROTECTED_SIGN, {}, b"p", SIG])[1:]  # the items without the head
+BAD_SIGN1 = {
+    "untagged": cbor2.dumps([PROTECTED_SIGN, {}, b"p", SIG]),
+    "tag 16": encrypt0([PROTECTED_SIGN, {}, b"p", SIG]),
+    "tag 98 (COSE_Sign)": cbor2.dumps(cbor2.CBORTag(98, [PROTECTED_SIGN, {}, b"p", SIG])),
+    "tag 18 in two bytes": b"\xd8\x12" + cbor2.dumps([PROTECTED_SIGN, {}, b"p", SIG]),
+    "double tag": b"\xd2\xd2" + cbor2.dumps([PROTECTED_SIGN, {}, b"p", SIG]),
+    "three elements": sign1([PROTECTED_SIGN, {}, b"p"]),
+    "five elements": sign1([PROTECTED_SIGN, {}, b"p", SIG, b""]),
+    "empty array": sign1([]),
+    "a map": sign1({1: 2}),
+    "a byte string": sign1(b"x"),
+    "kid in unprotected": sign1([PROTECTED_SIGN, {4: KID}, b"p", SIG]),
+    "alg in unprotected": sign1([PROTECTED_SIGN, {1: -8}, b"p", SIG]),
+    "crit in unprotected": sign1([PROTECTED_SIGN, {2: [99]}, b"p", SIG]),
+    "unprotected as array": sign1([PROTECTED_SIGN, [], b"p", SIG]),
+    "unprotected null": sign1([PROTECTED_SIGN, None, b"p", SIG]),
+    "protected as map": sign1([{1: -8, 4: KID}, {}, b"p", SIG]),
+    "detached payload": sign1([PROTECTED_SIGN, {}, None, SIG]),
+    "payload as text": sign1([PROTECTED_SIGN, {}, "p", SIG]),
+    "signature as text": sign1([PROTECTED_SIGN, {}, b"p", "s"]),
+    "signature as array": sign1([PROTECTED_SIGN, {}, b"p", [SIG]]),
+    "bad protected inside": sign1([cbor2.dumps({1: -8}), {}, b"p", SIG]),
+    "trailing bytes": sign1([PROTECTED_SIGN, {}, b"p", SIG]) + b"\x00",
+    "indefinite array": b"\xd2\x9f" + SIGN1_ITEMS + b"\xff",
+    "over-long array head": b"\xd2\x98\x04" + SIGN1_ITEMS,
+    "over-long payload head": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN) + b"\xa0\x58\x01p"
+    + cbor2.dumps(SIG),
+    "nested deeper": sign1([PROTECTED_SIGN, {}, b"p", [[SIG]]]),
+    "empty": b"",
+    "only the tag": b"\xd2",
+}
+
+
+@pytest.mark.parametrize("data", BAD_SIGN1.values(), ids=BAD_SIGN1.keys())
+def test_sign1_refused(data: bytes) -> None:
+    with pytest.raises(COSEError):
+        cose.decode_sign1(data)
+
+
+# --- COSE_Encrypt0 --------------------------------------------------------
+
+CT = bytes(40)
+BAD_ENCRYPT0 = {
+    "untagged": cbor2.dumps([PROTECTED_ENC, {5: IV}, CT]),
+    "tag 18": sign1([PROTECTED_ENC, {5: IV}, CT]),
+    "tag 96 (COSE_Encrypt)": cbor2.dumps(cbor2.CBORTag(96, [PROTECTED_ENC, {5: IV}, CT])),
+    "self-describe tag first": b"\xd9\xd9\xf7" + encrypt0([PROTECTED_ENC, {5: IV}, CT]),
+    "two elements": encrypt0([PROTECTED_ENC, {5: IV}]),
+    "four elements": encrypt0([PROTECTED_ENC, {5: IV}, CT, []]),
+    "kid in unprotected": encrypt0([PROTECTED_ENC, {4: KID, 5: IV}, CT]),
+    "kid only in unprotected": encrypt0([cbor2.dumps({1: 10}), {4: KID, 5: IV}, CT]),
+    "alg in unprotected": encrypt0([PROTECTED_ENC, {1: 10, 5: IV}, CT]),
+    "crit in unprotected": encrypt0([PROTECTED_ENC, {2: [99], 5: IV}, CT]),
+    "partial iv": encrypt0([PROTECTED_ENC, {6: IV}, CT]),
+    "iv and partial iv": encrypt0([PROTECTED_ENC, {5: IV, 6: b"\x01"}, CT]),
+    "no iv": encrypt0([PROTECTED_ENC, {}, CT]),
+    "iv as text": encrypt0([PROTECTED_ENC, {5: "iv"}, CT]),
+    "iv as int": encrypt0([PROTECTED_ENC, {5: 0}, CT]),
+    "iv label as float": encrypt0([PROTECTED_ENC, {5.0: IV}, CT]),
+    "iv label as simple(5)": b"\xd0\x83" + cbor2.dumps(PROTECTED_ENC) + b"\xa1\xe5"
+    + cbor2.dumps(IV) + cbor2.dumps(CT),
+    "over-long iv head": b"\xd0\x83" + cbor2.dumps(PROTECTED_ENC) + b"\xa1\x05\x58\x0d" + IV
+    + cbor2.dumps(CT),
+    "over-long iv label": b"\xd0\x83" + cbor2.dumps(PROTECTED_ENC) + b"\xa1\x18\x05"
+    + cbor2.dumps(IV) + cbor2.dumps(CT),
+    "over-long ciphertext head": b"\xd0\x83" + cbor2.dumps(PROTECTED_ENC)
+    + cbor2.dumps({5: IV}) + b"\x59\x00\x28" + CT,
+    "unprotected as array": encrypt0([PROTECTED_ENC, [IV], CT]),
+    "protected as map": encrypt0([{1: 10, 4: KID}, {5: IV}, CT]),
+    "empty protected": encrypt0([b"", {5: IV}, CT]),
+    "ciphertext as text": encrypt0([PROTECTED_ENC, {5: IV}, "ct"]),
+    "ciphertext null": encrypt0([PROTECTED_ENC, {5: IV}, None]),
+    "trailing bytes": encrypt0([PROTECTED_ENC, {5: IV}, CT]) + b"\x00",
+    "duplicate iv": b"\xd0\x83" + cbor2.dumps(PROTECTED_ENC) + b"\xa2\x05" + cbor2.dumps(IV)
+    + b"\x05" + cbor2.dumps(IV) + cbor2.dumps(CT),
+    "nested deeper": encrypt0([PROTECTED_ENC, {5: [IV]}, CT]),
+    "tagged ciphertext": b"\xd0\x83" + cbor2.dumps(PROTECTED_ENC) + cbor2.dumps({5: IV})
+    + b"\xd8\x18" + cbor2.dumps(CT),
+}
+
+
+@pytest.mark.parametrize("data", BAD_ENCRYPT0.values(), ids=BAD_ENCRYPT0.keys())
+def test_encrypt0_refused(data: bytes) -> None:
+    with pytest.raises(COSEError):
+        cose.decode_encrypt0(data)
+
+
+def test_encrypt0_unprotected_alternatives_decode_to_the_same_values() -> None:
+    """The refused framings above really are other encodings of a valid envelope.
+
+    (So the deterministic-encoding check, not some other check, refuses them.)
+    """
+    canonical = cose.encode_encrypt0(PROTECTED_ENC, IV, CT)
+    for name in ("iv label as simple(5)", "over-long iv head", "over-long iv label",
+                 "over-long ciphertext head"):
+        value = cbor2.loads(BAD_ENCRYPT0[name][1:])
+        assert value == cbor.loads(canonical[1:], max_depth=2), name
