@@ -78,6 +78,9 @@ def scans(paths: Sequence[Path]) -> Iterator[Scan]:
                               if p.suffix.lower() in TEXT_SUFFIXES | IMAGE_SUFFIXES)
             yield from scans(children)
             continue
+        if not path.is_file():
+            yield Scan(str(path), error=InvalidArgument("cannot read the file"))
+            continue
         try:
             if path.suffix.lower() in TEXT_SUFFIXES:
                 texts = [line.strip() for line in path.read_text("utf-8").splitlines()]

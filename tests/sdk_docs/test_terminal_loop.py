@@ -81,9 +81,11 @@ def test_unreadable_and_empty_sources_are_refusals(
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"\xff\xfe\x00")
     code, out = run(loop, capsys, "--keys", str(key_dir), "--business", "01101",
-                    str(empty), str(binary), str(tmp_path / "missing.txt"))
+                    str(empty), str(binary), str(tmp_path / "missing.txt"),
+                    str(tmp_path / "missing.png"))
     assert code == 1
-    assert out.count("[REFUSED]") == 3
+    assert out.count("[REFUSED]") == 4
+    assert out.count("cannot read the file") == 3
     assert "no code found" in out
     assert "cannot read the file" in out
 
