@@ -114,8 +114,13 @@ def test_missing_key_directory_is_a_key_file_error(tmp_path: Path) -> None:
 
 
 def test_replay_db_rejects_second_use_across_processes(keydir: Path, tmp_path: Path) -> None:
-    token = mint(keydir)
     db = str(tmp_path / "replay.db")
+    # The replay database is created an hour before the token is minted (a fresh
+    # database fences tokens issued before it existed; see the next test).
+    init = ecert("verify", "--keys", str(keydir), "--business", "01101", "--replay-db", db,
+                 "--now", str(NOW - 3600), "not a token")
+    assert json.loads(init.stdout)["error"] == "malformed"
+    token = mint(keydir)
     args = ("verify", "--keys", str(keydir), "--business", "01101", "--replay-db", db,
             "--now", str(NOW + 5), token)
     first = ecert(*args)
@@ -123,6 +128,13 @@ def test_replay_db_rejects_second_use_across_processes(keydir: Path, tmp_path: P
     assert first.returncode == 0, first.stdout + first.stderr
     assert second.returncode != 0
     assert json.loads(second.stdout)["error"] == "replayed"
+
+
+def test_a_new_replay_db_fences_tokens_issued_before_it(keydir: Path, tmp_path: Path) -> None:
+    token = mint(keydir)
+    proc = ecert("verify", "--keys", str(keydir), "--business", "01101", "--replay-db",
+                 str(tmp_path / "new.db"), "--now", str(NOW + 5), token)
+    assert json.loads(proc.stdout)["error"] == "possibly_replayed"
 
 
 def test_demo_shows_accept_replay_and_expiry() -> None:

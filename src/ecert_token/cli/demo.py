@@ -8,7 +8,7 @@ rejected as expired.  Keys are made fresh in memory and thrown away.
 
 from __future__ import annotations
 
-from ..clock import system_clock
+from ..clock import FixedClock, system_clock
 from ..errors import EcertError
 from ..keys import keydir
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
@@ -41,7 +41,12 @@ def _rejected(verifier: Verifier, token: str, business: BusinessType) -> None:
 
 def run_demo(qr: bool = True) -> int:
     now = system_clock()
-    _step("1. The issuing platform makes an issuer key and a verifier-group key")
+    # The terminal has been running for five minutes when the person arrives: a
+    # replay store that started empty refuses codes minted before it started
+    # (restart fencing), so the demo starts it first, on a simulated clock.
+    terminal_clock = FixedClock(now - 300)
+    _step("1. The issuing platform makes an issuer key and a verifier-group key;"
+          " a hospital terminal with the group key has been running for five minutes")
     keys = keydir.generate()
     print(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} (Ed25519)")
     print(f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()} (AES-CCM-16-64-128)")
@@ -54,6 +59,9 @@ def run_demo(qr: bool = True) -> int:
         channel=Channel.WECHAT,
         issued_at=now - 86_400 * 365,
     )
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=terminal_clock))
+    terminal_clock.now = now
+
     _step("2. An insured person opens the app; the platform mints a one-minute code")
     print(f"   credential {person.credential_id}, region {person.region} (Beijing, Chaoyang), "
           f"insurance {person.insurance_type.value}, name {person.masked_name}")
@@ -67,7 +75,6 @@ def run_demo(qr: bool = True) -> int:
         print("   (install ecert-token[qr] to see the QR code here)")
 
     _step("3. The hospital counter scans it for registration (01101) and verifies it")
-    verifier = Verifier(keys.trust_store(), VerifyPolicy())
     result = verifier.verify(token, BusinessType.HOSPITAL_REGISTRATION)
     print(f"   ACCEPTED: cert type {result.cert_type.value} "
           f"(e-certificate token), credential {result.subject}, region {result.claims.region}, "

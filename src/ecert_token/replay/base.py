@@ -2,13 +2,25 @@
 
 A token id may be accepted once.  The key is the issuer and the token id
 (never the token's bytes, so a re-encrypted envelope around the same signed
-token is still caught).  A store keeps an id only until the token expires, so
-its memory is bounded by the lifetime window.
+token is still caught).  A store keeps an id only until the entry's
+``expires_at``, so its memory is bounded by the lifetime window.  Verifiers
+that share a store must use the same leeway: the first one to mark an id
+decides how long it is kept.
 
 Restart fencing: a store that may have lost its memory (a new in-memory store,
-a restarted or flushed Redis) knows when its memory begins.  Until one maximum
-token lifetime has passed since then, tokens issued before that moment get
-:attr:`MarkResult.FENCED`: the store cannot rule out that they were used.
+a restarted or flushed Redis, a new SQLite file) knows when its memory began.
+A token issued before that moment may have been used before it, so the store
+answers :attr:`MarkResult.FENCED` for it instead of accepting it.  Such tokens
+stop being valid one maximum token lifetime after the memory began, so after
+that the fence no longer turns anyone away.  The rule is applied to every
+token, not only within that window: a store configured with a too-short
+``max_lifetime`` then still cannot be replayed through.
+
+Granularity: times are whole seconds and the fence compares ``issued_at``
+strictly (``issued_at < memory_began``) so that a verifier created in the
+same second as a token accepts it.  A token used in the very second a store
+lost its memory, or issued up to one leeway ahead of the verifier's clock,
+is therefore not fenced; ``ReplayEntry.issued_at`` is the token's ``iat``.
 """
 
 from __future__ import annotations
@@ -29,7 +41,12 @@ class MarkResult(Enum):
 
 @dataclass(frozen=True, slots=True)
 class ReplayEntry:
-    """What a store needs to know about one verified token."""
+    """What a store needs to know about one verified token.
+
+    ``issued_at`` is the token's issue time (for fencing); ``expires_at`` is
+    the last moment a verifier could still accept it (expiry plus leeway):
+    the store keeps the id until then and forgets it at ``expires_at``.
+    """
 
     issuer: str
     token_id: bytes
@@ -37,12 +54,19 @@ class ReplayEntry:
     expires_at: int
 
 
+def is_fenced(entry: ReplayEntry, memory_began: int) -> bool:
+    """Could ``entry`` have been used before the store's memory began?"""
+    return entry.issued_at < memory_began
+
+
 @runtime_checkable
 class ReplayStore(Protocol):
     """Atomic, bounded memory of used token ids.
 
+    ``now`` is the caller's time in Unix seconds: an id whose ``expires_at``
+    is at or before ``now`` is forgotten.  A FENCED entry is not marked.
     Implementations raise :class:`ecert_token.errors.StoreUnavailable` when
-    they cannot answer; the verifier then fails closed.
+    they cannot answer, and nothing else; the verifier then fails closed.
     """
 
     def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:

@@ -1,0 +1,177 @@
+"""Replay-store benchmarks (pytest-benchmark); numbers for the README, nothing asserted.
+
+Run from the repository root::
+
+    python -m pytest benchmarks/bench_replay.py                      # full
+    python -m pytest benchmarks/bench_replay.py --benchmark-disable  # quick: each once
+
+* check-and-mark throughput of each store, one id per call and 64 per batch;
+* memory per live id of the in-memory store at 1,000,000 ids (tracemalloc;
+  100,000 in quick mode), reported in ``extra_info`` and printed;
+* the full verify cost (decode, decrypt, signature, policy, mark) with each store.
+
+Redis benchmarks start a throwaway redis-server on a loopback port and skip
+when none is installed.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import sys
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.* helpers
+
+from ecert_token import BusinessType, Credential, FixedClock, Issuer, Verifier, VerifyPolicy
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.replay import (
+    MemoryReplayStore,
+    ReplayEntry,
+    ReplayStore,
+    SqliteReplayStore,
+)
+from tests import conftest as shared
+from tests.conftest import NOW
+from tests.replay.redis_server import RedisServer, redis_missing
+
+# The shared test fixtures, registered in this module by name.
+keys, clock, issuer, credential = shared.keys, shared.clock, shared.issuer, shared.credential
+STORES = ["memory", "sqlite", "redis"]
+REG = BusinessType.HOSPITAL_REGISTRATION
+BATCH = 64
+
+
+def quick(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("benchmark_disable", default=False))
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    reason = redis_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReplayStore]:
+    fixed = FixedClock(NOW)
+    if request.param == "memory":
+        yield MemoryReplayStore(max_lifetime=305, clock=fixed)
+    elif request.param == "sqlite":
+        with SqliteReplayStore(tmp_path / "replay.db", max_lifetime=305, clock=fixed) as s:
+            yield s
+    else:
+        from ecert_token.replay.redis import RedisReplayStore
+
+        url = request.getfixturevalue("redis_url")
+        s = RedisReplayStore.from_url(url, max_lifetime=305, clock=fixed)
+        s.client.flushall()
+        yield s
+        s.close()
+
+
+def fresh_entries() -> Callable[[int], list[ReplayEntry]]:
+    """Never-seen entries, like the ids of newly issued tokens."""
+    counter = itertools.count()
+
+    def take(n: int) -> list[ReplayEntry]:
+        return [
+            ReplayEntry("NHSA", next(counter).to_bytes(16, "little"), NOW, NOW + 65)
+            for _ in range(n)
+        ]
+
+    return take
+
+
+def test_mark_one(benchmark: BenchmarkFixture, store: ReplayStore) -> None:
+    take = fresh_entries()
+    benchmark(lambda: store.check_and_mark(take(1)[0], NOW))
+
+
+def test_mark_batch_of_64(benchmark: BenchmarkFixture, store: ReplayStore) -> None:
+    take = fresh_entries()
+    benchmark.extra_info["ids_per_call"] = BATCH
+    benchmark(lambda: store.check_and_mark_many(take(BATCH), NOW))
+
+
+def test_memory_store_bytes_per_live_id(
+    benchmark: BenchmarkFixture, request: pytest.FixtureRequest
+) -> None:
+    count = 100_000 if quick(request) else 1_000_000
+
+    def measure() -> float:
+        gc.collect()
+        tracemalloc.start()
+        store = MemoryReplayStore(max_lifetime=305, clock=FixedClock(NOW))
+        before = tracemalloc.get_traced_memory()[0]
+        take = fresh_entries()
+        for second in range(300):  # ids spread over 300 expiry seconds, as in real use
+            store.check_and_mark_many(
+                [
+                    ReplayEntry(e.issuer, e.token_id, NOW, NOW + 5 + second)
+                    for e in take(count // 300 + 1)
+                ],
+                NOW,
+            )
+        held = store.held()
+        used = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        return used / held
+
+    per_id = benchmark.pedantic(measure, rounds=1, iterations=1)
+    benchmark.extra_info["live_ids"] = count
+    benchmark.extra_info["bytes_per_id"] = round(per_id, 1)
+    print(f"\nmemory store: {per_id:.1f} bytes per live id at {count:,} ids")
+
+
+@pytest.fixture
+def tokens(issuer: Issuer, credential: Credential) -> list[str]:
+    """Fresh tokens (the shared test issuer and credential), one per verification."""
+    return [issuer.mint(credential, REG) for _ in range(2000)]
+
+
+def test_verify(
+    benchmark: BenchmarkFixture,
+    store: ReplayStore,
+    keys: KeyDir,
+    tokens: list[str],
+    request: pytest.FixtureRequest,
+) -> None:
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)), store)
+    fresh = iter(tokens)
+    rounds = 200 if quick(request) else len(tokens)
+    benchmark.pedantic(lambda: verifier.verify(next(fresh), REG), rounds=rounds, iterations=1)
+
+
+def test_check_without_replay_mark(
+    benchmark: BenchmarkFixture, keys: KeyDir, tokens: list[str]
+) -> None:
+    """The baseline: every verification step except the store."""
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)))
+    token = tokens[0]
+    benchmark(lambda: verifier.check(token, REG, now=NOW))
+
+
+def test_mark_batch_of_64_redis_one_key_group(
+    benchmark: BenchmarkFixture, redis_url: str
+) -> None:
+    """groups=1: the whole batch is one script call (one hash slot, so one cluster shard)."""
+    from ecert_token.replay.redis import RedisReplayStore
+
+    store = RedisReplayStore.from_url(redis_url, max_lifetime=305, clock=FixedClock(NOW), groups=1)
+    take = fresh_entries()
+    benchmark.extra_info["ids_per_call"] = BATCH
+    benchmark(lambda: store.check_and_mark_many(take(BATCH), NOW))
+    store.close()

@@ -1,0 +1,483 @@
+"""Redis replay store: the shared replay memory of a region.
+
+One check is one round trip: an ``EVALSHA`` of a small Lua script that reads
+the fence marker and does ``SET key 1 NX EXAT <expiry>`` atomically on the
+server.  The batch form sends one script call per key group in one pipeline.
+``redis`` (redis-py) is an optional extra, imported only when a store is made.
+
+**Keys and Redis Cluster.**  Every key carries a hash tag, so the marker and
+the ids that one script call touches are in one slot::
+
+    <prefix>:{<group>}:!began              the group's "memory began" marker
+    <prefix>:{<group>}:<issuer>:<token id> one used id (token id as raw bytes)
+
+The group is ``crc32(token id) % groups`` (``groups=16`` by default).  One
+tag for everything would put a whole nation's load on one cluster shard (in
+practice there is one issuer); one tag per id would need a marker per id.
+Sixteen groups spread the load over up to sixteen shards while a batch of 64
+ids still costs one pipelined round trip on a single server (one script call
+per group present).  ``groups=1`` makes a batch a single script call.
+
+**Expiry.**  An id's key expires at the entry's absolute ``expires_at``
+(``EXAT``), but never sooner than its remaining lifetime by the server's own
+clock, so a Redis whose clock runs ahead cannot forget live ids early.
+``NX`` means a second SET of the same id never extends or resets its expiry.
+
+**Restart fencing.**  The marker has no expiry.  If the script finds it
+missing (a new, flushed, or restarted-without-persistence Redis, or a cluster
+shard that lost its data) it sets it to the store's clock and tokens issued
+before that are FENCED (see :mod:`ecert_token.replay.base`); the store logs a
+warning.  Persistence that loses recent writes without losing the marker (AOF
+``appendfsync everysec``, asynchronous replication at failover) is not
+detected: use ``appendfsync always``, or no persistence at all, for the
+replay database.
+
+**Eviction.**  Only ``maxmemory-policy noeviction`` (or no ``maxmemory``
+limit) is safe.  Every ``allkeys-*`` policy may evict live ids, and every
+``volatile-*`` policy too, because every id key has an expiry; ``volatile-ttl``
+evicts the ids closest to expiry first, which are still live.  The store
+checks the policy once after its first successful call (and on demand with
+:meth:`RedisReplayStore.check_eviction_policy`) and logs a warning when it is
+unsafe or cannot be read.  Under ``noeviction`` a full Redis refuses writes,
+which fails closed.
+
+**Failures.**  Any Redis error (unreachable, timeout, out of memory, read-only
+replica) raises :class:`~ecert_token.errors.StoreUnavailable`: verification
+fails closed.  ``fail_open=True`` is the operator's explicit choice to accept
+tokens without a replay check while Redis is down; each episode is logged as
+a warning (never with token data).  redis-py retries connection errors
+(three times by default); a retried check whose first attempt did reach the
+server answers REPLAYED, which rejects the token rather than accepting it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
+
+from ..clock import Clock, system_clock
+from ..errors import InvalidArgument, StoreUnavailable
+from .base import MarkResult, ReplayEntry
+
+try:
+    import redis
+    import redis.asyncio
+    from redis.exceptions import NoScriptError, RedisError
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("the Redis replay store needs: pip install 'ecert-token[redis]'") from exc
+
+logger = logging.getLogger(__name__)
+
+SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end
+local now = tonumber(ARGV[1])
+local began = redis.call('GET', KEYS[1])
+local created = 0
+if began then
+  began = tonumber(began)
+else
+  began = tonumber(ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2])
+  created = 1
+end
+local server_now = tonumber(redis.call('TIME')[1])
+local out = {created, began}
+for i = 2, #KEYS do
+  local issued = tonumber(ARGV[2 * i - 1])
+  local expires = tonumber(ARGV[2 * i])
+  local r
+  if issued < began then
+    if redis.call('EXISTS', KEYS[i]) == 1 then r = 1 else r = 2 end
+  else
+    local at = math.max(expires, server_now + expires - now, server_now + 1)
+    if redis.call('SET', KEYS[i], '1', 'NX', 'EXAT', at) then r = 0 else r = 1 end
+  end
+  out[#out + 1] = r
+end
+return out
+"""
+"""The check-and-mark script for the ids of one key group.
+
+KEYS[1] is the group's marker, KEYS[2..] the id keys.  ARGV[1] is the
+caller's now, ARGV[2] the store clock's time (the marker's value if it must
+be set), then issued_at and expires_at for each id.  (Replicating effects,
+needed by Redis 6.2 for TIME before a write, is the default from 7.0 on.)  It returns
+``{marker_was_missing, memory_began, code...}`` with code 0 first use,
+1 replayed, 2 fenced.
+"""
+
+_CODES = (MarkResult.FIRST_USE, MarkResult.REPLAYED, MarkResult.FENCED)
+_SAFE_POLICY = "noeviction"
+_SHA = hashlib.sha1(SCRIPT.encode("utf-8"), usedforsecurity=False).hexdigest()
+_ERRORS = (RedisError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class EvictionCheck:
+    """What the server says about evicting keys under memory pressure.
+
+    ``safe`` is True when no live id can be evicted (``noeviction``, or no
+    ``maxmemory`` limit), False when one can, None when the server would not
+    say (CONFIG disabled, as on some managed services).
+    """
+
+    policy: str | None
+    maxmemory: int | None
+    safe: bool | None
+
+
+def eviction_check(config: object) -> EvictionCheck:
+    """Judge a ``CONFIG GET maxmemory*`` reply."""
+    if not isinstance(config, dict):
+        return EvictionCheck(None, None, None)
+    policy = config.get("maxmemory-policy")
+    raw_limit = config.get("maxmemory")
+    try:
+        limit = int(raw_limit) if raw_limit is not None else None
+    except (TypeError, ValueError):
+        limit = None
+    if not isinstance(policy, str):
+        return EvictionCheck(None, limit, None)
+    return EvictionCheck(policy, limit, policy == _SAFE_POLICY or limit == 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One script call: the ids of one key group, and where they sit in the batch."""
+
+    keys: list[bytes]
+    args: list[int]
+    positions: list[int]
+
+
+class _RedisLogic:
+    """Everything but the I/O: keys, script arguments, replies, failure policy.
+
+    Shared by the blocking and the asyncio store so both behave identically.
+    """
+
+    def __init__(
+        self,
+        max_lifetime: int,
+        clock: Clock,
+        *,
+        prefix: str,
+        groups: int,
+        fail_open: bool,
+        check_eviction: bool,
+    ) -> None:
+        if isinstance(max_lifetime, bool) or not isinstance(max_lifetime, int) or max_lifetime < 1:
+            raise InvalidArgument("max_lifetime must be a positive number of seconds")
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
+            raise InvalidArgument("prefix must be a non-empty string without braces")
+        if isinstance(groups, bool) or not isinstance(groups, int) or not 1 <= groups <= 16384:
+            raise InvalidArgument("groups must be 1 to 16384")
+        self.max_lifetime = max_lifetime
+        self.clock = clock
+        self.fail_open = fail_open
+        self.groups = groups
+        self._tags = [f"{prefix}:{{{g}}}:".encode() for g in range(groups)]
+        self._markers = [tag + b"!began" for tag in self._tags]
+        self._eviction_pending = check_eviction
+        self._failing = False
+        self._began_logged_at: int | None = None
+
+    def group(self, entry: ReplayEntry) -> int:
+        """Which key group (hash tag) the entry's id belongs to."""
+        return zlib.crc32(entry.token_id) % self.groups if self.groups > 1 else 0
+
+    def key(self, entry: ReplayEntry, group: int) -> bytes:
+        """The id's key name (see the module docstring)."""
+        if ":" in entry.issuer:
+            raise InvalidArgument("issuer name may not contain ':'")
+        return self._tags[group] + entry.issuer.encode("utf-8") + b":" + entry.token_id
+
+    def marker(self, group: int) -> bytes:
+        """The key holding when group ``group``'s memory began."""
+        return self._markers[group]
+
+    def plan(self, entries: Sequence[ReplayEntry], now: int) -> list[_Call]:
+        """Group the entries by hash tag: one script call per group present."""
+        began_if_new = self.clock()
+        calls: dict[int, _Call] = {}
+        for position, entry in enumerate(entries):
+            group = self.group(entry)
+            call = calls.get(group)
+            if call is None:
+                call = calls[group] = _Call([self._markers[group]], [now, began_if_new], [])
+            call.keys.append(self.key(entry, group))
+            call.args.extend((entry.issued_at, entry.expires_at))
+            call.positions.append(position)
+        return list(calls.values())
+
+    def _log_began(self, now: int) -> None:
+        # Each key group has its own marker; one warning a minute says it all.
+        last = self._began_logged_at
+        if last is None or not last <= now < last + 60:
+            self._began_logged_at = now
+            logger.warning(
+                "redis replay memory began now (new, flushed or restarted server): "
+                "tokens issued earlier are rejected as possibly replayed"
+            )
+
+    def results(
+        self, calls: Sequence[_Call], replies: Sequence[object], now: int
+    ) -> list[MarkResult]:
+        """Turn the script replies back into one result per entry, in order."""
+        out: list[MarkResult] = [MarkResult.REPLAYED] * sum(len(c.positions) for c in calls)
+        for call, reply in zip(calls, replies, strict=True):
+            if not isinstance(reply, list) or len(reply) != 2 + len(call.positions):
+                raise StoreUnavailable("unexpected reply from redis")
+            if reply[0] == 1:
+                self._log_began(now)
+            for position, code in zip(call.positions, reply[2:], strict=True):
+                if not isinstance(code, int) or not 0 <= code < len(_CODES):
+                    raise StoreUnavailable("unexpected reply from redis")
+                out[position] = _CODES[code]
+        if self._failing:
+            self._failing = False
+            logger.warning("redis replay store reachable again")
+        return out
+
+    def unavailable(self, count: int) -> list[MarkResult]:
+        """Redis could not answer: fail closed, or fail open if the operator chose so."""
+        if not self.fail_open:
+            raise StoreUnavailable("redis replay store cannot be reached")
+        if not self._failing:
+            self._failing = True
+            logger.warning(
+                "redis replay store unavailable: accepting tokens WITHOUT replay protection "
+                "(fail-open policy)"
+            )
+        return [MarkResult.FIRST_USE] * count
+
+    def eviction_due(self) -> bool:
+        return self._eviction_pending
+
+    def judge_eviction(self, config: object) -> EvictionCheck:
+        """Record and log the verdict on the server's eviction policy."""
+        self._eviction_pending = False
+        check = eviction_check(config)
+        if check.safe is None:
+            logger.warning(
+                "cannot read the redis eviction policy: make sure it is noeviction, or live "
+                "replay ids may be evicted and replayed"
+            )
+        elif not check.safe:
+            logger.warning(
+                "redis maxmemory-policy %s may evict live replay ids (tokens could be "
+                "replayed); use noeviction",
+                check.policy,
+            )
+        return check
+
+
+def redo_missing_scripts(calls: Sequence[_Call], replies: list[object]) -> list[int]:
+    """Which calls failed with NOSCRIPT (a new or restarted server) and must be redone."""
+    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+
+
+def _raise_errors(replies: Sequence[object]) -> None:
+    for reply in replies:
+        if isinstance(reply, BaseException):
+            raise reply
+
+
+ClientT = TypeVar("ClientT")
+
+
+class _RedisStoreBase(Generic[ClientT]):
+    """Construction shared by the blocking and the asyncio store."""
+
+    def __init__(
+        self,
+        client: ClientT,
+        max_lifetime: int = 300,
+        clock: Clock = system_clock,
+        *,
+        prefix: str = "ecert",
+        groups: int = 16,
+        fail_open: bool = False,
+        check_eviction: bool = True,
+    ) -> None:
+        self.client = client
+        self._logic = _RedisLogic(
+            max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
+            check_eviction=check_eviction,
+        )
+
+    @property
+    def max_lifetime(self) -> int:
+        return self._logic.max_lifetime
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        max_lifetime: int = 300,
+        clock: Clock = system_clock,
+        *,
+        timeout: float = 1.0,
+        prefix: str = "ecert",
+        groups: int = 16,
+        fail_open: bool = False,
+        check_eviction: bool = True,
+        **client_options: object,
+    ) -> Self:
+        """A store on ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
+
+        ``timeout`` bounds connecting and each reply (seconds) so that a dead
+        server fails closed quickly; ``client_options`` go to redis-py's
+        ``from_url``.  The other keywords are the constructor's.
+        """
+        client_options.setdefault("socket_timeout", timeout)
+        client_options.setdefault("socket_connect_timeout", timeout)
+        try:
+            client = cls._client_from_url(url, **client_options)
+        except (ValueError, TypeError):
+            raise InvalidArgument("not a usable Redis URL or client option") from None
+        return cls(
+            client, max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
+            check_eviction=check_eviction,
+        )
+
+    @staticmethod
+    def _client_from_url(url: str, **options: Any) -> ClientT:
+        raise NotImplementedError
+
+
+class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
+    """Replay memory in Redis, shared by every verifier of a region.
+
+    Build it with :meth:`from_url`, or around an existing ``redis.Redis``
+    (or ``redis.RedisCluster``) client: ``RedisReplayStore(client,
+    max_lifetime=300, clock=system_clock, *, prefix="ecert", groups=16,
+    fail_open=False, check_eviction=True)``.  ``max_lifetime`` is the longest
+    time a token can be accepted; ``clock`` dates a new memory (the marker).
+    """
+
+    @staticmethod
+    def _client_from_url(url: str, **options: Any) -> redis.Redis:
+        return redis.Redis.from_url(url, **options)
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self.client.close()
+
+    def _evalsha(self, calls: Sequence[_Call]) -> list[object]:
+        client = self.client
+        if len(calls) == 1:
+            call = calls[0]
+            try:
+                return [client.evalsha(_SHA, len(call.keys), *call.keys, *call.args)]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(_SHA, len(call.keys), *call.keys, *call.args)
+        return list(pipe.execute(raise_on_error=False))
+
+    def _run(self, calls: Sequence[_Call]) -> list[object]:
+        replies = self._evalsha(calls)
+        missing = redo_missing_scripts(calls, replies)
+        if missing:
+            self.client.script_load(SCRIPT)
+            again = self._evalsha([calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        _raise_errors(replies)
+        return replies
+
+    def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
+        return self.check_and_mark_many((entry,), now)[0]
+
+    def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
+        if not entries:
+            return []
+        logic = self._logic
+        calls = logic.plan(entries, now)
+        try:
+            results = logic.results(calls, self._run(calls), now)
+        except _ERRORS:
+            return logic.unavailable(len(entries))
+        if logic.eviction_due():
+            self.check_eviction_policy()
+        return results
+
+    def check_eviction_policy(self) -> EvictionCheck:
+        """Ask the server whether it may evict live ids; log a warning if so."""
+        try:
+            config: object = self.client.config_get("maxmemory*")
+        except _ERRORS:
+            config = None
+        return self._logic.judge_eviction(config)
+
+
+class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio.RedisCluster"]):
+    """The asyncio form of :class:`RedisReplayStore` (``redis.asyncio``).
+
+    Same constructor, keys, script, fencing and failure policy; the methods
+    are coroutines.
+    """
+
+    @staticmethod
+    def _client_from_url(url: str, **options: Any) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis.from_url(url, **options)
+
+    async def aclose(self) -> None:
+        """Release the client's connections."""
+        await self.client.aclose()
+
+    async def _evalsha(self, calls: Sequence[_Call]) -> list[object]:
+        client = self.client
+        if len(calls) == 1:
+            call = calls[0]
+            try:
+                return [await client.evalsha(_SHA, len(call.keys), *call.keys, *call.args)]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(_SHA, len(call.keys), *call.keys, *call.args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _run(self, calls: Sequence[_Call]) -> list[object]:
+        replies = await self._evalsha(calls)
+        missing = redo_missing_scripts(calls, replies)
+        if missing:
+            await self.client.script_load(SCRIPT)
+            again = await self._evalsha([calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        _raise_errors(replies)
+        return replies
+
+    async def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
+        return (await self.check_and_mark_many((entry,), now))[0]
+
+    async def check_and_mark_many(
+        self, entries: Sequence[ReplayEntry], now: int
+    ) -> list[MarkResult]:
+        if not entries:
+            return []
+        logic = self._logic
+        calls = logic.plan(entries, now)
+        try:
+            results = logic.results(calls, await self._run(calls), now)
+        except _ERRORS:
+            return logic.unavailable(len(entries))
+        if logic.eviction_due():
+            await self.check_eviction_policy()
+        return results
+
+    async def check_eviction_policy(self) -> EvictionCheck:
+        """Ask the server whether it may evict live ids; log a warning if so."""
+        try:
+            config: object = await self.client.config_get("maxmemory*")
+        except _ERRORS:
+            config = None
+        return self._logic.judge_eviction(config)

@@ -1,0 +1,129 @@
+"""What every replay store promises (memory, SQLite, Redis), through the real verifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ecert_token import (
+    BusinessType,
+    Credential,
+    ErrorCode,
+    FixedClock,
+    Issuer,
+    TokenRejected,
+    Verifier,
+    VerifyPolicy,
+)
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
+from tests.conftest import NOW
+
+from .conftest import StoreFactory
+
+REG = BusinessType.HOSPITAL_REGISTRATION
+
+
+def verifier_with(keys: KeyDir, store: ReplayStore, clock: FixedClock) -> Verifier:
+    return Verifier(keys.trust_store(), VerifyPolicy(clock=clock), replay_store=store)
+
+
+def rejection(verifier: Verifier, token: str) -> ErrorCode:
+    with pytest.raises(TokenRejected) as info:
+        verifier.verify(token, REG)
+    return info.value.code
+
+
+def entry(token_id: bytes, issuer: str = "NHSA", issued: int = NOW, life: int = 65) -> ReplayEntry:
+    return ReplayEntry(issuer, token_id, issued, issued + life)
+
+
+def test_is_a_replay_store(make_store: StoreFactory, clock: FixedClock) -> None:
+    assert isinstance(make_store(clock), ReplayStore)
+
+
+def test_second_use_is_replayed(
+    make_store: StoreFactory, keys: KeyDir, clock: FixedClock, token: str
+) -> None:
+    verifier = verifier_with(keys, make_store(clock), clock)
+    verifier.verify(token, REG)
+    clock.advance(30)
+    assert rejection(verifier, token) is ErrorCode.REPLAYED
+
+
+def test_re_encrypted_envelope_is_still_caught(
+    make_store: StoreFactory, keys: KeyDir, clock: FixedClock, issuer: Issuer, token: str
+) -> None:
+    verifier = verifier_with(keys, make_store(clock), clock)
+    claims = verifier.check(token, REG, now=NOW).claims
+    again = issuer.mint_claims(claims)  # same signed token, fresh nonce: other text
+    assert again != token
+    verifier.verify(token, REG)
+    assert rejection(verifier, again) is ErrorCode.REPLAYED
+
+
+@pytest.mark.parametrize("make_store", ["sqlite", "redis"], indirect=True)
+def test_another_store_instance_on_the_same_backing_sees_the_id(
+    make_store: StoreFactory, keys: KeyDir, clock: FixedClock, token: str
+) -> None:
+    first = make_store(clock)
+    verifier_with(keys, first, clock).verify(token, REG)
+    second = make_store(clock)
+    assert rejection(verifier_with(keys, second, clock), token) is ErrorCode.REPLAYED
+
+
+def test_batch_marks_in_order(make_store: StoreFactory, clock: FixedClock) -> None:
+    store = make_store(clock)
+    ids = [bytes([i]) * 8 for i in range(40)]
+    batch = [entry(i) for i in ids] + [entry(ids[3]), entry(ids[0])]
+    results = store.check_and_mark_many(batch, NOW)
+    assert results == [MarkResult.FIRST_USE] * 40 + [MarkResult.REPLAYED] * 2
+    assert store.check_and_mark_many([entry(ids[7]), entry(b"new-id-1")], NOW) == [
+        MarkResult.REPLAYED,
+        MarkResult.FIRST_USE,
+    ]
+    assert store.check_and_mark_many([], NOW) == []
+
+
+def test_key_is_issuer_and_token_id(make_store: StoreFactory, clock: FixedClock) -> None:
+    store = make_store(clock)
+    assert store.check_and_mark(entry(b"same-id!", issuer="NHSA"), NOW) is MarkResult.FIRST_USE
+    assert store.check_and_mark(entry(b"same-id!", issuer="GD-HSA"), NOW) is MarkResult.FIRST_USE
+    assert store.check_and_mark(entry(b"same-id!", issuer="NHSA"), NOW) is MarkResult.REPLAYED
+
+
+@pytest.fixture
+def mint_now(issuer: Issuer, credential: Credential) -> Callable[[], str]:
+    """Mints a registration token at the clock's current time."""
+    return lambda: issuer.mint(credential, REG)
+
+
+def test_tokens_issued_before_memory_began_are_fenced(
+    make_store: StoreFactory,
+    keys: KeyDir,
+    clock: FixedClock,
+    token: str,
+    mint_now: Callable[[], str],
+) -> None:
+    clock.advance(10)  # the store's memory begins 10 s after the token was issued
+    verifier = verifier_with(keys, make_store(clock), clock)
+    assert rejection(verifier, token) is ErrorCode.POSSIBLY_REPLAYED
+    fresh = mint_now()  # issued now: accepted, once
+    verifier.verify(fresh, REG)
+    assert rejection(verifier, fresh) is ErrorCode.REPLAYED
+    # After one lifetime the old token is no longer a fencing question: it has expired.
+    clock.advance(305)
+    assert rejection(verifier, token) is ErrorCode.EXPIRED
+
+
+def test_fenced_entries_are_not_marked(make_store: StoreFactory, clock: FixedClock) -> None:
+    clock.advance(10)
+    store = make_store(clock)
+    old = entry(b"old-id-1", issued=NOW)
+    assert store.check_and_mark(old, NOW + 10) is MarkResult.FENCED
+    assert store.check_and_mark(old, NOW + 10) is MarkResult.FENCED
+    assert store.check_and_mark_many([old, entry(b"new-id-1", issued=NOW + 10)], NOW + 10) == [
+        MarkResult.FENCED,
+        MarkResult.FIRST_USE,
+    ]

@@ -1,0 +1,99 @@
+"""The in-memory store: expiry by buckets, thread races through the real verifier."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ecert_token import (
+    BusinessType,
+    Credential,
+    FixedClock,
+    InvalidArgument,
+    Issuer,
+    TokenRejected,
+    Verifier,
+    VerifyPolicy,
+)
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.replay import MarkResult, MemoryReplayStore, ReplayEntry
+from tests.conftest import NOW
+
+FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
+
+
+def entry(token_id: bytes, expires_at: int) -> ReplayEntry:
+    return ReplayEntry("NHSA", token_id, NOW, expires_at)
+
+
+def test_ids_leave_the_store_at_their_expiry(clock: FixedClock) -> None:
+    store = MemoryReplayStore(max_lifetime=305, clock=clock)
+    short, long = entry(b"short-id", NOW + 65), entry(b"long--id", NOW + 305)
+    assert store.check_and_mark_many([short, long], NOW) == [FIRST, FIRST]
+    assert store.check_and_mark(short, NOW + 64) is REPLAYED
+    assert store.held() == 2
+    assert store.check_and_mark(long, NOW + 65) is REPLAYED
+    assert store.held() == 1  # the short id was forgotten at NOW + 65
+    assert store.check_and_mark(short, NOW + 65) is FIRST  # (an expired token's id)
+    store.check_and_mark(entry(b"other-id", NOW + 400), NOW + 305)
+    assert store.held() == 1  # only the newest is left
+
+
+def test_a_long_idle_gap_purges_everything_due(clock: FixedClock) -> None:
+    store = MemoryReplayStore(clock=clock)
+    store.check_and_mark_many([entry(bytes([i]) * 8, NOW + 10 + i) for i in range(50)], NOW)
+    assert store.held() == 50
+    store.check_and_mark(entry(b"late--id", NOW + 10**6 + 60), NOW + 10**6)
+    assert store.held() == 1
+
+
+def test_an_id_filed_after_its_expiry_second_was_purged_is_still_kept(clock: FixedClock) -> None:
+    store = MemoryReplayStore(clock=clock)
+    store.check_and_mark(entry(b"first-id", NOW + 60), NOW + 50)
+    # A caller with a slower clock marks an id that expires at a second already purged.
+    late = entry(b"late--id", NOW + 40)
+    assert store.check_and_mark(late, NOW + 30) is FIRST
+    assert store.check_and_mark(late, NOW + 50) is REPLAYED
+    store.check_and_mark(entry(b"third-id", NOW + 90), NOW + 51)
+    assert store.check_and_mark(late, NOW + 51) is FIRST  # gone one second later, not never
+
+
+def test_rejects_a_nonsense_lifetime(clock: FixedClock) -> None:
+    with pytest.raises(InvalidArgument):
+        MemoryReplayStore(max_lifetime=0, clock=clock)
+    assert MemoryReplayStore(max_lifetime=305, clock=clock).fenced_until == NOW + 305
+
+
+def test_threads_racing_on_one_store_accept_each_token_once(
+    keys: KeyDir, clock: FixedClock, issuer: Issuer, credential: Credential
+) -> None:
+    tokens = [issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION) for _ in range(1000)]
+    store = MemoryReplayStore(max_lifetime=305, clock=clock)
+    assert store  # truthy while empty, so Verifier keeps it
+    trust = keys.trust_store()
+    start = threading.Barrier(8)
+    accepted: list[list[int]] = [[] for _ in range(8)]
+    codes: set[str] = set()
+
+    def work(n: int) -> None:
+        verifier = Verifier(trust, VerifyPolicy(clock=clock), replay_store=store)
+        order = list(range(len(tokens)))
+        order = order[n * 125 :] + order[: n * 125]  # each thread starts elsewhere
+        start.wait()
+        for i in order:
+            try:
+                verifier.verify(tokens[i], BusinessType.HOSPITAL_REGISTRATION)
+            except TokenRejected as exc:
+                codes.add(exc.code.value)
+            else:
+                accepted[n].append(i)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everything = sorted(i for per_thread in accepted for i in per_thread)
+    assert everything == list(range(1000))
+    assert codes == {"replayed"}
