@@ -21,7 +21,8 @@ One process keeps one replay memory, so the same code shown twice in a run is
 refused the second time.  A fresh process refuses codes minted before it
 started (``possibly_replayed``) for one token lifetime, because it cannot know
 whether an earlier run accepted them; ``--replay-db FILE`` keeps the memory in
-SQLite across runs, where that store is installed.
+SQLite across runs (a new database file fences the same way, so create it
+before the codes it will see are minted).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ecert_token import (
     qr,
 )
 from ecert_token.keys import keydir
+from ecert_token.replay import SqliteReplayStore
 
 TEXT_SUFFIXES = frozenset({".txt"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -102,10 +104,6 @@ def scans(paths: Sequence[Path]) -> Iterator[Scan]:
 def replay_store(path: str | None, policy: VerifyPolicy) -> ReplayStore | None:
     if path is None:
         return None
-    try:
-        from ecert_token.replay.sqlite import SqliteReplayStore
-    except ImportError:
-        raise InvalidArgument("this version has no SQLite replay store") from None
     store: ReplayStore = SqliteReplayStore(
         Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock
     )

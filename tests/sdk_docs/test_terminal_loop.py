@@ -150,3 +150,17 @@ def test_scans_rendered_images(
         assert result["ok"], result
         assert result["settlement"]["mdtrt_cert_no"] == token
         assert result["settlement"]["insuplc_admdvs"] == "110105"
+
+
+def test_replay_db_remembers_across_runs(
+    loop: ModuleType, capsys: pytest.CaptureFixture[str], key_dir: Path, token: str,
+    tmp_path: Path,
+) -> None:
+    scans = tmp_path / "scan.txt"
+    scans.write_text(token + "\n", "utf-8")
+    args = ["--keys", str(key_dir), "--business", "01101", "--now", str(NOW), "--json",
+            "--replay-db", str(tmp_path / "replay.db"), str(scans)]
+    first, out = run(loop, capsys, *args)
+    assert (first, json.loads(out)["ok"]) == (0, True)
+    second, out = run(loop, capsys, *args)  # a new process would see the same file
+    assert (second, json.loads(out)["error"]) == (1, "replayed")
