@@ -135,10 +135,11 @@ class AsyncVerifier:
 
         Each outcome is the :class:`~ecert_token.VerifiedToken` or the
         :class:`~ecert_token.TokenRejected` that :meth:`verify` would have
-        returned or raised.  The same token twice in a batch is accepted at its
-        first position and ``replayed`` after.  A store failure is not a
-        per-token outcome: it raises :class:`~ecert_token.StoreUnavailable`
-        for the whole batch, since no token in it could be marked.
+        returned or raised; one bad token never fails the batch.  The same
+        token twice in a batch is accepted at its first position and
+        ``replayed`` after.  If the store cannot answer, every token that
+        passed the checks gets a :class:`~ecert_token.StoreUnavailable` (fail
+        closed) and the other rejections stand, as in the synchronous batch.
         """
         at = self._now(now)
         outcomes: list[VerifiedToken | TokenRejected] = []
@@ -154,11 +155,16 @@ class AsyncVerifier:
         if not checked:
             return outcomes
         entries = [self.verifier.replay_entry(v) for _, v in checked]
-        results = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
-        if not isinstance(results, list) or len(results) != len(entries) or not all(
-            isinstance(r, MarkResult) for r in results
-        ):
-            raise StoreUnavailable("replay store gave an invalid answer")
+        try:
+            results = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
+            if not isinstance(results, list) or len(results) != len(entries) or not all(
+                isinstance(r, MarkResult) for r in results
+            ):
+                raise StoreUnavailable("replay store gave an invalid answer")
+        except StoreUnavailable as exc:
+            for index, _ in checked:
+                outcomes[index] = StoreUnavailable(exc.detail)
+            return outcomes
         for (index, _), result in zip(checked, results, strict=True):
             try:
                 raise_for_mark(result)
