@@ -7,6 +7,8 @@ area live here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ecert_token import (
@@ -17,7 +19,9 @@ from ecert_token import (
     FixedClock,
     InsuranceType,
     Issuer,
+    MemoryReplayStore,
     Region,
+    TrustStore,
     Verifier,
     VerifyPolicy,
 )
@@ -70,9 +74,26 @@ def issuer(keys: KeyDir, clock: FixedClock) -> Issuer:
     )
 
 
+def running_store(started: int = NOW - 3600, max_lifetime: int = 305) -> MemoryReplayStore:
+    """An in-memory replay store whose memory began at ``started`` (default: an hour
+    before NOW), as in a terminal that has been running.  A store created at NOW
+    would fence tokens issued at NOW (restart fencing), which is right for a
+    freshly started process and wrong for most tests."""
+    return MemoryReplayStore(max_lifetime=max_lifetime, clock=lambda: started)
+
+
+def running_verifier(
+    trust: TrustStore, clock: FixedClock | None = None, **policy: Any
+) -> Verifier:
+    """A verifier at ``clock`` (default NOW) whose replay memory began an hour earlier."""
+    return Verifier(
+        trust, VerifyPolicy(clock=clock or FixedClock(NOW), **policy), running_store()
+    )
+
+
 @pytest.fixture
 def verifier(keys: KeyDir, clock: FixedClock) -> Verifier:
-    return Verifier(keys.trust_store(), VerifyPolicy(clock=clock))
+    return running_verifier(keys.trust_store(), clock)
 
 
 @pytest.fixture

@@ -25,14 +25,13 @@ from ecert_token import (
     TokenClaims,
     TokenRejected,
     Verifier,
-    VerifyPolicy,
 )
 from ecert_token.codec import cose
 from ecert_token.codec.base45 import ALPHABET, b45decode, b45encode
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.model.region import PROVINCE_PREFIXES
 from ecert_token.token.text import PREFIX
-from tests.conftest import NOW, deterministic_random
+from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.core.forge import seal, sign1, unseal
 
 REGISTRATION = BusinessType.HOSPITAL_REGISTRATION
@@ -52,7 +51,9 @@ def only_rejected(verifier: Verifier, token: object,
 
 
 def fresh_verifier(keys: KeyDir) -> Verifier:
-    return Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)))
+    """A verifier at NOW with no ids used yet, in a terminal running since before NOW
+    (so restart fencing does not refuse the tokens minted at NOW)."""
+    return running_verifier(keys.trust_store())
 
 
 # --- strategies ---------------------------------------------------------------

@@ -11,10 +11,10 @@ from __future__ import annotations
 import cbor2
 import pytest
 
-from ecert_token import BusinessType, ErrorCode, FixedClock, TokenRejected, Verifier, VerifyPolicy
+from ecert_token import BusinessType, ErrorCode, TokenRejected, Verifier
 from ecert_token.codec import cose
 from ecert_token.keys.keydir import KeyDir, generate
-from tests.conftest import NOW
+from tests.conftest import NOW, running_verifier
 from tests.core.forge import NONCE, claims_map, ecert_fields, seal, sign1
 
 SETTLEMENT = BusinessType.HOSPITAL_SETTLEMENT
@@ -23,7 +23,7 @@ PAYLOAD = cbor2.dumps(claims_map())
 
 @pytest.fixture
 def strict_verifier(keys: KeyDir) -> Verifier:
-    return Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)))
+    return running_verifier(keys.trust_store())
 
 
 def _plain(keys: KeyDir, payload: bytes = PAYLOAD, **kw: object) -> bytes:

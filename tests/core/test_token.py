@@ -40,7 +40,7 @@ from ecert_token.crypto.ed25519 import Ed25519PrivateKey
 from ecert_token.keys.keydir import KeyDir, generate
 from ecert_token.token.policy import business_type_accepts
 from ecert_token.token.text import MAX_TEXT_CHARS, PREFIX
-from tests.conftest import NOW, deterministic_random
+from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.core.forge import seal, sign1, unseal
 
 REGISTRATION = BusinessType.HOSPITAL_REGISTRATION
@@ -82,7 +82,9 @@ def rejected(code: ErrorCode, call: Callable[[], object], *tokens: str | bytes) 
 
 
 def verifier_for(keys: KeyDir, clock: FixedClock, **policy: object) -> Verifier:
-    return Verifier(keys.trust_store(), VerifyPolicy(clock=clock, **policy))  # type: ignore[arg-type]
+    """A verifier at ``clock`` whose replay memory began an hour before NOW (a running
+    terminal), so restart fencing does not turn away the tokens these tests mint."""
+    return running_verifier(keys.trust_store(), clock, **policy)
 
 
 def issuer_for(signing: IssuerSigningKey, group: GroupKey, clock: FixedClock,
@@ -297,7 +299,7 @@ def test_mint_outside_group_key_validity(keys: KeyDir, clock: FixedClock,
         rejected(ErrorCode.KEY_NOT_VALID, lambda i=issuer: i.mint(credential, REGISTRATION))
     group = GroupKey(g.group, g.kid, g.secret, validity=Validity(NOW, NOW))
     token = issuer_for(keys.signing_key, group, clock).mint(credential, REGISTRATION)
-    verifier = Verifier(TrustStore([keys.signing_key.public], [group]), VerifyPolicy(clock=clock))
+    verifier = running_verifier(TrustStore([keys.signing_key.public], [group]), clock)
     assert verifier.verify(token, REGISTRATION)
 
 
@@ -325,8 +327,9 @@ def test_default_leeway_boundaries(
 ) -> None:
     """The brief's exact numbers, through the verifier's clock rather than ``now=``.
 
-    (Each verifier is created at NOW: a fresh in-memory replay store fences
-    tokens issued before it was created.)
+    (Each verifier's replay memory began an hour before NOW, so restart fencing
+    does not interfere; two verifiers, so the first use does not make the second
+    check a replay.)
     """
     assert VerifyPolicy().leeway == 5
     exp = NOW + 60
@@ -489,9 +492,30 @@ def test_fresh_store_cannot_rule_out_earlier_use(keys: KeyDir, clock: FixedClock
                                                  token: str) -> None:
     """A verifier whose replay memory began after the token was issued fails closed."""
     clock.advance(1)
-    later = verifier_for(keys, clock)
+    later = Verifier(keys.trust_store(), VerifyPolicy(clock=clock))  # its own, new memory
     rejected(ErrorCode.POSSIBLY_REPLAYED, lambda: later.verify(token, REGISTRATION), token)
     assert later.check(token, REGISTRATION, now=clock())
+
+
+@pytest.mark.parametrize("leeway", [0, 5, 30])
+def test_fresh_store_fences_up_to_one_leeway_after_its_memory_began(
+    keys: KeyDir, clock: FixedClock, issuer: Issuer, credential: Credential, leeway: int
+) -> None:
+    """Memory began at B (the verifier's creation): a token with iat <= B + leeway could
+    have been used at or before B (the issuer's clock may run one leeway ahead, and times
+    are whole seconds), so it is fenced; iat = B + leeway + 1 is the first one accepted."""
+    began = NOW
+    fresh = Verifier(keys.trust_store(), VerifyPolicy(clock=clock, leeway=leeway))
+    assert clock() == began
+    for iat in (began, began + leeway):
+        token = issuer.mint(credential, REGISTRATION, now=iat)
+        rejected(ErrorCode.POSSIBLY_REPLAYED, lambda t=token: fresh.verify(t, REGISTRATION),
+                 token)
+        assert fresh.check(token, REGISTRATION, now=clock())  # fenced, nothing else wrong
+    first = issuer.mint(credential, REGISTRATION, now=began + leeway + 1)
+    clock.now = began + 1
+    assert fresh.verify(first, REGISTRATION)
+    rejected(ErrorCode.REPLAYED, lambda: fresh.verify(first, REGISTRATION), first)
 
 
 def _forged_issuer(keys: KeyDir, clock: FixedClock) -> Issuer:
@@ -566,7 +590,7 @@ def test_verify_only_keys_still_verify(keys: KeyDir, clock: FixedClock, token: s
     old = dataclasses.replace(keys.signing_key.public, state=KeyState.VERIFY_ONLY)
     g = keys.group_key
     old_group = GroupKey(g.group, g.kid, g.secret, state=KeyState.VERIFY_ONLY)
-    verifier = Verifier(TrustStore([old], [old_group]), VerifyPolicy(clock=clock))
+    verifier = running_verifier(TrustStore([old], [old_group]), clock)
     assert verifier.verify(token, REGISTRATION)
 
 

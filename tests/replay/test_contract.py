@@ -23,6 +23,9 @@ from tests.conftest import NOW
 from .conftest import StoreFactory
 
 REG = BusinessType.HOSPITAL_REGISTRATION
+LEEWAY = VerifyPolicy().leeway
+STARTED = NOW - 3600
+"""When a running terminal's store memory began: long before the tokens of these tests."""
 
 
 def verifier_with(keys: KeyDir, store: ReplayStore, clock: FixedClock) -> Verifier:
@@ -46,7 +49,7 @@ def test_is_a_replay_store(make_store: StoreFactory, clock: FixedClock) -> None:
 def test_second_use_is_replayed(
     make_store: StoreFactory, keys: KeyDir, clock: FixedClock, token: str
 ) -> None:
-    verifier = verifier_with(keys, make_store(clock), clock)
+    verifier = verifier_with(keys, make_store(FixedClock(STARTED)), clock)
     verifier.verify(token, REG)
     clock.advance(30)
     assert rejection(verifier, token) is ErrorCode.REPLAYED
@@ -55,7 +58,7 @@ def test_second_use_is_replayed(
 def test_re_encrypted_envelope_is_still_caught(
     make_store: StoreFactory, keys: KeyDir, clock: FixedClock, issuer: Issuer, token: str
 ) -> None:
-    verifier = verifier_with(keys, make_store(clock), clock)
+    verifier = verifier_with(keys, make_store(FixedClock(STARTED)), clock)
     claims = verifier.check(token, REG, now=NOW).claims
     again = issuer.mint_claims(claims)  # same signed token, fresh nonce: other text
     assert again != token
@@ -67,9 +70,10 @@ def test_re_encrypted_envelope_is_still_caught(
 def test_another_store_instance_on_the_same_backing_sees_the_id(
     make_store: StoreFactory, keys: KeyDir, clock: FixedClock, token: str
 ) -> None:
-    first = make_store(clock)
+    started = FixedClock(STARTED)
+    first = make_store(started)
     verifier_with(keys, first, clock).verify(token, REG)
-    second = make_store(clock)
+    second = make_store(started)
     assert rejection(verifier_with(keys, second, clock), token) is ErrorCode.REPLAYED
 
 
@@ -94,9 +98,9 @@ def test_key_is_issuer_and_token_id(make_store: StoreFactory, clock: FixedClock)
 
 
 @pytest.fixture
-def mint_now(issuer: Issuer, credential: Credential) -> Callable[[], str]:
-    """Mints a registration token at the clock's current time."""
-    return lambda: issuer.mint(credential, REG)
+def mint_at(issuer: Issuer, credential: Credential) -> Callable[[int], str]:
+    """Mints a registration token issued at a given time."""
+    return lambda iat: issuer.mint(credential, REG, now=iat)
 
 
 def test_tokens_issued_before_memory_began_are_fenced(
@@ -104,14 +108,25 @@ def test_tokens_issued_before_memory_began_are_fenced(
     keys: KeyDir,
     clock: FixedClock,
     token: str,
-    mint_now: Callable[[], str],
+    mint_at: Callable[[int], str],
 ) -> None:
     clock.advance(10)  # the store's memory begins 10 s after the token was issued
-    verifier = verifier_with(keys, make_store(clock), clock)
+    began = clock()
+    # The store's own clock stays at `began`: Redis sets each key group's marker on
+    # that group's first check, and every group's memory must begin at `began` here.
+    verifier = verifier_with(keys, make_store(FixedClock(began)), clock)
     assert rejection(verifier, token) is ErrorCode.POSSIBLY_REPLAYED
-    fresh = mint_now()  # issued now: accepted, once
+    # Issued up to one leeway after the memory began: an issuer clock that far ahead
+    # means it could have been used in the memory's first second (or just before).
+    for iat in (began, began + LEEWAY):
+        assert rejection(verifier, mint_at(iat)) is ErrorCode.POSSIBLY_REPLAYED
+    fresh = mint_at(began + LEEWAY + 1)  # the first iat that cannot predate the memory
+    assert rejection(verifier, fresh) is ErrorCode.NOT_YET_VALID  # not usable at `began`
+    clock.advance(1)
     verifier.verify(fresh, REG)
     assert rejection(verifier, fresh) is ErrorCode.REPLAYED
+    edge = mint_at(began + LEEWAY)
+    assert rejection(verifier, edge) is ErrorCode.POSSIBLY_REPLAYED  # still, a second later
     # After one lifetime the old token is no longer a fencing question: it has expired.
     clock.advance(305)
     assert rejection(verifier, token) is ErrorCode.EXPIRED

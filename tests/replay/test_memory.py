@@ -18,7 +18,7 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, MemoryReplayStore, ReplayEntry
-from tests.conftest import NOW
+from tests.conftest import NOW, running_store
 
 FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
 
@@ -69,7 +69,7 @@ def test_threads_racing_on_one_store_accept_each_token_once(
     keys: KeyDir, clock: FixedClock, issuer: Issuer, credential: Credential
 ) -> None:
     tokens = [issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION) for _ in range(1000)]
-    store = MemoryReplayStore(max_lifetime=305, clock=clock)
+    store = running_store()  # a terminal running since before the tokens were issued
     assert store  # truthy while empty, so Verifier keeps it
     trust = keys.trust_store()
     start = threading.Barrier(8)

@@ -25,6 +25,7 @@ from ecert_token.replay import MarkResult, ReplayEntry
 from tests.conftest import NOW
 
 from .redis_server import RedisServer
+from .verifier_process import EVERY_GROUP, begin_memory
 
 try:  # the fixtures skip (or fail under ECERT_REQUIRE_REDIS=1) before these are used
     import redis
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.redis
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 FIRST, REPLAYED, FENCED = MarkResult.FIRST_USE, MarkResult.REPLAYED, MarkResult.FENCED
+LEEWAY = VerifyPolicy().leeway
 
 
 @pytest.fixture
@@ -71,6 +73,22 @@ def rejection(verifier: Verifier, token: str) -> ErrorCode:
     with pytest.raises(TokenRejected) as info:
         verifier.verify(token, REG)
     return info.value.code
+
+
+def assert_memory_began_at(
+    began: int, verifier: Verifier, clock: FixedClock, issuer: Issuer, credential: Credential
+) -> None:
+    """Tokens issued up to one leeway after ``began`` are fenced (an issuer clock that
+    far ahead means they could have been used before the memory began); one issued a
+    second later is accepted, once.  Leaves the verifier's clock at ``began + 1``."""
+    clock.now = began
+    edge = issuer.mint(credential, REG, now=began + LEEWAY)
+    assert rejection(verifier, edge) is ErrorCode.POSSIBLY_REPLAYED
+    fresh = issuer.mint(credential, REG, now=began + LEEWAY + 1)
+    clock.now = began + 1  # the first second at which `fresh` is valid
+    verifier.verify(fresh, REG)
+    assert rejection(verifier, fresh) is ErrorCode.REPLAYED
+    assert rejection(verifier, edge) is ErrorCode.POSSIBLY_REPLAYED
 
 
 def test_keys_of_one_call_share_a_cluster_slot(
@@ -119,17 +137,27 @@ def test_flushall_fences_tokens_used_before(
     keys: KeyDir,
     clock: FixedClock,
     token: str,
+    *,
+    redis_server: RedisServer,
+    issuer: Issuer,
+    credential: Credential,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    begin_memory(f"redis:{redis_server.url}", NOW - 3600)  # it has served for an hour
     verifier = verifier_on(keys, store, clock)
     verifier.verify(token, REG)
     store.client.flushall()
     clock.advance(1)
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="ecert_token.replay.redis"):
         assert rejection(verifier, token) is ErrorCode.POSSIBLY_REPLAYED
-        store.check_and_mark_many([entry(i.to_bytes(8, "big")) for i in range(64)], NOW + 1)
+        store.check_and_mark_many([entry(i) for i in EVERY_GROUP], NOW + 1)
     began = [r for r in caplog.records if "memory began" in r.getMessage()]
     assert len(began) == 1  # one warning, not one per key group
+    markers = list(store.client.scan_iter(match=b"ecert:*:!began"))
+    assert len(markers) == 16
+    assert {store.client.get(m) for m in markers} == {str(NOW + 1).encode()}
+    assert_memory_began_at(NOW + 1, verifier, clock, issuer, credential)
 
 
 def test_restart_fences_tokens_used_before(
@@ -140,15 +168,17 @@ def test_restart_fences_tokens_used_before(
     credential: Credential,
 ) -> None:
     store = RedisReplayStore.from_url(redis_server.url, max_lifetime=305, clock=clock)
+    begin_memory(f"redis:{redis_server.url}", NOW - 3600)  # it has served for an hour
     verifier = verifier_on(keys, store, clock)
     used = issuer.mint(credential, REG)
     verifier.verify(used, REG)
     redis_server.restart()  # no persistence: every id and the marker are gone
     clock.advance(3)
     assert rejection(verifier, used) is ErrorCode.POSSIBLY_REPLAYED
-    fresh = issuer.mint(credential, REG)
-    verifier.verify(fresh, REG)
-    assert rejection(verifier, fresh) is ErrorCode.REPLAYED
+    # Other terminals' traffic in the restart's first second begins every key group's memory.
+    begin_memory(f"redis:{redis_server.url}", NOW + 3)
+    assert_memory_began_at(NOW + 3, verifier, clock, issuer, credential)
+    assert rejection(verifier, used) is ErrorCode.POSSIBLY_REPLAYED
     store.close()
 
 

@@ -23,9 +23,11 @@ from pathlib import Path
 
 from ecert_token import BusinessType, FixedClock, TokenRejected, Verifier, VerifyPolicy
 from ecert_token.keys.keydir import load
-from ecert_token.replay import ReplayStore, SqliteReplayStore
+from ecert_token.replay import ReplayEntry, ReplayStore, SqliteReplayStore
 
 MAX_LIFETIME = 305
+EVERY_GROUP = [i.to_bytes(8, "big") for i in range(64)]
+"""Token ids that fall into each of Redis's 16 default key groups."""
 
 
 def open_store(spec: str, now: int) -> ReplayStore:
@@ -38,6 +40,30 @@ def open_store(spec: str, now: int) -> ReplayStore:
 
         return RedisReplayStore.from_url(where, max_lifetime=MAX_LIFETIME, clock=FixedClock(now))
     raise SystemExit(f"unknown store {spec!r}")
+
+
+def begin_memory(spec: str, at: int) -> None:
+    """Make the store's replay memory begin at ``at``, as for a store serving since then.
+
+    A SQLite file is created then; Redis sets each key group's "memory began"
+    marker on that group's first check, so one check per group is made then
+    (with an issuer name no real token uses).  Children started later find a
+    store that remembers everything since ``at``.
+    """
+    store = open_store(spec, at)
+    if isinstance(store, SqliteReplayStore):
+        with store:
+            assert store.memory_began == at, "the SQLite file existed already"
+        return
+    from ecert_token.replay.redis import RedisReplayStore
+
+    assert isinstance(store, RedisReplayStore)
+    try:
+        warm_up = [ReplayEntry("warm-up", i, at, at + 65) for i in EVERY_GROUP]
+        store.check_and_mark_many(warm_up, at)
+        assert len(list(store.client.scan_iter(match=b"ecert:*:!began"))) == 16
+    finally:
+        store.close()
 
 
 def make_verifier(keys: Path, spec: str, now: int) -> Verifier:

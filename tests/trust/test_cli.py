@@ -20,8 +20,6 @@ from ecert_token import (
     InvalidArgument,
     Issuer,
     Region,
-    Verifier,
-    VerifyPolicy,
 )
 from ecert_token.cli.trust_cmd import (
     add_trust_source_args,
@@ -29,12 +27,12 @@ from ecert_token.cli.trust_cmd import (
     trust_store_from_args,
 )
 from ecert_token.keys import keydir
-from tests.conftest import NOW, deterministic_random
+from tests.conftest import NOW, deterministic_random, running_verifier
 
 
 def ecert(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "ecert_token.cli.trust_cmd", *args],
+        [sys.executable, "-m", "ecert_token.cli.main", *args],
         capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, **(env or {})},
     )
@@ -119,8 +117,7 @@ def test_rotate_revoke_export(platform: Path, credential: Credential, clock: Fix
     keys = keydir.load(d / "bj", passphrase=b"pw")
     token = Issuer(keys.signing_key, keys.group_key, clock=clock).mint(
         credential, BusinessType.HOSPITAL_REGISTRATION)
-    result = Verifier(store, VerifyPolicy(clock=clock)).verify(
-        token, BusinessType.HOSPITAL_REGISTRATION)
+    result = running_verifier(store, clock).verify(token, BusinessType.HOSPITAL_REGISTRATION)
     assert result.issuer_kid.hex() == rotated["new_kid"]
 
     code, out = ecert("keys", "revoke", "--keys", str(d / "bj"), "--kid", rotated["new_kid"],
@@ -160,7 +157,7 @@ def test_verify_options_for_a_trust_list(platform: Path, credential: Credential,
     shaanxi_person = dataclasses.replace(credential, region=Region("610113"))
     token = Issuer(keys.signing_key, keys.group_key, clock=clock).mint(
         shaanxi_person, BusinessType.HOSPITAL_REGISTRATION)
-    assert Verifier(store, VerifyPolicy(clock=clock)).verify(
+    assert running_verifier(store, clock).verify(
         token, BusinessType.HOSPITAL_REGISTRATION).issuer == "SN"
     with pytest.raises(InvalidArgument):
         trust_store_from_args(parser.parse_args(["--trust-list", str(signed)]))

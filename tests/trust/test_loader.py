@@ -18,8 +18,6 @@ from ecert_token import (
     KeyState,
     TokenRejected,
     TrustListError,
-    Verifier,
-    VerifyPolicy,
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.keys.material import IssuerSigningKey
@@ -31,7 +29,7 @@ from ecert_token.trust import (
     sign_trust_list,
 )
 from ecert_token.trust.state import LIST_FILE, STATE_FILE
-from tests.conftest import NOW, deterministic_random
+from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.trust.conftest import DAY, make_list
 
 REG = BusinessType.HOSPITAL_REGISTRATION
@@ -179,7 +177,7 @@ def test_live_store_follows_new_lists_and_goes_stale(
     """One long-running Verifier: revocation applies at once, a stale list stops it."""
     loader = TrustListLoader(root.root, group_keys=[beijing.group_key], clock=clock,
                              staleness=Staleness(warn_after=DAY, refuse_after=3 * DAY))
-    verifier = Verifier(loader.live(), VerifyPolicy(clock=clock))
+    verifier = running_verifier(loader.live(), clock)
     issuer = Issuer(beijing.signing_key, beijing.group_key, clock=clock,
                     random_bytes=deterministic_random(b"live"))
     with pytest.raises(TrustListError) as info:

@@ -15,18 +15,16 @@ from ecert_token import (
     InvalidArgument,
     Issuer,
     KeyState,
-    MemoryReplayStore,
     Region,
     TokenRejected,
     TrustStore,
     Validity,
     Verifier,
-    VerifyPolicy,
 )
 from ecert_token.keys.keydir import KeyDir, generate, new_group_key, new_issuer_key
 from ecert_token.keys.ring import KeyRing
 from ecert_token.model import TokenClaims
-from tests.conftest import NOW, deterministic_random
+from tests.conftest import NOW, deterministic_random, running_verifier
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 
@@ -43,12 +41,8 @@ def _issuer(keys: KeyDir, clock: FixedClock, seed: bytes = b"m") -> Issuer:
 
 
 def _verifier(store: TrustStore, clock: FixedClock) -> Verifier:
-    """A terminal whose replay memory began at NOW, before any token here was minted."""
-    verifier = Verifier(store, VerifyPolicy(clock=clock))
-    # Assigned, not passed: Verifier's ``replay_store or ...`` drops an empty
-    # store because MemoryReplayStore defines __len__ (reported to the lead).
-    verifier.replay_store = MemoryReplayStore(max_lifetime=305, clock=lambda: NOW)
-    return verifier
+    """A terminal whose replay memory began an hour before NOW, before any token here."""
+    return running_verifier(store, clock)
 
 
 def _code(verifier: Verifier, token: str) -> ErrorCode:

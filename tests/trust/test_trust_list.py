@@ -39,7 +39,7 @@ from ecert_token.trust import (
 )
 from ecert_token.trust.envelope import sign_payload
 from ecert_token.trust.listing import encode_payload
-from tests.conftest import NOW, deterministic_random
+from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.trust.conftest import make_list
 
 REG = BusinessType.HOSPITAL_REGISTRATION
@@ -67,7 +67,7 @@ def test_cross_region_terminal(signed: bytes, root: RootSigningKey, beijing: Key
     """A Xi'an terminal: the national list plus its provisioned national group key."""
     store = verify_trust_list(signed, root.root, NOW).trust_store([beijing.group_key])
     token = Issuer(beijing.signing_key, beijing.group_key, clock=clock).mint(credential, REG)
-    result = Verifier(store, VerifyPolicy(clock=clock)).verify(token, REG)
+    result = running_verifier(store, clock).verify(token, REG)
     assert result.issuer == "BJ"
     assert result.claims.region == Region("110105")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,32 +47,13 @@ from ..trust import (
 )
 from ..trust.envelope import sign_payload
 from ..trust.listing import decode_payload, encode_payload
+from .output import EXIT_OK, emit
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 DEFAULT_LIFETIME = 30 * 86_400
 ROOT_PEM = "root.key.pem"
 ROOT_PUB = "root.pub.cose"
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _emit(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True))
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Turn any :class:`EcertError` into the JSON error document and exit 1."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except EcertError as err:
-            _emit(err.to_dict())
-            return EXIT_FAILED
-
-    run.__doc__ = handler.__doc__
-    return run
 
 
 def _passphrase(args: argparse.Namespace) -> bytes | None:
@@ -189,7 +169,7 @@ def cmd_trust_keygen(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     key = RootSigningKey.generate()
     save_root(key, out / ROOT_PEM, out / ROOT_PUB, _passphrase(args))
-    _emit({"root_kid": key.kid.hex(), "private_key": str(out / ROOT_PEM),
+    emit({"root_kid": key.kid.hex(), "private_key": str(out / ROOT_PEM),
            "public_key": str(out / ROOT_PUB)})
     return EXIT_OK
 
@@ -208,7 +188,7 @@ def cmd_trust_build(args: argparse.Namespace) -> int:
     tl = build_trust_list(args.sequence, issued_at, issued_at + args.valid_for, issuers, groups)
     payload = encode_payload(tl)
     write_file(Path(args.out), payload, 0o644)
-    _emit({**list_to_dict(tl, verified=False), "payload": str(args.out),
+    emit({**list_to_dict(tl, verified=False), "payload": str(args.out),
            "bytes": len(payload)})
     return EXIT_OK
 
@@ -220,14 +200,14 @@ def cmd_trust_sign(args: argparse.Namespace) -> int:
     key = load_root_signing_key(Path(args.root_key), _passphrase(args))
     signed = sign_payload(payload, key)
     write_file(Path(args.out), signed, 0o644)
-    _emit({"signed": str(args.out), "root_kid": key.kid.hex(), "sequence": tl.sequence,
+    emit({"signed": str(args.out), "root_kid": key.kid.hex(), "sequence": tl.sequence,
            "bytes": len(signed)})
     return EXIT_OK
 
 
 def cmd_trust_inspect(args: argparse.Namespace) -> int:
     """Show a signed list's content WITHOUT verifying it."""
-    _emit(list_to_dict(read_unverified(_read(args.list)), verified=False))
+    emit(list_to_dict(read_unverified(_read(args.list)), verified=False))
     return EXIT_OK
 
 
@@ -242,7 +222,7 @@ def cmd_trust_verify(args: argparse.Namespace) -> int:
                              clock=lambda: now).offer(data)
     else:
         tl = verify_trust_list(data, root, now)
-    _emit(list_to_dict(tl, verified=True))
+    emit(list_to_dict(tl, verified=True))
     return EXIT_OK
 
 
@@ -262,7 +242,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         keys = keys.rotate_group(now)
         new_kid = keys.group_key.kid
     keydir.save(keys, directory, passphrase)
-    _emit({"rotated": args.what, "old_kid": old_kid.hex(), "new_kid": new_kid.hex(),
+    emit({"rotated": args.what, "old_kid": old_kid.hex(), "new_kid": new_kid.hex(),
            "at": now})
     return EXIT_OK
 
@@ -277,7 +257,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     keys = keydir.load(directory, passphrase).revoke(kid)
     keydir.save(keys, directory, passphrase)
     kind = "issuer" if kid in keys.issuer_ring else "group"
-    _emit({"revoked": kid.hex(), "kind": kind})
+    emit({"revoked": kid.hex(), "kind": kind})
     return EXIT_OK
 
 
@@ -312,7 +292,7 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
             write_file(out / name, read_private(source / name), 0o600)
             files.append({"kid": kid.hex(), "state": state.value, "file": str(out / name)})
         result["group_keys"] = files
-    _emit(result)
+    emit(result)
     return EXIT_OK
 
 
@@ -321,7 +301,7 @@ def cmd_keys_export(args: argparse.Namespace) -> int:
 
 def _add(sub: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
-    parser.set_defaults(func=_guarded(handler))
+    parser.set_defaults(func=handler)
     return parser
 
 
@@ -389,14 +369,3 @@ def register(subparsers: Any) -> None:
                    help="also copy the group keys (secret, 0600) to --out for terminals")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (``python -m ecert_token.cli.trust_cmd``) until ``ecert`` wires it."""
-    parser = argparse.ArgumentParser(prog="ecert")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -36,7 +36,7 @@ def _policy(now: int | None) -> VerifyPolicy:
 
 def replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore | None:
     """The store named on the command line, or None."""
-    lifetime = policy.max_lifetime + policy.leeway
+    lifetime = policy.replay_window
     if args.replay_db:
         from ..replay.sqlite import SqliteReplayStore
 

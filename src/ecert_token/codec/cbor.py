@@ -51,6 +51,40 @@ def loads(data: bytes, max_depth: int) -> object:
     return value
 
 
+BYTES = 0x40
+TEXT = 0x60
+"""Major types 2 and 3 as the top bits of a heading byte."""
+
+
+def string_head(major: int, length: int) -> bytes:
+    """The shortest heading of a definite string of ``major`` (BYTES or TEXT)."""
+    if length < 24:
+        return bytes((major | length,))
+    if length < 0x100:
+        return bytes((major | 24, length))
+    if length < 0x10000:
+        return bytes((major | 25,)) + length.to_bytes(2, "big")
+    return bytes((major | 26,)) + length.to_bytes(4, "big")
+
+
+def string_span(data: bytes, i: int, major: int) -> tuple[int, int]:
+    """``(start, end)`` of the definite string of ``major`` whose heading is at ``i``.
+
+    Only the shortest heading for the length is accepted (as a deterministic
+    encoder writes it); anything else raises :class:`CBORError`, and so may
+    a string that runs past the end (the caller checks ``end``).  The fast
+    paths use this to slice strings out of canonical layouts.
+    """
+    h = data[i] - major
+    if 0 <= h <= 23:
+        return i + 1, i + 1 + h
+    if h == 24 and data[i + 1] >= 24:
+        return i + 2, i + 2 + data[i + 1]
+    if h == 25 and data[i + 1]:
+        return i + 3, i + 3 + (data[i + 1] << 8 | data[i + 2])
+    raise CBORError("not a string with its shortest heading")
+
+
 def dumps(value: object) -> bytes:
     """Deterministic (RFC 8949 §4.2.1 core) encoding."""
     return cbor2.dumps(value, canonical=True)

@@ -14,6 +14,16 @@ import os
 import nacl.bindings as sodium
 import nacl.exceptions
 
+try:  # libsodium's own entry point, as PyNaCl's bindings call it (see Ed25519PublicKey.verify)
+    from nacl._sodium import ffi as _ffi
+    from nacl._sodium import lib as _lib
+
+    _sign_open = _lib.crypto_sign_open
+    _sign = _lib.crypto_sign
+    _NULL = _ffi.NULL
+except (ImportError, AttributeError):  # pragma: no cover - a PyNaCl without the cffi module
+    _sign_open = _sign = None
+
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
 
 ALG_EDDSA = -8
@@ -48,8 +58,14 @@ class Ed25519PublicKey:
         """True if ``signature`` is valid for ``message``; never raises for bad input."""
         if len(signature) != SIGNATURE_BYTES:
             return False
+        signed = signature + message
+        if _sign_open is not None:
+            # The same libsodium call as nacl.bindings.crypto_sign_open, without
+            # the output buffer it allocates and copies (libsodium accepts NULL
+            # for both outputs); cffi releases the GIL during the call.
+            return bool(_sign_open(_NULL, _NULL, signed, len(signed), self.raw) == 0)
         try:
-            sodium.crypto_sign_open(signature + message, self.raw)
+            sodium.crypto_sign_open(signed, self.raw)
         except nacl.exceptions.BadSignatureError:
             return False
         return True
@@ -87,6 +103,13 @@ class Ed25519PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached signature of ``message``."""
+        if _sign is not None:
+            # libsodium's crypto_sign as PyNaCl calls it, copying out only the
+            # signature instead of the whole signed message.
+            out = _ffi.new("unsigned char[]", len(message) + SIGNATURE_BYTES)
+            if _sign(out, _NULL, message, len(message), self._secret) != 0:
+                raise InvalidArgument("signing failed")  # pragma: no cover - libsodium never fails
+            return bytes(_ffi.buffer(out, SIGNATURE_BYTES))
         return bytes(sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES])
 
     def __repr__(self) -> str:

@@ -9,18 +9,25 @@ decides how long it is kept.
 
 Restart fencing: a store that may have lost its memory (a new in-memory store,
 a restarted or flushed Redis, a new SQLite file) knows when its memory began.
-A token issued before that moment may have been used before it, so the store
-answers :attr:`MarkResult.FENCED` for it instead of accepting it.  Such tokens
-stop being valid one maximum token lifetime after the memory began, so after
-that the fence no longer turns anyone away.  The rule is applied to every
-token, not only within that window: a store configured with a too-short
-``max_lifetime`` then still cannot be replayed through.
+A token that could have been used before that moment may have been, so the
+store answers :attr:`MarkResult.FENCED` for it instead of accepting it.  Such
+tokens stop being valid soon after the memory began (at most one maximum token
+lifetime plus twice the leeway, with the rule below), so after that the fence
+no longer turns anyone away.  The rule is applied to every token, not only
+within that window: a store configured with a too-short ``max_lifetime`` then
+still cannot be replayed through.
 
-Granularity: times are whole seconds and the fence compares ``issued_at``
-strictly (``issued_at < memory_began``) so that a verifier created in the
-same second as a token accepts it.  A token used in the very second a store
-lost its memory, or issued up to one leeway ahead of the verifier's clock,
-is therefore not fenced; ``ReplayEntry.issued_at`` is the token's ``iat``.
+Granularity: times are whole seconds.  ``ReplayEntry.issued_at`` is not the
+token's ``iat`` but the earliest time the token could have been used: the
+verifier passes ``iat - leeway - 1`` (an issuer clock may run up to one leeway
+ahead of the verifier's, and a use in the very second the memory was lost must
+count as before it).  Stores compare strictly, ``issued_at < memory_began``.
+So with memory beginning at ``B`` and leeway ``L``, every token with
+``iat <= B + L`` is fenced and ``iat = B + L + 1`` is the first one accepted:
+nothing can be replayed by restarting a store.  A verifier started at ``B``
+therefore refuses (as possibly replayed) tokens issued up to ``L`` seconds
+after it started; a terminal that must accept those needs a store whose memory
+began earlier (a SQLite file or a Redis that outlives the process).
 """
 
 from __future__ import annotations
@@ -43,9 +50,11 @@ class MarkResult(Enum):
 class ReplayEntry:
     """What a store needs to know about one verified token.
 
-    ``issued_at`` is the token's issue time (for fencing); ``expires_at`` is
-    the last moment a verifier could still accept it (expiry plus leeway):
-    the store keeps the id until then and forgets it at ``expires_at``.
+    ``issued_at`` is, for fencing, the earliest time the token could have
+    been used (the verifier passes its ``iat`` minus leeway minus one second;
+    see the module docstring); ``expires_at`` is the last moment a verifier
+    could still accept it (expiry plus leeway): the store keeps the id until
+    then and forgets it at ``expires_at``.
     """
 
     issuer: str
@@ -55,7 +64,11 @@ class ReplayEntry:
 
 
 def is_fenced(entry: ReplayEntry, memory_began: int) -> bool:
-    """Could ``entry`` have been used before the store's memory began?"""
+    """Could ``entry`` have been used before the store's memory began?
+
+    Strict: ``entry.issued_at`` is already the earliest possible use, so an
+    entry whose earliest use is the memory's first second is not fenced.
+    """
     return entry.issued_at < memory_began
 
 

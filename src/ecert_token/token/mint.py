@@ -14,10 +14,11 @@ from collections.abc import Callable
 from ..clock import Clock, system_clock
 from ..codec import cose
 from ..codec.cwt import encode_claims
+from ..codec.trusted import twin_of
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
 from ..model import BusinessType, Channel, Credential, FamilyAccount, TokenClaims
-from ..model.claims import MIN_TOKEN_ID_BYTES
+from ..model.claims import MAX_TOKEN_ID_BYTES, MIN_TOKEN_ID_BYTES
 from .policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from .text import to_text
 
@@ -51,6 +52,7 @@ class Issuer:
         self.ttl = _check_ttl(ttl)
         self._clock = clock
         self._random = random_bytes
+        self._public = signing_key.public  # built once: the property makes a new key
         self._sign_protected = cose.encode_protected(
             signing_key.public.alg, signing_key.kid
         )
@@ -80,7 +82,7 @@ class Issuer:
             raise InvalidArgument("actor must be a Credential")
         if not credential.usable or (actor is not None and not actor.usable):
             raise EcertError(ErrorCode.CREDENTIAL_NOT_USABLE, "credential is not active")
-        if not self.signing_key.public.allows(credential.region):
+        if not self._public.allows(credential.region):
             raise EcertError(ErrorCode.WRONG_REGION, "issuer key is not authorised for region")
         issued_at = self._clock() if now is None else now
         lifetime = self.ttl if ttl is None else _check_ttl(ttl)
@@ -89,15 +91,8 @@ class Issuer:
             raise EcertError(ErrorCode.KEY_NOT_VALID, "issuer key is outside its window")
         if not self.group_key.validity.contains(issued_at):  # verifiers would refuse it
             raise EcertError(ErrorCode.KEY_NOT_VALID, "group key is outside its window")
-        claims = TokenClaims(
-            token_id=self._random(MIN_TOKEN_ID_BYTES),
-            issued_at=issued_at,
-            expires_at=issued_at + lifetime,
-            credential_id=credential.credential_id,
-            subject_kind=credential.subject_kind,
-            region=credential.region,
-            insurance_type=credential.insurance_type,
-            masked_name=credential.masked_name,
+        claims = _new_claims(
+            self._random(MIN_TOKEN_ID_BYTES), issued_at, issued_at + lifetime, credential,
             business_type=business_type,
             channel=credential.channel if channel is None else channel,
             actor_id=None if actor is None else actor.credential_id,
@@ -130,6 +125,50 @@ class Issuer:
         signed = cose.encode_sign1(self._sign_protected, payload, signature)
         nonce, ciphertext = self.group_key.aead.encrypt(signed, self._aad, self._random)
         return to_text(cose.encode_encrypt0(self._enc_protected, nonce, ciphertext))
+
+
+_CLAIMS_TWIN = twin_of(TokenClaims)
+
+
+def _new_claims(
+    token_id: bytes, issued_at: int, expires_at: int, credential: Credential, *,
+    business_type: BusinessType, channel: Channel, actor_id: str | None,
+) -> TokenClaims:
+    """``TokenClaims(...)`` from a validated credential, without re-validating it.
+
+    Makes exactly the checks of ``TokenClaims.__post_init__`` that the
+    credential (validated when it was built) and ``mint`` do not already
+    guarantee, with the same errors, then builds the frozen object through
+    its twin (see codec/trusted.py): minting is a hot path too.
+    """
+    if not isinstance(token_id, bytes) or not (
+        MIN_TOKEN_ID_BYTES <= len(token_id) <= MAX_TOKEN_ID_BYTES
+    ):
+        raise InvalidArgument("token id must be 8 to 16 bytes")
+    for name, value in (("issued_at", issued_at), ("expires_at", expires_at)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**40:
+            raise InvalidArgument(f"{name} must be a Unix time in whole seconds")
+    if expires_at <= issued_at:
+        raise InvalidArgument("expires_at must be after issued_at")
+    if not isinstance(channel, Channel):
+        raise InvalidArgument("channel must be a Channel")
+    if actor_id is not None and actor_id == credential.credential_id:
+        raise InvalidArgument("actor must differ from the subject")
+    c = object.__new__(_CLAIMS_TWIN)
+    c.token_id = token_id
+    c.issued_at = issued_at
+    c.expires_at = expires_at
+    c.credential_id = credential.credential_id
+    c.subject_kind = credential.subject_kind
+    c.region = credential.region
+    c.insurance_type = credential.insurance_type
+    c.masked_name = credential.masked_name
+    c.business_type = business_type
+    c.channel = channel
+    c.actor_id = actor_id
+    c.__class__ = TokenClaims
+    claims: TokenClaims = c
+    return claims
 
 
 def _check_ttl(ttl: int) -> int:

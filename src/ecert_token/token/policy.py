@@ -55,6 +55,15 @@ class VerifyPolicy:
         ):
             raise InvalidArgument(f"max_lifetime must be {MIN_TTL} to {MAX_TTL} seconds")
 
+    @property
+    def replay_window(self) -> int:
+        """Seconds after a replay store's memory began during which a fenced token can
+        still be valid: its ``iat`` may be up to ``leeway + 1`` after the memory began
+        (see :meth:`Verifier.replay_entry`) and it is accepted until
+        ``iat + max_lifetime + leeway``.  Stores are built with this as ``max_lifetime``.
+        """
+        return self.max_lifetime + 2 * self.leeway + 1
+
 
 def business_type_accepts(requested: BusinessType, presented: BusinessType) -> bool:
     """May a token minted for ``presented`` be used for the ``requested`` step?

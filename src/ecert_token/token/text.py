@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..codec.base45 import Base45Error, b45decode, b45encode
 
 PREFIX = "EC1:"
+_PREFIX_CHARS = len(PREFIX)
 MAX_TEXT_CHARS = 600
 """Longest text looked at; longer input is refused before any decoding."""
 
@@ -25,6 +26,11 @@ def to_text(envelope: bytes) -> str:
 
 def from_text(text: str | bytes) -> bytes:
     """Check length and prefix, then Base45-decode the rest."""
+    if type(text) is str and len(text) <= MAX_TEXT_CHARS and text.startswith(PREFIX):
+        try:  # the common case, with the same checks as below
+            return b45decode(text[_PREFIX_CHARS:])
+        except Base45Error as exc:
+            raise TextError("not Base45") from exc
     if isinstance(text, bytes | bytearray | memoryview):
         if len(text) > MAX_TEXT_CHARS:
             raise TextError("too long")
@@ -39,6 +45,6 @@ def from_text(text: str | bytes) -> bytes:
     if not text.startswith(PREFIX):
         raise TextError("unknown prefix")
     try:
-        return b45decode(text[len(PREFIX):])
+        return b45decode(text[_PREFIX_CHARS:])
     except Base45Error as exc:
         raise TextError("not Base45") from exc

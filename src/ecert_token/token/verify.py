@@ -8,21 +8,35 @@ replay mark, so only a fully valid token can consume its id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..codec import cose
 from ..codec.cose import COSEError
-from ..codec.cwt import ClaimsError, decode_claims
-from ..crypto.aead import NONCE_BYTES, DecryptionFailed
-from ..errors import ErrorCode, TokenRejected
+from ..codec.cwt import ClaimsError, decode_claims_fast
+from ..codec.trusted import twin_of
+from ..crypto.aead import NONCE_BYTES
+from ..errors import ErrorCode, StoreUnavailable, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
-from ..model import BusinessType, TokenClaims
+from ..model import BusinessType, CertType
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
+from . import batch
 from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import TextError, from_text
 
 _MALFORMED = ErrorCode.MALFORMED
+_REVOKED = KeyState.REVOKED
+_RESULT_TWIN = twin_of(VerifiedToken)
+_ENTRY_TWIN = twin_of(ReplayEntry)
+_FIRST_USE = MarkResult.FIRST_USE
+_ACCEPTS = frozenset(
+    (requested, presented) for requested in BusinessType for presented in BusinessType
+    if business_type_accepts(requested, presented)
+)
+"""business_type_accepts as a table (built from it), one set lookup per token."""
+_new = object.__new__
 
 
 class Verifier:
@@ -40,12 +54,12 @@ class Verifier:
     ) -> None:
         self.trust = trust
         self.policy = policy or VerifyPolicy()
-        if replay_store is None:  # not `or`: an empty store has len() == 0
-            replay_store = MemoryReplayStore(
-                max_lifetime=self.policy.max_lifetime + self.policy.leeway,
-                clock=self.policy.clock,
+        # "is None", not "or": an empty store has len() 0 and would be replaced.
+        self.replay_store: ReplayStore = (
+            replay_store if replay_store is not None else MemoryReplayStore(
+                max_lifetime=self.policy.replay_window, clock=self.policy.clock
             )
-        self.replay_store: ReplayStore = replay_store
+        )
 
     def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
@@ -54,101 +68,160 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         verified = self.check(token, business_type, now=now)
-        self._mark(verified, now)
+        result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
+        if result is not _FIRST_USE:
+            raise _mark_rejection(result)
         return verified
+
+    def verify_many(
+        self,
+        tokens: Sequence[str | bytes],
+        business_type: BusinessType,
+        now: int | None = None,
+        workers: int | None = None,
+    ) -> list[VerifiedToken | TokenRejected]:
+        """Verify a batch; one result per token, in order, each a token or its rejection.
+
+        One bad token never fails the batch.  The checks run on ``workers``
+        threads (default: every usable core): most of a verification is the
+        libsodium signature check, which runs with the GIL released, so
+        threads scale.  Then every fully valid token is marked in ONE
+        ``check_and_mark_many`` round trip; a token id seen twice in the
+        batch is accepted at its first position and REPLAYED after.  If the
+        store cannot answer, every valid token's result is that
+        :class:`StoreUnavailable` (fail closed), and the rejections stand.
+        """
+        if now is None:
+            now = self.policy.clock()
+        results = batch.check_all(self.check, tokens, business_type, now, workers)
+        valid = [i for i, r in enumerate(results) if type(r) is VerifiedToken]
+        if not valid:
+            return results
+        entries = [self.replay_entry(results[i]) for i in valid]  # type: ignore[arg-type]
+        try:
+            marks = self.replay_store.check_and_mark_many(entries, now)
+        except StoreUnavailable as exc:
+            for i in valid:
+                results[i] = StoreUnavailable(exc.detail)
+            return results
+        for i, mark in zip(valid, marks, strict=True):
+            if mark is not _FIRST_USE:
+                results[i] = _mark_rejection(mark)
+        return results
 
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
     ) -> VerifiedToken:
         """Every check except the replay mark (for batch verification and inspection)."""
         policy = self.policy
-        # A code string or int becomes its member; anything else is InvalidArgument
-        # (a plain "01101" used to fail later with AttributeError).
-        business_type = BusinessType.from_code(business_type)
-        whole_seconds(now)
+        if type(business_type) is not BusinessType:
+            # A code string or int becomes its member; anything else is InvalidArgument.
+            business_type = BusinessType.from_code(business_type)
+        if type(now) is not int:
+            whole_seconds(now)  # a NaN "now" would pass every time check
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            envelope = cose.decode_encrypt0(from_text(token))
+            _, alg, kid, iv, ciphertext, aad = cose.split_encrypt0(from_text(token))
         except (TextError, COSEError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
 
-        group = self.trust.group_key(envelope.header.kid)
+        trust = self.trust
+        group = trust.group_key(kid)
         if group is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such group key")
-        if envelope.header.alg != group.alg:
+        if alg != group.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the key")
-        if len(envelope.iv) != NONCE_BYTES:
+        if len(iv) != NONCE_BYTES:
             raise TokenRejected(_MALFORMED, "wrong nonce length")
-        if group.state is KeyState.REVOKED:
+        if group.state is _REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "group key revoked")
-        try:
-            plaintext = group.aead.decrypt(
-                envelope.iv, envelope.ciphertext, cose.enc_structure(envelope.protected)
-            )
-        except DecryptionFailed:
-            raise TokenRejected(ErrorCode.DECRYPTION_FAILED) from None
+        plaintext = group.aead.open(iv, ciphertext, aad)
+        if plaintext is None:
+            raise TokenRejected(ErrorCode.DECRYPTION_FAILED)
 
         try:
-            signed = cose.decode_sign1(plaintext)
-            claims = decode_claims(signed.payload)
+            _, alg, kid, payload, signature, to_be_signed = cose.split_sign1(plaintext)
+            claims = decode_claims_fast(payload)
         except (COSEError, ClaimsError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        issuer_key = self.trust.issuer_key(signed.header.kid)
+        issuer_key = trust.issuer_key(kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
-        if signed.header.alg != issuer_key.alg:
+        if alg != issuer_key.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the key")
-        if issuer_key.state is KeyState.REVOKED:
+        if issuer_key.state is _REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
-        self._check_time(claims, now)
-        if not issuer_key.validity.contains(claims.issued_at):
+        issued_at = claims.issued_at
+        expires_at = claims.expires_at
+        leeway = policy.leeway
+        if expires_at - issued_at > policy.max_lifetime:
+            raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
+        if now + leeway < issued_at:
+            raise TokenRejected(ErrorCode.NOT_YET_VALID)
+        if now - leeway >= expires_at:
+            raise TokenRejected(ErrorCode.EXPIRED)
+        if not issuer_key.validity.contains(issued_at):
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "issued outside the key's window")
-        if not group.validity.contains(claims.issued_at):
+        if not group.validity.contains(issued_at):
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "issued outside the group key's window")
 
-        if not issuer_key.public_key.verify(
-            signed.signature, cose.sig_structure(signed.protected, signed.payload)
-        ):
+        if not issuer_key.public_key.verify(signature, to_be_signed):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
 
         if not issuer_key.allows(claims.region):
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
-        if not business_type_accepts(business_type, claims.business_type):
+        if (business_type, claims.business_type) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
-        actor, hook = claims.actor_id, policy.credential_usable
-        if actor is not None and hook is not None and not hook(actor):
-            # A family code dies with the presenting holder's credential (phone lost).
-            raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         usable = policy.credential_usable
-        if usable is not None and not usable(claims.credential_id):
-            raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
-        return VerifiedToken(claims, issuer_key.issuer, issuer_key.kid, group.kid)
-
-    def _check_time(self, claims: TokenClaims, now: int) -> None:
-        leeway = self.policy.leeway
-        if claims.expires_at - claims.issued_at > self.policy.max_lifetime:
-            raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
-        if now + leeway < claims.issued_at:
-            raise TokenRejected(ErrorCode.NOT_YET_VALID)
-        if now - leeway >= claims.expires_at:
-            raise TokenRejected(ErrorCode.EXPIRED)
+        if usable is not None:
+            # A family member's code also dies with the presenting holder's credential.
+            actor = claims.actor_id
+            if not usable(claims.credential_id) or (actor is not None and not usable(actor)):
+                raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
+        # VerifiedToken(claims, issuer, issuer_kid, group_kid), built without
+        # re-running the dataclass machinery (every field is already checked).
+        result = _new(_RESULT_TWIN)
+        result.claims = claims
+        result.issuer = issuer_key.issuer
+        result.issuer_kid = issuer_key.kid
+        result.group_kid = group.kid
+        result.cert_type = CertType.ECERT_TOKEN
+        result.__class__ = VerifiedToken
+        verified: VerifiedToken = result
+        return verified
 
     def replay_entry(self, verified: VerifiedToken) -> ReplayEntry:
-        """The store entry for a verified token: kept until expiry plus leeway."""
-        c = verified.claims
-        return ReplayEntry(
-            verified.issuer, c.token_id, c.issued_at, c.expires_at + self.policy.leeway
-        )
+        """The store entry for a verified token: kept until expiry plus leeway.
 
-    def _mark(self, verified: VerifiedToken, now: int) -> None:
-        raise_for_mark(self.replay_store.check_and_mark(self.replay_entry(verified), now))
+        For restart fencing the entry's ``issued_at`` is the earliest verifier
+        time at which the token could have been used: one leeway before its
+        ``iat`` (an issuer clock may run that far ahead) and one second more,
+        because times are whole seconds and a use in the very second a store
+        lost its memory must be fenced too.
+        """
+        c = verified.claims
+        leeway = self.policy.leeway
+        # ReplayEntry(issuer, token_id, iat - leeway - 1, exp + leeway), built
+        # from fields that are already checked (see codec/trusted.py).
+        entry = _new(_ENTRY_TWIN)
+        entry.issuer = verified.issuer
+        entry.token_id = c.token_id
+        entry.issued_at = c.issued_at - leeway - 1
+        entry.expires_at = c.expires_at + leeway
+        entry.__class__ = ReplayEntry
+        built: ReplayEntry = entry
+        return built
 
 
 def raise_for_mark(result: MarkResult) -> None:
     """Turn a store's answer into the verifier's outcome."""
     if result is MarkResult.FIRST_USE:
         return
+    raise _mark_rejection(result)
+
+
+def _mark_rejection(result: MarkResult) -> TokenRejected:
     if result is MarkResult.REPLAYED:
-        raise TokenRejected(ErrorCode.REPLAYED)
-    raise TokenRejected(ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue")
+        return TokenRejected(ErrorCode.REPLAYED)
+    return TokenRejected(ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue")
