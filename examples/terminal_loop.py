@@ -17,12 +17,13 @@ accepted one prints what the counter sends to open the visit and settle:
 ``--json`` prints one JSON object per code instead.  The exit status is 0 when
 every code was accepted, 1 when any was refused, 2 for a usage error.
 
-One process keeps one replay memory, so the same code shown twice in a run is
-refused the second time.  A fresh process refuses codes minted before it
-started (``possibly_replayed``) for one token lifetime, because it cannot know
-whether an earlier run accepted them; ``--replay-db FILE`` keeps the memory in
-SQLite across runs (a new database file fences the same way, so create it
-before the codes it will see are minted).
+A counter runs with ``--replay-db FILE``: the replay memory in a SQLite file
+that outlives the process, so a code is accepted once across runs and
+restarts.  A new file's memory begins when it is created and it refuses codes
+that could have been used before that (``possibly_replayed``), so create it
+when the terminal is installed.  Without ``--replay-db`` a one-shot run has no
+memory worth the name: like ``ecert scan`` it runs every check except the
+replay mark and says so ("replay not checked").
 """
 
 from __future__ import annotations
@@ -101,16 +102,16 @@ def scans(paths: Sequence[Path]) -> Iterator[Scan]:
             yield Scan(str(path), text=text)
 
 
-def replay_store(path: str | None, policy: VerifyPolicy) -> ReplayStore | None:
-    if path is None:
-        return None
+def replay_store(path: str, policy: VerifyPolicy) -> ReplayStore:
     store: ReplayStore = SqliteReplayStore(
         Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock
     )
     return store
 
 
-def show(scan: Scan, outcome: VerifiedToken | EcertError, as_json: bool) -> None:
+def show(
+    scan: Scan, outcome: VerifiedToken | EcertError, as_json: bool, replay_checked: bool
+) -> None:
     if isinstance(outcome, EcertError):
         if as_json:
             print(json.dumps({"source": scan.source, "ok": False, **outcome.to_dict()},
@@ -124,10 +125,12 @@ def show(scan: Scan, outcome: VerifiedToken | EcertError, as_json: bool) -> None
     if as_json:
         print(json.dumps({"source": scan.source, "ok": True, "settlement": fields,
                           "credential_id": c.credential_id, "masked_name": c.masked_name,
-                          "actor_id": c.actor_id}, ensure_ascii=False))
+                          "actor_id": c.actor_id, "replay_checked": replay_checked},
+                         ensure_ascii=False))
         return
     print(f"[ACCEPTED] {scan.source}: {c.masked_name}, credential {c.credential_id}"
-          + (f", shown by {c.actor_id}" if c.actor_id else ""))
+          + (f", shown by {c.actor_id}" if c.actor_id else "")
+          + ("" if replay_checked else " (replay not checked)"))
     for name, value in fields.items():
         print(f"  {name:<16} {value}")
 
@@ -144,8 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         business = BusinessType.from_code(args.business)
         policy = VerifyPolicy() if args.now is None else VerifyPolicy(clock=lambda: args.now)
-        verifier = Verifier(keydir.load(Path(args.keys)).trust_store(), policy,
-                            replay_store(args.replay_db, policy))
+        store = None if args.replay_db is None else replay_store(args.replay_db, policy)
+        verifier = Verifier(keydir.load(Path(args.keys)).trust_store(), policy, store)
     except EcertError as err:
         print(json.dumps(err.to_dict(), ensure_ascii=False), file=sys.stderr)
         return 2
@@ -157,11 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             assert scan.text is not None
             try:
-                outcome = verifier.verify(scan.text, business)
+                if store is None:
+                    outcome = verifier.check(scan.text, business, now=policy.clock())
+                else:
+                    outcome = verifier.verify(scan.text, business)
             except EcertError as err:
                 outcome = err
         refused += isinstance(outcome, EcertError)
-        show(scan, outcome, args.json)
+        show(scan, outcome, args.json, replay_checked=store is not None)
     return 1 if refused else 0
 
 

@@ -22,8 +22,15 @@ Configuration, from the environment:
 
 * ``ECERT_KEYS``: a key directory (``ecert keygen --out DIR``);
 * ``ECERT_REDIS_URL``: a Redis URL for the replay store shared by every
-  instance of the service (needs the ``redis`` extra); without it, each process
-  keeps its own in-memory store.
+  instance of the service (needs the ``redis`` extra);
+* ``ECERT_REPLAY_DB``: else, a SQLite file shared by the processes of one host;
+* neither: each process keeps its own in-memory store.
+
+A replay store whose memory is new (a fresh process with the in-memory store,
+a new SQLite file, an empty Redis) refuses codes that could have been used
+before it began, as ``possibly_replayed``: those issued before it started and
+up to one clock leeway (5 s) after.  A Redis or SQLite store that outlives the
+service process avoids that after restarts.
 
 Verification runs through :class:`ecert_token.aio.AsyncVerifier`, so the
 replay store's I/O never blocks the event loop.
@@ -43,9 +50,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ecert_token import BusinessType, EcertError, ErrorCode, InvalidArgument, Verifier, VerifyPolicy
-from ecert_token.aio import AsyncReplayStore, AsyncVerifier
+from ecert_token.aio import AsyncReplayStore, AsyncVerifier, ThreadedReplayStore
 from ecert_token.clock import Clock, system_clock
 from ecert_token.keys import keydir
+from ecert_token.replay import SqliteReplayStore
 
 log = logging.getLogger("ecert.service")
 
@@ -79,32 +87,45 @@ def redis_store(url: str, max_lifetime: int, clock: Clock) -> AsyncReplayStore:
     return store
 
 
+def store_from_env(max_lifetime: int, clock: Clock) -> AsyncReplayStore | None:
+    """The replay store ``ECERT_REDIS_URL`` or ``ECERT_REPLAY_DB`` names, if any."""
+    redis_url = os.environ.get("ECERT_REDIS_URL")
+    if redis_url:
+        return redis_store(redis_url, max_lifetime, clock)
+    replay_db = os.environ.get("ECERT_REPLAY_DB")
+    if replay_db:
+        return ThreadedReplayStore(SqliteReplayStore(replay_db, max_lifetime, clock))
+    return None
+
+
 def create_app(
     keys_dir: Path | None = None,
-    redis_url: str | None = None,
+    replay_store: AsyncReplayStore | None = None,
     clock: Clock = system_clock,
 ) -> FastAPI:
-    """Build the service; arguments default to ``ECERT_KEYS`` and ``ECERT_REDIS_URL``."""
+    """Build the service; ``keys_dir`` and ``replay_store`` default to the environment."""
     if keys_dir is None:
         env_keys = os.environ.get("ECERT_KEYS")
         if not env_keys:
             raise InvalidArgument("set ECERT_KEYS to a key directory")
         keys_dir = Path(env_keys)
-    if redis_url is None:
-        redis_url = os.environ.get("ECERT_REDIS_URL") or None
     keys = keydir.load(keys_dir)
     policy = VerifyPolicy(clock=clock)
-    store = (
-        redis_store(redis_url, policy.max_lifetime + policy.leeway, clock) if redis_url else None
-    )
-    verifier = AsyncVerifier(Verifier(keys.trust_store(), policy), store)
+    if replay_store is None:
+        replay_store = store_from_env(policy.max_lifetime + policy.leeway, clock)
+    verifier = AsyncVerifier(Verifier(keys.trust_store(), policy), replay_store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        close = getattr(verifier.replay_store, "aclose", None)
-        if close is not None:
-            await close()
+        # The service owns its store: release its connections on shutdown.
+        store = verifier.replay_store
+        inner = store.store if isinstance(store, ThreadedReplayStore) else store
+        aclose, close = getattr(inner, "aclose", None), getattr(inner, "close", None)
+        if aclose is not None:
+            await aclose()
+        elif close is not None:
+            close()
 
     app = FastAPI(title="ecert-token verification service", lifespan=lifespan)
     app.state.verifier = verifier

@@ -24,6 +24,7 @@ from ecert_token import (
     Verifier,
 )
 from ecert_token.aio import AsyncReplayStore, AsyncVerifier, ThreadedReplayStore
+from tests.conftest import running_store
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 
@@ -35,8 +36,8 @@ class NativeAsyncStore:
     ``reachable`` False it fails the way a dropped connection does.
     """
 
-    def __init__(self, clock: FixedClock) -> None:
-        self.inner = MemoryReplayStore(clock=clock)
+    def __init__(self) -> None:
+        self.inner = running_store()  # memory began long ago: a running terminal
         self.round_trips = 0
         self.reachable = True
         self.loop_thread: int | None = None
@@ -100,7 +101,7 @@ def test_default_store_is_the_verifiers_own(token: str, verifier: Verifier) -> N
 def test_threaded_store_runs_off_the_event_loop(
     token: str, verifier: Verifier, clock: FixedClock
 ) -> None:
-    store = ThreadRecordingStore(clock=clock)
+    store = ThreadRecordingStore(clock=lambda: clock.now - 3600)
     store.threads = []
     averifier = AsyncVerifier(verifier, ThreadedReplayStore(store))
 
@@ -135,7 +136,7 @@ def test_rejections_match_the_sync_verifier(
 def test_rejected_token_does_not_touch_the_store(
     verifier: Verifier, clock: FixedClock
 ) -> None:
-    store = NativeAsyncStore(clock)
+    store = NativeAsyncStore()
     with pytest.raises(TokenRejected):
         asyncio.run(AsyncVerifier(verifier, store).verify("EC1:0000", REG))
     assert store.round_trips == 0
@@ -150,7 +151,7 @@ def test_expired_by_injected_now(token: str, verifier: Verifier, clock: FixedClo
 def test_native_async_store_is_awaited_on_the_loop(
     token: str, verifier: Verifier, clock: FixedClock
 ) -> None:
-    store = NativeAsyncStore(clock)
+    store = NativeAsyncStore()
     assert isinstance(store, AsyncReplayStore)
 
     async def run() -> int:
@@ -166,7 +167,7 @@ def test_verify_many_one_round_trip_outcomes_in_order(
 ) -> None:
     a = issuer.mint(credential, REG)
     b = issuer.mint(credential, REG)
-    store = NativeAsyncStore(clock)
+    store = NativeAsyncStore()
     batch = [a, "EC1:garbage", a, b, issuer.mint(credential, BusinessType.PHARMACY_PURCHASE)]
     outcomes = asyncio.run(AsyncVerifier(verifier, store).verify_many(batch, REG))
     assert store.round_trips == 1
@@ -182,7 +183,7 @@ def test_verify_many_one_round_trip_outcomes_in_order(
 def test_verify_many_with_nothing_valid_skips_the_store(
     verifier: Verifier, clock: FixedClock
 ) -> None:
-    store = NativeAsyncStore(clock)
+    store = NativeAsyncStore()
     outcomes = asyncio.run(AsyncVerifier(verifier, store).verify_many(["x", b"EC1:"], REG))
     assert store.round_trips == 0
     assert all(isinstance(o, TokenRejected) and o.code is ErrorCode.MALFORMED for o in outcomes)
@@ -191,7 +192,7 @@ def test_verify_many_with_nothing_valid_skips_the_store(
 def test_unreachable_store_fails_closed(
     token: str, verifier: Verifier, clock: FixedClock
 ) -> None:
-    store = NativeAsyncStore(clock)
+    store = NativeAsyncStore()
     store.reachable = False
     averifier = AsyncVerifier(verifier, store)
     with pytest.raises(StoreUnavailable) as err:

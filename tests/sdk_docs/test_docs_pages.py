@@ -16,6 +16,7 @@ from .examples import ROOT
 DOCS = ROOT / "docs"
 DOCUMENTED = (
     "keygen", "mint", "verify", "demo", "qr", "scan", "inspect", "vectors", "trust", "keys",
+    "bench",
 )
 
 
@@ -75,3 +76,14 @@ def test_cli_reference_lists_every_option(name: str) -> None:
 def test_every_command_has_a_section() -> None:
     for name in subcommands():
         section(name)
+
+
+def test_bench_options_documented() -> None:
+    """`ecert bench` is the benchmark program's parser; check it even before it is wired."""
+    from ecert_token.bench.compare import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    body = section("bench")
+    missing = [opt for opt in long_options(parser) if f"`{opt}" not in body]
+    assert not missing, f"docs/cli.md, ecert bench: undocumented {missing}"

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +25,10 @@ from ecert_token import (
     Issuer,
     KeyMaterialError,
 )
+from ecert_token.aio import ThreadedReplayStore
 from ecert_token.keys.keydir import KeyDir
+from ecert_token.replay import SqliteReplayStore
+from tests.conftest import NOW, running_store
 
 from .examples import EXAMPLES, ROOT, load
 
@@ -36,7 +40,9 @@ def service() -> ModuleType:
 
 @pytest.fixture
 def client(service: ModuleType, key_dir: Path, clock: FixedClock) -> Iterator[TestClient]:
-    with TestClient(service.create_app(keys_dir=key_dir, clock=clock)) as c:
+    """The service with a replay store that has been running for an hour."""
+    store = ThreadedReplayStore(running_store())
+    with TestClient(service.create_app(keys_dir=key_dir, replay_store=store, clock=clock)) as c:
         yield c
 
 
@@ -101,17 +107,24 @@ def test_expired_code(client: TestClient, token: str, clock: FixedClock) -> None
     assert response.json()["error"] == "expired"
 
 
-def test_keys_from_the_environment(
-    service: ModuleType,
-    key_dir: Path,
-    clock: FixedClock,
-    token: str,
+def test_configuration_from_the_environment(
+    service: ModuleType, *, key_dir: Path, clock: FixedClock, token: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ECERT_KEYS", str(key_dir))
     monkeypatch.delenv("ECERT_REDIS_URL", raising=False)
+    monkeypatch.delenv("ECERT_REPLAY_DB", raising=False)
+    # No store named: a fresh in-memory one, whose new memory fences this token.
+    with TestClient(service.create_app(clock=clock)) as c:
+        assert post(c, token).json()["error"] == "possibly_replayed"
+    # A SQLite file that has been in use for an hour (memory began then).
+    db = tmp_path / "replay.db"
+    SqliteReplayStore(db, clock=lambda: NOW - 3600).close()
+    monkeypatch.setenv("ECERT_REPLAY_DB", str(db))
     with TestClient(service.create_app(clock=clock)) as c:
         assert post(c, token).status_code == 200
+    with TestClient(service.create_app(clock=clock)) as c:  # a restart remembers
+        assert post(c, token).json()["error"] == "replayed"
 
 
 def test_configuration_errors_are_ecert_errors(
@@ -151,7 +164,10 @@ def wait_until_up(http: httpx.Client, proc: subprocess.Popen[bytes]) -> None:
 def test_runs_under_uvicorn(keys: KeyDir, key_dir: Path, credential: Credential) -> None:
     """The documented command line serves real HTTP on loopback."""
     port = free_port()
-    env = {**os.environ, "ECERT_KEYS": str(key_dir), "PYTHONPATH": str(ROOT / "src")}
+    db = key_dir.parent / "replay.db"  # in use since an hour before the service starts
+    SqliteReplayStore(db, clock=lambda: int(time.time()) - 3600).close()
+    env = {**os.environ, "ECERT_KEYS": str(key_dir), "ECERT_REPLAY_DB": str(db),
+           "PYTHONPATH": str(ROOT / "src")}
     env.pop("ECERT_REDIS_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
@@ -163,7 +179,6 @@ def test_runs_under_uvicorn(keys: KeyDir, key_dir: Path, credential: Credential)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=5) as http:
             wait_until_up(http, proc)
-            # Minted after the service started, so its fresh store can vouch for it.
             token = Issuer(keys.signing_key, keys.group_key).mint(
                 credential, BusinessType.PHARMACY_PURCHASE
             )

@@ -11,6 +11,7 @@ from types import ModuleType
 import pytest
 
 from ecert_token import BusinessType, Credential, FamilyAccount, Issuer
+from ecert_token.replay import SqliteReplayStore
 from tests.conftest import NOW
 
 from .examples import EXAMPLES, load
@@ -23,19 +24,27 @@ def loop() -> ModuleType:
     return load("terminal_loop.py", "ecert_example_terminal_loop")
 
 
+@pytest.fixture
+def replay_db(tmp_path: Path) -> Path:
+    """A terminal's SQLite replay file, in use since an hour before NOW."""
+    path = tmp_path / "replay.db"
+    SqliteReplayStore(path, clock=lambda: NOW - 3600).close()
+    return path
+
+
 def run(loop: ModuleType, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     code = loop.main(list(args))
     return code, capsys.readouterr().out
 
 
 def test_text_scans_verified_and_formatted(
-    loop: ModuleType, capsys: pytest.CaptureFixture[str], key_dir: Path, token: str,
-    tmp_path: Path,
+    loop: ModuleType, *, capsys: pytest.CaptureFixture[str], key_dir: Path, token: str,
+    tmp_path: Path, replay_db: Path,
 ) -> None:
     scans = tmp_path / "scanner.txt"
     scans.write_text(f"{token}\n\n{token}\nEC1:NOTATOKEN\n", "utf-8")
     code, out = run(loop, capsys, "--keys", str(key_dir), "--business", "01101",
-                    "--now", str(NOW), "--json", str(scans))
+                    "--now", str(NOW), "--json", "--replay-db", str(replay_db), str(scans))
     assert code == 1
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["ok"] for line in lines] == [True, False, False]
@@ -47,6 +56,7 @@ def test_text_scans_verified_and_formatted(
         "business_type": "01101",
     }
     assert lines[0]["masked_name"] == "张*丰"
+    assert lines[0]["replay_checked"] is True
     assert lines[1]["error"] == "replayed"
     assert lines[2]["error"] == "malformed"
     assert all(line["source"] == str(scans) for line in lines)
@@ -65,7 +75,8 @@ def test_readable_output_and_exit_zero(
     code, out = run(loop, capsys, "--keys", str(key_dir), "--business", "02121",
                     "--now", str(NOW), str(scans))
     assert code == 0
-    assert f"[ACCEPTED] {scans / 'a.txt'}: 张*, credential {child}, shown by E4Q7ZK2M9PXA" in out
+    assert (f"[ACCEPTED] {scans / 'a.txt'}: 张*, credential {child}, shown by E4Q7ZK2M9PXA"
+            " (replay not checked)") in out
     assert "  mdtrt_cert_type  01\n" in out
     assert f"  mdtrt_cert_no    {member_code}\n" in out
     assert "  insuplc_admdvs   110105\n" in out
@@ -153,14 +164,17 @@ def test_scans_rendered_images(
 
 
 def test_replay_db_remembers_across_runs(
-    loop: ModuleType, capsys: pytest.CaptureFixture[str], key_dir: Path, token: str,
-    tmp_path: Path,
+    loop: ModuleType, *, capsys: pytest.CaptureFixture[str], key_dir: Path, token: str,
+    tmp_path: Path, replay_db: Path,
 ) -> None:
     scans = tmp_path / "scan.txt"
     scans.write_text(token + "\n", "utf-8")
     args = ["--keys", str(key_dir), "--business", "01101", "--now", str(NOW), "--json",
-            "--replay-db", str(tmp_path / "replay.db"), str(scans)]
+            "--replay-db", str(replay_db), str(scans)]
     first, out = run(loop, capsys, *args)
     assert (first, json.loads(out)["ok"]) == (0, True)
     second, out = run(loop, capsys, *args)  # a new process would see the same file
     assert (second, json.loads(out)["error"]) == (1, "replayed")
+    # A database created now is new memory: it cannot vouch for a code issued now.
+    third, out = run(loop, capsys, *args[:-2], str(tmp_path / "new.db"), str(scans))
+    assert (third, json.loads(out)["error"]) == (1, "possibly_replayed")
