@@ -117,9 +117,10 @@ def test_replay_db_rejects_second_use_across_processes(keydir: Path, tmp_path: P
     db = str(tmp_path / "replay.db")
     # The replay database is created an hour before the token is minted (a fresh
     # database fences tokens issued before it existed; see the next test).
-    init = ecert("verify", "--keys", str(keydir), "--business", "01101", "--replay-db", db,
-                 "--now", str(NOW - 3600), "not a token")
-    assert json.loads(init.stdout)["error"] == "malformed"
+    init = ecert("replay", "init", "--replay-db", db, "--now", str(NOW - 3600))
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert json.loads(init.stdout) == {"memory_began": NOW - 3600,
+                                       "accepts_tokens_issued_after": NOW - 3600 + 5}
     token = mint(keydir)
     args = ("verify", "--keys", str(keydir), "--business", "01101", "--replay-db", db,
             "--now", str(NOW + 5), token)
@@ -135,6 +136,14 @@ def test_a_new_replay_db_fences_tokens_issued_before_it(keydir: Path, tmp_path: 
     proc = ecert("verify", "--keys", str(keydir), "--business", "01101", "--replay-db",
                  str(tmp_path / "new.db"), "--now", str(NOW + 5), token)
     assert json.loads(proc.stdout)["error"] == "possibly_replayed"
+
+
+def test_replay_init_keeps_an_existing_database(tmp_path: Path) -> None:
+    db = str(tmp_path / "replay.db")
+    first = json.loads(ecert("replay", "init", "--replay-db", db, "--now", str(NOW)).stdout)
+    again = json.loads(ecert("replay", "init", "--replay-db", db, "--now",
+                             str(NOW + 99)).stdout)
+    assert first["memory_began"] == again["memory_began"] == NOW
 
 
 def test_demo_shows_accept_replay_and_expiry() -> None:

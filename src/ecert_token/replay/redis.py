@@ -395,6 +395,24 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
     def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         return self.check_and_mark_many((entry,), now)[0]
 
+    def begin_memory(self) -> int:
+        """Set every key group's "memory began" marker that is missing, now, in one
+        round trip, and return the latest marker: tokens issued up to one leeway
+        after it are fenced.  Run it when a deployment starts (``ecert replay
+        init``), so that the first token of each group is not the one to set it.
+        """
+        now = self._logic.clock()
+        markers = [self._logic.marker(g) for g in range(self._logic.groups)]
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for marker in markers:
+                pipe.set(marker, now, nx=True)
+            pipe.mget(markers)
+            values = pipe.execute()[-1]
+            return max(int(v) for v in values)
+        except (*_ERRORS, TypeError, ValueError) as exc:
+            raise StoreUnavailable("cannot set the memory-began markers") from exc
+
     def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         if not entries:
             return []
