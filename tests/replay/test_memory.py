@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecert_token import (
     BusinessType,
@@ -97,3 +99,24 @@ def test_threads_racing_on_one_store_accept_each_token_once(
     everything = sorted(i for per_thread in accepted for i in per_thread)
     assert everything == list(range(1000))
     assert codes == {"replayed"}
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["NHSA", "BJ", "SN-61"]), st.integers(0, 5),
+                  st.integers(-20, 20), st.integers(1, 90), st.integers(0, 3)),
+        max_size=60,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_single_path_matches_the_batch_path(ops: list[tuple[str, int, int, int, int]]) -> None:
+    """check_and_mark (the written-out fast path) and check_and_mark_many agree, step by step."""
+    began = 1_790_000_000
+    single = MemoryReplayStore(max_lifetime=100, clock=lambda: began)
+    batch = MemoryReplayStore(max_lifetime=100, clock=lambda: began)
+    now = began
+    for issuer, token, issued, life, step in ops:
+        now += step
+        entry = ReplayEntry(issuer, bytes([token]) * 8, began + issued, began + issued + life)
+        assert single.check_and_mark(entry, now) == batch.check_and_mark_many([entry], now)[0]
+        assert single.held() == batch.held()

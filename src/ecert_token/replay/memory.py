@@ -21,6 +21,11 @@ from ..clock import Clock, system_clock
 from ..errors import InvalidArgument
 from .base import MarkResult, ReplayEntry, is_fenced
 
+_REPLAYED = MarkResult.REPLAYED
+_FENCED = MarkResult.FENCED
+_FIRST_USE = MarkResult.FIRST_USE
+_MAX_CACHED_ISSUERS = 256
+
 
 def entry_key(entry: ReplayEntry) -> bytes:
     """One compact, unambiguous key for (issuer, token id)."""
@@ -43,6 +48,7 @@ class MemoryReplayStore:
         if isinstance(max_lifetime, bool) or not isinstance(max_lifetime, int) or max_lifetime < 1:
             raise InvalidArgument("max_lifetime must be a positive number of seconds")
         self._lock = threading.Lock()
+        self._prefixes: dict[str, bytes] = {}
         self._live: set[bytes] = set()
         self._buckets: dict[int, list[bytes]] = {}
         self.memory_began = clock()
@@ -96,9 +102,37 @@ class MemoryReplayStore:
         return MarkResult.FIRST_USE
 
     def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
+        # The one-entry path is on every verification, so it is _purge + _mark
+        # written out, with the issuer's key prefix cached (same results).
+        prefix = self._prefixes.get(entry.issuer)
+        if prefix is None:
+            prefix = self._prefix(entry.issuer)
+        key = prefix + entry.token_id
         with self._lock:
-            self._purge(now)
-            return self._mark(entry)
+            if now > self._purged_through:
+                self._purge(now)
+            live = self._live
+            if key in live:
+                return _REPLAYED
+            if is_fenced(entry, self.memory_began):
+                return _FENCED
+            live.add(key)
+            second = entry.expires_at
+            if second <= self._purged_through:
+                second = self._purged_through + 1
+            bucket = self._buckets.get(second)
+            if bucket is None:
+                self._buckets[second] = [key]
+            else:
+                bucket.append(key)
+            return _FIRST_USE
+
+    def _prefix(self, issuer: str) -> bytes:
+        """``entry_key``'s issuer part; kept for the first few hundred issuers seen."""
+        prefix = entry_key(ReplayEntry(issuer, b"", 0, 0))
+        if len(self._prefixes) < _MAX_CACHED_ISSUERS:
+            self._prefixes[issuer] = prefix
+        return prefix
 
     def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         with self._lock:
