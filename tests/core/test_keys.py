@@ -428,3 +428,31 @@ def test_deeply_nested_manifest_is_a_key_file_error(tmp_path: Path) -> None:
         assert err.code is ErrorCode.KEY_FILE
     else:
         raise AssertionError("a nested manifest was accepted")
+
+
+def test_concurrent_writers_of_one_file_never_collide(tmp_path: Path) -> None:
+    """write_file's temporary name is unique per call, so threads saving one file
+    each leave a complete file and no temporary behind."""
+    import threading
+
+    from ecert_token.keys.files import write_file
+
+    target = tmp_path / "key.bin"
+    errors: list[BaseException] = []
+
+    def save(i: int) -> None:
+        try:
+            for _ in range(20):
+                write_file(target, bytes([i]) * 4096, 0o600)
+        except BaseException as exc:  # collected: the test must see any failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    data = target.read_bytes()
+    assert len(data) == 4096 and len(set(data)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["key.bin"]

@@ -738,3 +738,18 @@ def test_algorithm_must_match_the_key(keys: KeyDir, token: str, verifier: Verifi
     es256 = seal(g, sign1(keys.signing_key, signed.payload,
                           protected=cose.encode_protected(-7, keys.signing_key.kid)))
     rejected(ErrorCode.MALFORMED, lambda: verifier.verify(es256, REGISTRATION), es256)
+
+
+def test_api_misuse_raises_invalid_argument(
+    keys: KeyDir, issuer: Issuer, credential: Credential
+) -> None:
+    """Wrong types given to the constructors and to mint are the library's own error."""
+    for call in (
+        lambda: Verifier(None),  # type: ignore[arg-type]
+        lambda: Verifier(keys.trust_store(), policy="strict"),  # type: ignore[arg-type]
+        lambda: TrustStore(None),  # type: ignore[arg-type]
+        lambda: issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION, now=1.5e9),  # type: ignore[arg-type]
+        lambda: issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION, now=float("nan")),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidArgument):
+            call()

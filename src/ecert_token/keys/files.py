@@ -18,7 +18,8 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
 
     The file never exists with wider permissions or half-written.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per process, thread and call, so concurrent writers never share it.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -21,6 +21,8 @@ class TrustStore:
     def __init__(
         self, issuer_keys: Iterable[IssuerVerifyKey] = (), group_keys: Iterable[GroupKey] = ()
     ) -> None:
+        if issuer_keys is None or group_keys is None:
+            raise InvalidArgument("give key iterables (possibly empty), not None")
         self._issuers: dict[bytes, IssuerVerifyKey] = {}
         self._groups: dict[bytes, GroupKey] = {}
         for ik in issuer_keys:

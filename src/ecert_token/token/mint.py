@@ -85,6 +85,8 @@ class Issuer:
         if not self._public.allows(credential.region):
             raise EcertError(ErrorCode.WRONG_REGION, "issuer key is not authorised for region")
         issued_at = self._clock() if now is None else now
+        if isinstance(issued_at, bool) or not isinstance(issued_at, int):
+            raise InvalidArgument("now must be a Unix time in whole seconds")
         lifetime = self.ttl if ttl is None else _check_ttl(ttl)
         validity = self.signing_key.validity
         if not validity.contains(issued_at):

@@ -15,7 +15,7 @@ from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, decode_claims_fast
 from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES
-from ..errors import ErrorCode, StoreUnavailable, TokenRejected
+from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
 from ..keys.material import KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, CertType
@@ -52,6 +52,10 @@ class Verifier:
         policy: VerifyPolicy | None = None,
         replay_store: ReplayStore | None = None,
     ) -> None:
+        if not isinstance(trust, TrustStore):
+            raise InvalidArgument("trust must be a TrustStore")
+        if policy is not None and not isinstance(policy, VerifyPolicy):
+            raise InvalidArgument("policy must be a VerifyPolicy")
         self.trust = trust
         self.policy = policy or VerifyPolicy()
         # "is None", not "or": an empty store has len() 0 and would be replaced.
