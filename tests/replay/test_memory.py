@@ -37,7 +37,8 @@ def test_ids_leave_the_store_at_their_expiry(clock: FixedClock) -> None:
     assert store.held() == 2
     assert store.check_and_mark(long, NOW + 65) is REPLAYED
     assert store.held() == 1  # the short id was forgotten at NOW + 65
-    assert store.check_and_mark(short, NOW + 65) is FIRST  # (an expired token's id)
+    # An expired token's id: forgotten, so the store cannot call it a first use.
+    assert store.check_and_mark(short, NOW + 65) is MarkResult.FENCED
     store.check_and_mark(entry(b"other-id", NOW + 400), NOW + 305)
     assert store.held() == 1  # only the newest is left
 
@@ -50,15 +51,17 @@ def test_a_long_idle_gap_purges_everything_due(clock: FixedClock) -> None:
     assert store.held() == 1
 
 
-def test_an_id_filed_after_its_expiry_second_was_purged_is_still_kept(clock: FixedClock) -> None:
+def test_an_id_expiring_at_a_second_already_purged_is_never_a_first_use(
+    clock: FixedClock,
+) -> None:
     store = MemoryReplayStore(clock=clock)
     store.check_and_mark(entry(b"first-id", NOW + 60), NOW + 50)
-    # A caller with a slower clock marks an id that expires at a second already purged.
+    # A caller with a slower clock marks an id that expires at a second already
+    # purged: it may have been used and forgotten (tests/redteam/test_replay_boundary.py).
     late = entry(b"late--id", NOW + 40)
-    assert store.check_and_mark(late, NOW + 30) is FIRST
-    assert store.check_and_mark(late, NOW + 50) is REPLAYED
-    store.check_and_mark(entry(b"third-id", NOW + 90), NOW + 51)
-    assert store.check_and_mark(late, NOW + 51) is FIRST  # gone one second later, not never
+    assert store.check_and_mark(late, NOW + 30) is MarkResult.FENCED
+    assert store.check_and_mark_many([late], NOW + 30) == [MarkResult.FENCED]
+    assert store.held() == 1  # not marked
 
 
 def test_rejects_a_nonsense_lifetime(clock: FixedClock) -> None:

@@ -73,8 +73,8 @@ def test_expired_rows_are_purged_in_bounded_batches(tmp_path: Path, clock: Fixed
         store.check_and_mark(entry(b"late-4th", NOW + 60, NOW + 200), NOW + 65)
         assert rows(path) == 4
         assert store.check_and_mark(entry(b"late-one", NOW + 60, NOW + 200), NOW + 66) is REPLAYED
-        # An expired id is forgotten: (its token has expired, so only the store would ask)
-        assert store.check_and_mark(entry((7).to_bytes(8, "big")), NOW + 66) is FIRST
+        # An expired id is forgotten, so the store cannot call it a first use.
+        assert store.check_and_mark(entry((7).to_bytes(8, "big")), NOW + 66) is FENCED
 
 
 def test_an_expired_row_not_yet_purged_does_not_count(tmp_path: Path, clock: FixedClock) -> None:

@@ -77,7 +77,10 @@ class ReplayStore(Protocol):
     """Atomic, bounded memory of used token ids.
 
     ``now`` is the caller's time in Unix seconds: an id whose ``expires_at``
-    is at or before ``now`` is forgotten.  A FENCED entry is not marked.
+    is at or before ``now`` is forgotten.  Callers' ``now`` values need not be
+    monotonic, so an entry whose ``expires_at`` is at or before a time the
+    store has already forgotten up to is FENCED (it may have been used).  A
+    FENCED entry is not marked.
     Implementations raise :class:`ecert_token.errors.StoreUnavailable` when
     they cannot answer, and nothing else; the verifier then fails closed.
     """

@@ -10,6 +10,11 @@ Layout, chosen for memory (about 100 bytes per live id at a million ids):
 Expiry never scans the live set: when time reaches a second, that second's
 bucket is popped and its ids are discarded from the set.  Each id is removed
 exactly once, so the cost per call is O(1) amortised.
+
+Callers' ``now`` values are not monotonic (threads read the clock at different
+moments, a batch reads it once before its checks), so an entry may arrive
+whose ``expires_at`` is at or before a second already purged: its id may have
+been used and forgotten, and it is answered FENCED, never FIRST_USE.
 """
 
 from __future__ import annotations
@@ -89,11 +94,10 @@ class MemoryReplayStore:
         live = self._live
         if key in live:
             return MarkResult.REPLAYED
-        if is_fenced(entry, self.memory_began):
-            return MarkResult.FENCED
+        if entry.expires_at <= self._purged_through or is_fenced(entry, self.memory_began):
+            return MarkResult.FENCED  # (the first: it may have been used and forgotten)
         live.add(key)
-        # Never file an id into a bucket that was already purged: keep it a little longer.
-        second = max(entry.expires_at, self._purged_through + 1)
+        second = entry.expires_at
         bucket = self._buckets.get(second)
         if bucket is None:
             self._buckets[second] = [key]
@@ -114,12 +118,10 @@ class MemoryReplayStore:
             live = self._live
             if key in live:
                 return _REPLAYED
-            if is_fenced(entry, self.memory_began):
+            second = entry.expires_at
+            if second <= self._purged_through or is_fenced(entry, self.memory_began):
                 return _FENCED
             live.add(key)
-            second = entry.expires_at
-            if second <= self._purged_through:
-                second = self._purged_through + 1
             bucket = self._buckets.get(second)
             if bucket is None:
                 self._buckets[second] = [key]

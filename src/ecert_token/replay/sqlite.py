@@ -19,6 +19,13 @@
   batches of ``PURGE_BATCH`` rows, inside the same short transaction as a
   check; a full batch makes the next call purge again, so a backlog drains
   without ever holding the lock for long.
+* **Purge horizon**: ``replay_meta`` also records the latest ``now`` any
+  purge ran at.  Callers' ``now`` values are not monotonic (processes and
+  threads read their clocks at different moments), so an entry may arrive
+  whose ``expires_at`` is at or before that horizon: its id may have been
+  used and purged already, so it is answered FENCED, never FIRST_USE.  The
+  check is part of the same INSERT statement, so a purge by another process
+  cannot slip in between.
 * **Fencing**: the file persists, so a restart of the verifying process does
   not lose memory and is not fenced.  Only a new file (first use, or the old
   one deleted) begins a new memory: its creation time is written into the
@@ -57,15 +64,21 @@ _SCHEMA = (
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
     ) WITHOUT ROWID""",
+    # The purge horizon (raised by every purge); a file from before it starts at -1.
+    "INSERT OR IGNORE INTO replay_meta (name, value) VALUES ('purged_through', -1)",
     # Written once, by whoever creates the file: when this file's memory began.
     "INSERT OR IGNORE INTO replay_meta (name, value) VALUES ('memory_began', ?)",
 )
 
-_MARK = """INSERT INTO replay_ids (issuer, token_id, expires_at) VALUES (?, ?, ?)
+_MARK = """INSERT INTO replay_ids (issuer, token_id, expires_at) SELECT ?1, ?2, ?3
+    WHERE ?3 > (SELECT value FROM replay_meta WHERE name = 'purged_through')
     ON CONFLICT (issuer, token_id) DO UPDATE SET expires_at = excluded.expires_at
-    WHERE replay_ids.expires_at <= ?"""
+    WHERE replay_ids.expires_at <= ?4"""
 
 _LIVE = "SELECT 1 FROM replay_ids WHERE issuer = ? AND token_id = ? AND expires_at > ?"
+
+_HORIZON = """UPDATE replay_meta SET value = max(value, ?)
+    WHERE name = 'purged_through'"""
 
 _PURGE = """DELETE FROM replay_ids WHERE (issuer, token_id) IN (
     SELECT issuer, token_id FROM replay_ids WHERE expires_at <= ? LIMIT ?)"""
@@ -152,10 +165,15 @@ class SqliteReplayStore:
             live = db.execute(_LIVE, (entry.issuer, entry.token_id, now)).fetchone()
             return MarkResult.FENCED if live is None else MarkResult.REPLAYED
         cursor = db.execute(_MARK, (entry.issuer, entry.token_id, entry.expires_at, now))
-        return MarkResult.FIRST_USE if cursor.rowcount == 1 else MarkResult.REPLAYED
+        if cursor.rowcount == 1:
+            return MarkResult.FIRST_USE
+        # Not marked: a live id, or one at or before the purge horizon.
+        live = db.execute(_LIVE, (entry.issuer, entry.token_id, now)).fetchone()
+        return MarkResult.FENCED if live is None else MarkResult.REPLAYED
 
     def _purge(self, now: int) -> None:
         deleted = self._db.execute(_PURGE, (now, PURGE_BATCH)).rowcount
+        self._db.execute(_HORIZON, (now,))
         # A full batch means a backlog: purge again on the next call.
         self._next_purge = now if deleted >= PURGE_BATCH else now + 1
 
