@@ -243,8 +243,12 @@ class _RedisLogic:
             logger.warning("redis replay store reachable again")
         return out
 
-    def unavailable(self, count: int) -> list[MarkResult]:
-        """Redis could not answer: fail closed, or fail open if the operator chose so."""
+    def unavailable(self, entries: Sequence[ReplayEntry]) -> list[MarkResult]:
+        """Redis could not answer: fail closed, or fail open if the operator chose so.
+
+        Failing open still refuses an id repeated within the batch (REPLAYED
+        after its first position): that needs no store.
+        """
         if not self.fail_open:
             raise StoreUnavailable("redis replay store cannot be reached")
         if not self._failing:
@@ -253,7 +257,13 @@ class _RedisLogic:
                 "redis replay store unavailable: accepting tokens WITHOUT replay protection "
                 "(fail-open policy)"
             )
-        return [MarkResult.FIRST_USE] * count
+        seen: set[tuple[str, bytes]] = set()
+        out: list[MarkResult] = []
+        for entry in entries:
+            key = (entry.issuer, entry.token_id)
+            out.append(MarkResult.REPLAYED if key in seen else MarkResult.FIRST_USE)
+            seen.add(key)
+        return out
 
     def eviction_due(self) -> bool:
         return self._eviction_pending
@@ -421,7 +431,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
         try:
             results = logic.results(calls, self._run(calls), now)
         except _ERRORS:
-            return logic.unavailable(len(entries))
+            return logic.unavailable(entries)
         if logic.eviction_due():
             self.check_eviction_policy()
         return results
@@ -487,7 +497,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
         try:
             results = logic.results(calls, await self._run(calls), now)
         except _ERRORS:
-            return logic.unavailable(len(entries))
+            return logic.unavailable(entries)
         if logic.eviction_due():
             await self.check_eviction_policy()
         return results

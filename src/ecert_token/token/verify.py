@@ -104,6 +104,8 @@ class Verifier:
         entries = [self.replay_entry(results[i]) for i in valid]  # type: ignore[arg-type]
         try:
             marks = self.replay_store.check_and_mark_many(entries, now)
+            if type(marks) is not list or len(marks) != len(entries):
+                raise StoreUnavailable("replay store gave an invalid answer")
         except StoreUnavailable as exc:
             for i in valid:
                 results[i] = StoreUnavailable(exc.detail)
