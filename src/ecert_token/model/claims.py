@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
 from .codes import BusinessType, Channel, InsuranceType, SubjectKind
@@ -19,20 +19,22 @@ class TokenClaims:
 
     ``credential_id`` is the subject (for a family member's code, the member);
     ``actor_id`` is the holder who presents a family member's code, else None.
-    The issuer is not a claim: it is bound to the signing key.
+    The issuer is not a claim: it is bound to the signing key.  ``repr()`` leaves
+    out the credential ids and the masked name (personal data, PIPL), so a
+    logged or reported repr carries none.
     """
 
     token_id: bytes
     issued_at: int
     expires_at: int
-    credential_id: str
+    credential_id: str = field(repr=False)
     subject_kind: SubjectKind
     region: Region
     insurance_type: InsuranceType
-    masked_name: str
+    masked_name: str = field(repr=False)
     business_type: BusinessType
     channel: Channel
-    actor_id: str | None = None
+    actor_id: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.token_id, bytes) or not (

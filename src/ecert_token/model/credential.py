@@ -69,12 +69,15 @@ def _validate_time(value: object, what: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """One insured party's electronic certificate as the platform holds it."""
+    """One insured party's electronic certificate as the platform holds it.
 
-    credential_id: str
+    ``repr()`` leaves out the credential id and the masked name (PIPL).
+    """
+
+    credential_id: str = field(repr=False)
     region: Region
     insurance_type: InsuranceType
-    masked_name: str
+    masked_name: str = field(repr=False)
     channel: Channel
     issued_at: int
     subject_kind: SubjectKind = SubjectKind.INSURED_PERSON
