@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from .errors import EcertError, InvalidArgument, StoreUnavailable, TokenRejected
 from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
+from .token.batch import token_list
 from .token.result import VerifiedToken
 from .token.verify import Verifier, raise_for_mark
 
@@ -141,6 +142,7 @@ class AsyncVerifier:
         passed the checks gets a :class:`~ecert_token.StoreUnavailable` (fail
         closed) and the other rejections stand, as in the synchronous batch.
         """
+        tokens = token_list(tokens)
         at = self._now(now)
         outcomes: list[VerifiedToken | TokenRejected] = []
         checked: list[tuple[int, VerifiedToken]] = []

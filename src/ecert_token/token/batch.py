@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import InvalidArgument, TokenRejected
@@ -60,6 +60,16 @@ def _run(check: Check, tokens: Sequence[str | bytes], business_type: BusinessTyp
     return out
 
 
+def token_list(tokens: Iterable[str | bytes]) -> list[str | bytes]:
+    """``tokens`` as a list; one token (text or bytes) or a non-iterable is a mistake."""
+    if isinstance(tokens, str | bytes | bytearray | memoryview):
+        raise InvalidArgument("give a sequence of tokens, not one token")
+    try:
+        return list(tokens)
+    except TypeError:
+        raise InvalidArgument("tokens must be a sequence of tokens") from None
+
+
 def check_all(check: Check, tokens: Sequence[str | bytes], business_type: BusinessType,
               now: int, workers: int | None) -> list[Outcome]:
     """``check`` every token (results in order), on up to ``workers`` threads."""
@@ -67,7 +77,7 @@ def check_all(check: Check, tokens: Sequence[str | bytes], business_type: Busine
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidArgument("workers must be a positive integer")
-    tokens = list(tokens)
+    tokens = token_list(tokens)
     n = len(tokens)
     chunks = min(workers * CHUNKS_PER_WORKER, n // MIN_PER_CHUNK)
     if workers == 1 or chunks < 2:

@@ -32,7 +32,11 @@ def from_text(text: str | bytes) -> bytes:
         except Base45Error as exc:
             raise TextError("not Base45") from exc
     if isinstance(text, bytes | bytearray | memoryview):
-        if len(text) > MAX_TEXT_CHARS:
+        try:
+            size = len(text)
+        except ValueError:  # a released memoryview
+            raise TextError("not readable") from None
+        if size > MAX_TEXT_CHARS:
             raise TextError("too long")
         try:
             text = bytes(text).decode("ascii")
