@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
-from .errors import EcertError, InvalidArgument, StoreUnavailable, TokenRejected
+from .errors import EcertError, ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
 from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
 from .token.batch import token_list
@@ -30,6 +30,7 @@ from .token.verify import Verifier, raise_for_mark
 __all__ = ["AsyncReplayStore", "AsyncVerifier", "ThreadedReplayStore"]
 
 _T = TypeVar("_T")
+_EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
 
 
 @runtime_checkable
@@ -123,6 +124,8 @@ class AsyncVerifier:
         if not isinstance(result, MarkResult):
             raise StoreUnavailable("replay store gave an invalid answer")
         raise_for_mark(result)
+        if now is None and self.verifier.expired_since(verified):  # as Verifier.verify
+            raise TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
         return verified
 
     async def verify_many(
@@ -167,9 +170,11 @@ class AsyncVerifier:
             for index, _ in checked:
                 outcomes[index] = StoreUnavailable(exc.detail)
             return outcomes
-        for (index, _), result in zip(checked, results, strict=True):
+        for (index, verified), result in zip(checked, results, strict=True):
             try:
                 raise_for_mark(result)
+                if now is None and self.verifier.expired_since(verified):
+                    raise TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
             except TokenRejected as err:
                 outcomes[index] = err
         return outcomes

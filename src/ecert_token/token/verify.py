@@ -37,6 +37,7 @@ _ACCEPTS = frozenset(
 )
 """business_type_accepts as a table (built from it), one set lookup per token."""
 _new = object.__new__
+_EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
 
 
 class Verifier:
@@ -68,14 +69,29 @@ class Verifier:
     def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
     ) -> VerifiedToken:
-        """Verify ``token`` for the ``business_type`` step this terminal performs."""
-        if now is None:
-            now = self.policy.clock()
+        """Verify ``token`` for the ``business_type`` step this terminal performs.
+
+        Without ``now`` the policy's clock is read before the checks and again
+        after the replay mark: a token that expired in between is refused, for
+        its id may have expired in the store before the mark landed (Redis
+        drops it by the server's clock), so "first use" proves nothing.
+        """
+        if now is not None:
+            verified = self.check(token, business_type, now=now)
+            raise_for_mark(self.replay_store.check_and_mark(self.replay_entry(verified), now))
+            return verified
+        now = self.policy.clock()
         verified = self.check(token, business_type, now=now)
         result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
         if result is not _FIRST_USE:
             raise _mark_rejection(result)
+        if self.expired_since(verified):
+            raise TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
         return verified
+
+    def expired_since(self, verified: VerifiedToken) -> bool:
+        """Has ``verified`` expired by the policy's clock, read now (after its mark)?"""
+        return self.policy.clock() - self.policy.leeway >= verified.claims.expires_at
 
     def verify_many(
         self,
@@ -95,6 +111,7 @@ class Verifier:
         store cannot answer, every valid token's result is that
         :class:`StoreUnavailable` (fail closed), and the rejections stand.
         """
+        read_clock = now is None
         if now is None:
             now = self.policy.clock()
         results = batch.check_all(self.check, tokens, business_type, now, workers)
@@ -113,6 +130,8 @@ class Verifier:
         for i, mark in zip(valid, marks, strict=True):
             if mark is not _FIRST_USE:
                 results[i] = _mark_rejection(mark)
+            elif read_clock and self.expired_since(results[i]):  # type: ignore[arg-type]
+                results[i] = TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
         return results
 
     def check(
