@@ -96,7 +96,7 @@ def test_keys_of_one_call_share_a_cluster_slot(
 ) -> None:
     ids = [i.to_bytes(8, "big") for i in range(64)]
     assert store.check_and_mark_many([entry(i) for i in ids], NOW) == [FIRST] * 64
-    keys = [k for k in client.scan_iter(match=b"ecert:*") if not k.endswith(b":!began")]
+    keys = [k for k in client.scan_iter(match=b"ecert:{*") if not k.endswith(b":!began")]
     assert sorted(k.rsplit(b":NHSA:", 1)[1] for k in keys) == ids
     groups = {k.split(b":")[1] for k in keys}
     assert len(groups) > 4  # spread over several slots (shards of a cluster)
@@ -278,7 +278,7 @@ def test_one_group_makes_a_batch_one_script_call(
     store = RedisReplayStore(client, 305, clock, groups=1, prefix="site7")
     batch = [entry(i.to_bytes(8, "big")) for i in range(64)]
     assert store.check_and_mark_many(batch, NOW) == [FIRST] * 64
-    tags = {k.split(b":")[1] for k in client.scan_iter(match=b"site7:*")}
+    tags = {k.split(b":")[1] for k in client.scan_iter(match=b"site7:{*")}
     assert tags == {b"{0}"}
 
 

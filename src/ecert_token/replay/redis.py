@@ -18,6 +18,12 @@ Sixteen groups spread the load over up to sixteen shards while a batch of 64
 ids still costs one pipelined round trip on a single server (one script call
 per group present).  ``groups=1`` makes a batch a single script call.
 
+**One group count per prefix.**  Stores that share a server and prefix must
+file an id under the same key, so they must use the same ``groups``: the first
+store records its count in ``<prefix>:groups`` and every store compares its own
+with it before its first check.  A store with another count fails closed
+(StoreUnavailable, even with ``fail_open``): it would accept ids used elsewhere.
+
 **Expiry.**  An id's key expires at the entry's absolute ``expires_at``
 (``EXAT``), but never sooner than its remaining lifetime by the server's own
 clock, so a Redis whose clock runs ahead cannot forget live ids early.
@@ -183,6 +189,8 @@ class _RedisLogic:
         self._tags = [f"{prefix}:{{{g}}}:".encode() for g in range(groups)]
         self._markers = [tag + b"!began" for tag in self._tags]
         self._eviction_pending = check_eviction
+        self.groups_key = f"{prefix}:groups".encode()
+        self._groups_agreed = False
         self._failing = False
         self._began_logged_at: int | None = None
 
@@ -264,6 +272,23 @@ class _RedisLogic:
             out.append(MarkResult.REPLAYED if key in seen else MarkResult.FIRST_USE)
             seen.add(key)
         return out
+
+    def groups_due(self) -> bool:
+        """Has this store yet to compare its group count with the recorded one?"""
+        return not self._groups_agreed
+
+    def judge_groups(self, recorded: object) -> None:
+        """Compare the recorded group count (``GET <prefix>:groups``) with ours."""
+        try:
+            count = int(recorded)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise StoreUnavailable("the redis key-group count cannot be read") from None
+        if count != self.groups:
+            raise StoreUnavailable(
+                "another replay store on this redis prefix uses a different number of key "
+                "groups"
+            )
+        self._groups_agreed = True
 
     def eviction_due(self) -> bool:
         return self._eviction_pending
@@ -405,6 +430,13 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
     def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         return self.check_and_mark_many((entry,), now)[0]
 
+    def _agree_groups(self) -> None:
+        logic = self._logic
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(logic.groups_key, logic.groups, nx=True)
+        pipe.get(logic.groups_key)
+        logic.judge_groups(pipe.execute()[-1])
+
     def begin_memory(self) -> int:
         """Set every key group's "memory began" marker that is missing, now, in one
         round trip, and return the latest marker: tokens issued up to one leeway
@@ -429,6 +461,8 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
         logic = self._logic
         calls = logic.plan(entries, now)
         try:
+            if logic.groups_due():
+                self._agree_groups()
             results = logic.results(calls, self._run(calls), now)
         except _ERRORS:
             return logic.unavailable(entries)
@@ -487,6 +521,13 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
     async def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         return (await self.check_and_mark_many((entry,), now))[0]
 
+    async def _agree_groups(self) -> None:
+        logic = self._logic
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(logic.groups_key, logic.groups, nx=True)
+        pipe.get(logic.groups_key)
+        logic.judge_groups((await pipe.execute())[-1])
+
     async def check_and_mark_many(
         self, entries: Sequence[ReplayEntry], now: int
     ) -> list[MarkResult]:
@@ -495,6 +536,8 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
         logic = self._logic
         calls = logic.plan(entries, now)
         try:
+            if logic.groups_due():
+                await self._agree_groups()
             results = logic.results(calls, await self._run(calls), now)
         except _ERRORS:
             return logic.unavailable(entries)
