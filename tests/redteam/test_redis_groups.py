@@ -8,15 +8,12 @@ again at the other.  A store must refuse to work beside a different group count.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ecert_token import FixedClock, StoreUnavailable
 from ecert_token.replay import MarkResult, ReplayEntry
 from tests.conftest import NOW
-from tests.replay.conftest import need_redis
 from tests.replay.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -24,14 +21,8 @@ USED = ReplayEntry("NHSA", b"\x00" * 7 + b"\x05", NOW, NOW + 65)
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    need_redis()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+def url(redis_server: RedisServer) -> str:
+    return redis_server.url
 
 
 def test_stores_with_other_group_counts_cannot_both_accept_one_id(url: str) -> None:

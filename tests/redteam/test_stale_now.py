@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +25,6 @@ from ecert_token.aio import AsyncVerifier
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import ReplayStore
 from tests.conftest import NOW
-from tests.replay.conftest import need_redis
 from tests.replay.redis_server import RedisServer
 
 REG = BusinessType.HOSPITAL_REGISTRATION
@@ -47,18 +45,13 @@ class SteppingClock:
 
 
 @pytest.fixture
-def redis_store(tmp_path: Path) -> Iterator[ReplayStore]:
-    need_redis()
+def redis_store(redis_server: RedisServer) -> Iterator[ReplayStore]:
     from ecert_token.replay.redis import RedisReplayStore
 
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    store = RedisReplayStore.from_url(server.url, max_lifetime=305, clock=lambda: NOW - 3600)
-    try:
-        yield store
-    finally:
-        store.close()
-        server.stop()
+    store = RedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                      clock=lambda: NOW - 3600)
+    yield store
+    store.close()
 
 
 def used_then_expired(store: ReplayStore, keys: KeyDir, token: str) -> None:
