@@ -20,17 +20,16 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Protocol, TypeVar, runtime_checkable
 
-from .errors import EcertError, ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
+from .errors import EcertError, InvalidArgument, StoreUnavailable, TokenRejected
 from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
-from .token.batch import token_list
+from .token.batch import check_all
 from .token.result import VerifiedToken
-from .token.verify import Verifier, raise_for_mark
+from .token.verify import Verifier
 
 __all__ = ["AsyncReplayStore", "AsyncVerifier", "ThreadedReplayStore"]
 
 _T = TypeVar("_T")
-_EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
 
 
 @runtime_checkable
@@ -120,12 +119,10 @@ class AsyncVerifier:
         at = self._now(now)
         verified = self.verifier.check(token, business_type, now=at)
         entry = self.verifier.replay_entry(verified)
-        result = await self._store_call(self.replay_store.check_and_mark(entry, at))
-        if not isinstance(result, MarkResult):
-            raise StoreUnavailable("replay store gave an invalid answer")
-        raise_for_mark(result)
-        if now is None and self.verifier.expired_since(verified):  # as Verifier.verify
-            raise TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
+        mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
+        rejection = self.verifier.mark_outcome(verified, mark, now is None)
+        if rejection is not None:
+            raise rejection
         return verified
 
     async def verify_many(
@@ -145,39 +142,20 @@ class AsyncVerifier:
         passed the checks gets a :class:`~ecert_token.StoreUnavailable` (fail
         closed) and the other rejections stand, as in the synchronous batch.
         """
-        tokens = token_list(tokens)
+        verifier = self.verifier
         at = self._now(now)
-        outcomes: list[VerifiedToken | TokenRejected] = []
-        checked: list[tuple[int, VerifiedToken]] = []
-        for index, token in enumerate(tokens):
-            try:
-                verified = self.verifier.check(token, business_type, now=at)
-            except TokenRejected as err:
-                outcomes.append(err)
-            else:
-                outcomes.append(verified)
-                checked.append((index, verified))
+        # The checks are CPU work: run them here, in order (the event loop has no
+        # store I/O to wait for until the mark).
+        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1)
+        checked, entries = verifier.replay_entries(outcomes)
         if not checked:
             return outcomes
-        entries = [self.verifier.replay_entry(v) for _, v in checked]
+        marks: object
         try:
-            results = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
-            if not isinstance(results, list) or len(results) != len(entries) or not all(
-                isinstance(r, MarkResult) for r in results
-            ):
-                raise StoreUnavailable("replay store gave an invalid answer")
+            marks = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
         except StoreUnavailable as exc:
-            for index, _ in checked:
-                outcomes[index] = StoreUnavailable(exc.detail)
-            return outcomes
-        for (index, verified), result in zip(checked, results, strict=True):
-            try:
-                raise_for_mark(result)
-                if now is None and self.verifier.expired_since(verified):
-                    raise TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
-            except TokenRejected as err:
-                outcomes[index] = err
-        return outcomes
+            marks = exc
+        return verifier.settle_batch(outcomes, checked, marks, now is None)
 
     async def _store_call(self, call: Awaitable[_T]) -> _T:
         """Await one store call under the timeout; any failure fails closed."""

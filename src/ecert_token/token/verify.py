@@ -38,6 +38,7 @@ _ACCEPTS = frozenset(
 """business_type_accepts as a table (built from it), one set lookup per token."""
 _new = object.__new__
 _EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
+_INVALID_ANSWER = "replay store gave an invalid answer"
 
 
 class Verifier:
@@ -76,18 +77,68 @@ class Verifier:
         its id may have expired in the store before the mark landed (Redis
         drops it by the server's clock), so "first use" proves nothing.
         """
-        if now is not None:
-            verified = self.check(token, business_type, now=now)
-            raise_for_mark(self.replay_store.check_and_mark(self.replay_entry(verified), now))
-            return verified
-        now = self.policy.clock()
+        clock_read = now is None
+        if now is None:
+            now = self.policy.clock()
         verified = self.check(token, business_type, now=now)
-        result = self.replay_store.check_and_mark(self.replay_entry(verified), now)
-        if result is not _FIRST_USE:
-            raise _mark_rejection(result)
-        if self.expired_since(verified):
-            raise TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
+        mark = self.replay_store.check_and_mark(self.replay_entry(verified), now)
+        if mark is not _FIRST_USE or clock_read:
+            rejection = self.mark_outcome(verified, mark, clock_read)
+            if rejection is not None:
+                raise rejection
         return verified
+
+    def mark_outcome(
+        self, verified: VerifiedToken, mark: object, clock_read: bool
+    ) -> TokenRejected | None:
+        """What a replay store's answer for ``verified`` means: None to accept it, or
+        the rejection.  Shared by every verification path, sync and async.
+
+        ``clock_read``: the verifier read "now" itself, so a token that expired
+        before its mark landed is refused (see :meth:`verify`).  An answer that
+        is not a :class:`MarkResult` fails closed.
+        """
+        if mark is _FIRST_USE:
+            if clock_read and self.expired_since(verified):
+                return TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
+            return None
+        if not isinstance(mark, MarkResult):
+            return StoreUnavailable(_INVALID_ANSWER)
+        return _mark_rejection(mark)
+
+    def replay_entries(
+        self, results: Sequence[VerifiedToken | TokenRejected]
+    ) -> tuple[list[tuple[int, VerifiedToken]], list[ReplayEntry]]:
+        """The positions of the tokens that passed every check, and their store entries."""
+        checked = [(i, r) for i, r in enumerate(results) if type(r) is VerifiedToken]
+        return checked, [self.replay_entry(v) for _, v in checked]
+
+    def settle_batch(
+        self,
+        results: list[VerifiedToken | TokenRejected],
+        checked: Sequence[tuple[int, VerifiedToken]],
+        marks: object,
+        clock_read: bool,
+    ) -> list[VerifiedToken | TokenRejected]:
+        """Apply a store's batch answer to ``results`` (in place) and return them.
+
+        ``marks`` is the store's list of answers, or the :class:`StoreUnavailable`
+        it raised; a failed or malformed answer fails every checked token
+        closed and leaves the other rejections as they are.
+        """
+        if isinstance(marks, StoreUnavailable) or not (
+            type(marks) is list and len(marks) == len(checked)
+            and all(isinstance(m, MarkResult) for m in marks)
+        ):
+            detail = marks.detail if isinstance(marks, StoreUnavailable) else _INVALID_ANSWER
+            for i, _ in checked:
+                results[i] = StoreUnavailable(detail)
+            return results
+        for (i, verified), mark in zip(checked, marks, strict=True):
+            rejection = self.mark_outcome(verified, mark, clock_read)
+            if rejection is not None:
+                results[i] = rejection
+        return results
 
     def expired_since(self, verified: VerifiedToken) -> bool:
         """Has ``verified`` expired by the policy's clock, read now (after its mark)?"""
@@ -111,28 +162,19 @@ class Verifier:
         store cannot answer, every valid token's result is that
         :class:`StoreUnavailable` (fail closed), and the rejections stand.
         """
-        read_clock = now is None
+        clock_read = now is None
         if now is None:
             now = self.policy.clock()
         results = batch.check_all(self.check, tokens, business_type, now, workers)
-        valid = [i for i, r in enumerate(results) if type(r) is VerifiedToken]
-        if not valid:
+        checked, entries = self.replay_entries(results)
+        if not checked:
             return results
-        entries = [self.replay_entry(results[i]) for i in valid]  # type: ignore[arg-type]
+        marks: object
         try:
             marks = self.replay_store.check_and_mark_many(entries, now)
-            if type(marks) is not list or len(marks) != len(entries):
-                raise StoreUnavailable("replay store gave an invalid answer")
         except StoreUnavailable as exc:
-            for i in valid:
-                results[i] = StoreUnavailable(exc.detail)
-            return results
-        for i, mark in zip(valid, marks, strict=True):
-            if mark is not _FIRST_USE:
-                results[i] = _mark_rejection(mark)
-            elif read_clock and self.expired_since(results[i]):  # type: ignore[arg-type]
-                results[i] = TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
-        return results
+            marks = exc
+        return self.settle_batch(results, checked, marks, clock_read)
 
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
@@ -237,13 +279,6 @@ class Verifier:
         entry.__class__ = ReplayEntry
         built: ReplayEntry = entry
         return built
-
-
-def raise_for_mark(result: MarkResult) -> None:
-    """Turn a store's answer into the verifier's outcome."""
-    if result is MarkResult.FIRST_USE:
-        return
-    raise _mark_rejection(result)
 
 
 def _mark_rejection(result: MarkResult) -> TokenRejected:
