@@ -23,18 +23,15 @@ from pathlib import Path
 
 from ecert_token import (
     BusinessType,
-    Channel,
     Credential,
-    InsuranceType,
     Issuer,
-    Region,
 )
 from ecert_token.codec import cbor, cose
 from ecert_token.codec.base45 import b45decode
 from ecert_token.codec.cwt import CTI, ECERT, EXP, IAT, SUB
 from ecert_token.keys.keydir import KeyDir, generate
 from ecert_token.token.text import PREFIX
-from ecert_token.vectors import NOW, seeded_random
+from ecert_token.vectors import NOW, sample_person, seeded_random
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "wire-format.md"
@@ -78,14 +75,7 @@ def example_keys() -> KeyDir:
 
 def example_credential() -> Credential:
     """The shared test credential (``credential`` fixture)."""
-    return Credential(
-        credential_id="E4Q7ZK2M9PXA",
-        region=Region("110105"),
-        insurance_type=InsuranceType.EMPLOYEE_BASIC,
-        masked_name="张*丰",
-        channel=Channel.WECHAT,
-        issued_at=NOW - 86_400 * 365,
-    )
+    return sample_person()
 
 
 def example_token(keys: KeyDir) -> str:

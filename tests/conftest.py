@@ -13,19 +13,17 @@ import pytest
 
 from ecert_token import (
     BusinessType,
-    Channel,
     Credential,
     FamilyAccount,
     FixedClock,
-    InsuranceType,
     Issuer,
     MemoryReplayStore,
-    Region,
     TrustStore,
     Verifier,
     VerifyPolicy,
 )
 from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token.vectors import sample_family, sample_person
 from ecert_token.vectors import seeded_random as deterministic_random
 
 NOW = 1_790_000_000
@@ -44,27 +42,12 @@ def keys() -> KeyDir:
 
 @pytest.fixture
 def credential() -> Credential:
-    return Credential(
-        credential_id="E4Q7ZK2M9PXA",
-        region=Region("110105"),
-        insurance_type=InsuranceType.EMPLOYEE_BASIC,
-        masked_name="张*丰",
-        channel=Channel.WECHAT,
-        issued_at=NOW - 86_400 * 365,
-    )
+    return sample_person()
 
 
 @pytest.fixture
-def family(credential: Credential) -> FamilyAccount:
-    child = Credential(
-        credential_id="K8D2WQ5T7RNB",
-        region=Region("110105"),
-        insurance_type=InsuranceType.RESIDENT_BASIC,
-        masked_name="张*",
-        channel=Channel.WECHAT,
-        issued_at=NOW - 86_400 * 30,
-    )
-    return FamilyAccount(credential, (child,))
+def family() -> FamilyAccount:
+    return sample_family()
 
 
 @pytest.fixture

@@ -129,7 +129,8 @@ class Vector:
 
 # -- the sample people and keys --------------------------------------------------------------
 
-def _person() -> Credential:
+def sample_person() -> Credential:
+    """The sample insured person of the vectors, the tests, the docs and the benchmarks."""
     return Credential(
         credential_id="E4Q7ZK2M9PXA", region=Region("110105"),
         insurance_type=InsuranceType.EMPLOYEE_BASIC, masked_name="张*丰",
@@ -137,13 +138,14 @@ def _person() -> Credential:
     )
 
 
-def _family() -> FamilyAccount:
+def sample_family() -> FamilyAccount:
+    """``sample_person`` holding a family account with one bound child."""
     child = Credential(
         credential_id="K8D2WQ5T7RNB", region=Region("110105"),
         insurance_type=InsuranceType.RESIDENT_BASIC, masked_name="张*",
         channel=Channel.WECHAT, issued_at=NOW - 86_400 * 30,
     )
-    return FamilyAccount(_person(), (child,))
+    return FamilyAccount(sample_person(), (child,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,7 @@ BUY = BusinessType.PHARMACY_PURCHASE
 
 def _valid(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "valid")
-    p = _person()
+    p = sample_person()
     return Vector("valid", "well-formed tokens checked within their lifetime", _main_trust(k), (
         Check("registration code at the registration step", iss.mint(p, REG), REG, NOW, VALID),
         Check("purchase code at a pharmacy till, 30 s after issue", iss.mint(p, BUY), BUY,
@@ -188,7 +190,7 @@ def _valid(k: _Keys) -> Vector:
 
 def _family_member(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "family")
-    token = iss.mint_for_member(_family(), "K8D2WQ5T7RNB", BUY)
+    token = iss.mint_for_member(sample_family(), "K8D2WQ5T7RNB", BUY)
     return Vector("family_member", "a family member's code shown by the account holder: "
                   "subject is the member, actor the holder", _main_trust(k), (
         Check("member's purchase code", token, BUY, NOW, VALID),
@@ -197,7 +199,7 @@ def _family_member(k: _Keys) -> Vector:
 
 def _expired(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "expired")
-    old = iss.mint(_person(), REG, now=NOW - 120)
+    old = iss.mint(sample_person(), REG, now=NOW - 120)
     return Vector("expired", "a 60 s code presented two minutes after issue", _main_trust(k), (
         Check("issued 120 s ago, expired 60 s ago", old, REG, NOW, ErrorCode.EXPIRED),
     ))
@@ -205,7 +207,7 @@ def _expired(k: _Keys) -> Vector:
 
 def _not_yet_valid(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "not_yet_valid")
-    early = iss.mint(_person(), REG, now=NOW + 60)
+    early = iss.mint(sample_person(), REG, now=NOW + 60)
     return Vector("not_yet_valid", "a code issued by a clock running a minute ahead",
                   _main_trust(k), (
         Check("issued 60 s in the future", early, REG, NOW, ErrorCode.NOT_YET_VALID),
@@ -214,7 +216,7 @@ def _not_yet_valid(k: _Keys) -> Vector:
 
 def _time_window(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "time_window")
-    p = _person()
+    p = sample_person()
     leeway = VerifyPolicy().leeway
     return Vector("time_window", f"the edges of the window with a leeway of {leeway} s: valid "
                   "while now - leeway < exp and now + leeway >= iat", _main_trust(k), (
@@ -239,7 +241,7 @@ def _lifetime_too_long(k: _Keys) -> Vector:
 
 
 def _claims(tag: str, iat: int, exp: int, region: str = "110105") -> TokenClaims:
-    p = _person()
+    p = sample_person()
     return TokenClaims(
         token_id=hashlib.sha256(SEED + tag.encode()).digest()[:8], issued_at=iat,
         expires_at=exp, credential_id=p.credential_id, subject_kind=p.subject_kind,
@@ -249,7 +251,7 @@ def _claims(tag: str, iat: int, exp: int, region: str = "110105") -> TokenClaims
 
 
 def _replayed(k: _Keys) -> Vector:
-    token = _issuer(k.main.signing_key, k.main.group_key, "replayed").mint(_person(), BUY)
+    token = _issuer(k.main.signing_key, k.main.group_key, "replayed").mint(sample_person(), BUY)
     return Vector("replayed", "the same code presented twice", _main_trust(k), (
         Check("first presentation", token, BUY, NOW, VALID),
         Check("second presentation, 5 s later", token, BUY, NOW + 5, ErrorCode.REPLAYED),
@@ -276,7 +278,7 @@ def _flip_byte(data: bytes, index: int) -> bytes:
 
 def _tampered(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "tampered")
-    p = _person()
+    p = sample_person()
     return Vector("tampered", "valid codes with one bit flipped", _main_trust(k), (
         Check("bit 0 of the first ciphertext byte", _flip(iss.mint(p, REG), "ciphertext", 0),
               REG, NOW, ErrorCode.DECRYPTION_FAILED),
@@ -291,7 +293,7 @@ def _tampered(k: _Keys) -> Vector:
 
 def _wrong_business_type(k: _Keys) -> Vector:
     iss = _issuer(k.main.signing_key, k.main.group_key, "business")
-    p = _person()
+    p = sample_person()
     return Vector("wrong_business_type", "codes used for a step they were not minted for: a "
                   "payment step needs a code for exactly that step; an identity step accepts "
                   "any identity code and never a payment one", _main_trust(k), (
@@ -305,7 +307,7 @@ def _wrong_business_type(k: _Keys) -> Vector:
 
 
 def _unknown_key(k: _Keys) -> Vector:
-    p = _person()
+    p = sample_person()
     to_rogue_group = _issuer(k.main.signing_key, k.rogue.group_key, "unknown_group")
     by_rogue_issuer = _issuer(k.rogue.signing_key, k.main.group_key, "unknown_issuer")
     return Vector("unknown_key", "codes naming keys that are not in the trust material",
@@ -326,7 +328,7 @@ def _wrong_region(k: _Keys) -> Vector:
                   "for an insured region in province 61 (Shaanxi)", trust, (
         Check("Beijing-only key, Xi'an region 610102", iss.mint_claims(xian), REG, NOW,
               ErrorCode.WRONG_REGION),
-        Check("the same key for its own province", iss.mint(_person(), REG), REG, NOW, VALID),
+        Check("the same key for its own province", iss.mint(sample_person(), REG), REG, NOW, VALID),
     ))
 
 
@@ -335,13 +337,13 @@ def _bad_signature(k: _Keys) -> Vector:
     iss = _issuer(impostor, k.main.group_key, "bad_signature")
     return Vector("bad_signature", "a code encrypted to the right group and signed under the "
                   "trusted issuer's kid by another key", _main_trust(k), (
-        Check("signed by the wrong private key", iss.mint(_person(), REG), REG, NOW,
+        Check("signed by the wrong private key", iss.mint(sample_person(), REG), REG, NOW,
               ErrorCode.BAD_SIGNATURE),
     ))
 
 
 def _key_revoked(k: _Keys) -> Vector:
-    token = _issuer(k.main.signing_key, k.main.group_key, "revoked").mint(_person(), REG)
+    token = _issuer(k.main.signing_key, k.main.group_key, "revoked").mint(sample_person(), REG)
     revoked = dataclasses.replace(k.main.signing_key, state=KeyState.REVOKED)
     trust = Trust((revoked,), (k.main.group_key,))
     return Vector("key_revoked", "the issuer key is revoked in the trust material", trust, (
@@ -350,7 +352,7 @@ def _key_revoked(k: _Keys) -> Vector:
 
 
 def _key_not_valid(k: _Keys) -> Vector:
-    token = _issuer(k.main.signing_key, k.main.group_key, "key_window").mint(_person(), REG)
+    token = _issuer(k.main.signing_key, k.main.group_key, "key_window").mint(sample_person(), REG)
     window = Validity(not_before=NOW - 86_400 * 30, not_after=NOW - 86_400)
     ended = dataclasses.replace(k.main.signing_key, validity=window)
     trust = Trust((ended,), (k.main.group_key,))
@@ -361,7 +363,7 @@ def _key_not_valid(k: _Keys) -> Vector:
 
 
 def _malformed(k: _Keys) -> Vector:
-    good = _issuer(k.main.signing_key, k.main.group_key, "malformed").mint(_person(), REG)
+    good = _issuer(k.main.signing_key, k.main.group_key, "malformed").mint(sample_person(), REG)
     env = cose.decode_encrypt0(from_text(good))
     body = cose.encode_encrypt0(env.protected, env.iv, env.ciphertext)
     wrong_alg = cose.encode_encrypt0(cose.encode_protected(1, env.header.kid), env.iv,

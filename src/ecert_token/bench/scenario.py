@@ -25,10 +25,11 @@ from ..codec.base45 import ALPHABET, b45encode
 from ..errors import TokenRejected
 from ..keys.keydir import KeyDir, generate
 from ..keys.material import GroupKey
-from ..model import BusinessType, Channel, Credential, InsuranceType, Region, TokenClaims
+from ..model import BusinessType, TokenClaims
 from ..replay.memory import MemoryReplayStore
 from ..token import Issuer, Verifier, VerifyPolicy
 from ..token.text import from_text, to_text
+from ..vectors import sample_person
 from .peers import cbor2_5_dir, load_python_cwt
 from .runner import Contender
 
@@ -54,11 +55,7 @@ class Scenario:
     def __init__(self, count: int, *, cbor2_dir: str | None = None, peers: bool = True) -> None:
         self.keys: KeyDir = generate(issuer="NHSA", group="national",
                                      random_bytes=_rng_bytes(1))
-        self.credential = Credential(
-            credential_id="E4Q7ZK2M9PXA", region=Region("110105"),
-            insurance_type=InsuranceType.EMPLOYEE_BASIC, masked_name="张*丰",
-            channel=Channel.WECHAT, issued_at=NOW - 86_400,
-        )
+        self.credential = sample_person()
         self.issuer = Issuer(self.keys.signing_key, self.keys.group_key,
                              clock=lambda: NOW, random_bytes=os.urandom)
         self.tokens = [self.issuer.mint(self.credential, REG) for _ in range(count)]
