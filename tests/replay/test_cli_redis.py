@@ -57,3 +57,16 @@ def test_without_init_the_first_token_is_fenced(
 def test_init_with_redis_down_is_store_unavailable(tmp_path: Path) -> None:
     result = ecert("replay", "init", "--replay-redis", "redis://127.0.0.1:1/0")
     assert result["error"] == "store_unavailable"
+
+
+def test_init_refuses_a_prefix_used_with_another_group_count(redis_server: RedisServer) -> None:
+    """`replay init` honours the same one-group-count-per-prefix guard as every check."""
+    from ecert_token import FixedClock
+    from ecert_token.replay.redis import RedisReplayStore
+
+    one = RedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                    clock=FixedClock(NOW), groups=1)
+    one.begin_memory()
+    one.close()
+    result = ecert("replay", "init", "--replay-redis", redis_server.url)
+    assert result["error"] == "store_unavailable"

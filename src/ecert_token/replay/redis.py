@@ -446,6 +446,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
         now = self._logic.clock()
         markers = [self._logic.marker(g) for g in range(self._logic.groups)]
         try:
+            self._agree_groups()  # the same guard as every check: one group count per prefix
             pipe = self.client.pipeline(transaction=False)
             for marker in markers:
                 pipe.set(marker, now, nx=True)
