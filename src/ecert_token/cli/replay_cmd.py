@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..replay.sqlite import SqliteReplayStore
-from ..token import VerifyPolicy
 from .output import EXIT_OK, emit
+from .verifying import policy_at
 
 
 def cmd_replay_init(args: argparse.Namespace) -> int:
-    now = args.now
-    policy = VerifyPolicy() if now is None else VerifyPolicy(clock=lambda: now)
+    policy = policy_at(args.now)
     if args.replay_db:
         with SqliteReplayStore(
             Path(args.replay_db), max_lifetime=policy.replay_window, clock=policy.clock

@@ -30,7 +30,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
 
 
-def _policy(now: int | None) -> VerifyPolicy:
+def policy_at(now: int | None) -> VerifyPolicy:
+    """The default policy, on a clock fixed at ``--now`` when one is given."""
     return VerifyPolicy() if now is None else VerifyPolicy(clock=lambda: now)
 
 
@@ -62,7 +63,7 @@ def _trust(args: argparse.Namespace, now: int) -> TrustStore:
 
 def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bool]:
     """Verify ``token`` as the arguments say; return the result and whether replay was checked."""
-    policy = _policy(args.now)
+    policy = policy_at(args.now)
     store = replay_store(args, policy)
     verifier = Verifier(_trust(args, policy.clock()), policy, store)
     business = BusinessType.from_code(args.business)
