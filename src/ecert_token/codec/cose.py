@@ -197,7 +197,8 @@ SignParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
 _IV_HEADER = b"\xa1\x05\x4d"
 """``{5: h'<13 bytes>'}``: the unprotected header with its IV heading."""
 _SIGNATURE_HEADING = b"\x58\x40"
-_SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
+SIG1_CONTEXT_PREFIX = b"\x84" + _SIG1_CONTEXT
+"""The Sig_structure's first bytes: the array heading and ``"Signature1"``."""
 _ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
 
 
@@ -255,7 +256,7 @@ def split_sign1(data: bytes) -> SignParts:
                         and data[end:end + 2] == _SIGNATURE_HEADING):
                     protected = data[3:p]
                     payload = data[start:end]
-                    tbs = b"".join((_SIG1_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
+                    tbs = b"".join((SIG1_CONTEXT_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
                     return protected, fields[0], fields[1], payload, data[end + 2:], tbs
     except (IndexError, CBORError):
         pass

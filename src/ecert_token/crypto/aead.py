@@ -19,6 +19,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from ..errors import InvalidArgument
 
+__all__ = [
+    "ALG_AES_CCM_16_64_128",
+    "KEY_BYTES",
+    "NONCE_BYTES",
+    "TAG_BYTES",
+    "AesCcmKey",
+    "DecryptionFailed",
+    "InvalidTag",
+]
+
 ALG_AES_CCM_16_64_128 = 10
 KEY_BYTES = 16
 NONCE_BYTES = 13
@@ -59,6 +69,16 @@ class AesCcmKey:
         if plaintext is None:
             raise DecryptionFailed
         return plaintext
+
+    @property
+    def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:
+        """The library's own decrypt ``(nonce, ciphertext, aad)``, raising ``InvalidTag``.
+
+        For a caller that has already checked what :meth:`open` checks (a
+        13-byte nonce, a ciphertext that holds a tag): one Python call fewer
+        on the verifier's hot path.
+        """
+        return self._aead.decrypt
 
     def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
         """:meth:`decrypt` answering None instead of raising (the verifier's hot path:

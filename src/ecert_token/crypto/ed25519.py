@@ -10,21 +10,39 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from typing import Any
 
 import nacl.bindings as sodium
 import nacl.exceptions
+
+from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
+
+
+def _sign_open_fallback(m: object, mlen_p: object, signed: bytes, size: int, pk: bytes) -> int:
+    """``crypto_sign_open``'s answer through PyNaCl's wrapper: 0 if valid, else -1."""
+    try:
+        sodium.crypto_sign_open(signed[:size], pk)
+    except nacl.exceptions.BadSignatureError:
+        return -1
+    return 0
+
 
 try:  # libsodium's own entry point, as PyNaCl's bindings call it (see Ed25519PublicKey.verify)
     from nacl._sodium import ffi as _ffi
     from nacl._sodium import lib as _lib
 
-    _sign_open = _lib.crypto_sign_open
+    sign_open: Callable[[Any, Any, bytes, int, bytes], int] = _lib.crypto_sign_open
+    """libsodium's ``crypto_sign_open(m, mlen_p, sm, smlen, pk)``: 0 if ``sm`` is a valid
+    signature followed by its message.  Call it as ``sign_open(NULL, NULL, signed,
+    len(signed), public_raw)``: no output buffers, and cffi releases the GIL."""
     _sign = _lib.crypto_sign
-    _NULL = _ffi.NULL
+    NULL: Any = _ffi.NULL
 except (ImportError, AttributeError):  # pragma: no cover - a PyNaCl without the cffi module
-    _sign_open = _sign = None
+    sign_open = _sign_open_fallback
+    _sign = None
+    NULL = None
 
-from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
 
 ALG_EDDSA = -8
 PUBLIC_KEY_BYTES = 32
@@ -59,16 +77,9 @@ class Ed25519PublicKey:
         if len(signature) != SIGNATURE_BYTES:
             return False
         signed = signature + message
-        if _sign_open is not None:
-            # The same libsodium call as nacl.bindings.crypto_sign_open, without
-            # the output buffer it allocates and copies (libsodium accepts NULL
-            # for both outputs); cffi releases the GIL during the call.
-            return bool(_sign_open(_NULL, _NULL, signed, len(signed), self.raw) == 0)
-        try:
-            sodium.crypto_sign_open(signed, self.raw)
-        except nacl.exceptions.BadSignatureError:
-            return False
-        return True
+        # The same libsodium call as nacl.bindings.crypto_sign_open, without
+        # the output buffer it allocates and copies.
+        return sign_open(NULL, NULL, signed, len(signed), self.raw) == 0
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Ed25519PublicKey) and other.raw == self.raw
@@ -107,7 +118,7 @@ class Ed25519PrivateKey:
             # libsodium's crypto_sign as PyNaCl calls it, copying out only the
             # signature instead of the whole signed message.
             out = _ffi.new("unsigned char[]", len(message) + SIGNATURE_BYTES)
-            if _sign(out, _NULL, message, len(message), self._secret) != 0:
+            if _sign(out, NULL, message, len(message), self._secret) != 0:
                 raise InvalidArgument("signing failed")  # pragma: no cover - libsodium never fails
             return bytes(_ffi.buffer(out, SIGNATURE_BYTES))
         return bytes(sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES])

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from ..errors import InvalidArgument
 from .material import GroupKey, IssuerVerifyKey
+from .routes import Routes, build_routes
 
 
 class TrustStore:
@@ -16,7 +17,7 @@ class TrustStore:
     keys enter: a trust-list root key (a different type) is refused.
     """
 
-    __slots__ = ("_groups", "_issuers")
+    __slots__ = ("_groups", "_issuers", "_routes")
 
     def __init__(
         self, issuer_keys: Iterable[IssuerVerifyKey] = (), group_keys: Iterable[GroupKey] = ()
@@ -37,6 +38,22 @@ class TrustStore:
             if gk.kid in self._groups:
                 raise InvalidArgument("two group keys share one kid")
             self._groups[gk.kid] = gk
+        cls = type(self)
+        # Routes answer exactly what the two lookups below answer; a subclass
+        # that changes the lookups gets none (the verifier then takes the
+        # general path) unless it provides routes() itself.
+        plain = (cls.issuer_key is TrustStore.issuer_key
+                 and cls.group_key is TrustStore.group_key)
+        self._routes = (build_routes(self._issuers.values(), self._groups.values())
+                        if plain else None)
+
+    def routes(self) -> Routes | None:
+        """The keys by the exact header bytes that name them (see :mod:`.routes`),
+        or None: then the verifier looks keys up by kid on its general path."""
+        try:
+            return self._routes
+        except AttributeError:  # a subclass that never called __init__
+            return None
 
     def issuer_key(self, kid: bytes) -> IssuerVerifyKey | None:
         return self._issuers.get(kid)

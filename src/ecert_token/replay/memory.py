@@ -119,7 +119,8 @@ class MemoryReplayStore:
             if key in live:
                 return _REPLAYED
             second = entry.expires_at
-            if second <= self._purged_through or is_fenced(entry, self.memory_began):
+            # (is_fenced, written out)
+            if second <= self._purged_through or entry.issued_at < self.memory_began:
                 return _FENCED
             live.add(key)
             bucket = self._buckets.get(second)

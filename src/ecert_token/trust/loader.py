@@ -25,6 +25,7 @@ from pathlib import Path
 from ..clock import Clock, system_clock
 from ..errors import ErrorCode, InvalidArgument, TrustListError
 from ..keys.material import GroupKey, IssuerVerifyKey
+from ..keys.routes import Routes
 from ..keys.trust_store import TrustStore
 from .envelope import verify_trust_list
 from .listing import TrustList
@@ -203,6 +204,14 @@ class LiveTrustStore(TrustStore):
 
     def group_key(self, kid: bytes) -> GroupKey | None:
         return self._loader.trust_store().group_key(kid)
+
+    def routes(self) -> Routes | None:
+        """The current list's routes; None while the list may not be used, so the
+        verifier's general path raises the loader's error where it always did."""
+        try:
+            return self._loader.trust_store().routes()
+        except TrustListError:
+            return None
 
     @property
     def issuer_keys(self) -> tuple[IssuerVerifyKey, ...]:
