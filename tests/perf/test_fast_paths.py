@@ -222,6 +222,18 @@ def protected(alg: int, kid: bytes, order: str = "canonical") -> bytes:
     return cbor2.dumps({4: kid, 1: alg})
 
 
+SHORT_PAYLOAD = canonical({2: "E4Q7ZK2M9PX", 4: NOW})
+assert len(SHORT_PAYLOAD) == 0x14
+
+
+def non_shortest_ciphertext(sealer: Sealer, plaintext: bytes) -> bytes:
+    """A sealed COSE_Encrypt0 whose short ciphertext has the heading 58 xx."""
+    canonical_env = sealer.encrypt0(plaintext)
+    ct_size = len(plaintext) + 8
+    assert ct_size < 24 and canonical_env[-ct_size - 1] == 0x40 + ct_size
+    return canonical_env[:-ct_size - 1] + bytes([0x58, ct_size]) + canonical_env[-ct_size:]
+
+
 def envelope_variants(keys: KeyDir, sealer: Sealer) -> list[str]:
     sk, gk = keys.signing_key, keys.group_key
     payload = canonical(claims_map())
@@ -252,6 +264,12 @@ def envelope_variants(keys: KeyDir, sealer: Sealer) -> list[str]:
                         + bytes([len(payload)]) + payload + b"\x58\x40" + sig),
         sealer.encrypt0(good_sign[1:]),
         sealer.encrypt0(b"\xd0" + good_sign[1:]),
+        # Non-shortest one-byte length headings (58 xx below 24), signed and sealed:
+        # a short payload, and a short ciphertext.
+        sealer.encrypt0(b"\xd2\x84" + cose.bstr_head(len(prot)) + prot + b"\xa0\x58\x14"
+                        + SHORT_PAYLOAD + b"\x58\x40"
+                        + sk.private_key.sign(cose.sig_structure(prot, SHORT_PAYLOAD))),
+        non_shortest_ciphertext(sealer, b"\xa0"),
     ]
     text = [to_text(v) for v in variants]
     text.append(to_text(sealer.encrypt0(good_sign) + b"\x00"))

@@ -196,8 +196,25 @@ SignParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
 
 _IV_HEADER = b"\xa1\x05\x4d"
 """``{5: h'<13 bytes>'}``: the unprotected header with its IV heading."""
+
+
+def encrypt0_opening(alg: int, kid: bytes) -> bytes:
+    """The first bytes of every canonical COSE_Encrypt0 under key ``(alg, kid)``:
+    tag, array heading, protected header, and the unprotected ``{5: `` with the
+    13-byte IV's heading; the IV follows."""
+    protected = encode_protected(alg, kid)
+    return b"\xd0\x83" + _head(len(protected)) + protected + _IV_HEADER
+
+
+def sign1_opening(alg: int, kid: bytes) -> bytes:
+    """The first bytes of every canonical COSE_Sign1 under key ``(alg, kid)`` whose
+    payload is 24 to 255 bytes long: tag, array heading, protected header, the
+    empty unprotected map, and the payload's one-byte-length heading; the
+    length follows."""
+    protected = encode_protected(alg, kid)
+    return b"\xd2\x84" + _head(len(protected)) + protected + b"\xa0\x58"
 _SIGNATURE_HEADING = b"\x58\x40"
-SIG1_CONTEXT_PREFIX = b"\x84" + _SIG1_CONTEXT
+_SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
 """The Sig_structure's first bytes: the array heading and ``"Signature1"``."""
 _ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
 
@@ -256,7 +273,7 @@ def split_sign1(data: bytes) -> SignParts:
                         and data[end:end + 2] == _SIGNATURE_HEADING):
                     protected = data[3:p]
                     payload = data[start:end]
-                    tbs = b"".join((SIG1_CONTEXT_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
+                    tbs = b"".join((_SIG1_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
                     return protected, fields[0], fields[1], payload, data[end + 2:], tbs
     except (IndexError, CBORError):
         pass

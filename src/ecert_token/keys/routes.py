@@ -1,20 +1,22 @@
-"""Routes: a key found by the exact bytes of the header that names it.
+"""Routes: a key found by the exact bytes that open an envelope sealed with it.
 
 A token names its keys in the COSE protected headers.  This format writes
-each protected header one way only, ``{1: alg, 4: kid}`` deterministically
-encoded, so for every key in a trust store there is exactly one byte string
-under which a token can name it: that header as a CBOR byte string (its
-heading included), as it sits inside the envelope.  A route maps those bytes
-to the key and to everything the verifier derives from the key for each
-token: the AEAD's additional data (the Enc_structure) or the start of the
-Sig_structure, the key state and validity window as plain integers, the
-region scope.
+each envelope one way only: deterministic CBOR, the protected header
+``{1: alg, 4: kid}``, a 13-byte IV, a payload of one-byte length.  So for
+every key in a trust store, every canonical envelope made with it begins with
+the same bytes (tag, array heading, protected header, and the heading that
+follows it; see ``cose.encrypt0_opening`` / ``cose.sign1_opening``).  A route
+maps those bytes to the key and to everything the verifier derives from the
+key for each token: the AEAD's additional data (the Enc_structure) or the
+start of the Sig_structure, the key state and validity window as plain
+integers, the region scope.
 
 One dictionary lookup of a slice of the token then finds the key, proves the
-header is canonical, and proves ``alg`` is the key's algorithm.  Anything
-that does not hit a route (another encoding, an unknown kid, a wrong alg) is
-left to the general, strict decoders, which give the answer or the error; so
-routes change how fast a token is verified, never what the answer is.
+envelope's opening is canonical, and proves ``alg`` is the key's algorithm.
+Anything that does not hit a route (another encoding, an unknown kid, a wrong
+alg) is left to the general, strict decoders, which give the answer or the
+error; so routes change how fast a token is verified, never what the answer
+is.
 """
 
 from __future__ import annotations
@@ -35,12 +37,6 @@ def window(validity: Validity) -> tuple[int, int]:
     low = _OPEN_LOW if validity.not_before is None else validity.not_before
     high = _OPEN_HIGH if validity.not_after is None else validity.not_after
     return low, high
-
-
-def header_bytes(alg: int, kid: bytes) -> bytes:
-    """The protected header ``{1: alg, 4: kid}`` as the byte string it travels as."""
-    protected = cose.encode_protected(alg, kid)
-    return cose.bstr_head(len(protected)) + protected
 
 
 class GroupRoute(NamedTuple):
@@ -70,7 +66,8 @@ class IssuerRoute(NamedTuple):
 
 
 class Routes(NamedTuple):
-    """Header bytes -> route, for the group keys and for the issuer keys."""
+    """Envelope opening -> route: COSE_Encrypt0 openings to group keys, COSE_Sign1
+    openings to issuer keys."""
 
     groups: dict[bytes, GroupRoute]
     issuers: dict[bytes, IssuerRoute]
@@ -78,16 +75,17 @@ class Routes(NamedTuple):
 
 def build_routes(issuers: Iterable[IssuerVerifyKey], groups: Iterable[GroupKey]) -> Routes:
     """The routes of a trust store's keys (kids are unique per kind there)."""
-    group_routes = {}
-    for gk in groups:
-        protected = cose.encode_protected(gk.alg, gk.kid)
-        group_routes[header_bytes(gk.alg, gk.kid)] = GroupRoute(
-            gk, cose.enc_structure(protected), gk.aead.raw_decrypt,
+    group_routes = {
+        cose.encrypt0_opening(gk.alg, gk.kid): GroupRoute(
+            gk, cose.enc_structure(cose.encode_protected(gk.alg, gk.kid)), gk.aead.raw_decrypt,
             gk.state is KeyState.REVOKED, *window(gk.validity))
+        for gk in groups
+    }
     issuer_routes = {}
     for ik in issuers:
-        header = header_bytes(ik.alg, ik.kid)
-        issuer_routes[header] = IssuerRoute(
-            ik, cose.SIG1_CONTEXT_PREFIX + header + b"\x40", ik.public_key.raw,
+        protected = cose.encode_protected(ik.alg, ik.kid)
+        issuer_routes[cose.sign1_opening(ik.alg, ik.kid)] = IssuerRoute(
+            # The Sig_structure of an empty payload, minus that payload's heading.
+            ik, cose.sig_structure(protected, b"")[:-1], ik.public_key.raw,
             ik.state is KeyState.REVOKED, *window(ik.validity), ik.regions)
     return Routes(group_routes, issuer_routes)

@@ -39,8 +39,8 @@ _ACCEPTS = frozenset(
 )
 """business_type_accepts as a table (built from it), one set lookup per token."""
 _new = object.__new__
-_IV_HEADER = b"\xa1\x05\x4d"
-"""``{5: h'<13 bytes>'}``: COSE_Encrypt0's unprotected header with its IV heading."""
+_SIGNATURE_HEADING = b"\x58\x40"
+"""The heading of a 64-byte byte string: a COSE_Sign1's Ed25519 signature."""
 _EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
 _INVALID_ANSWER = "replay store gave an invalid answer"
 
@@ -215,15 +215,15 @@ class Verifier:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         routes = self.trust.routes()
 
-        # COSE_Encrypt0: tag, array(3), protected bstr, {5: 13-byte IV}, ciphertext
+        # A canonical COSE_Encrypt0 opens with its key's route (tag, array,
+        # protected header, IV heading), then the 13-byte IV and the ciphertext
         # with a one-byte length heading, nothing after it.
         route = None
         n = len(data)
-        if n > 64 and data[0] == 0xD0 and data[1] == 0x83 and 0x46 <= data[2] <= 0x57:
-            p = data[2] - 0x3D
-            if (data[p:p + 3] == _IV_HEADER and data[p + 16] == 0x58 and data[p + 17] >= 24
-                    and p + 18 + data[p + 17] == n and routes is not None):
-                route = routes.groups.get(data[2:p])
+        if n > 64 and routes is not None:
+            p = data[2] - 0x3D  # where the unprotected header starts
+            if p < n - 41 and data[p + 16] == 0x58 and data[p + 17] == n - p - 18 >= 24:
+                route = routes.groups.get(data[:p + 3])
         if route is None:
             route, nonce, ciphertext = self._group_route(data)
         else:
@@ -236,23 +236,24 @@ class Verifier:
         except InvalidTag:
             raise TokenRejected(ErrorCode.DECRYPTION_FAILED) from None
 
-        # COSE_Sign1: tag, array(4), protected bstr, {}, payload with a one-byte
-        # length heading, a 64-byte signature, nothing after it.
+        # A canonical COSE_Sign1 opens with its key's route (tag, array,
+        # protected header, empty map, payload heading), then the payload's
+        # length, the payload, and a 64-byte signature, nothing after it.
         issuer_route = claims = None
         m = len(plaintext)
-        if (m > 96 and plaintext[0] == 0xD2 and plaintext[1] == 0x84
-                and 0x46 <= plaintext[2] <= 0x57 and routes is not None):
-            q = plaintext[2] - 0x3D
-            end = q + 3 + plaintext[q + 2]
-            if (plaintext[q] == 0xA0 and plaintext[q + 1] == 0x58 and plaintext[q + 2] >= 24
-                    and end + 66 == m and plaintext[end] == 0x58 and plaintext[end + 1] == 0x40):
-                issuer_route = routes.issuers.get(plaintext[2:q])
+        if m > 96 and routes is not None:
+            q = plaintext[2] - 0x3B  # where the payload's length byte is
+            size = plaintext[q] if q < m - 90 else 0
+            end = q + 1 + size
+            if (size >= 24 and end + 66 == m
+                    and plaintext[end:end + 2] == _SIGNATURE_HEADING):
+                issuer_route = routes.issuers.get(plaintext[:q])
                 if issuer_route is not None:
-                    claims = decode_claims_layout(plaintext[q + 3:end])
+                    claims = decode_claims_layout(plaintext[q + 1:end])
         if issuer_route is None or claims is None:
             issuer_route, claims, signed = self._issuer_route(plaintext)
         else:
-            signed = b"".join((plaintext[end + 2:], issuer_route[1], plaintext[q + 1:end]))
+            signed = b"".join((plaintext[end + 2:], issuer_route[1], plaintext[q - 1:end]))
         issuer_key, _, public_raw, revoked, issuer_low, issuer_high, regions = issuer_route
         if revoked:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
