@@ -111,7 +111,8 @@ def render(stats: Sequence[Stats], tgts: Sequence[Target], info: dict[str, objec
     libs = info["libraries"]
     assert isinstance(libs, dict)
     versions = ", ".join(f"{k} {v}" for k, v in libs.items() if v)
-    lines += ["", f"Machine: {info['cpu']}, {info['cores']} cores, {info['python']}; {versions}."]
+    lines += ["", f"Machine: {info['cpu']}, {info['cores']} cores, {info['python']}; {versions}; "
+              f"Base45: {info['base45']}."]
     return "\n".join(lines)
 
 

@@ -43,8 +43,11 @@ def describe(extra: dict[str, str | None] | None = None) -> dict[str, object]:
         libs["openssl"] = backend.openssl_version_text()
     except (ImportError, AttributeError):
         pass
+    from ..codec import base45
+
     return {
         "cpu": cpu_model(),
+        "base45": base45.IMPLEMENTATION,
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
