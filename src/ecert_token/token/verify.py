@@ -85,16 +85,7 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         verified = self.check(token, business_type, now=now)
-        # self.replay_entry(verified), written out (see there).
-        claims = verified.claims
-        leeway = self.policy.leeway
-        entry = _new(_ENTRY_TWIN)
-        entry.issuer = verified.issuer
-        entry.token_id = claims.token_id
-        entry.issued_at = claims.issued_at - leeway - 1
-        entry.expires_at = claims.expires_at + leeway
-        entry.__class__ = ReplayEntry
-        mark = self.replay_store.check_and_mark(entry, now)
+        mark = self.replay_store.check_and_mark(self.replay_entry(verified), now)
         if mark is not _FIRST_USE or clock_read:
             rejection = self.mark_outcome(verified, mark, clock_read)
             if rejection is not None:
