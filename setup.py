@@ -1,8 +1,10 @@
-"""Build script for the one optional C extension; all metadata is in pyproject.toml.
+"""Build script for the optional C extensions; all metadata is in pyproject.toml.
 
-``ecert_token.codec._base45`` is optional (``optional=True``): where no C
-compiler is available the build goes on without it and the package uses its
-pure-Python Base45, with the same results (see docs/performance.md).
+``ecert_token.codec._base45`` (Base45) and ``ecert_token.crypto._ed25519_batch``
+(many libsodium signature checks in one release of the GIL, for
+``verify_many``) are optional (``optional=True``): where no C compiler is
+available the build goes on without them and the package is pure Python,
+with the same results (see docs/performance.md).
 """
 
 from setuptools import Extension, setup
@@ -13,6 +15,11 @@ setup(
             "ecert_token.codec._base45",
             ["src/ecert_token/codec/_base45.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "ecert_token.crypto._ed25519_batch",
+            ["src/ecert_token/crypto/_ed25519_batch.c"],
+            optional=True,
+        ),
     ]
 )

@@ -146,7 +146,8 @@ class AsyncVerifier:
         at = self._now(now)
         # The checks are CPU work: run them here, in order (the event loop has no
         # store I/O to wait for until the mark).
-        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1)
+        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1,
+                             split=(verifier.prepare, verifier.accept))
         checked, entries = verifier.replay_entries(outcomes)
         if not checked:
             return outcomes

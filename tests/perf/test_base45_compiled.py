@@ -26,11 +26,10 @@ from ecert_token.codec.base45 import (
     b45encode_python,
 )
 
+from .compiled import skip_unless_built
+
 compiled = base45._compiled
-_PURE = os.environ.get("ECERT_TOKEN_PURE_PYTHON", "") not in ("", "0")
-if compiled is None and not _PURE and os.environ.get("ECERT_REQUIRE_SPEEDUPS") == "1":
-    raise RuntimeError("ECERT_REQUIRE_SPEEDUPS=1 but ecert_token.codec._base45 is not built")
-pytestmark = pytest.mark.skipif(compiled is None, reason="C extension not built or turned off")
+pytestmark = skip_unless_built(compiled, "codec._base45")
 
 
 def python_answer(text: str) -> bytes | None:

@@ -30,8 +30,9 @@ time turns the extension off.  :data:`IMPLEMENTATION` says which is in use.
 from __future__ import annotations
 
 import functools
-import os
 from types import ModuleType
+
+from .. import speedups
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -59,7 +60,7 @@ _MASKS = [_masks(g) for g in range(_MASK_CACHE_GROUPS + 1)]
 
 
 def _load_compiled() -> ModuleType | None:
-    if os.environ.get("ECERT_TOKEN_PURE_PYTHON", "") not in ("", "0"):
+    if not speedups.allowed():
         return None
     try:
         from . import _base45

@@ -8,6 +8,7 @@ they are loaded as well, so a weak key never reaches the trust store.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 import nacl.bindings as sodium
 import nacl.exceptions
 
+from .. import speedups
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
 
 
@@ -43,6 +45,30 @@ except (ImportError, AttributeError):  # pragma: no cover - a PyNaCl without the
     _sign = None
     NULL = None
 
+
+_SIGN_OPEN_TYPE = ("int(*)(unsigned char *, unsigned long long *, unsigned char *, "
+                   "unsigned long long, unsigned char *)")
+
+
+def _load_open_many() -> Callable[[list[bytes], list[bytes]], bytes] | None:
+    """The compiled batch check bound to libsodium's ``crypto_sign_open``, if built."""
+    if _sign is None or not speedups.allowed():
+        return None
+    try:
+        from . import _ed25519_batch
+    except ImportError:  # built without a C compiler
+        return None
+    pointer = _ffi.addressof(_lib, "crypto_sign_open")
+    if _ffi.getctype(_ffi.typeof(pointer)) != _SIGN_OPEN_TYPE:  # pragma: no cover
+        return None
+    return functools.partial(_ed25519_batch.open_many, int(_ffi.cast("uintptr_t", pointer)))
+
+
+open_many = _load_open_many()
+"""``open_many(signed, keys) -> bytes``: for each ``signed`` (signature + message)
+and 32-byte public key, 1 if valid else 0, all checked by libsodium inside one
+release of the GIL (``_ed25519_batch.c``); None where the extension is not
+built.  Same answers as :data:`sign_open`, one at a time."""
 
 ALG_EDDSA = -8
 PUBLIC_KEY_BYTES = 32
