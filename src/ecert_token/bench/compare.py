@@ -166,8 +166,8 @@ def execute(args: argparse.Namespace) -> int:
     par = None
     if not args.no_parallel:
         log("verify_many against one core ...")
-        par = parallel.measure(scenario, rounds=2 if args.quick else 8,
-                               size=64 if args.quick else 512)
+        par = parallel.measure(scenario, rounds=2 if args.quick else 16,
+                               size=64 if args.quick else 1024)
     grown: list[Stats] = []
     if not args.no_growth:
         log("cost growth: replay window and trust store size ...")
