@@ -212,6 +212,21 @@ def decode_claims_fast(payload: bytes) -> TokenClaims:
 
 def decode_claims_layout(p: bytes) -> TokenClaims | None:
     """The claims if ``p`` has the canonical layout and valid values, else None."""
+    fields = claims_layout_fields(p)
+    return claims_from_fields(fields) if fields is not None else None
+
+
+ClaimsFields = tuple[str, int, int, bytes, int, int, int, int, str, int, str | None, bool]
+"""The values read from the canonical layout, before their checks: ``(sub, exp, iat,
+cti, region, insurance, business, channel, masked name, subject kind, actor,
+plain_id)``; ``plain_id`` says ``sub`` is 6 to 23 ASCII letters and digits."""
+
+
+def claims_layout_fields(p: bytes) -> ClaimsFields | None:
+    """The fields of ``p`` if it has the canonical layout (shortest headings, keys in
+    order, nothing after the map), else None.  ``codec/_canonical.c`` reads the
+    common case of the same layout (ids of letters and digits, no actor, a short
+    name) and gives the same fields."""
     try:
         if p[0] != 0xA5 or p[1] != SUB:
             return None
@@ -220,7 +235,7 @@ def decode_claims_layout(p: bytes) -> TokenClaims | None:
             i = h - 0x5D
             sub_bytes = p[3:i]
             # An ASCII letters-and-digits id of 6 to 23 characters passes
-            # validate_credential_id; anything else is checked by it below.
+            # validate_credential_id; anything else is checked by it later.
             plain_id = sub_bytes.isalnum()
             sub = sub_bytes.decode()
         else:
@@ -258,6 +273,13 @@ def decode_claims_layout(p: bytes) -> TokenClaims | None:
         return None
     if i != len(p) or subject > 0x17:
         return None
+    return sub, exp, iat, cti, region, ins, bus, channel, name, subject, actor, plain_id
+
+
+def claims_from_fields(fields: ClaimsFields) -> TokenClaims | None:
+    """The claims, if the fields pass every check of ``TokenClaims`` and the code
+    tables, else None (the general decoder then gives the error)."""
+    sub, exp, iat, cti, region, ins, bus, channel, name, subject, actor, plain_id = fields
     # The checks of TokenClaims.__post_init__ and of the code tables.
     insurance_type = _INSURANCE.get(ins)
     business_type = _BUSINESS.get(bus)

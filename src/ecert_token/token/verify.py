@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..codec import cose
+from ..codec.canonical import read_sign1
 from ..codec.cose import COSEError
-from ..codec.cwt import ClaimsError, decode_claims_fast, decode_claims_layout
+from ..codec.cwt import ClaimsError, claims_from_fields, decode_claims_fast
 from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES, InvalidTag
 from ..crypto.ed25519 import NULL, SIGNATURE_BYTES, sign_open
@@ -46,8 +47,6 @@ Prepared = tuple[
 ``(signature + Sig_structure, issuer public key, claims, issuer key, group key,
 issuer regions, requested business type)``; the first two are what libsodium's
 ``crypto_sign_open`` takes."""
-_SIGNATURE_HEADING = b"\x58\x40"
-"""The heading of a 64-byte byte string: a COSE_Sign1's Ed25519 signature."""
 _EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
 _INVALID_ANSWER = "replay store gave an invalid answer"
 
@@ -248,24 +247,14 @@ class Verifier:
         except InvalidTag:
             raise TokenRejected(ErrorCode.DECRYPTION_FAILED) from None
 
-        # A canonical COSE_Sign1 opens with its key's route (tag, array,
-        # protected header, empty map, payload heading), then the payload's
-        # length, the payload, and a 64-byte signature, nothing after it.
-        issuer_route = claims = None
-        m = len(plaintext)
-        if m > 96 and routes is not None:
-            q = plaintext[2] - 0x3B  # where the payload's length byte is
-            size = plaintext[q] if q < m - 90 else 0
-            end = q + 1 + size
-            if (size >= 24 and end + 66 == m
-                    and plaintext[end:end + 2] == _SIGNATURE_HEADING):
-                issuer_route = routes.issuers.get(plaintext[:q])
-                if issuer_route is not None:
-                    claims = decode_claims_layout(plaintext[q + 1:end])
-        if issuer_route is None or claims is None:
+        # A canonical COSE_Sign1 (see codec/canonical.py): the issuer's route, the
+        # signed bytes and the claims in one pass; anything else, the general path.
+        read = read_sign1(plaintext, routes.issuers) if routes is not None else None
+        claims = claims_from_fields(read[2]) if read is not None else None
+        if read is None or claims is None:
             issuer_route, claims, signed = self._issuer_route(plaintext)
         else:
-            signed = b"".join((plaintext[end + 2:], issuer_route[1], plaintext[q - 1:end]))
+            issuer_route, signed = read[0], read[1]
         issuer_key, _, public_raw, revoked, issuer_low, issuer_high, regions = issuer_route
         if revoked:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
