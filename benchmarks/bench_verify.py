@@ -19,7 +19,10 @@ import pytest
 from ecert_token.bench.scenario import NOW, REG, Scenario
 from ecert_token.codec import cose
 from ecert_token.codec.base45 import b45decode, b45encode
-from ecert_token.codec.cwt import decode_claims, decode_claims_fast
+from ecert_token.codec.canonical import read_sign1, read_sign1_python
+from ecert_token.codec.cwt import claims_from_fields, decode_claims, decode_claims_fast
+from ecert_token.replay.base import ReplayEntry
+from ecert_token.replay.memory import MemoryReplayStore
 
 TOKENS = 3000
 
@@ -80,6 +83,34 @@ def test_split_sign1(benchmark: Any, parts: dict[str, Any]) -> None:
 
 def test_claims_fast_path(benchmark: Any, parts: dict[str, Any]) -> None:
     benchmark(decode_claims_fast, parts["payload"])
+
+
+def test_read_sign1(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
+    """The verifier's reader of the decrypted token (compiled where built)."""
+    routes = scenario.verifier.trust.routes()
+    assert routes is not None
+    benchmark(read_sign1, parts["plaintext"], routes.issuers)
+
+
+def test_read_sign1_python(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
+    routes = scenario.verifier.trust.routes()
+    assert routes is not None
+    benchmark(read_sign1_python, parts["plaintext"], routes.issuers)
+
+
+def test_claims_checks(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
+    """The checks and construction of the claims from the reader's fields."""
+    routes = scenario.verifier.trust.routes()
+    assert routes is not None
+    read = read_sign1(parts["plaintext"], routes.issuers)
+    assert read is not None
+    benchmark(claims_from_fields, read[2])
+
+
+def test_replay_mark_in_memory(benchmark: Any) -> None:
+    store = MemoryReplayStore(max_lifetime=305, clock=lambda: NOW - 3600)
+    ids = (i.to_bytes(8, "big") for i in itertools.count())
+    benchmark(lambda: store.check_and_mark(ReplayEntry("NHSA", next(ids), NOW - 6, NOW + 65), NOW))
 
 
 def test_claims_general_path(benchmark: Any, parts: dict[str, Any]) -> None:
