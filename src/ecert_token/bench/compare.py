@@ -111,8 +111,12 @@ def render(stats: Sequence[Stats], tgts: Sequence[Target], info: dict[str, objec
     libs = info["libraries"]
     assert isinstance(libs, dict)
     versions = ", ".join(f"{k} {v}" for k, v in libs.items() if v)
+    ext = info["speedups"]
+    assert isinstance(ext, dict)
+    built = [name for name, how in ext.items() if how == "C extension"]
+    compiled = f"C extensions: {', '.join(built)}" if built else "pure Python (no C extensions)"
     lines += ["", f"Machine: {info['cpu']}, {info['cores']} cores, {info['python']}; {versions}; "
-              f"Base45: {info['base45']}."]
+              f"{compiled}."]
     return "\n".join(lines)
 
 

@@ -27,6 +27,18 @@ def version(dist: str) -> str | None:
         return None
 
 
+def speedups() -> dict[str, str]:
+    """Which optional C extensions ran (each is "C extension" or "pure Python")."""
+    from ..codec import base45, canonical
+    from ..crypto import ed25519
+
+    return {
+        "base45": base45.IMPLEMENTATION,
+        "token reader": canonical.IMPLEMENTATION,
+        "batch signatures": "C extension" if ed25519.open_many is not None else "pure Python",
+    }
+
+
 def describe(extra: dict[str, str | None] | None = None) -> dict[str, object]:
     """A JSON-ready description of this machine and the library versions."""
     libs: dict[str, str | None] = {name: version(name) for name in LIBRARIES}
@@ -43,11 +55,9 @@ def describe(extra: dict[str, str | None] | None = None) -> dict[str, object]:
         libs["openssl"] = backend.openssl_version_text()
     except (ImportError, AttributeError):
         pass
-    from ..codec import base45
-
     return {
         "cpu": cpu_model(),
-        "base45": base45.IMPLEMENTATION,
+        "speedups": speedups(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
