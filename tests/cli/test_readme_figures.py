@@ -20,3 +20,27 @@ def test_token_size_table_matches_the_script() -> None:
     assert table in (ROOT / "README.md").read_text("utf-8")
     typical = table.splitlines()[2]
     assert "| 279 |" in typical and "**10**" in typical
+
+
+def test_performance_tables_come_from_the_recorded_run() -> None:
+    """Every row of the README's two performance tables is the recorded run's JSON
+    (docs/benchmarks/), as ``ecert bench`` printed it."""
+    import json
+
+    run = json.loads((ROOT / "docs" / "benchmarks" / "2026-11-23-c-extensions.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Performance"):readme.index("## Replay stores")]
+    rows = {line.split(" | ")[0].strip("| "): line for line in section.splitlines()
+            if line.startswith("| ")}
+    for result in run["results"]:
+        row = rows[result["name"]]
+        assert f"| {result['ops_per_s']:,.0f} |" in row
+        assert f"| {result['median_us']:.1f} | {result['p99_us']:.1f} |" in row
+    for target in run["targets"]:
+        assert rows[target["target"]].startswith(
+            f"| {target['target']} | {target['value']:.2f} |")
+        assert rows[target["target"]].endswith(f"| {target['verdict']} |")
+    assert all(t["verdict"] == "PASS" for t in run["targets"])
+    assert run["machine"]["speedups"] == {
+        "base45": "C extension", "token reader": "C extension",
+        "batch signatures": "C extension"}
