@@ -147,7 +147,7 @@ class AsyncVerifier:
         # The checks are CPU work: run them here, in order (the event loop has no
         # store I/O to wait for until the mark).
         outcomes = check_all(verifier.check, tokens, business_type, at, workers=1,
-                             split=(verifier.prepare, verifier.accept))
+                             split=(verifier._prepare, verifier._accept))
         checked, entries = verifier.replay_entries(outcomes)
         if not checked:
             return outcomes

@@ -10,9 +10,9 @@ reused.
 
 With the compiled batch check (``crypto/_ed25519_batch.c``) a worker runs
 its tokens in groups: every check before the signature for the group
-(:meth:`Verifier.prepare`, GIL held), then all the group's signatures inside
+(:meth:`Verifier._prepare`, GIL held), then all the group's signatures inside
 ONE release of the GIL, then the checks after the signature
-(:meth:`Verifier.accept`).  Without it, cffi releases and re-takes the GIL
+(:meth:`Verifier._accept`).  Without it, cffi releases and re-takes the GIL
 around each signature, twice per token, and each hand-off that finds the GIL
 busy waits for the other thread to wake; per group that happens once.  The
 results, rejections included, are the same either way.
@@ -34,7 +34,7 @@ from .result import VerifiedToken
 
 Check = Callable[..., VerifiedToken]
 Prepare = Callable[[str | bytes, BusinessType, int], tuple[Any, ...]]
-""":meth:`Verifier.prepare`: its answer starts with ``(signed, public_key)``."""
+""":meth:`Verifier._prepare`: its answer starts with ``(signed, public_key)``."""
 Accept = Callable[[Any], VerifiedToken]
 Outcome = VerifiedToken | TokenRejected
 

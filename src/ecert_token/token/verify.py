@@ -43,7 +43,7 @@ _new = object.__new__
 Prepared = tuple[
     bytes, bytes, TokenClaims, IssuerVerifyKey, GroupKey, frozenset[str] | None, BusinessType
 ]
-"""A token that passed every check before its signature (:meth:`Verifier.prepare`):
+"""A token that passed every check before its signature (:meth:`Verifier._prepare`):
 ``(signature + Sig_structure, issuer public key, claims, issuer key, group key,
 issuer regions, requested business type)``; the first two are what libsodium's
 ``crypto_sign_open`` takes."""
@@ -90,11 +90,11 @@ class Verifier:
         clock_read = now is None
         if now is None:
             now = self.policy.clock()
-        prepared = self.prepare(token, business_type, now)  # self.check, one call fewer
+        prepared = self._prepare(token, business_type, now)  # self.check, one call fewer
         signed = prepared[0]
         if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
-        verified = self.accept(prepared)
+        verified = self._accept(prepared)
         mark = self.replay_store.check_and_mark(self.replay_entry(verified), now)
         if mark is not _FIRST_USE or clock_read:
             rejection = self.mark_outcome(verified, mark, clock_read)
@@ -180,7 +180,7 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         results = batch.check_all(self.check, tokens, business_type, now, workers,
-                                  split=(self.prepare, self.accept))
+                                  split=(self._prepare, self._accept))
         checked, entries = self.replay_entries(results)
         if not checked:
             return results
@@ -195,14 +195,14 @@ class Verifier:
         self, token: str | bytes, business_type: BusinessType, *, now: int
     ) -> VerifiedToken:
         """Every check except the replay mark (for batch verification and inspection):
-        :meth:`prepare`, the Ed25519 signature, :meth:`accept`."""
-        prepared = self.prepare(token, business_type, now)
+        :meth:`_prepare`, the Ed25519 signature, :meth:`_accept`."""
+        prepared = self._prepare(token, business_type, now)
         signed = prepared[0]
         if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
-        return self.accept(prepared)
+        return self._accept(prepared)
 
-    def prepare(self, token: str | bytes, business_type: BusinessType, now: int) -> Prepared:
+    def _prepare(self, token: str | bytes, business_type: BusinessType, now: int) -> Prepared:
         """Every check before the signature; the :data:`Prepared` token, or the rejection.
 
         Keys are found through the trust store's routes (``keys/routes.py``):
@@ -274,9 +274,10 @@ class Verifier:
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "issued outside the group key's window")
         return signed, public_raw, claims, issuer_key, group, regions, business_type
 
-    def accept(self, prepared: Prepared) -> VerifiedToken:
+    def _accept(self, prepared: Prepared) -> VerifiedToken:
         """Every check after a valid signature (region, business type, credential), and
-        the :class:`VerifiedToken`."""
+        the :class:`VerifiedToken`.  Private: it trusts that the caller has checked
+        ``prepared``'s signature (:meth:`check`, :meth:`verify`, ``batch``)."""
         _, _, claims, issuer_key, group, regions, business_type = prepared
         policy = self.policy
         if regions is not None and claims.region.code[:2] not in regions:
