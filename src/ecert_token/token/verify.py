@@ -9,6 +9,7 @@ replay mark, so only a fully valid token can consume its id.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from ..codec import cose
 from ..codec.canonical import read_sign1
@@ -310,11 +311,7 @@ class Verifier:
             _, alg, kid, iv, ciphertext, aad = cose.split_encrypt0(data)
         except COSEError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        group = self.trust.group_key(kid)
-        if group is None:
-            raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such group key")
-        if alg != group.alg:
-            raise TokenRejected(_MALFORMED, "algorithm does not match the key")
+        group = _bound(self.trust.group_key(kid), alg, "group")
         if len(iv) != NONCE_BYTES:
             raise TokenRejected(_MALFORMED, "wrong nonce length")
         route = GroupRoute(group, aad, group.aead.raw_decrypt, group.state is _REVOKED,
@@ -331,11 +328,7 @@ class Verifier:
             claims = decode_claims_fast(payload)
         except (COSEError, ClaimsError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        issuer_key = self.trust.issuer_key(kid)
-        if issuer_key is None:
-            raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
-        if alg != issuer_key.alg:
-            raise TokenRejected(_MALFORMED, "algorithm does not match the key")
+        issuer_key = _bound(self.trust.issuer_key(kid), alg, "issuer")
         route = IssuerRoute(issuer_key, b"", issuer_key.public_key.raw,
                             issuer_key.state is _REVOKED, *window(issuer_key.validity),
                             issuer_key.regions)
@@ -363,6 +356,18 @@ class Verifier:
         entry.__class__ = ReplayEntry
         built: ReplayEntry = entry
         return built
+
+
+_Key = TypeVar("_Key", GroupKey, IssuerVerifyKey)
+
+
+def _bound(key: _Key | None, alg: int, kind: str) -> _Key:
+    """``key``, found by the token's kid, if there is one and ``alg`` is its algorithm."""
+    if key is None:
+        raise TokenRejected(ErrorCode.UNKNOWN_KEY, f"no such {kind} key")
+    if alg != key.alg:
+        raise TokenRejected(_MALFORMED, "algorithm does not match the key")
+    return key
 
 
 def _mark_rejection(result: MarkResult) -> TokenRejected:
