@@ -196,6 +196,10 @@ SignParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
 
 _IV_HEADER = b"\xa1\x05\x4d"
 """``{5: h'<13 bytes>'}``: the unprotected header with its IV heading."""
+_SIGNATURE_HEADING = b"\x58\x40"
+_SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
+"""The Sig_structure's first bytes: the array heading and ``"Signature1"``."""
+_ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
 
 
 def encrypt0_opening(alg: int, kid: bytes) -> bytes:
@@ -213,10 +217,6 @@ def sign1_opening(alg: int, kid: bytes) -> bytes:
     length follows."""
     protected = encode_protected(alg, kid)
     return b"\xd2\x84" + _head(len(protected)) + protected + b"\xa0\x58"
-_SIGNATURE_HEADING = b"\x58\x40"
-_SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
-"""The Sig_structure's first bytes: the array heading and ``"Signature1"``."""
-_ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
 
 
 def _protected_fields(data: bytes, start: int, end: int) -> tuple[int, bytes] | None:

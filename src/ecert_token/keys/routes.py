@@ -67,7 +67,7 @@ class IssuerRoute(NamedTuple):
 
 class Routes(NamedTuple):
     """Envelope opening -> route: COSE_Encrypt0 openings to group keys, COSE_Sign1
-    openings to issuer keys."""
+    openings to issuer keys.  Built once per trust store and shared: read-only."""
 
     groups: dict[bytes, GroupRoute]
     issuers: dict[bytes, IssuerRoute]
