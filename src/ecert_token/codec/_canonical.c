@@ -9,12 +9,11 @@
  *   -> route tuple whose item 1 is the Sig_structure prefix (bytes).
  *   signed: signature || Sig_structure, as libsodium's crypto_sign_open takes it.
  *   fields: (sub, exp, iat, cti, region, insurance, business, channel, name,
- *            subject, None, True), as codec.cwt.claims_layout_fields gives them.
+ *            subject, actor, plain_id), as codec.cwt.claims_layout_fields gives them.
  *
- * None means "not the common canonical case": the caller then takes the
- * general, strict path, which gives the answer or the error.  So this reader
- * may refuse more than the Python one (it only takes ids of ASCII letters and
- * digits, no actor, a name of at most 23 bytes) but never answers differently.
+ * None means "not the canonical layout": the caller then takes the general,
+ * strict path, which gives the answer or the error.  It reads exactly what
+ * the Python reader reads and gives the same answer (the tests compare them).
  *
  * Safety: every index is checked against the length before it is read.
  */
@@ -34,22 +33,61 @@ ascii_alnum(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-/* The claims fields tuple, NULL with no error set for "not this layout", or
- * NULL with an error set. */
+/* codec.cbor.string_span for a text string whose heading is at p[i]: the
+ * shortest heading only; 0 if the heading is not one, or the string does not
+ * fit in n bytes (where the Python reader would fail later, on a short read or
+ * the final length check). */
+static int
+text_span(const unsigned char *p, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *start,
+          Py_ssize_t *end)
+{
+    if (i >= n || p[i] < 0x60) {
+        return 0;
+    }
+    const unsigned h = p[i] - 0x60;
+    if (h <= 23) {
+        *start = i + 1;
+        *end = i + 1 + h;
+    } else if (h == 24 && i + 1 < n && p[i + 1] >= 24) {
+        *start = i + 2;
+        *end = i + 2 + p[i + 1];
+    } else if (h == 25 && i + 2 < n && p[i + 1] != 0) {
+        *start = i + 3;
+        *end = i + 3 + (((Py_ssize_t)p[i + 1] << 8) | p[i + 2]);
+    } else {
+        return 0;
+    }
+    return *end <= n;
+}
+
+/* Bytes as str (UTF-8, strict); NULL with no error set if they are not UTF-8. */
+static PyObject *
+utf8(const unsigned char *s, Py_ssize_t size)
+{
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)s, size, "strict");
+    if (text == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+    }
+    return text;
+}
+
+/* The claims fields tuple, exactly as codec.cwt.claims_layout_fields gives it;
+ * NULL with no error set for "not this layout", or NULL with an error set. */
 static PyObject *
 claims_fields(const unsigned char *p, Py_ssize_t n)
 {
-    if (n < 3 || p[0] != 0xA5 || p[1] != 0x02 || p[2] < 0x66 || p[2] > 0x77) {
+    Py_ssize_t sub_start, i;
+    if (n < 3 || p[0] != 0xA5 || p[1] != 0x02 || !text_span(p, n, 2, &sub_start, &i)) {
         return NULL;
     }
-    Py_ssize_t i = 3 + (p[2] - 0x60); /* end of the id */
+    /* plain_id as the Python reader sets it: a direct heading for 6 to 23
+     * bytes, all ASCII letters and digits. */
+    int plain_id = p[2] >= 0x66 && p[2] <= 0x77;
+    for (Py_ssize_t k = sub_start; plain_id && k < i; k++) {
+        plain_id = ascii_alnum(p[k]);
+    }
     if (i + 14 > n) {
         return NULL;
-    }
-    for (Py_ssize_t k = 3; k < i; k++) {
-        if (!ascii_alnum(p[k])) {
-            return NULL;
-        }
     }
     const unsigned char *t = p + i;
     unsigned long exp = be32(t + 2), iat = be32(t + 8);
@@ -59,7 +97,7 @@ claims_fields(const unsigned char *p, Py_ssize_t n)
     }
     const Py_ssize_t cti_start = i + 14;
     const Py_ssize_t j = cti_start + (t[13] - 0x40); /* the e-certificate claim */
-    if (j + 19 > n) {
+    if (j + 18 > n) {
         return NULL;
     }
     const unsigned char *e = p + j;
@@ -67,37 +105,43 @@ claims_fields(const unsigned char *p, Py_ssize_t n)
     unsigned ins = ((unsigned)e[12] << 8) | e[13];
     unsigned bus = ((unsigned)e[15] << 8) | e[16];
     if (e[0] != 0x3A || e[1] != 0x00 || e[2] != 0x01 || e[3] != 0x00 || e[4] != 0x00
-        || e[5] != 0x86 || e[6] != 0x1A || region < 0x10000 || e[11] != 0x19 || ins < 0x100
-        || e[14] != 0x19 || bus < 0x100 || e[17] > 0x17) {
+        || (e[5] != 0x86 && e[5] != 0x87) || e[6] != 0x1A || region < 0x10000
+        || e[11] != 0x19 || ins < 0x100 || e[14] != 0x19 || bus < 0x100 || e[17] > 0x17) {
         return NULL;
     }
-    const Py_ssize_t name_at = j + 18;
-    const unsigned char h = p[name_at];
-    if (h < 0x60 || h > 0x77) {
+    Py_ssize_t name_start, name_end;
+    if (!text_span(p, n, j + 18, &name_start, &name_end) || name_end >= n) {
         return NULL;
     }
-    const Py_ssize_t name_end = name_at + 1 + (h - 0x60);
-    if (name_end + 1 != n || p[name_end] > 0x17) { /* subject kind, then the end */
+    const unsigned subject = p[name_end];
+    Py_ssize_t actor_start = 0, actor_end = name_end + 1;
+    if (e[5] == 0x87 && !text_span(p, n, name_end + 1, &actor_start, &actor_end)) {
         return NULL;
     }
-    PyObject *name = PyUnicode_DecodeUTF8((const char *)p + name_at + 1, h - 0x60, "strict");
-    if (name == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-            PyErr_Clear();
-        }
+    if (actor_end != n || subject > 0x17) {
         return NULL;
     }
-    PyObject *sub = PyUnicode_DecodeASCII((const char *)p + 3, i - 3, "strict");
-    PyObject *cti = PyBytes_FromStringAndSize((const char *)p + cti_start, j - cti_start);
-    if (sub == NULL || cti == NULL) {
+    PyObject *sub = utf8(p + sub_start, i - sub_start);
+    PyObject *name = sub ? utf8(p + name_start, name_end - name_start) : NULL;
+    PyObject *actor = Py_None;
+    Py_INCREF(actor);
+    if (name != NULL && e[5] == 0x87) {
+        Py_DECREF(actor);
+        actor = utf8(p + actor_start, actor_end - actor_start);
+    }
+    PyObject *cti = actor ? PyBytes_FromStringAndSize((const char *)p + cti_start,
+                                                      j - cti_start) : NULL;
+    if (sub == NULL || name == NULL || actor == NULL || cti == NULL) {
         Py_XDECREF(sub);
+        Py_XDECREF(name);
+        Py_XDECREF(actor);
         Py_XDECREF(cti);
-        Py_DECREF(name);
         return NULL;
     }
-    /* "N" steals the references to sub, cti and name. */
-    return Py_BuildValue("(NkkNkIIINIOO)", sub, exp, iat, cti, region, ins, bus,
-                         (unsigned)e[17], name, (unsigned)p[name_end], Py_None, Py_True);
+    /* "N" steals the references to sub, cti, name and actor. */
+    return Py_BuildValue("(NkkNkIIININO)", sub, exp, iat, cti, region, ins, bus,
+                         (unsigned)e[17], name, subject, actor,
+                         plain_id ? Py_True : Py_False);
 }
 
 static PyObject *

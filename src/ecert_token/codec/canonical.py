@@ -11,10 +11,8 @@ decoders, which give the answer or the error; so this reader decides how fast
 a token is read, never what the answer is.
 
 Where the optional C extension ``_canonical`` was built, :func:`read_sign1`
-is the compiled reader: the same layout, the same fields, for the common
-case (ids of ASCII letters and digits, no actor, a name of at most 23 bytes);
-for anything else it gives None too.  ``read_sign1_python`` is the reference
-the tests hold it to.
+is the compiled reader: the same layout and the same answers, None included.
+``read_sign1_python`` is the reference the tests hold it to.
 """
 
 from __future__ import annotations

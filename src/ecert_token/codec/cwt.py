@@ -225,8 +225,7 @@ plain_id)``; ``plain_id`` says ``sub`` is 6 to 23 ASCII letters and digits."""
 def claims_layout_fields(p: bytes) -> ClaimsFields | None:
     """The fields of ``p`` if it has the canonical layout (shortest headings, keys in
     order, nothing after the map), else None.  ``codec/_canonical.c`` reads the
-    common case of the same layout (ids of letters and digits, no actor, a short
-    name) and gives the same fields."""
+    same layout and gives the same answers."""
     try:
         if p[0] != 0xA5 or p[1] != SUB:
             return None
