@@ -21,13 +21,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import speedups
+from .cose import SIGNATURE_HEADING
 from .cwt import ClaimsFields, claims_layout_fields
 
 Read = tuple[Any, bytes, ClaimsFields]
 """``(route, signature + Sig_structure, claims fields)``."""
-
-_SIGNATURE_HEADING = b"\x58\x40"
-"""The heading of a 64-byte byte string: the Ed25519 signature."""
 
 
 def read_sign1_python(plaintext: bytes, openings: Mapping[bytes, Any]) -> Read | None:
@@ -40,7 +38,7 @@ def read_sign1_python(plaintext: bytes, openings: Mapping[bytes, Any]) -> Read |
         return None
     size = plaintext[q]
     end = q + 1 + size
-    if size < 24 or end + 66 != m or plaintext[end:end + 2] != _SIGNATURE_HEADING:
+    if size < 24 or end + 66 != m or plaintext[end:end + 2] != SIGNATURE_HEADING:
         return None
     route = openings.get(plaintext[:q])
     if route is None:

@@ -196,7 +196,8 @@ SignParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
 
 _IV_HEADER = b"\xa1\x05\x4d"
 """``{5: h'<13 bytes>'}``: the unprotected header with its IV heading."""
-_SIGNATURE_HEADING = b"\x58\x40"
+SIGNATURE_HEADING = b"\x58\x40"
+"""The heading of a 64-byte byte string: a COSE_Sign1's Ed25519 signature."""
 _SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
 """The Sig_structure's first bytes: the array heading and ``"Signature1"``."""
 _ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
@@ -270,7 +271,7 @@ def split_sign1(data: bytes) -> SignParts:
                 else:
                     start, end = cbor.string_span(data, p + 1, cbor.BYTES)
                 if (end + 66 == len(data) and fields is not None
-                        and data[end:end + 2] == _SIGNATURE_HEADING):
+                        and data[end:end + 2] == SIGNATURE_HEADING):
                     protected = data[3:p]
                     payload = data[start:end]
                     tbs = b"".join((_SIG1_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
