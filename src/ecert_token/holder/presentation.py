@@ -1,0 +1,201 @@
+"""A presentation: what the phone shows, minted offline from its credential and device key.
+
+One QR code, text ``EP1:`` + Base45 of a tagged COSE_Sign1 made by the
+device key::
+
+    COSE_Sign1 [tag 18]
+      protected   {1: -8 (EdDSA), 13 (kcwt): sealed credential}   (RFC 9528 "kcwt")
+      unprotected {}
+      payload     {4: exp, 6: iat, 7: cti (8 random bytes), [39: cnonce], -65540: business type}
+      signature   Ed25519 by the device key named in the credential's ``cnf``
+
+The credential travels in the protected header, so the device signature
+covers it: a presentation cannot be moved onto another credential.  The
+``kcwt`` header is the one EDHOC registered for "a CWT carrying a COSE_Key in
+``cnf``", which is exactly a holder credential.  ``EP1:`` (presentation,
+version 1) lets the text stage tell a presentation from a platform code
+(``EC1:``) by its first characters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..codec import cbor, cose
+from ..codec.base45 import Base45Error, b45decode, b45encode
+from ..codec.cbor import BYTES, CBORError
+from ..crypto.ed25519 import SIGNATURE_BYTES, Ed25519PrivateKey
+from ..errors import InvalidArgument
+from ..model import BusinessType
+from ..token.policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
+
+PREFIX = "EP1:"
+MAX_TEXT_CHARS = 800
+"""Longest presentation text looked at (a v16-M QR code holds 911 characters)."""
+KCWT = 13
+EXP, IAT, CTI, CNONCE = 4, 6, 7, 39
+BUSINESS = -65540
+ID_BYTES = 8
+MAX_CHALLENGE_BYTES = 16
+_PROTECTED_OPENING = b"\xa2\x01\x27\x0d"
+"""``{1: -8, 13: `` in deterministic CBOR; the sealed credential follows."""
+_KEYS = frozenset({EXP, IAT, CTI, BUSINESS})
+_KEYS_CHALLENGE = _KEYS | {CNONCE}
+RandomBytes = Callable[[int], bytes]
+
+
+class PresentationError(ValueError):
+    """Text that is not a presentation of this format's shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationClaims:
+    """The device-signed part: when, which step, a random id, and an optional challenge."""
+
+    issued_at: int
+    expires_at: int
+    presentation_id: bytes
+    business_type: BusinessType
+    challenge: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """A parsed (not yet verified) presentation.
+
+    ``sealed`` is the credential envelope; ``signed`` is the device
+    signature followed by the Sig_structure, as libsodium's
+    ``crypto_sign_open`` takes it.
+    """
+
+    sealed: bytes
+    claims: PresentationClaims
+    signed: bytes
+
+
+def is_presentation(text: object) -> bool:
+    """Does ``text`` carry the presentation prefix (``EP1:``)?"""
+    if isinstance(text, str):
+        return text.startswith(PREFIX)
+    if isinstance(text, bytes | bytearray):
+        return bytes(text[:4]) == PREFIX.encode()
+    return False
+
+
+def encode_payload(claims: PresentationClaims) -> bytes:
+    value: dict[int, object] = {EXP: claims.expires_at, IAT: claims.issued_at,
+                                CTI: claims.presentation_id, BUSINESS: claims.business_type.wire}
+    if claims.challenge is not None:
+        value[CNONCE] = claims.challenge
+    return cbor.dumps(value)
+
+
+def present(
+    sealed: bytes,
+    device: Ed25519PrivateKey,
+    business_type: BusinessType,
+    *,
+    now: int,
+    ttl: int = DEFAULT_TTL,
+    challenge: bytes | None = None,
+    random_bytes: RandomBytes = os.urandom,
+) -> str:
+    """Mint one presentation on the phone, with no network: the QR text."""
+    if not isinstance(sealed, bytes) or not sealed:
+        raise InvalidArgument("sealed credential must be bytes")
+    if not isinstance(device, Ed25519PrivateKey):
+        raise InvalidArgument("device must be an Ed25519PrivateKey")
+    if not isinstance(business_type, BusinessType):
+        raise InvalidArgument("business_type must be a BusinessType")
+    if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now < 2**40 - MAX_TTL:
+        raise InvalidArgument("now must be a Unix time in whole seconds")
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL <= ttl <= MAX_TTL:
+        raise InvalidArgument(f"ttl must be {MIN_TTL} to {MAX_TTL} seconds")
+    if challenge is not None and (
+        not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES
+    ):
+        raise InvalidArgument("challenge must be 1 to 16 bytes")
+    presentation_id = random_bytes(ID_BYTES)
+    if not isinstance(presentation_id, bytes) or len(presentation_id) != ID_BYTES:
+        raise InvalidArgument("the random source returned the wrong number of bytes")
+    claims = PresentationClaims(now, now + ttl, presentation_id, business_type, challenge)
+    protected = _PROTECTED_OPENING + sealed
+    payload = encode_payload(claims)
+    signature = device.sign(cose.sig_structure(protected, payload))
+    return PREFIX + b45encode(cose.encode_sign1(protected, payload, signature))
+
+
+def _fail(detail: str) -> PresentationError:
+    return PresentationError(detail)
+
+
+def parse(text: str | bytes) -> Presentation:
+    """Check length, prefix, Base45 and the exact COSE_Sign1 layout; nothing verified yet."""
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_TEXT_CHARS:
+            raise _fail("too long")
+        try:
+            text = bytes(text).decode("ascii")
+        except UnicodeDecodeError:
+            raise _fail("not ASCII") from None
+    if not isinstance(text, str):
+        raise _fail("not text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise _fail("too long")
+    if not text.startswith(PREFIX):
+        raise _fail("unknown prefix")
+    try:
+        data = b45decode(text[len(PREFIX):])
+    except Base45Error:
+        raise _fail("not Base45") from None
+    try:
+        if data[:2] != b"\xd2\x84":
+            raise _fail("not a tagged COSE_Sign1 of four")
+        start, end = cbor.string_span(data, 2, BYTES)
+        protected = data[start:end]
+        if data[end:end + 1] != b"\xa0":
+            raise _fail("unprotected header must be empty")
+        p_start, p_end = cbor.string_span(data, end + 1, BYTES)
+        payload = data[p_start:p_end]
+        if data[p_end:p_end + 2] != cose.SIGNATURE_HEADING or len(data) != p_end + 66:
+            raise _fail("signature must be 64 bytes and last")
+    except (IndexError, CBORError):
+        raise _fail("not a COSE_Sign1 in deterministic encoding") from None
+    if len(protected) < 5 or protected[:4] != _PROTECTED_OPENING:
+        raise _fail("protected header must be {1: -8, 13: credential}")
+    signature = data[p_end + 2:]
+    claims = decode_payload(payload)
+    signed = signature + cose.sig_structure(protected, payload)
+    assert len(signature) == SIGNATURE_BYTES
+    return Presentation(protected[4:], claims, signed)
+
+
+def decode_payload(payload: bytes) -> PresentationClaims:
+    """The device-signed claims, strictly: exactly the keys and types this format writes."""
+    try:
+        value = cbor.loads(payload, max_depth=1)
+    except CBORError:
+        raise _fail("payload is not strict CBOR") from None
+    if type(value) is not dict or any(type(k) is not int for k in value) or (
+        value.keys() != _KEYS and value.keys() != _KEYS_CHALLENGE
+    ):
+        raise _fail("payload has the wrong keys")
+    exp, iat, cti, business = value[EXP], value[IAT], value[CTI], value[BUSINESS]
+    challenge = value.get(CNONCE)
+    if type(exp) is not int or type(iat) is not int or not 0 <= iat < exp < 2**40:
+        raise _fail("times must be whole seconds with iat before exp")
+    if type(cti) is not bytes or len(cti) != ID_BYTES:
+        raise _fail("presentation id must be 8 bytes")
+    if challenge is not None and (
+        type(challenge) is not bytes or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES
+    ):
+        raise _fail("challenge must be 1 to 16 bytes")
+    if type(business) is not int:
+        raise _fail("business type must be an integer")
+    try:
+        business_type = BusinessType.from_code(business)
+    except InvalidArgument:
+        raise _fail("unknown business type") from None
+    return PresentationClaims(iat, exp, cti, business_type, challenge)

@@ -1,0 +1,278 @@
+"""The terminal's check of a presentation: every check but the replay mark.
+
+Order (cheap first, as for platform codes; see docs/holder-credentials.md):
+
+1. the business type performed is one the policy accepts;
+2. text, Base45 and the presentation's exact COSE_Sign1 layout;
+3. the credential: found in the bounded cache by its digest (a returning
+   holder costs no decryption and no issuer signature), else group key by
+   kid, AES-CCM decryption, strict claims, issuer key by kid, key windows,
+   and the issuer's Ed25519 signature; then cached;
+4. the trust behind a cached credential is still the same (a revoked or
+   replaced key invalidates it), the credential's validity;
+5. the presentation's time window (lifetime, iat, exp) and that it lies in
+   the credential's validity;
+6. the device's Ed25519 signature with the key in the credential's ``cnf``;
+7. business type acceptance, region scope, the policy's credential hook;
+8. the status bit from the status list, if the terminal holds one;
+9. an optional challenge (``cnonce``) the terminal showed.
+
+The replay mark is the verifier's (:meth:`Verifier.replay_entry`): the
+result's ``token_id`` is the presentation's random id scoped to the
+credential, so one presentation is accepted once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from nacl.bindings import crypto_core_ed25519_is_valid_point as is_valid_point
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ..codec import cose
+from ..codec.cose import COSEError
+from ..crypto.aead import NONCE_BYTES
+from ..crypto.ed25519 import ALG_EDDSA, NULL, sign_open
+from ..errors import ErrorCode, InvalidArgument, TokenRejected
+from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
+from ..keys.trust_store import TrustStore
+from ..model import BusinessType, CertType, TokenClaims
+from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
+from ..token.result import VerifiedToken
+from .claims import HolderClaims, HolderClaimsError, decode_claims
+from .presentation import Presentation, PresentationError, parse
+from .status_loader import StatusListLoader
+
+DEFAULT_CACHE_SIZE = 10_000
+_MALFORMED = ErrorCode.MALFORMED
+_REPLAY_CONTEXT = b"ecert-token presentation id\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedPresentation(VerifiedToken):
+    """A presentation that passed every check: the token result plus holder facts.
+
+    ``claims.token_id`` is the replay key (the presentation id scoped to the
+    credential); ``presentation_id`` is the id as sent.  ``status_checked``
+    says whether a status list was consulted.
+    """
+
+    status_checked: bool = False
+    presentation_id: bytes = b""
+    credential_expires_at: int = 0
+    status_uri: str = ""
+    status_idx: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        out = VerifiedToken.to_dict(self)
+        out.update({
+            "mode": "holder",
+            "status_checked": self.status_checked,
+            "presentation_id": self.presentation_id.hex(),
+            "credential_expires_at": self.credential_expires_at,
+            "status": {"uri": self.status_uri, "idx": self.status_idx},
+        })
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A credential whose envelope and issuer signature have been checked."""
+
+    claims: HolderClaims
+    issuer_key: IssuerVerifyKey
+    group: GroupKey | None
+
+
+def credential_digest(sealed: bytes) -> bytes:
+    """The cache key: SHA-256 of the sealed credential as sent."""
+    return hashlib.sha256(sealed).digest()
+
+
+def replay_id(claims: HolderClaims, presentation_id: bytes) -> bytes:
+    """The presentation id scoped to its credential (16 bytes): the replay store's key."""
+    ref = claims.status
+    return hashlib.sha256(
+        _REPLAY_CONTEXT + ref.uri.encode() + b"\x00" + ref.idx.to_bytes(8, "big")
+        + presentation_id
+    ).digest()[:16]
+
+
+class PresentationVerifier:
+    """Checks presentations against trust material, a policy and optional status lists.
+
+    ``cache_size`` bounds the credential cache (least recently used out).
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        policy: VerifyPolicy | None = None,
+        status: StatusListLoader | None = None,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if not isinstance(trust, TrustStore):
+            raise InvalidArgument("trust must be a TrustStore")
+        if policy is not None and not isinstance(policy, VerifyPolicy):
+            raise InvalidArgument("policy must be a VerifyPolicy")
+        if status is not None and not isinstance(status, StatusListLoader):
+            raise InvalidArgument("status must be a StatusListLoader")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise InvalidArgument("cache_size must be a non-negative integer")
+        self.trust = trust
+        self.policy = policy or VerifyPolicy()
+        self.status = status
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, _Opened] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(
+        self, text: str | bytes, business_type: BusinessType, *, now: int,
+        challenge: bytes | None = None,
+    ) -> VerifiedPresentation:
+        """Every check except the replay mark; the result or one :class:`TokenRejected`."""
+        policy = self.policy
+        if type(business_type) is not BusinessType:
+            business_type = BusinessType.from_code(business_type)
+        whole_seconds(now)
+        if business_type not in policy.business_types:
+            raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
+        try:
+            p = parse(text)
+        except PresentationError as exc:
+            raise TokenRejected(_MALFORMED, str(exc)) from None
+        opened = self._credential(p.sealed)
+        c = opened.claims
+        leeway = policy.leeway
+        if now + leeway < c.issued_at:
+            raise TokenRejected(ErrorCode.NOT_YET_VALID, "credential not valid yet")
+        if now - leeway >= c.expires_at:
+            raise TokenRejected(ErrorCode.EXPIRED, "credential expired")
+        pc = p.claims
+        if pc.expires_at - pc.issued_at > policy.max_lifetime:
+            raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
+        if now + leeway < pc.issued_at:
+            raise TokenRejected(ErrorCode.NOT_YET_VALID)
+        if now - leeway >= pc.expires_at:
+            raise TokenRejected(ErrorCode.EXPIRED)
+        if not c.issued_at <= pc.issued_at < c.expires_at:
+            raise TokenRejected(ErrorCode.EXPIRED, "presented outside the credential's validity")
+        if sign_open(NULL, NULL, p.signed, len(p.signed), c.device_key) != 0:
+            raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
+        if not business_type_accepts(business_type, pc.business_type):
+            raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
+        issuer_key = opened.issuer_key
+        if not issuer_key.allows(c.region):
+            raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
+        usable = policy.credential_usable
+        if usable is not None and not usable(c.credential_id) or (
+            usable is not None and c.actor_id is not None and not usable(c.actor_id)
+        ):
+            raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
+        status_checked = False
+        if self.status is not None:
+            value = self.status.status_of(c.status, issuer_key.issuer, c.issued_at, now)
+            if value is not None:
+                status_checked = True
+                if value != 0:
+                    raise TokenRejected(ErrorCode.CREDENTIAL_REVOKED)
+        if challenge is not None and pc.challenge != challenge:
+            raise TokenRejected(ErrorCode.CHALLENGE_MISMATCH)
+        return _result(p, opened, status_checked)
+
+    def _credential(self, sealed: bytes) -> _Opened:
+        """The opened credential, from the cache if its trust is unchanged."""
+        digest = credential_digest(sealed)
+        cached = self._cache.get(digest)
+        if cached is not None:
+            trust = self.trust
+            group = cached.group
+            if (trust.issuer_key(cached.issuer_key.kid) is cached.issuer_key
+                    and cached.issuer_key.state is not KeyState.REVOKED
+                    and (group is None or (trust.group_key(group.kid) is group
+                                           and group.state is not KeyState.REVOKED))):
+                return cached
+        opened = self._open(sealed)
+        if self.cache_size:
+            with self._lock:
+                self._cache[digest] = opened
+                self._cache.move_to_end(digest)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return opened
+
+    def _open(self, blob: bytes) -> _Opened:
+        """Check a credential (uncached path): open mode is the issuer's COSE_Sign1 itself,
+        sealed mode a COSE_Encrypt0 around it, decrypted with the group key first."""
+        group: GroupKey | None = None
+        plaintext = blob
+        if blob[:1] == b"\xd0":
+            group, plaintext = self._unseal(blob)
+        try:
+            _, s_alg, s_kid, payload, signature, tbs = cose.split_sign1(plaintext)
+            claims = decode_claims(payload)
+        except (COSEError, HolderClaimsError) as exc:
+            raise TokenRejected(_MALFORMED, f"credential: {exc}") from None
+        if not is_valid_point(claims.device_key):
+            raise TokenRejected(_MALFORMED, "credential: device key is not a valid point")
+        issuer_key = self.trust.issuer_key(s_kid)
+        if issuer_key is None:
+            raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
+        if s_alg != issuer_key.alg or s_alg != ALG_EDDSA:
+            raise TokenRejected(_MALFORMED, "algorithm does not match the key")
+        if issuer_key.state is KeyState.REVOKED:
+            raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
+        if not issuer_key.validity.contains(claims.issued_at):
+            raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential issued outside the key's window")
+        if group is not None and not group.validity.contains(claims.issued_at):
+            raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the group key's window")
+        if not issuer_key.public_key.verify(signature, tbs):
+            raise TokenRejected(ErrorCode.BAD_SIGNATURE, "issuer signature")
+        return _Opened(claims, issuer_key, group)
+
+    def _unseal(self, sealed: bytes) -> tuple[GroupKey, bytes]:
+        try:
+            _, alg, kid, iv, ciphertext, aad = cose.split_encrypt0(sealed)
+        except COSEError as exc:
+            raise TokenRejected(_MALFORMED, f"credential: {exc}") from None
+        group = self.trust.group_key(kid)
+        if group is None:
+            raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such group key")
+        if alg != group.alg or len(iv) != NONCE_BYTES:
+            raise TokenRejected(_MALFORMED, "credential envelope does not match its key")
+        if group.state is KeyState.REVOKED:
+            raise TokenRejected(ErrorCode.KEY_REVOKED, "group key revoked")
+        plaintext = group.aead.open(iv, ciphertext, aad)
+        if plaintext is None:
+            raise TokenRejected(ErrorCode.DECRYPTION_FAILED)
+        return group, plaintext
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def _result(p: Presentation, opened: _Opened, status_checked: bool) -> VerifiedPresentation:
+    c, pc = opened.claims, p.claims
+    claims = TokenClaims(
+        token_id=replay_id(c, pc.presentation_id),
+        issued_at=pc.issued_at,
+        expires_at=pc.expires_at,
+        credential_id=c.credential_id,
+        subject_kind=c.subject_kind,
+        region=c.region,
+        insurance_type=c.insurance_type,
+        masked_name=c.masked_name,
+        business_type=pc.business_type,
+        channel=c.channel,
+        actor_id=c.actor_id,
+    )
+    return VerifiedPresentation(
+        claims, opened.issuer_key.issuer, opened.issuer_key.kid,
+        b"" if opened.group is None else opened.group.kid,
+        CertType.ECERT_TOKEN, status_checked, pc.presentation_id, c.expires_at,
+        c.status.uri, c.status.idx,
+    )
