@@ -18,7 +18,7 @@ from ..model import BusinessType, Channel, Credential, InsuranceType, Region, ma
 from ..model.codes import SubjectKind
 from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
-from . import bench_cmd, replay_cmd, sdk_cmd, trust_cmd
+from . import bench_cmd, holder_cmd, replay_cmd, sdk_cmd, trust_cmd
 from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
 from .verifying import add_verify_arguments, verify_once
 
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust_cmd.register(sub)
     bench_cmd.register(sub)
     replay_cmd.register(sub)
+    holder_cmd.register(sub)
     return parser
 
 

@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidArgument
+from ..holder.status_loader import StatusListLoader
+from ..holder.verify import PresentationVerifier
 from ..keys import keydir
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType
@@ -28,6 +30,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
     store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
     p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+    p.add_argument("--status-list", help="signed status list of holder credentials")
+    p.add_argument("--status-state", help="directory persisting the newest status list seen")
 
 
 def policy_at(now: int | None) -> VerifyPolicy:
@@ -61,11 +65,23 @@ def _trust(args: argparse.Namespace, now: int) -> TrustStore:
     return keydir.load(Path(args.keys)).trust_store()
 
 
+def _presentations(args: argparse.Namespace, trust: TrustStore,
+                   policy: VerifyPolicy) -> PresentationVerifier:
+    """The holder-presentation checker, with the status list given by ``--status-list``."""
+    status = None
+    if getattr(args, "status_list", None):
+        state = getattr(args, "status_state", None)
+        status = StatusListLoader(trust, Path(state) if state else None, clock=policy.clock)
+        status.offer_file(Path(args.status_list))
+    return PresentationVerifier(trust, policy, status)
+
+
 def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bool]:
     """Verify ``token`` as the arguments say; return the result and whether replay was checked."""
     policy = policy_at(args.now)
     store = replay_store(args, policy)
-    verifier = Verifier(_trust(args, policy.clock()), policy, store)
+    trust = _trust(args, policy.clock())
+    verifier = Verifier(trust, policy, store, presentations=_presentations(args, trust, policy))
     business = BusinessType.from_code(args.business)
     if store is None:
         return verifier.check(token, business, now=policy.clock()), False

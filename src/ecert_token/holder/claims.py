@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..codec import cbor
 from ..codec.cbor import CBORError
+from ..codec.trusted import twin_of
 from ..crypto.ed25519 import PUBLIC_KEY_BYTES
 from ..errors import InvalidArgument
 from ..model import Channel, InsuranceType, Region, SubjectKind
@@ -153,75 +154,111 @@ def _fail(detail: str) -> HolderClaimsError:
     return HolderClaimsError(detail)
 
 
-def _map(value: object, keys: frozenset[object], what: str) -> dict[object, object]:
-    if type(value) is not dict or value.keys() != keys or any(
-        type(k) is not type(next(iter(keys))) for k in value
-    ):
-        raise _fail(f"{what} has the wrong keys")
-    return value
+_INSURANCE = {m.wire: m for m in InsuranceType}
+_CHANNELS = {m.wire: m for m in Channel}
+_KINDS = {m.wire: m for m in SubjectKind}
+_COSE_KEY_KEYS = frozenset({_KTY, _CRV, _X})
+_REF_KEYS = frozenset({IDX, URI})
+_regions: dict[int, Region] = {}
+_TWIN = twin_of(HolderClaims)
+_REF_TWIN = twin_of(StatusRef)
 
 
-def _int(value: object, what: str) -> int:
-    if type(value) is not int:
-        raise _fail(f"{what} must be an integer")
-    return value
+def _region(code: object) -> Region:
+    """The Region of a wire code (validated once per code, then shared)."""
+    region = _regions.get(code) if type(code) is int else None
+    if region is None:
+        if type(code) is not int or not 100000 <= code <= 999999 or (
+            code // 10000 not in PROVINCE_PREFIXES
+        ):
+            raise _fail("region is not a known division code")
+        region = Region(str(code))
+        if len(_regions) < 100_000:  # valid codes only; GB/T 2260 has about 3,300
+            _regions[code] = region
+    return region
 
 
 def decode_device_key(cnf: object) -> bytes:
     """The Ed25519 public key inside a ``cnf`` claim of exactly the shape we write."""
-    outer = _map(cnf, frozenset({COSE_KEY}), "cnf")
-    key = _map(outer[COSE_KEY], frozenset({_KTY, _CRV, _X}), "COSE_Key")
-    if key[_KTY] != _KTY_OKP or type(key[_KTY]) is not int or (
-        key[_CRV] != _CRV_ED25519 or type(key[_CRV]) is not int
+    if type(cnf) is not dict or len(cnf) != 1 or COSE_KEY not in cnf:
+        raise _fail("cnf must hold exactly a COSE_Key")
+    key = cnf[COSE_KEY]
+    if type(key) is not dict or key.keys() != _COSE_KEY_KEYS or any(
+        type(k) is not int for k in key
     ):
+        raise _fail("COSE_Key has the wrong keys")
+    kty, crv, x = key[_KTY], key[_CRV], key[_X]
+    if type(kty) is not int or kty != _KTY_OKP or type(crv) is not int or crv != _CRV_ED25519:
         raise _fail("cnf key must be an OKP Ed25519 key")
-    x = key[_X]
     if type(x) is not bytes or len(x) != PUBLIC_KEY_BYTES:
         raise _fail("cnf key must be 32 bytes")
     return x
 
 
 def decode_claims(payload: bytes) -> HolderClaims:
-    """Parse and validate a holder credential's claims; :class:`HolderClaimsError` if not."""
+    """Parse and validate a holder credential's claims; :class:`HolderClaimsError` if not.
+
+    Every value is checked with the model's rules (types, ranges, code
+    tables, id and name syntax), then the frozen object is built without a
+    second validation pass (codec/trusted.py): this is on the verifier's
+    uncached path.
+    """
     try:
         value = cbor.loads(payload, max_depth=4)
     except CBORError as exc:
         raise _fail("claims are not strict CBOR") from exc
     if type(value) is not dict or any(type(k) is not int for k in value):
         raise _fail("claims must be a map with integer keys")
-    if value.keys() != _KEYS and value.keys() != _KEYS_ACTOR:
+    keys = value.keys()
+    if keys not in (_KEYS, _KEYS_ACTOR):
         raise _fail("claims have the wrong keys")
-    status = _map(value[STATUS], frozenset({STATUS_LIST}), "status")
-    ref = _map(status[STATUS_LIST], frozenset({IDX, URI}), "status_list")
+    status = value[STATUS]
+    if type(status) is not dict or len(status) != 1 or STATUS_LIST not in status:
+        raise _fail("status must hold exactly status_list")
+    ref = status[STATUS_LIST]
+    if type(ref) is not dict or ref.keys() != _REF_KEYS:
+        raise _fail("status_list must hold idx and uri")
+    uri, idx = ref[URI], ref[IDX]
+    if type(idx) is not int or not 0 <= idx <= MAX_INDEX:
+        raise _fail("status index out of range")
     fields = value[HOLDER]
     if type(fields) is not list or len(fields) != 5:
         raise _fail("holder fields must be an array of five")
     region, insutype, channel, name, kind = fields
-    actor = value.get(ACTOR)
+    sub, iat, exp, actor = value[SUB], value[IAT], value[EXP], value.get(ACTOR)
+    if type(iat) is not int or type(exp) is not int or not 0 <= iat < exp < 2**40:
+        raise _fail("times must be whole seconds with iat before exp")
+    insurance = _INSURANCE.get(insutype) if type(insutype) is int else None
+    channel_code = _CHANNELS.get(channel) if type(channel) is int else None
+    kind_code = _KINDS.get(kind) if type(kind) is int else None
+    if insurance is None or channel_code is None or kind_code is None:
+        raise _fail("unknown code")
     try:
-        region_code = _int(region, "region")
-        if not 100000 <= region_code <= 999999 or region_code // 10000 not in PROVINCE_PREFIXES:
-            raise _fail("region is not a known division code")
-        if type(name) is not str or (actor is not None and type(actor) is not str):
-            raise _fail("text fields have the wrong type")
-        uri, idx = ref[URI], ref[IDX]
-        if type(uri) is not str or type(idx) is not int:
-            raise _fail("status reference has the wrong types")
-        sub = value[SUB]
-        if type(sub) is not str:
-            raise _fail("sub must be text")
-        return HolderClaims(
-            credential_id=sub,
-            issued_at=_int(value[IAT], "iat"),
-            expires_at=_int(value[EXP], "exp"),
-            device_key=decode_device_key(value[CNF]),
-            status=StatusRef(uri, idx),
-            region=Region(str(region_code)),
-            insurance_type=InsuranceType.from_code(_int(insutype, "insurance type")),
-            channel=Channel.from_code(_int(channel, "channel")),
-            masked_name=name,
-            subject_kind=SubjectKind.from_code(_int(kind, "subject kind")),
-            actor_id=actor,  # type: ignore[arg-type]  # checked above: str or None
-        )
+        validate_uri(uri)
+        validate_credential_id(sub)
+        validate_masked_name(name)
+        if actor is not None:
+            validate_credential_id(actor)
+            if actor == sub:
+                raise _fail("actor must differ from the subject")
     except InvalidArgument as exc:
         raise _fail(exc.detail or "invalid claim") from None
+    r = object.__new__(_REF_TWIN)
+    r.uri = uri
+    r.idx = idx
+    r.__class__ = StatusRef
+    c = object.__new__(_TWIN)
+    c.credential_id = sub
+    c.issued_at = iat
+    c.expires_at = exp
+    c.device_key = decode_device_key(value[CNF])
+    c.status = r
+    c.region = _region(region)
+    c.insurance_type = insurance
+    c.channel = channel_code
+    c.masked_name = name
+    c.subject_kind = kind_code
+    c.actor_id = actor
+    c.__class__ = HolderClaims
+    claims: HolderClaims = c
+    return claims

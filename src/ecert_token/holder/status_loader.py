@@ -90,16 +90,17 @@ class StatusListLoader:
                 raise TypeError
             highest = {str(u): int(v["issued_at"]) for u, v in value["lists"].items()}
         except (ValueError, KeyError, TypeError, RecursionError):
-            raise StatusListError(ErrorCode.STATUS_LIST_INVALID, "the state file is corrupt") from None
+            raise StatusListError(
+                ErrorCode.STATUS_LIST_INVALID, "the state file is corrupt") from None
         self._highest = highest
-        for uri in highest:
+        for uri, issued_at in highest.items():
             try:
                 data = (state_dir / _list_file(uri)).read_bytes()
                 sl, _ = verify_status_list(data, self.trust)
             except (OSError, StatusListError) as exc:
                 log.warning("saved status list not usable (%s)", type(exc).__name__)
                 continue
-            if sl.uri == uri and sl.issued_at == highest[uri]:
+            if sl.uri == uri and sl.issued_at == issued_at:
                 self._lists[uri] = sl
                 self._digests[uri] = hashlib.sha256(data).hexdigest()
 
@@ -114,7 +115,8 @@ class StatusListLoader:
             write_file(self.state_dir / STATE_FILE,
                        (json.dumps(record, sort_keys=True) + "\n").encode(), 0o644)
         except OSError:
-            raise StatusListError(ErrorCode.STATUS_LIST_INVALID, "cannot persist the state") from None
+            raise StatusListError(
+                ErrorCode.STATUS_LIST_INVALID, "cannot persist the state") from None
 
     def offer(self, data: bytes, now: int | None = None) -> StatusList:
         """Verify and adopt a list; on any failure the previous list for its URI stays."""
@@ -125,7 +127,7 @@ class StatusListLoader:
             if self._digests.get(sl.uri) == digest:
                 return self._lists[sl.uri]
             if sl.issued_at <= self._highest.get(sl.uri, -1):
-                raise StatusListError(ErrorCode.STATUS_LIST_ROLLBACK, "not newer than the last list")
+                raise StatusListError(ErrorCode.STATUS_LIST_ROLLBACK, "not newer than the last")
             self._check_age(sl, now, StatusListError)
             previous = self._highest.get(sl.uri)
             self._highest[sl.uri] = sl.issued_at

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-
-from nacl.bindings import crypto_core_ed25519_is_valid_point as is_valid_point
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..codec import cose
 from ..codec.cose import COSEError
+from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES
 from ..crypto.ed25519 import ALG_EDDSA, NULL, sign_open
 from ..errors import ErrorCode, InvalidArgument, TokenRejected
@@ -42,12 +41,16 @@ from ..model import BusinessType, CertType, TokenClaims
 from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
 from ..token.result import VerifiedToken
 from .claims import HolderClaims, HolderClaimsError, decode_claims
-from .presentation import Presentation, PresentationError, parse
+from .presentation import PresentationError, split
 from .status_loader import StatusListLoader
 
 DEFAULT_CACHE_SIZE = 10_000
 _MALFORMED = ErrorCode.MALFORMED
 _REPLAY_CONTEXT = b"ecert-token presentation id\x00"
+_ACCEPTS = frozenset(
+    (requested, presented) for requested in BusinessType for presented in BusinessType
+    if business_type_accepts(requested, presented)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +82,14 @@ class VerifiedPresentation(VerifiedToken):
 
 @dataclass(frozen=True, slots=True)
 class _Opened:
-    """A credential whose envelope and issuer signature have been checked."""
+    """A credential whose envelope and issuer signature have been checked, with what
+    every presentation of it needs precomputed."""
 
     claims: HolderClaims
     issuer_key: IssuerVerifyKey
     group: GroupKey | None
+    replay_scope: bytes
+    region_allowed: bool
 
 
 def credential_digest(sealed: bytes) -> bytes:
@@ -91,13 +97,20 @@ def credential_digest(sealed: bytes) -> bytes:
     return hashlib.sha256(sealed).digest()
 
 
-def replay_id(claims: HolderClaims, presentation_id: bytes) -> bytes:
-    """The presentation id scoped to its credential (16 bytes): the replay store's key."""
+def replay_scope(claims: HolderClaims) -> bytes:
+    """8 bytes naming the credential (its status list entry), computed once per credential."""
     ref = claims.status
     return hashlib.sha256(
         _REPLAY_CONTEXT + ref.uri.encode() + b"\x00" + ref.idx.to_bytes(8, "big")
-        + presentation_id
-    ).digest()[:16]
+    ).digest()[:8]
+
+
+def replay_id(claims: HolderClaims, presentation_id: bytes) -> bytes:
+    """The presentation id scoped to its credential (16 bytes): the replay store's key.
+
+    The issuer scopes it further (it is the replay entry's ``issuer``).
+    """
+    return replay_scope(claims) + presentation_id
 
 
 class PresentationVerifier:
@@ -137,51 +150,50 @@ class PresentationVerifier:
         policy = self.policy
         if type(business_type) is not BusinessType:
             business_type = BusinessType.from_code(business_type)
-        whole_seconds(now)
+        if type(now) is not int:
+            whole_seconds(now)
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            p = parse(text)
+            blob, p_iat, p_exp, p_id, presented, p_challenge, signed = split(text)
         except PresentationError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        opened = self._credential(p.sealed)
+        opened = self._credential(blob)
         c = opened.claims
         leeway = policy.leeway
         if now + leeway < c.issued_at:
             raise TokenRejected(ErrorCode.NOT_YET_VALID, "credential not valid yet")
         if now - leeway >= c.expires_at:
             raise TokenRejected(ErrorCode.EXPIRED, "credential expired")
-        pc = p.claims
-        if pc.expires_at - pc.issued_at > policy.max_lifetime:
+        if p_exp - p_iat > policy.max_lifetime:
             raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
-        if now + leeway < pc.issued_at:
+        if now + leeway < p_iat:
             raise TokenRejected(ErrorCode.NOT_YET_VALID)
-        if now - leeway >= pc.expires_at:
+        if now - leeway >= p_exp:
             raise TokenRejected(ErrorCode.EXPIRED)
-        if not c.issued_at <= pc.issued_at < c.expires_at:
+        if not c.issued_at <= p_iat < c.expires_at:
             raise TokenRejected(ErrorCode.EXPIRED, "presented outside the credential's validity")
-        if sign_open(NULL, NULL, p.signed, len(p.signed), c.device_key) != 0:
+        if sign_open(NULL, NULL, signed, len(signed), c.device_key) != 0:
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
-        if not business_type_accepts(business_type, pc.business_type):
+        if (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
-        issuer_key = opened.issuer_key
-        if not issuer_key.allows(c.region):
+        if not opened.region_allowed:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
         usable = policy.credential_usable
-        if usable is not None and not usable(c.credential_id) or (
-            usable is not None and c.actor_id is not None and not usable(c.actor_id)
-        ):
+        if usable is not None and (not usable(c.credential_id) or (
+            c.actor_id is not None and not usable(c.actor_id)
+        )):
             raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         status_checked = False
         if self.status is not None:
-            value = self.status.status_of(c.status, issuer_key.issuer, c.issued_at, now)
+            value = self.status.status_of(c.status, opened.issuer_key.issuer, c.issued_at, now)
             if value is not None:
                 status_checked = True
                 if value != 0:
                     raise TokenRejected(ErrorCode.CREDENTIAL_REVOKED)
-        if challenge is not None and pc.challenge != challenge:
+        if challenge is not None and p_challenge != challenge:
             raise TokenRejected(ErrorCode.CHALLENGE_MISMATCH)
-        return _result(p, opened, status_checked)
+        return _result(opened, p_iat, p_exp, p_id, presented, status_checked)
 
     def _credential(self, sealed: bytes) -> _Opened:
         """The opened credential, from the cache if its trust is unchanged."""
@@ -216,8 +228,6 @@ class PresentationVerifier:
             claims = decode_claims(payload)
         except (COSEError, HolderClaimsError) as exc:
             raise TokenRejected(_MALFORMED, f"credential: {exc}") from None
-        if not is_valid_point(claims.device_key):
-            raise TokenRejected(_MALFORMED, "credential: device key is not a valid point")
         issuer_key = self.trust.issuer_key(s_kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
@@ -226,12 +236,13 @@ class PresentationVerifier:
         if issuer_key.state is KeyState.REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
         if not issuer_key.validity.contains(claims.issued_at):
-            raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential issued outside the key's window")
+            raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential issued outside the key window")
         if group is not None and not group.validity.contains(claims.issued_at):
-            raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the group key's window")
+            raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the key window")
         if not issuer_key.public_key.verify(signature, tbs):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "issuer signature")
-        return _Opened(claims, issuer_key, group)
+        return _Opened(claims, issuer_key, group, replay_scope(claims),
+                       issuer_key.allows(claims.region))
 
     def _unseal(self, sealed: bytes) -> tuple[GroupKey, bytes]:
         try:
@@ -255,24 +266,36 @@ class PresentationVerifier:
             self._cache.clear()
 
 
-def _result(p: Presentation, opened: _Opened, status_checked: bool) -> VerifiedPresentation:
-    c, pc = opened.claims, p.claims
-    claims = TokenClaims(
-        token_id=replay_id(c, pc.presentation_id),
-        issued_at=pc.issued_at,
-        expires_at=pc.expires_at,
-        credential_id=c.credential_id,
-        subject_kind=c.subject_kind,
-        region=c.region,
-        insurance_type=c.insurance_type,
-        masked_name=c.masked_name,
-        business_type=pc.business_type,
-        channel=c.channel,
-        actor_id=c.actor_id,
-    )
-    return VerifiedPresentation(
-        claims, opened.issuer_key.issuer, opened.issuer_key.kid,
-        b"" if opened.group is None else opened.group.kid,
-        CertType.ECERT_TOKEN, status_checked, pc.presentation_id, c.expires_at,
-        c.status.uri, c.status.idx,
-    )
+_CLAIMS_TWIN = twin_of(TokenClaims)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _result(opened: _Opened, iat: int, exp: int, presentation_id: bytes,  # noqa: PLR0917
+            business_type: BusinessType, status_checked: bool) -> VerifiedPresentation:
+    """The result, built from checked fields without re-validating them (codec/trusted.py)."""
+    c = opened.claims
+    t = _new(_CLAIMS_TWIN)
+    t.token_id = opened.replay_scope + presentation_id
+    t.issued_at = iat
+    t.expires_at = exp
+    t.credential_id = c.credential_id
+    t.subject_kind = c.subject_kind
+    t.region = c.region
+    t.insurance_type = c.insurance_type
+    t.masked_name = c.masked_name
+    t.business_type = business_type
+    t.channel = c.channel
+    t.actor_id = c.actor_id
+    t.__class__ = TokenClaims
+    r = _new(VerifiedPresentation)
+    for name, value in (
+        ("claims", t), ("issuer", opened.issuer_key.issuer), ("issuer_kid", opened.issuer_key.kid),
+        ("group_kid", b"" if opened.group is None else opened.group.kid),
+        ("cert_type", CertType.ECERT_TOKEN), ("status_checked", status_checked),
+        ("presentation_id", presentation_id), ("credential_expires_at", c.expires_at),
+        ("status_uri", c.status.uri), ("status_idx", c.status.idx),
+    ):
+        _set(r, name, value)
+    verified: VerifiedPresentation = r
+    return verified

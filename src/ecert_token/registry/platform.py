@@ -57,7 +57,9 @@ class HolderPlatform:
     ) -> None:
         if not isinstance(registry, ActivationRegistry):
             raise InvalidArgument("registry must be an ActivationRegistry")
-        if not isinstance(signing_key, IssuerSigningKey) or signing_key.state is not KeyState.PRIMARY:
+        if not isinstance(signing_key, IssuerSigningKey) or (
+            signing_key.state is not KeyState.PRIMARY
+        ):
             raise InvalidArgument("a primary IssuerSigningKey issues credentials")
         if group_key is not None and (
             not isinstance(group_key, GroupKey) or group_key.state is KeyState.REVOKED

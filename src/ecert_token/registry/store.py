@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..model import Channel, InsuranceType, Region, SubjectKind
@@ -80,15 +80,15 @@ class Record:
         return self.revoked_at is None
 
 
-def _record(row: tuple[object, ...]) -> Record:
+def _record(row: tuple[Any, ...]) -> Record:
     (idx, kind, cert_id, holder, parent, key, region, insutype, channel, name, kind_code,
      method, iat, exp, revoked, reason) = row
     return Record(
         int(idx), str(kind), str(cert_id), None if holder is None else str(holder),
-        None if parent is None else int(parent), bytes(key), Region(str(region)),  # type: ignore[arg-type]
+        None if parent is None else int(parent), bytes(key), Region(str(region)),
         InsuranceType.from_code(str(insutype)), Channel.from_code(str(channel)), str(name),
-        SubjectKind.from_code(str(kind_code)), str(method), int(iat), int(exp),  # type: ignore[call-overload]
-        None if revoked is None else int(revoked), None if reason is None else str(reason),  # type: ignore[call-overload]
+        SubjectKind.from_code(str(kind_code)), str(method), int(iat), int(exp),
+        None if revoked is None else int(revoked), None if reason is None else str(reason),
     )
 
 
@@ -141,8 +141,9 @@ class ActivationRegistry:
 
     def _one(self, sql: str, args: tuple[object, ...]) -> Record | None:
         try:
-            row = self._conn.execute(f"SELECT {_COLUMNS} FROM holder_credentials {sql}",
-                                     args).fetchone()
+            # Both parts are fixed texts of this module; values are bound parameters.
+            query = f"SELECT {_COLUMNS} FROM holder_credentials {sql}"  # noqa: S608
+            row = self._conn.execute(query, args).fetchone()
         except sqlite3.Error:
             raise _registry_error("cannot read the registry") from None
         return None if row is None else _record(row)
@@ -293,7 +294,7 @@ class _Txn:
             raise _registry_error("the registry is busy or unavailable") from None
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> bool:
+                 tb: object) -> Literal[False]:
         try:
             self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         except sqlite3.Error:

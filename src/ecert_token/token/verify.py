@@ -9,7 +9,7 @@ replay mark, so only a fully valid token can consume its id.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..codec import cose
 from ..codec.canonical import read_sign1
@@ -19,6 +19,7 @@ from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES, InvalidTag
 from ..crypto.ed25519 import NULL, SIGNATURE_BYTES, sign_open
 from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
+from ..holder.presentation import PREFIX as _PRESENTATION
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.routes import GroupRoute, IssuerRoute, window
 from ..keys.trust_store import TrustStore
@@ -29,6 +30,9 @@ from . import batch
 from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import TextError, from_text
+
+if TYPE_CHECKING:
+    from ..holder.verify import PresentationVerifier
 
 _MALFORMED = ErrorCode.MALFORMED
 _REVOKED = KeyState.REVOKED
@@ -57,6 +61,12 @@ class Verifier:
 
     With no ``replay_store`` an in-memory one is created (one process); pass
     a SQLite or Redis store to share replay memory between processes.
+
+    Holder presentations (text ``EP1:``, see :mod:`ecert_token.holder`) are
+    verified too, by ``presentations`` (a
+    :class:`~ecert_token.holder.PresentationVerifier`; by default one on the
+    same trust and policy, without a status list) and marked in the same
+    replay store.
     """
 
     def __init__(
@@ -64,6 +74,8 @@ class Verifier:
         trust: TrustStore,
         policy: VerifyPolicy | None = None,
         replay_store: ReplayStore | None = None,
+        *,
+        presentations: PresentationVerifier | None = None,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise InvalidArgument("trust must be a TrustStore")
@@ -77,6 +89,16 @@ class Verifier:
                 max_lifetime=self.policy.replay_window, clock=self.policy.clock
             )
         )
+        self._presentations = presentations
+
+    @property
+    def presentations(self) -> PresentationVerifier:
+        """The checker of holder presentations (created on first use)."""
+        if self._presentations is None:
+            from ..holder.verify import PresentationVerifier
+
+            self._presentations = PresentationVerifier(self.trust, self.policy)
+        return self._presentations
 
     def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
@@ -91,11 +113,15 @@ class Verifier:
         clock_read = now is None
         if now is None:
             now = self.policy.clock()
-        prepared = self._prepare(token, business_type, now)  # self.check, one call fewer
-        signed = prepared[0]
-        if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
-            raise TokenRejected(ErrorCode.BAD_SIGNATURE)
-        verified = self._accept(prepared)
+        verified: VerifiedToken
+        if type(token) is str and token.startswith(_PRESENTATION):
+            verified = self.presentations.check(token, business_type, now=now)
+        else:
+            prepared = self._prepare(token, business_type, now)  # self.check, one call fewer
+            signed = prepared[0]
+            if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
+                raise TokenRejected(ErrorCode.BAD_SIGNATURE)
+            verified = self._accept(prepared)
         mark = self.replay_store.check_and_mark(self.replay_entry(verified), now)
         if mark is not _FIRST_USE or clock_read:
             rejection = self.mark_outcome(verified, mark, clock_read)
@@ -125,7 +151,7 @@ class Verifier:
         self, results: Sequence[VerifiedToken | TokenRejected]
     ) -> tuple[list[tuple[int, VerifiedToken]], list[ReplayEntry]]:
         """The positions of the tokens that passed every check, and their store entries."""
-        checked = [(i, r) for i, r in enumerate(results) if type(r) is VerifiedToken]
+        checked = [(i, r) for i, r in enumerate(results) if isinstance(r, VerifiedToken)]
         return checked, [self.replay_entry(v) for _, v in checked]
 
     def settle_batch(
@@ -180,8 +206,13 @@ class Verifier:
         clock_read = now is None
         if now is None:
             now = self.policy.clock()
-        results = batch.check_all(self.check, tokens, business_type, now, workers,
-                                  split=(self._prepare, self._accept))
+        tokens = batch.token_list(tokens)
+        holder = [i for i, t in enumerate(tokens) if type(t) is str and t.startswith(_PRESENTATION)]
+        if holder:  # presentations in a mixed batch: checked one by one, results in place
+            results = self._check_mixed(tokens, holder, business_type, now, workers)
+        else:
+            results = batch.check_all(self.check, tokens, business_type, now, workers,
+                                      split=(self._prepare, self._accept))
         checked, entries = self.replay_entries(results)
         if not checked:
             return results
@@ -192,11 +223,33 @@ class Verifier:
             marks = exc
         return self.settle_batch(results, checked, marks, clock_read)
 
+    def _check_mixed(self, tokens: list[str | bytes], holder: list[int],
+                     business_type: BusinessType, now: int,
+                     workers: int | None) -> list[VerifiedToken | TokenRejected]:
+        """verify_many's checks for a batch holding presentations (at ``holder``)."""
+        positions = set(holder)
+        codes = [t for i, t in enumerate(tokens) if i not in positions]
+        coded = iter(batch.check_all(self.check, codes, business_type, now, workers,
+                                     split=(self._prepare, self._accept)) if codes else [])
+        results: list[VerifiedToken | TokenRejected] = []
+        for i, token in enumerate(tokens):
+            if i in positions:
+                try:
+                    results.append(self.presentations.check(token, business_type, now=now))
+                except TokenRejected as exc:
+                    results.append(exc)
+            else:
+                results.append(next(coded))
+        return results
+
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
     ) -> VerifiedToken:
         """Every check except the replay mark (for batch verification and inspection):
-        :meth:`_prepare`, the Ed25519 signature, :meth:`_accept`."""
+        :meth:`_prepare`, the Ed25519 signature, :meth:`_accept`; a holder
+        presentation goes to :attr:`presentations`."""
+        if type(token) is str and token.startswith(_PRESENTATION):
+            return self.presentations.check(token, business_type, now=now)
         prepared = self._prepare(token, business_type, now)
         signed = prepared[0]
         if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
