@@ -60,6 +60,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         """CREATE TRIGGER holder_family_at_most_five BEFORE INSERT ON holder_family
             WHEN (SELECT count(*) FROM holder_family WHERE holder_id = NEW.holder_id) >= 5
+            AND NOT EXISTS (SELECT 1 FROM holder_family
+                            WHERE holder_id = NEW.holder_id AND member_id = NEW.member_id)
             BEGIN SELECT RAISE(ABORT, 'family_full'); END""",
         """CREATE TABLE holder_settings (
             name TEXT PRIMARY KEY,
