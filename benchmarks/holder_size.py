@@ -66,7 +66,6 @@ def measure() -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp())
     rnd = seeded(b"holder-size")
     phone = new_device_key(rnd)
-    rows: dict[str, int] = {}
     texts: dict[str, str] = {}
     for mode in ("open", "sealed"):
         platform = HolderPlatform(ActivationRegistry(tmp / f"{mode}.db"), keys.signing_key,

@@ -19,8 +19,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .errors import EcertError, ErrorCode, InvalidArgument
 from .codec.base45 import Base45Error, b45decode
+from .errors import EcertError, ErrorCode, InvalidArgument
 from .holder.presentation import MAX_TEXT_CHARS as _MAX_PRESENTATION
 from .holder.presentation import PREFIX as PRESENTATION_PREFIX
 from .token.text import PREFIX, TextError, from_text

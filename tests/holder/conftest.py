@@ -23,6 +23,7 @@ from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 
 from ..conftest import NOW, running_store
 
+
 def seeded_random(seed: bytes) -> Callable[[int], bytes]:
     """A reproducible byte source (SHA-256 in counter mode), for tests only."""
     counter = [0]

@@ -16,6 +16,7 @@ from ecert_token.holder.claims import (
     HolderClaims,
     HolderClaimsError,
     StatusRef,
+    _fast_claims,
     decode_claims,
     encode_claims,
 )
@@ -147,7 +148,38 @@ def test_claims_round_trip(idx: int, region: str, insurance: InsuranceType,
                            actor: str | None) -> None:
     claims = _claims(status=StatusRef("ec:NHSA", idx), region=Region(region),
                      insurance_type=insurance, actor_id=actor)
-    assert decode_claims(encode_claims(claims)) == claims
+    data = encode_claims(claims)
+    assert decode_claims(data) == claims
+    assert _fast_claims(data) == claims  # the canonical layout takes the fast reader
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.data())
+def test_fast_claims_reader_agrees_with_the_strict_decoder(data: st.DataObject) -> None:
+    """Any change to canonical claims bytes: the fast reader answers what the strict
+    decoder answers, or None (and then the strict decoder decides)."""
+    raw = bytearray(encode_claims(_claims(actor_id=data.draw(st.none() | st.just("ACTOR00001")))))
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    fast = _fast_claims(bytes(raw))
+    try:
+        strict = _strict_claims(bytes(raw))
+    except HolderClaimsError:
+        assert fast is None
+        return
+    assert fast is None or fast == strict
+
+
+def _strict_claims(data: bytes) -> HolderClaims:
+    import ecert_token.holder.claims as module
+
+    saved = module._fast_claims
+    module._fast_claims = lambda _data: None  # type: ignore[assignment]
+    try:
+        return decode_claims(data)
+    finally:
+        module._fast_claims = saved
 
 
 @pytest.mark.parametrize("change", [

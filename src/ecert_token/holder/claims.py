@@ -203,6 +203,9 @@ def decode_claims(payload: bytes) -> HolderClaims:
     second validation pass (codec/trusted.py): this is on the verifier's
     uncached path.
     """
+    fast = _fast_claims(payload)
+    if fast is not None:
+        return fast
     try:
         value = cbor.loads(payload, max_depth=4)
     except CBORError as exc:
@@ -243,6 +246,14 @@ def decode_claims(payload: bytes) -> HolderClaims:
                 raise _fail("actor must differ from the subject")
     except InvalidArgument as exc:
         raise _fail(exc.detail or "invalid claim") from None
+    return _build(sub, iat, exp, decode_device_key(value[CNF]), uri, idx, _region(region),
+                  insurance, channel_code, name, kind_code, actor)
+
+
+def _build(sub: str, iat: int, exp: int, key: bytes, uri: str, idx: int,  # noqa: PLR0917
+           region: Region, insurance: InsuranceType, channel: Channel, name: str,
+           kind: SubjectKind, actor: str | None) -> HolderClaims:
+    """The frozen claims from checked values, without a second validation pass."""
     r = object.__new__(_REF_TWIN)
     r.uri = uri
     r.idx = idx
@@ -251,14 +262,97 @@ def decode_claims(payload: bytes) -> HolderClaims:
     c.credential_id = sub
     c.issued_at = iat
     c.expires_at = exp
-    c.device_key = decode_device_key(value[CNF])
+    c.device_key = key
     c.status = r
-    c.region = _region(region)
+    c.region = region
     c.insurance_type = insurance
-    c.channel = channel_code
+    c.channel = channel
     c.masked_name = name
-    c.subject_kind = kind_code
+    c.subject_kind = kind
     c.actor_id = actor
     c.__class__ = HolderClaims
     claims: HolderClaims = c
     return claims
+
+
+_CNF_OPENING = b"\x08\xa1\x01\xa3\x01\x01\x20\x06\x21\x58\x20"
+_STATUS_OPENING = b"\x19\xff\xff\xa1\x6bstatus_list\xa2\x63idx"
+_URI_KEY = b"\x63uri"
+_HOLDER_OPENING = b"\x3a\x00\x01\x00\x01\x85\x1a"
+_ACTOR_KEY = b"\x3a\x00\x01\x00\x02"
+
+
+def _text(data: bytes, i: int) -> tuple[str, int]:
+    """The definite text string with its shortest heading at ``i``, and where it ends."""
+    h = data[i]
+    if 0x60 <= h <= 0x77:
+        start, end = i + 1, i + 1 + h - 0x60
+    elif h == 0x78 and data[i + 1] >= 24:
+        start, end = i + 2, i + 2 + data[i + 1]
+    else:
+        raise ValueError("not a short text")
+    if end > len(data):
+        raise ValueError("text runs past the end")
+    return data[start:end].decode("utf-8"), end
+
+
+def _fast_claims(data: bytes) -> HolderClaims | None:
+    """The claims if ``data`` has exactly the canonical layout :func:`encode_claims` writes
+    (the values the strict decoder would read, checked by the same rules), else None:
+    then the strict decoder gives the answer or the error."""
+    try:
+        if data[0] not in (0xA6, 0xA7) or data[1] != SUB:
+            return None
+        sub, i = _text(data, 2)
+        if data[i:i + 2] != b"\x04\x1a" or data[i + 6:i + 8] != b"\x06\x1a":
+            return None
+        exp = int.from_bytes(data[i + 2:i + 6], "big")
+        iat = int.from_bytes(data[i + 8:i + 12], "big")
+        i += 12
+        if data[i:i + 11] != _CNF_OPENING:
+            return None
+        key = data[i + 11:i + 43]
+        i += 43
+        if data[i:i + len(_STATUS_OPENING)] != _STATUS_OPENING:
+            return None
+        i += len(_STATUS_OPENING)
+        h = data[i]
+        if h <= 0x17:
+            idx, i = h, i + 1
+        elif h == 0x18 and data[i + 1] >= 24:
+            idx, i = data[i + 1], i + 2
+        elif h == 0x19 and data[i + 1]:
+            idx, i = int.from_bytes(data[i + 1:i + 3], "big"), i + 3
+        elif h == 0x1A and data[i + 1] | data[i + 2]:
+            idx, i = int.from_bytes(data[i + 1:i + 5], "big"), i + 5
+        else:
+            return None
+        if data[i:i + 4] != _URI_KEY:
+            return None
+        uri, i = _text(data, i + 4)
+        if data[i:i + 7] != _HOLDER_OPENING or data[i + 11] != 0x19:
+            return None
+        region = int.from_bytes(data[i + 7:i + 11], "big")
+        insurance = _INSURANCE.get(int.from_bytes(data[i + 12:i + 14], "big"))
+        channel = _CHANNELS.get(data[i + 14])
+        name, i = _text(data, i + 15)
+        kind = _KINDS.get(data[i])
+        i += 1
+        actor = None
+        if data[0] == 0xA7:
+            if data[i:i + 5] != _ACTOR_KEY:
+                return None
+            actor, i = _text(data, i + 5)
+        if i != len(data) or insurance is None or channel is None or kind is None or (
+            region < 0x10000 or not 0x10000 <= iat < exp or exp < 0x10000
+        ):
+            return None
+        validate_uri(uri)
+        validate_credential_id(sub)
+        validate_masked_name(name)
+        if actor is not None and validate_credential_id(actor) == sub:
+            return None
+        return _build(sub, iat, exp, bytes(key), uri, idx, _region(region), insurance,
+                      channel, name, kind, actor)
+    except (IndexError, ValueError, HolderClaimsError):
+        return None

@@ -168,10 +168,16 @@ def split(text: str | bytes) -> Split:
     try:
         if data[0] != 0xD2 or data[1] != 0x84:
             raise _fail("not a tagged COSE_Sign1 of four")
-        start, end = cbor.string_span(data, 2, BYTES)
+        if data[2] == 0x58 and data[3] >= 24:  # the usual one-byte length heading
+            start, end = 4, 4 + data[3]
+        else:
+            start, end = cbor.string_span(data, 2, BYTES)
         if data[end] != 0xA0:
             raise _fail("unprotected header must be empty")
-        p_start, p_end = cbor.string_span(data, end + 1, BYTES)
+        if data[end + 1] == 0x58 and data[end + 2] >= 24:
+            p_start, p_end = end + 3, end + 3 + data[end + 2]
+        else:
+            p_start, p_end = cbor.string_span(data, end + 1, BYTES)
         if data[p_end:p_end + 2] != cose.SIGNATURE_HEADING or len(data) != p_end + 66:
             raise _fail("signature must be 64 bytes and last")
     except (IndexError, CBORError):

@@ -58,24 +58,24 @@ class VerifiedPresentation(VerifiedToken):
     """A presentation that passed every check: the token result plus holder facts.
 
     ``claims.token_id`` is the replay key (the presentation id scoped to the
-    credential); ``presentation_id`` is the id as sent.  ``status_checked``
+    credential); ``presentation_id`` is the id as sent; ``credential`` the
+    holder credential (or delegation) it was made from.  ``status_checked``
     says whether a status list was consulted.
     """
 
-    status_checked: bool = False
+    credential: HolderClaims | None = None
     presentation_id: bytes = b""
-    credential_expires_at: int = 0
-    status_uri: str = ""
-    status_idx: int = 0
+    status_checked: bool = False
 
     def to_dict(self) -> dict[str, object]:
         out = VerifiedToken.to_dict(self)
+        c = self.credential
         out.update({
             "mode": "holder",
             "status_checked": self.status_checked,
             "presentation_id": self.presentation_id.hex(),
-            "credential_expires_at": self.credential_expires_at,
-            "status": {"uri": self.status_uri, "idx": self.status_idx},
+            "credential_expires_at": None if c is None else c.expires_at,
+            "status": None if c is None else {"uri": c.status.uri, "idx": c.status.idx},
         })
         return out
 
@@ -90,6 +90,13 @@ class _Opened:
     group: GroupKey | None
     replay_scope: bytes
     region_allowed: bool
+    issuer: str
+    issuer_kid: bytes
+    group_kid: bytes
+
+
+_OPENED_TWIN = twin_of(_Opened)
+_new = object.__new__
 
 
 def credential_digest(sealed: bytes) -> bytes:
@@ -241,8 +248,18 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the key window")
         if not issuer_key.public_key.verify(signature, tbs):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "issuer signature")
-        return _Opened(claims, issuer_key, group, replay_scope(claims),
-                       issuer_key.allows(claims.region))
+        o = _new(_OPENED_TWIN)  # _Opened(...) without the frozen-dataclass setters
+        o.claims = claims
+        o.issuer_key = issuer_key
+        o.group = group
+        o.replay_scope = replay_scope(claims)
+        o.region_allowed = issuer_key.allows(claims.region)
+        o.issuer = issuer_key.issuer
+        o.issuer_kid = issuer_key.kid
+        o.group_kid = b"" if group is None else group.kid
+        o.__class__ = _Opened
+        opened: _Opened = o
+        return opened
 
     def _unseal(self, sealed: bytes) -> tuple[GroupKey, bytes]:
         try:
@@ -267,8 +284,14 @@ class PresentationVerifier:
 
 
 _CLAIMS_TWIN = twin_of(TokenClaims)
-_new = object.__new__
-_set = object.__setattr__
+_slot = VerifiedToken.__dict__
+_SET_CLAIMS, _SET_ISSUER, _SET_IKID, _SET_GKID, _SET_CERT = (
+    _slot[name].__set__ for name in ("claims", "issuer", "issuer_kid", "group_kid", "cert_type"))
+_SET_CREDENTIAL, _SET_ID, _SET_STATUS = (
+    VerifiedPresentation.__dict__[name].__set__
+    for name in ("credential", "presentation_id", "status_checked"))
+"""The slots' own setters: they bypass the frozen ``__setattr__`` (see codec/trusted.py)."""
+_ECERT = CertType.ECERT_TOKEN
 
 
 def _result(opened: _Opened, iat: int, exp: int, presentation_id: bytes,  # noqa: PLR0917
@@ -289,13 +312,13 @@ def _result(opened: _Opened, iat: int, exp: int, presentation_id: bytes,  # noqa
     t.actor_id = c.actor_id
     t.__class__ = TokenClaims
     r = _new(VerifiedPresentation)
-    for name, value in (
-        ("claims", t), ("issuer", opened.issuer_key.issuer), ("issuer_kid", opened.issuer_key.kid),
-        ("group_kid", b"" if opened.group is None else opened.group.kid),
-        ("cert_type", CertType.ECERT_TOKEN), ("status_checked", status_checked),
-        ("presentation_id", presentation_id), ("credential_expires_at", c.expires_at),
-        ("status_uri", c.status.uri), ("status_idx", c.status.idx),
-    ):
-        _set(r, name, value)
+    _SET_CLAIMS(r, t)
+    _SET_ISSUER(r, opened.issuer)
+    _SET_IKID(r, opened.issuer_kid)
+    _SET_GKID(r, opened.group_kid)
+    _SET_CERT(r, _ECERT)
+    _SET_CREDENTIAL(r, c)
+    _SET_ID(r, presentation_id)
+    _SET_STATUS(r, status_checked)
     verified: VerifiedPresentation = r
     return verified
