@@ -247,3 +247,18 @@ def test_policy_hook_applies_to_subject_and_actor(platform: HolderPlatform,
         credential_usable=lambda cid: cid != HOLDER))
     assert _code(checker.check, present(blob, phone, REG, now=NOW), REG, now=NOW) is (
         ErrorCode.CREDENTIAL_NOT_USABLE)
+
+
+def test_a_unit_never_pays(platform: HolderPlatform, terminal: Terminal) -> None:
+    """The subject-kind rule of the platform codes holds for presentations too."""
+    from ecert_token.model import SubjectKind
+    from ecert_token.registry import Activation
+
+    phone = device(b"unit")
+    base = activation("UNIT000001", phone, name="*公司")
+    unit = Activation(base.cert_id, base.device_key, base.region, base.insurance_type,
+                      base.masked_name, base.channel, SubjectKind.INSURED_UNIT)
+    blob = platform.activate(unit).file.sealed
+    assert terminal.checker.check(present(blob, phone, REG, now=NOW), REG, now=NOW)
+    assert _code(terminal.checker.check, present(blob, phone, PAY, now=NOW), PAY, now=NOW) is (
+        ErrorCode.WRONG_BUSINESS_TYPE)

@@ -13,7 +13,8 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
 5. the presentation's time window (lifetime, iat, exp) and that it lies in
    the credential's validity;
 6. the device's Ed25519 signature with the key in the credential's ``cnf``;
-7. business type acceptance, region scope, the policy's credential hook;
+7. business type acceptance (and that the holder kind may pay, for a payment
+   step), region scope, the policy's credential hook;
 8. the status bit from the status list, if the terminal holds one;
 9. an optional challenge (``cnonce``) the terminal showed.
 
@@ -38,6 +39,7 @@ from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, CertType, TokenClaims
+from ..model.codes import PAYER_REFUSED, may_use
 from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
 from ..token.result import VerifiedToken
 from .claims import HolderClaims, HolderClaimsError, decode_claims
@@ -184,6 +186,8 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
         if (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
+        if not may_use(c.subject_kind, presented):
+            raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
         if not opened.region_allowed:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
         usable = policy.credential_usable
