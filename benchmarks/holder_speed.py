@@ -32,22 +32,10 @@ from ecert_token.keys import keydir
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token.token.policy import VerifyPolicy
+from ecert_token.vectors import seeded_random as seeded
 
 NOW = 1_790_000_000
 BT = BusinessType.HOSPITAL_REGISTRATION
-
-
-def seeded(seed: bytes) -> Callable[[int], bytes]:
-    counter = [0]
-
-    def random_bytes(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            counter[0] += 1
-            out += hashlib.sha256(seed + counter[0].to_bytes(8, "big")).digest()
-        return out[:n]
-
-    return random_bytes
 
 
 def build(holders: int, per_holder: int, sealed: bool) -> tuple[list[str], PresentationVerifier,

@@ -20,11 +20,9 @@ Files (format ``ecert-holder-vectors/1``):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from ecert_token.keys.keydir import KeyDir, generate
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.vectors import seeded_random as seeded
 
 FORMAT = "ecert-holder-vectors/1"
 NOW = 1_790_000_000
@@ -45,20 +44,6 @@ ACTIVATED = NOW - 86_400
 HOLDER, MEMBER, OTHER = "E4Q7ZK2M9PXA", "M7K2Q9ZX4PEA", "R3VN8TQ2LD6W"
 OUT = Path(__file__).resolve().parent / "vectors" / "holder"
 REG, PAY = BusinessType.HOSPITAL_REGISTRATION, BusinessType.HOSPITAL_SETTLEMENT
-
-
-def seeded(seed: bytes) -> Callable[[int], bytes]:
-    """SHA-256 in counter mode: a reproducible byte source."""
-    counter = [0]
-
-    def random_bytes(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            counter[0] += 1
-            out += hashlib.sha256(seed + counter[0].to_bytes(8, "big")).digest()
-        return out[:n]
-
-    return random_bytes
 
 
 class World:

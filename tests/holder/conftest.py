@@ -6,8 +6,7 @@ in sealed mode also the verifier group's key) and the status list.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,23 +19,9 @@ from ecert_token.holder.device import new_device_key
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.model import Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
+from ecert_token.vectors import seeded_random
 
 from ..conftest import NOW, running_store
-
-
-def seeded_random(seed: bytes) -> Callable[[int], bytes]:
-    """A reproducible byte source (SHA-256 in counter mode), for tests only."""
-    counter = [0]
-
-    def random_bytes(n: int) -> bytes:
-        out = b""
-        while len(out) < n:
-            counter[0] += 1
-            out += hashlib.sha256(seed + counter[0].to_bytes(8, "big")).digest()
-        return out[:n]
-
-    return random_bytes
-
 
 HOLDER = "E4Q7ZK2M9PXA"
 MEMBER = "M7K2Q9ZX4PEA"

@@ -33,8 +33,10 @@ from ..model import BusinessType
 from ..token.policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
 
 PREFIX = "EP1:"
-MAX_TEXT_CHARS = 800
-"""Longest presentation text looked at (a v16-M QR code holds 911 characters)."""
+MAX_TEXT_CHARS = 600
+"""Longest presentation text looked at: the platform codes' limit (QR 15-M holds 600);
+the longest presentation this library makes (sealed, delegation, 32-character ids) is
+under it."""
 KCWT = 13
 EXP, IAT, CTI, CNONCE = 4, 6, 7, 39
 BUSINESS = -65540
