@@ -9,11 +9,12 @@ import pytest
 
 from ecert_token import FixedClock, TokenRejected
 from ecert_token.errors import EcertError, ErrorCode, InvalidArgument
-from ecert_token.holder import StatusListLoader, StatusStaleness
+from ecert_token.holder import DEFAULT_STALENESS, StatusListLoader
 from ecert_token.holder.claims import StatusRef
 from ecert_token.holder.status_loader import HOUR
 from ecert_token.holder.statuslist import StatusList, pack, sign_status_list
 from ecert_token.keys.keydir import KeyDir
+from ecert_token.trust.loader import Staleness
 
 from ..conftest import NOW
 
@@ -53,7 +54,7 @@ def test_corrupt_state_fails_closed(keys: KeyDir, tmp_path: Path) -> None:
 
 
 def test_staleness_warns_then_refuses(keys: KeyDir, caplog: pytest.LogCaptureFixture) -> None:
-    limits = StatusStaleness(warn_after=HOUR, refuse_after=2 * HOUR)
+    limits = Staleness(warn_after=HOUR, refuse_after=2 * HOUR)
     loader = StatusListLoader(keys.trust_store(), staleness=limits)
     loader.offer(_signed(keys, NOW), now=NOW)
     ref = StatusRef("ec:NHSA", 1)
@@ -70,7 +71,7 @@ def test_staleness_warns_then_refuses(keys: KeyDir, caplog: pytest.LogCaptureFix
 
 
 def test_default_refusal_is_48_hours_and_expiry_refuses_too(keys: KeyDir) -> None:
-    assert StatusStaleness().refuse_after == 48 * HOUR
+    assert DEFAULT_STALENESS.refuse_after == 48 * HOUR
     loader = StatusListLoader(keys.trust_store())
     loader.offer(_signed(keys, NOW, valid_for=HOUR), now=NOW)
     ref = StatusRef("ec:NHSA", 1)
@@ -94,8 +95,8 @@ def test_coverage_and_issuer(keys: KeyDir) -> None:
     assert info.value.code is ErrorCode.STATUS_LIST_INVALID
 
 
-def test_bad_limits() -> None:
+def test_bad_limits(keys: KeyDir) -> None:
     with pytest.raises(InvalidArgument):
-        StatusStaleness(warn_after=10, refuse_after=5)
+        Staleness(warn_after=10, refuse_after=5)
     with pytest.raises(InvalidArgument):
-        StatusStaleness(refuse_after=0)
+        StatusListLoader(keys.trust_store(), staleness=48)  # type: ignore[arg-type]

@@ -8,11 +8,12 @@ from .claims import HolderClaims, StatusRef
 from .credential import CredentialFile, issue, seal, sign_credential
 from .device import load_device, load_device_public, new_device_key, save_device
 from .presentation import PREFIX, is_presentation, present
-from .status_loader import StatusListLoader, StatusStaleness
+from .status_loader import DEFAULT_STALENESS, StatusListLoader
 from .statuslist import StatusList, sign_status_list, verify_status_list
 from .verify import PresentationVerifier, VerifiedPresentation
 
 __all__ = [
+    "DEFAULT_STALENESS",
     "PREFIX",
     "CredentialFile",
     "HolderClaims",
@@ -20,7 +21,6 @@ __all__ = [
     "StatusList",
     "StatusListLoader",
     "StatusRef",
-    "StatusStaleness",
     "VerifiedPresentation",
     "is_presentation",
     "issue",

@@ -16,13 +16,13 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..clock import Clock, system_clock
 from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..keys.files import write_file
 from ..keys.trust_store import TrustStore
+from ..trust.loader import Staleness
 from .claims import StatusRef
 from .statuslist import StatusList, StatusListError, verify_status_list
 
@@ -33,19 +33,8 @@ STATE_FILE = "status-state.json"
 STATE_FORMAT = "ecert-status-state/1"
 
 
-@dataclass(frozen=True, slots=True)
-class StatusStaleness:
-    """How old (since its ``iat``) a status list may get: warn, then refuse."""
-
-    warn_after: int = 24 * HOUR
-    refuse_after: int = 48 * HOUR
-
-    def __post_init__(self) -> None:
-        for v in (self.warn_after, self.refuse_after):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise InvalidArgument("staleness limits are positive seconds")
-        if self.warn_after > self.refuse_after:
-            raise InvalidArgument("warn_after must not exceed refuse_after")
+DEFAULT_STALENESS = Staleness(warn_after=24 * HOUR, refuse_after=48 * HOUR)
+"""Status lists age faster than trust lists: warn after a day, refuse after two."""
 
 
 def _list_file(uri: str) -> str:
@@ -60,14 +49,16 @@ class StatusListLoader:
         trust: TrustStore,
         state_dir: Path | None = None,
         *,
-        staleness: StatusStaleness | None = None,
+        staleness: Staleness | None = None,
         clock: Clock = system_clock,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise InvalidArgument("trust must be a TrustStore")
         self.trust = trust
         self.state_dir = state_dir
-        self.staleness = staleness or StatusStaleness()
+        if staleness is not None and not isinstance(staleness, Staleness):
+            raise InvalidArgument("staleness must be a Staleness")
+        self.staleness = staleness or DEFAULT_STALENESS
         self._clock = clock
         self._lock = threading.Lock()
         self._lists: dict[str, StatusList] = {}
