@@ -46,6 +46,9 @@ def test_offline_end_to_end(platform: HolderPlatform, terminal: Terminal) -> Non
     assert result.claims.business_type is REG
     assert result.to_dict()["mode"] == "holder"
     assert _code(terminal.verifier.verify, text, REG) is ErrorCode.REPLAYED
+    assert _code(terminal.verifier.verify, text.encode(), REG) is ErrorCode.REPLAYED  # bytes too
+    again = present(issued.file.sealed, phone, REG, now=NOW - 4)
+    assert terminal.verifier.verify(again.encode("ascii"), REG).subject == HOLDER
 
 
 def test_one_verifier_accepts_both_kinds(platform: HolderPlatform, keys: KeyDir) -> None:

@@ -180,8 +180,10 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.NOT_YET_VALID)
         if now - leeway >= p_exp:
             raise TokenRejected(ErrorCode.EXPIRED)
-        if not c.issued_at <= p_iat < c.expires_at:
-            raise TokenRejected(ErrorCode.EXPIRED, "presented outside the credential's validity")
+        if p_iat < c.issued_at:
+            raise TokenRejected(ErrorCode.NOT_YET_VALID, "presented before the credential")
+        if p_iat >= c.expires_at:
+            raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
         if sign_open(NULL, NULL, signed, len(signed), c.device_key) != 0:
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
         if (business_type, presented) not in _ACCEPTS:

@@ -19,7 +19,7 @@ from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES, InvalidTag
 from ..crypto.ed25519 import NULL, SIGNATURE_BYTES, sign_open
 from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
-from ..holder.presentation import PREFIX as _PRESENTATION
+from ..holder.presentation import is_presentation
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.routes import GroupRoute, IssuerRoute, window
 from ..keys.trust_store import TrustStore
@@ -120,7 +120,7 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         verified: VerifiedToken
-        if type(token) is str and token.startswith(_PRESENTATION):
+        if is_presentation(token):
             verified = self.presentations.check(token, business_type, now=now)
         else:
             prepared = self._prepare(token, business_type, now)  # self.check, one call fewer
@@ -213,7 +213,7 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         tokens = batch.token_list(tokens)
-        holder = [i for i, t in enumerate(tokens) if type(t) is str and t.startswith(_PRESENTATION)]
+        holder = [i for i, t in enumerate(tokens) if is_presentation(t)]
         if holder:  # presentations in a mixed batch: checked one by one, results in place
             results = self._check_mixed(tokens, holder, business_type, now, workers)
         else:
@@ -254,7 +254,7 @@ class Verifier:
         """Every check except the replay mark (for batch verification and inspection):
         :meth:`_prepare`, the Ed25519 signature, :meth:`_accept`; a holder
         presentation goes to :attr:`presentations`."""
-        if type(token) is str and token.startswith(_PRESENTATION):
+        if is_presentation(token):
             return self.presentations.check(token, business_type, now=now)
         prepared = self._prepare(token, business_type, now)
         signed = prepared[0]
