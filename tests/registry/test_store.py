@@ -133,3 +133,32 @@ def test_settings_are_written_once(tmp_path: Path) -> None:
         assert reg.set_setting_once("status_uri", "ec:A") == "ec:A"
         assert reg.set_setting_once("status_uri", "ec:B") == "ec:A"
         assert reg.setting("missing") is None
+
+
+def test_concurrent_activations_leave_one_active_phone(tmp_path: Path) -> None:
+    """Four processes activate four phones for one person at once: the database keeps
+    exactly one active device credential and records the other three as replaced."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from ecert_token.registry import ActivationRegistry\n"
+        "from tests.holder.conftest import activation, device\n"
+        "with ActivationRegistry(sys.argv[1], timeout=60) as reg:\n"
+        "    reg.activate(activation(sys.argv[2], device(sys.argv[3].encode())),"
+        " int(sys.argv[4]), int(sys.argv[4]) + 100, lambda r: None)\n"
+    )
+    path = tmp_path / "r.db"
+    ActivationRegistry(path).close()
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), HOLDER, f"phone{i}",
+                               str(NOW + i)], cwd=root)
+             for i in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT revoked_at IS NULL, revoke_reason FROM holder_credentials "
+                        "WHERE cert_id = ?", (HOLDER,)).fetchall()
+    conn.close()
+    assert sorted(rows, key=str) == sorted([(1, None), (0, "replaced"), (0, "replaced"),
+                                            (0, "replaced")], key=str)
