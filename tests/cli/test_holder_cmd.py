@@ -97,6 +97,10 @@ def test_offline_life_of_a_credential(world: Path) -> None:
              "--now", str(NOW + 49 * 3600), "--status-list", str(later),
              _present(world, NOW + 49 * 3600))
     assert error(*stale) == "status_list_stale"
+    code = run("mint", "--keys", str(world / "keys"), "--cert-id", CERT, "--region", "110105",
+               "--business", "01101", "--now", str(NOW + 49 * 3600)).stdout.strip()
+    platform = out(*stale[:-1], code)  # a stale status list never touches platform codes
+    assert platform["credential_id"] == CERT and "status_checked" not in platform
     assert error("unbind", "--keys", str(world / "keys"), "--registry", str(world / "reg.db"),
                  "--cert-id", CERT) == "credential_not_usable"
 

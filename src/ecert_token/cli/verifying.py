@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidArgument
+from ..holder.presentation import is_presentation
 from ..holder.status_loader import StatusListLoader
 from ..holder.verify import PresentationVerifier
 from ..keys import keydir
@@ -65,9 +66,12 @@ def _trust(args: argparse.Namespace, now: int) -> TrustStore:
     return keydir.load(Path(args.keys)).trust_store()
 
 
-def _presentations(args: argparse.Namespace, trust: TrustStore,
-                   policy: VerifyPolicy) -> PresentationVerifier:
-    """The holder-presentation checker, with the status list given by ``--status-list``."""
+def _presentations(args: argparse.Namespace, trust: TrustStore, policy: VerifyPolicy,
+                   token: str) -> PresentationVerifier | None:
+    """The holder-presentation checker, with the status list given by ``--status-list``;
+    None for a platform code, which never reads the status list (a stale one included)."""
+    if not is_presentation(token):
+        return None
     status = None
     if getattr(args, "status_list", None):
         state = getattr(args, "status_state", None)
@@ -81,7 +85,8 @@ def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bo
     policy = policy_at(args.now)
     store = replay_store(args, policy)
     trust = _trust(args, policy.clock())
-    verifier = Verifier(trust, policy, store, presentations=_presentations(args, trust, policy))
+    verifier = Verifier(trust, policy, store,
+                        presentations=_presentations(args, trust, policy, token))
     business = BusinessType.from_code(args.business)
     if store is None:
         return verifier.check(token, business, now=policy.clock()), False
