@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecert_token import BusinessType, TokenRejected, TrustStore, VerifyPolicy
+from ecert_token import BusinessType, FixedClock, TokenRejected, TrustStore, VerifyPolicy
 from ecert_token.codec import cbor
 from ecert_token.codec.base45 import b45decode, b45encode
 from ecert_token.errors import ErrorCode, InvalidArgument
@@ -30,7 +30,7 @@ from ecert_token.holder.presentation import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.model import Channel, InsuranceType, Region
-from ecert_token.registry import HolderPlatform
+from ecert_token.registry import ActivationRegistry, HolderPlatform
 
 from ..conftest import NOW
 from .conftest import HOLDER, activation, device
@@ -49,11 +49,16 @@ def _checker(trust: TrustStore) -> PresentationVerifier:
     return PresentationVerifier(trust, VerifyPolicy(), cache_size=0)
 
 
-def test_every_flipped_byte_is_refused(issued: tuple[bytes, str],
-                                       public_trust: TrustStore) -> None:
-    _, text = issued
+@pytest.mark.parametrize("sealed", [False, True])
+def test_every_flipped_byte_is_refused(registry: ActivationRegistry, keys: KeyDir,
+                                       sealed: bool) -> None:
+    platform = HolderPlatform(registry, keys.signing_key, keys.group_key if sealed else None,
+                              clock=FixedClock(NOW - 3600))
+    phone = device(b"phone")
+    text = present(platform.activate(activation(HOLDER, phone)).file.sealed, phone, REG,
+                   now=NOW)
     data = b45decode(text[4:])
-    checker = _checker(public_trust)
+    checker = _checker(keys.trust_store())
     assert checker.check(text, REG, now=NOW).subject == HOLDER
     codes = set()
     for i in range(len(data)):
@@ -65,7 +70,7 @@ def test_every_flipped_byte_is_refused(issued: tuple[bytes, str],
     assert codes <= {ErrorCode.MALFORMED, ErrorCode.BAD_SIGNATURE, ErrorCode.UNKNOWN_KEY,
                      ErrorCode.WRONG_REGION, ErrorCode.EXPIRED, ErrorCode.NOT_YET_VALID,
                      ErrorCode.LIFETIME_TOO_LONG, ErrorCode.WRONG_BUSINESS_TYPE,
-                     ErrorCode.KEY_NOT_VALID}
+                     ErrorCode.KEY_NOT_VALID, ErrorCode.DECRYPTION_FAILED}
     assert ErrorCode.BAD_SIGNATURE in codes and ErrorCode.MALFORMED in codes
 
 

@@ -265,3 +265,26 @@ def test_a_unit_never_pays(platform: HolderPlatform, terminal: Terminal) -> None
     assert terminal.checker.check(present(blob, phone, REG, now=NOW), REG, now=NOW)
     assert _code(terminal.checker.check, present(blob, phone, PAY, now=NOW), PAY, now=NOW) is (
         ErrorCode.WRONG_BUSINESS_TYPE)
+
+
+def test_async_verifier_accepts_presentations(platform: HolderPlatform,
+                                              terminal: Terminal) -> None:
+    import asyncio
+
+    from ecert_token.aio import AsyncVerifier
+
+    phone = device(b"phone")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    text = present(blob, phone, REG, now=NOW)
+    averifier = AsyncVerifier(terminal.verifier)
+
+    async def twice() -> tuple[object, object]:
+        first = await averifier.verify(text, REG, now=NOW)
+        try:
+            await averifier.verify(text, REG, now=NOW)
+        except TokenRejected as exc:
+            return first, exc.code
+        return first, None
+
+    first, second = asyncio.run(twice())
+    assert isinstance(first, VerifiedPresentation) and second is ErrorCode.REPLAYED
