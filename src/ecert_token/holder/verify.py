@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..codec import cose
@@ -125,7 +124,7 @@ def replay_id(claims: HolderClaims, presentation_id: bytes) -> bytes:
 class PresentationVerifier:
     """Checks presentations against trust material, a policy and optional status lists.
 
-    ``cache_size`` bounds the credential cache (least recently used out).
+    ``cache_size`` bounds the credential cache (the oldest entries out; 0: no cache).
     """
 
     def __init__(
@@ -148,7 +147,7 @@ class PresentationVerifier:
         self.policy = policy or VerifyPolicy()
         self.status = status
         self.cache_size = cache_size
-        self._cache: OrderedDict[bytes, _Opened] = OrderedDict()
+        self._cache: dict[bytes, _Opened] = {}
         self._lock = threading.Lock()
 
     def check(
@@ -222,11 +221,12 @@ class PresentationVerifier:
                 return cached
         opened = self._open(sealed)
         if self.cache_size:
-            with self._lock:
-                self._cache[digest] = opened
-                self._cache.move_to_end(digest)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+            cache = self._cache
+            with self._lock:  # oldest entries out (a dict keeps insertion order)
+                cache.pop(digest, None)
+                cache[digest] = opened
+                while len(cache) > self.cache_size:
+                    del cache[next(iter(cache))]
         return opened
 
     def _open(self, blob: bytes) -> _Opened:
