@@ -288,3 +288,19 @@ def test_async_verifier_accepts_presentations(platform: HolderPlatform,
 
     first, second = asyncio.run(twice())
     assert isinstance(first, VerifiedPresentation) and second is ErrorCode.REPLAYED
+
+
+def test_challenge_mode_through_the_verifier(platform: HolderPlatform,
+                                             terminal: Terminal) -> None:
+    from ecert_token.holder.challenge import new_challenge, verify_with_challenge
+
+    phone = device(b"phone")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    challenge = new_challenge(seeded_random(b"challenge"))
+    answer = present(blob, phone, REG, now=NOW, challenge=challenge)
+    assert verify_with_challenge(terminal.verifier, answer, REG, challenge).subject == HOLDER
+    assert _code(verify_with_challenge, terminal.verifier, answer, REG, challenge) is (
+        ErrorCode.REPLAYED)
+    other = present(blob, phone, REG, now=NOW, challenge=b"\x00" * 8)
+    assert _code(verify_with_challenge, terminal.verifier, other, REG, challenge) is (
+        ErrorCode.CHALLENGE_MISMATCH)

@@ -4,6 +4,7 @@ family delegations, the status list that reaches offline terminals, and the term
 See docs/holder-credentials.md for the life of a credential and the wire format.
 """
 
+from .challenge import new_challenge, verify_with_challenge
 from .claims import HolderClaims, StatusRef
 from .credential import CredentialFile, issue, seal, sign_credential
 from .device import load_device, load_device_public, new_device_key, save_device
@@ -26,6 +27,7 @@ __all__ = [
     "issue",
     "load_device",
     "load_device_public",
+    "new_challenge",
     "new_device_key",
     "present",
     "save_device",
@@ -33,4 +35,5 @@ __all__ = [
     "sign_credential",
     "sign_status_list",
     "verify_status_list",
+    "verify_with_challenge",
 ]
