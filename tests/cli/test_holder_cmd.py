@@ -180,3 +180,13 @@ def test_usage_and_bad_files(world: Path) -> None:
     assert error("activate", "--keys", str(world / "keys"), "--registry", str(world / "reg.db"),
                  "--device", str(world / "phone"), "--cert-id", CERT, "--region", "110105",
                  "--seal", "--out", str(world / "x.json")) == "invalid_argument"
+
+
+def test_qr_image_of_a_presentation_scans_and_verifies(world: Path) -> None:
+    text = _present(world, NOW)
+    image = world / "code.png"
+    made = out("qr", text, "--out", str(image))
+    assert made["version"] == 13 and made["level"] == "M"  # the acceptable size
+    scanned = out("scan", str(image), "--keys", str(world / "keys"), "--business", "01101",
+                  "--now", str(NOW + 5), "--json")
+    assert scanned["credential_id"] == CERT and scanned["mode"] == "holder"
