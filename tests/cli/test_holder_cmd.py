@@ -65,6 +65,7 @@ def _status(world: Path, at: int) -> Path:
     built = out("status", "build", "--keys", str(world / "keys"), "--registry",
                 str(world / "reg.db"), "--now", str(at), "--out", str(path))
     assert built["bits"] == 1 and built["uri"] == "ec:NHSA"
+    assert built["size"] >= 2 and isinstance(built["revoked"], int)
     return path
 
 
@@ -112,6 +113,10 @@ def test_reactivation_on_a_new_phone(world: Path) -> None:
                 "--now", str(NOW - 1800), "--out", str(world / "cred2.json"))
     assert again["revoked"] == [1] and again["status_idx"] == 2
     status = _status(world, NOW - 60)
+    built = out("status", "build", "--keys", str(world / "keys"), "--registry",
+                str(world / "reg.db"), "--bits", "2", "--now", str(NOW - 50), "--out",
+                str(world / "two.cwt"))
+    assert built["revoked"] == 1 and built["bits"] == 2 and built["size"] == 4
     assert error("verify", "--keys", str(world / "keys"), "--business", "01101", "--now",
                  str(NOW), "--status-list", str(status), _present(world, NOW)) == (
         "credential_revoked")
