@@ -65,6 +65,24 @@ def test_six_family_members_are_refused(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_removing_a_member_frees_a_place_and_ends_the_delegation(tmp_path: Path) -> None:
+    with ActivationRegistry(tmp_path / "r.db") as reg:
+        reg.activate(activation(HOLDER, device(b"a")), NOW, NOW + 100, _issue)
+        record, _ = reg.delegate(HOLDER, activation(MEMBER, device(b"m")), NOW, NOW + 50,
+                                 _issue)
+        for i in range(4):
+            reg.add_family_member(HOLDER, f"MEMBER{i:04d}", NOW)
+        with pytest.raises(EcertError):
+            reg.add_family_member(HOLDER, "MEMBER0009", NOW)
+        assert reg.remove_family_member(HOLDER, MEMBER, NOW + 1) == [record.status_idx]
+        gone = reg.get(record.status_idx)
+        assert gone is not None and gone.revoke_reason == "member removed"
+        reg.add_family_member(HOLDER, "MEMBER0009", NOW + 2)  # the place is free again
+        assert MEMBER not in reg.family(HOLDER) and len(reg.family(HOLDER)) == 5
+        with pytest.raises(EcertError):
+            reg.remove_family_member(HOLDER, MEMBER, NOW + 3)
+
+
 def test_delegation_needs_an_active_holder_device(tmp_path: Path) -> None:
     with ActivationRegistry(tmp_path / "r.db") as reg:
         with pytest.raises(EcertError) as info:

@@ -119,6 +119,12 @@ class HolderPlatform:
         record, file = self.registry.delegate(holder_id, member, t, expires, self._issue)
         return Issued(file, record)
 
+    def remove_family_member(self, holder_id: str, member_id: str, *,
+                             now: int | None = None) -> list[int]:
+        """Unbind a member from the holder; the member's delegations on the holder's
+        devices are revoked (their status indices are returned)."""
+        return self.registry.remove_family_member(holder_id, member_id, self._now(now))
+
     def status_list(self, *, bits: int = 1, now: int | None = None,
                     valid_for: int = DEFAULT_LIST_VALIDITY,
                     ttl: int = DEFAULT_LIST_TTL) -> tuple[bytes, StatusList]:

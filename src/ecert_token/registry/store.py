@@ -238,6 +238,23 @@ class ActivationRegistry:
         with self._write():
             self._insert_member(holder_id, member_id, now)
 
+    def remove_family_member(self, holder_id: str, member_id: str, now: int) -> list[int]:
+        """Unbind a member from the holder: the family row goes and every active
+        delegation of that member on the holder's devices is revoked (their indices)."""
+        with self._write():
+            if self._conn.execute("DELETE FROM holder_family WHERE holder_id = ? AND "
+                                  "member_id = ?", (holder_id, member_id)).rowcount != 1:
+                raise InvalidArgument("no such family member")
+            rows = self._conn.execute(
+                "SELECT status_idx FROM holder_credentials WHERE kind = 'delegation' AND "
+                "revoked_at IS NULL AND cert_id = ? AND holder_id = ?",
+                (member_id, holder_id)).fetchall()
+            self._conn.execute(
+                "UPDATE holder_credentials SET revoked_at = ?, revoke_reason = 'member removed' "
+                "WHERE kind = 'delegation' AND revoked_at IS NULL AND cert_id = ? "
+                "AND holder_id = ?", (now, member_id, holder_id))
+            return sorted(int(r[0]) for r in rows)
+
     def _insert_member(self, holder_id: str, member_id: str, now: int) -> None:
         try:
             self._conn.execute(
