@@ -25,7 +25,7 @@ from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
 from .token.batch import check_all
 from .token.result import VerifiedToken
-from .token.verify import Verifier
+from .token.verify import Verifier, check_terms
 
 __all__ = ["AsyncReplayStore", "AsyncVerifier", "ThreadedReplayStore"]
 
@@ -103,6 +103,8 @@ class AsyncVerifier:
             or not store_timeout > 0
         ):
             raise InvalidArgument("store_timeout must be a positive number of seconds or None")
+        if replay_store is not None:
+            check_terms(getattr(replay_store, "store", replay_store), verifier.policy.leeway)
         self.verifier = verifier
         if replay_store is None:  # not `or`: an empty store may have len() == 0
             replay_store = ThreadedReplayStore(verifier.replay_store)
@@ -116,11 +118,17 @@ class AsyncVerifier:
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
     ) -> VerifiedToken:
         """Verify ``token`` for the ``business_type`` step; mark it used if valid."""
+        verifier = self.verifier
         at = self._now(now)
-        verified = self.verifier.check(token, business_type, now=at)
-        entry = self.verifier.replay_entry(verified)
-        mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
-        rejection = self.verifier.mark_outcome(verified, mark, now is None)
+        verified = verifier.check(token, business_type, now=at)
+        entry = verifier.replay_entry(verified)
+        try:
+            mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
+        except BaseException:  # failed, timed out or cancelled: it may have been marked
+            verifier.attempts.unknown((entry,), at)
+            raise
+        mark = verifier.attempts.settle(entry, mark)
+        rejection = verifier.mark_outcome(verified, mark, now is None)
         if rejection is not None:
             raise rejection
         return verified
@@ -156,7 +164,10 @@ class AsyncVerifier:
             marks = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
         except StoreUnavailable as exc:
             marks = exc
-        return verifier.settle_batch(outcomes, checked, marks, now is None)
+        except BaseException:  # cancelled: the outcome is unknown
+            verifier.attempts.unknown(entries, at)
+            raise
+        return verifier.settle_batch(outcomes, checked, entries, marks, now is None, at)
 
     async def _store_call(self, call: Awaitable[_T]) -> _T:
         """Await one store call under the timeout; any failure fails closed."""
