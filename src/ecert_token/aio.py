@@ -167,7 +167,8 @@ class AsyncVerifier:
         except BaseException:  # cancelled: the outcome is unknown
             verifier.attempts.unknown(entries, at)
             raise
-        return verifier.settle_batch(outcomes, checked, entries, marks, now is None, at)
+        return verifier.settle_batch(outcomes, checked, entries, marks,
+                                     clock_read=now is None, now=at)
 
     async def _store_call(self, call: Awaitable[_T]) -> _T:
         """Await one store call under the timeout; any failure fails closed."""

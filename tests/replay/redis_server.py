@@ -15,6 +15,11 @@ import time
 from pathlib import Path
 
 REQUIRE_ENV = "ECERT_REQUIRE_REDIS"
+LIVE_NOW = int(time.time())
+"""The tests' fixed "now" wherever Redis is involved: the real time when the tests
+started.  The Redis store decides its horizon (a token expired long ago is
+refused) by the server's own clock, which tests cannot set, so a token minted
+at a fixed date years away from the real one would be refused as too late."""
 START_TIMEOUT = 10.0
 
 

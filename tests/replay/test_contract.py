@@ -18,9 +18,8 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
-from tests.conftest import NOW
 
-from .conftest import StoreFactory
+from .conftest import NOW, StoreFactory
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 LEEWAY = VerifyPolicy().leeway

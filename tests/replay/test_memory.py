@@ -20,7 +20,9 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, MemoryReplayStore, ReplayEntry
-from tests.conftest import NOW, running_store
+from tests.conftest import running_store
+
+from .conftest import NOW
 
 FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
 

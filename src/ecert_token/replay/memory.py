@@ -99,8 +99,7 @@ class MemoryReplayStore:
         return True
 
     def _purge(self, now: int) -> None:
-        if now > self._horizon:
-            self._horizon = now
+        self._horizon = max(self._horizon, now)
         start = self._purged_through
         horizon = self._horizon
         if horizon <= start:

@@ -30,6 +30,7 @@ import struct
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from ..errors import InvalidArgument
 from ..replay.base import MarkResult, ReplayEntry
@@ -42,6 +43,7 @@ DEFAULT_LIMIT = 4096
 means that their retry reads ``replayed``, as before)."""
 
 RandomSource = Callable[[int], bytes]
+_Answer = TypeVar("_Answer")
 
 _ALIVE: weakref.WeakSet[Attempts] = weakref.WeakSet()
 
@@ -109,7 +111,7 @@ class Attempts:
         """Is any remembered value in flight (so every answer must go through :meth:`settle`)?"""
         return bool(self._held)
 
-    def settle(self, entry: ReplayEntry, mark: object) -> object:
+    def settle(self, entry: ReplayEntry, mark: _Answer) -> _Answer | MarkResult:
         """The store's answer for ``entry`` as the verifier must take it.
 
         OWN_MARK becomes FIRST_USE when ``entry`` carried a remembered value

@@ -155,6 +155,7 @@ class Verifier:
         checked: Sequence[tuple[int, VerifiedToken]],
         entries: Sequence[ReplayEntry],
         marks: object,
+        *,
         clock_read: bool,
         now: int,
     ) -> list[VerifiedToken | TokenRejected]:
@@ -217,7 +218,8 @@ class Verifier:
             marks = self.replay_store.check_and_mark_many(entries, now)
         except StoreUnavailable as exc:
             marks = exc
-        return self.settle_batch(results, checked, entries, marks, clock_read, now)
+        return self.settle_batch(results, checked, entries, marks, clock_read=clock_read,
+                                 now=now)
 
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
