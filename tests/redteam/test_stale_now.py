@@ -25,13 +25,13 @@ from ecert_token import (
 from ecert_token.aio import AsyncVerifier
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import ReplayStore
-from tests.replay.redis_server import LIVE_NOW as NOW
+from tests.replay.redis_server import REDIS_NOW as NOW
 from tests.replay.redis_server import RedisServer
 
 
 @pytest.fixture
 def clock() -> FixedClock:
-    """The tests' clock at the real time: Redis decides its horizon by its own clock."""
+    """The tests' clock at REDIS_NOW: Redis decides its horizon by its own clock."""
     return FixedClock(NOW)
 
 REG = BusinessType.HOSPITAL_REGISTRATION

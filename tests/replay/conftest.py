@@ -15,10 +15,10 @@ from ecert_token import FixedClock
 from ecert_token.keys.keydir import KeyDir, save
 from ecert_token.replay import MemoryReplayStore, ReplayStore, SqliteReplayStore
 
-from .redis_server import LIVE_NOW, REQUIRE_ENV, RedisServer, redis_missing, redis_required
+from .redis_server import REDIS_NOW, REQUIRE_ENV, RedisServer, redis_missing, redis_required
 
-NOW = LIVE_NOW
-"""These tests' "now" (see redis_server.LIVE_NOW); the ``clock`` fixture reads it."""
+NOW = REDIS_NOW
+"""These tests' "now" (see redis_server.REDIS_NOW); the ``clock`` fixture reads it."""
 
 
 @pytest.fixture

@@ -108,10 +108,9 @@ def test_keys_of_one_call_share_a_cluster_slot(
         assert key_slot(key) == key_slot(marker) == key_slot(marker[:-5] + b"terms")
 
 
-def test_expiry_is_absolute_and_never_extended(
-    store: RedisReplayStore, client: redis.Redis
-) -> None:
+def test_expiry_is_absolute_and_never_extended(client: redis.Redis) -> None:
     now = int(client.time()[0])  # the server's own clock, so EXPIRETIME is predictable
+    store = RedisReplayStore(client, 305, FixedClock(now - 3600))
     first = entry(b"expiry-1", issued=now, expires=now + 65)
     assert store.check_and_mark(first, now) is FIRST
     key = next(k for k in client.scan_iter(match=b"*:NHSA:expiry-1"))

@@ -23,7 +23,7 @@ from ecert_token import (
 )
 from ecert_token.aio import AsyncReplayStore, AsyncVerifier
 from ecert_token.keys.keydir import KeyDir
-from tests.replay.redis_server import LIVE_NOW as NOW
+from tests.replay.redis_server import REDIS_NOW as NOW
 from tests.replay.redis_server import REQUIRE_ENV, RedisServer, redis_missing, redis_required
 
 from .examples import load
@@ -31,7 +31,7 @@ from .examples import load
 
 @pytest.fixture
 def clock() -> FixedClock:
-    """The tests' clock at the real time: Redis decides its horizon by its own clock."""
+    """The tests' clock at REDIS_NOW: Redis decides its horizon by its own clock."""
     return FixedClock(NOW)
 
 REG = BusinessType.HOSPITAL_REGISTRATION
