@@ -127,7 +127,6 @@ class AsyncVerifier:
         except BaseException:  # failed, timed out or cancelled: it may have been marked
             verifier.attempts.unknown((entry,), at)
             raise
-        mark = verifier.attempts.settle(entry, mark)
         rejection = verifier.mark_outcome(verified, mark, now is None)
         if rejection is not None:
             raise rejection

@@ -16,10 +16,14 @@ reuses that value when the same code is presented again, and accepts once on
 FIRST_USE or OWN_MARK; then it forgets.  Every other verifier, and this one
 afterwards, still gets ``replayed``.
 
-Only one presentation at a time can hold a remembered value: it is taken out
-of the memory while that presentation's mark is in flight, so two concurrent
-retries cannot both be accepted.  I/O-free, thread-safe, and shared by
-:class:`~ecert_token.Verifier` and :class:`~ecert_token.aio.AsyncVerifier`.
+Why OWN_MARK may always be accepted: a value is sent by one presentation only
+(a new one, or a remembered one taken out of the memory, so two concurrent
+retries cannot share it), and it is remembered only when that presentation was
+not accepted.  So a store that holds the value for the id has given no one else
+first use, and no one has accepted on it yet.  That also covers a client
+library's own resend of the same call (redis-py retries a timed-out command).
+I/O-free, thread-safe, and shared by :class:`~ecert_token.Verifier` and
+:class:`~ecert_token.aio.AsyncVerifier`.
 """
 
 from __future__ import annotations
@@ -30,20 +34,17 @@ import struct
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 from ..errors import InvalidArgument
-from ..replay.base import MarkResult, ReplayEntry
+from ..replay.base import ReplayEntry
 
 _PACK = struct.Struct(">8sQ").pack
-_OWN_MARK = MarkResult.OWN_MARK
 PREFIX_BYTES = 8
 DEFAULT_LIMIT = 4096
 """Most codes remembered at once; past it the oldest are forgotten (which only
 means that their retry reads ``replayed``, as before)."""
 
 RandomSource = Callable[[int], bytes]
-_Answer = TypeVar("_Answer")
 
 _ALIVE: weakref.WeakSet[Attempts] = weakref.WeakSet()
 
@@ -64,8 +65,7 @@ class Attempts:
     injectable for tests).  ``limit`` bounds how many codes are remembered.
     """
 
-    __slots__ = ("__weakref__", "_counter", "_held", "_lock", "_random", "_unknown",
-                 "limit", "prefix")
+    __slots__ = ("__weakref__", "_counter", "_lock", "_random", "_unknown", "limit", "prefix")
 
     def __init__(self, random: RandomSource = os.urandom, limit: int = DEFAULT_LIMIT) -> None:
         if not callable(random):
@@ -77,8 +77,6 @@ class Attempts:
         self._lock = threading.Lock()
         # (issuer, token id) -> (attempt, expires_at): outcome unknown, not in flight.
         self._unknown: dict[tuple[str, bytes], tuple[bytes, int]] = {}
-        # attempt -> (issuer, token id, expires_at): a remembered value in flight again.
-        self._held: dict[bytes, tuple[str, bytes, int]] = {}
         self.prefix = b""
         self._counter = itertools.count()
         self.reseed()
@@ -93,47 +91,25 @@ class Attempts:
         self._counter = itertools.count()
 
     def remembered(self) -> int:
-        """How many codes with an unknown outcome are remembered (or in flight again)."""
-        return len(self._unknown) + len(self._held)
+        """How many codes with an unknown outcome are remembered."""
+        return len(self._unknown)
 
     def attempt(self, issuer: str, token_id: bytes) -> bytes:
         """The attempt value for marking this code now: the remembered one if its
-        earlier outcome was unknown (taken out until :meth:`settle`), else a new one."""
+        earlier outcome was unknown (taken out of the memory), else a new one."""
         if self._unknown:
             with self._lock:
                 record = self._unknown.pop((issuer, token_id), None)
-                if record is not None:
-                    self._held[record[0]] = (issuer, token_id, record[1])
-                    return record[0]
+            if record is not None:
+                return record[0]
         return _PACK(self.prefix, next(self._counter))
-
-    def busy(self) -> bool:
-        """Is any remembered value in flight (so every answer must go through :meth:`settle`)?"""
-        return bool(self._held)
-
-    def settle(self, entry: ReplayEntry, mark: _Answer) -> _Answer | MarkResult:
-        """The store's answer for ``entry`` as the verifier must take it.
-
-        OWN_MARK becomes FIRST_USE when ``entry`` carried a remembered value
-        (this verifier's earlier mark, whose answer was lost), else REPLAYED.
-        Any answer settles the remembered value: it is forgotten.
-        """
-        held = None
-        if self._held:
-            with self._lock:
-                held = self._held.pop(entry.attempt, None)
-        if mark is _OWN_MARK:
-            return MarkResult.FIRST_USE if held is not None else MarkResult.REPLAYED
-        return mark
 
     def unknown(self, entries: Sequence[ReplayEntry], now: int) -> None:
         """The store raised (or timed out, or answered nonsense) for ``entries``:
         each may have been marked.  Remember their values until they expire."""
         with self._lock:
-            held = self._held
             remember = self._unknown
             for entry in entries:
-                held.pop(entry.attempt, None)
                 if entry.attempt and entry.expires_at > now:
                     key = (entry.issuer, entry.token_id)
                     remember.pop(key, None)  # re-inserted last: the newest
@@ -149,6 +125,3 @@ class Attempts:
         if excess > 0:
             for key in list(itertools.islice(remember, excess)):  # the oldest first
                 del remember[key]
-        # A value in flight whose task vanished (cancelled) is dropped once expired.
-        for attempt in [a for a, (_, _, expires) in self._held.items() if expires <= now]:
-            del self._held[attempt]

@@ -116,8 +116,6 @@ class Verifier:
         except StoreUnavailable:
             self.attempts.unknown((entry,), now)  # it may have been marked: a lost reply
             raise
-        if mark is _OWN_MARK or self.attempts.busy():
-            mark = self.attempts.settle(entry, mark)
         if mark is not _FIRST_USE or clock_read:
             rejection = self.mark_outcome(verified, mark, clock_read)
             if rejection is not None:
@@ -132,9 +130,11 @@ class Verifier:
 
         ``clock_read``: the verifier read "now" itself, so a token that expired
         before its mark landed is refused (see :meth:`verify`).  An answer that
-        is not a :class:`MarkResult` fails closed.
+        is not a :class:`MarkResult` fails closed.  OWN_MARK (this
+        presentation's own earlier mark, whose answer was lost; see
+        :mod:`~ecert_token.token.attempts`) counts as the first use.
         """
-        if mark is _FIRST_USE:
+        if mark is _FIRST_USE or mark is _OWN_MARK:
             if clock_read and self.expired_since(verified):
                 return TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
             return None
@@ -176,9 +176,8 @@ class Verifier:
             for i, _ in checked:
                 results[i] = StoreUnavailable(detail)
             return results
-        settle = self.attempts.settle
-        for (i, verified), entry, mark in zip(checked, entries, marks, strict=True):
-            rejection = self.mark_outcome(verified, settle(entry, mark), clock_read)
+        for (i, verified), mark in zip(checked, marks, strict=True):
+            rejection = self.mark_outcome(verified, mark, clock_read)
             if rejection is not None:
                 results[i] = rejection
         return results
@@ -418,4 +417,4 @@ def _mark_rejection(result: MarkResult) -> TokenRejected:
         return TokenRejected(
             ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue"
         )
-    return TokenRejected(ErrorCode.REPLAYED)  # (an unsettled OWN_MARK is someone else's)
+    return TokenRejected(ErrorCode.REPLAYED)
