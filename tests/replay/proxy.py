@@ -12,6 +12,7 @@ library reconnects and resends, and the resend gets through).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -80,10 +81,8 @@ class ReplyProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._closed.set()

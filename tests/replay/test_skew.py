@@ -113,7 +113,7 @@ def test_redis_two_clocks_within_the_leeway_never_both_accept(
 @pytest.mark.parametrize("offsets", [(0, -LEEWAY), (LEEWAY, 0), (-LEEWAY, 0)])
 def test_local_stores_two_clocks_within_the_leeway_never_both_accept(
     tmp_path: Path, keys: KeyDir, issuer: Issuer, credential: Credential,
-    offsets: tuple[int, int], kind: str,
+    *, offsets: tuple[int, int], kind: str,
 ) -> None:
     """The SQLite file (two store instances, as two processes) and one memory store hold
     by their purge horizon; this pins it, on injected clocks."""
