@@ -323,3 +323,20 @@ def test_async_store_has_the_same_semantics(redis_server: RedisServer) -> None:
         await store.aclose()
 
     asyncio.run(scenario())
+
+
+def test_another_leeway_or_skew_is_refused_by_the_server(client: redis.Redis) -> None:
+    """Defect 2: each key group records the terms its memory began with; a store with
+    other terms fails closed (even with fail_open: it would keep ids too briefly)."""
+    first = RedisReplayStore(client, 305, FixedClock(NOW - 3600), groups=1)
+    assert first.check_and_mark(entry(b"terms-1"), NOW) is FIRST
+    for terms in ({"leeway": 10}, {"skew": 30}, {"leeway": 10, "fail_open": True}):
+        other = RedisReplayStore(client, 305, FixedClock(NOW - 3600), groups=1,
+                                 **terms)  # type: ignore[arg-type]
+        with pytest.raises(StoreUnavailable) as info:
+            other.check_and_mark(entry(b"terms-2"), NOW)
+        assert info.value.detail == (
+            "the replay store's memory was begun with different terms (leeway)"
+        )
+    assert client.exists(b"ecert:{0}:NHSA:terms-2") == 0  # nothing written
+    assert first.check_and_mark(entry(b"terms-2"), NOW) is FIRST
