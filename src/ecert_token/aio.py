@@ -74,6 +74,11 @@ class ThreadedReplayStore:
     ) -> list[MarkResult]:
         return await asyncio.to_thread(self.store.check_and_mark_many, list(entries), now)
 
+    async def healthy(self) -> bool:
+        """The wrapped store's ``healthy()`` probe, in a thread (True if it has none)."""
+        probe = getattr(self.store, "healthy", None)
+        return True if probe is None else bool(await asyncio.to_thread(probe))
+
 
 class AsyncVerifier:
     """Verifies tokens with a :class:`~ecert_token.Verifier` and an awaited replay store.
@@ -110,6 +115,18 @@ class AsyncVerifier:
             replay_store = ThreadedReplayStore(verifier.replay_store)
         self.replay_store: AsyncReplayStore = replay_store
         self.store_timeout = store_timeout
+
+    async def ready(self) -> bool:
+        """Can the replay store answer (its ``healthy()`` probe, under ``store_timeout``)?
+        A store without a probe counts as ready.  Never raises."""
+        probe = getattr(self.replay_store, "healthy", None)
+        if probe is None:
+            return True
+        try:
+            async with asyncio.timeout(self.store_timeout):
+                return bool(await probe())
+        except Exception:  # a probe's own failure or the timeout: not ready
+            return False
 
     def _now(self, now: int | None) -> int:
         return self.verifier.policy.clock() if now is None else now

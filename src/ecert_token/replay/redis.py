@@ -535,6 +535,13 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
             config = None
         return self._logic.judge_eviction(config)
 
+    def healthy(self) -> bool:
+        """Can the store answer right now?  One PING (no id is marked); never raises."""
+        try:
+            return bool(self.client.ping())
+        except _ERRORS:
+            return False
+
 
 class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio.RedisCluster"]):
     """The asyncio form of :class:`RedisReplayStore` (``redis.asyncio``).
@@ -609,3 +616,10 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
         except _ERRORS:
             config = None
         return self._logic.judge_eviction(config)
+
+    async def healthy(self) -> bool:
+        """Can the store answer right now?  One PING (no id is marked); never raises."""
+        try:
+            return bool(await self.client.ping())
+        except _ERRORS:
+            return False
