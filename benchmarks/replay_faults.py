@@ -2,7 +2,9 @@
 honest retries after a lost reply are accepted (issue #10).  Prints a JSON document and
 writes it to ``--out`` (default ``docs/benchmarks/replay_faults.json``).
 
-    python benchmarks/replay_faults.py            # about a minute; needs redis-server
+    python benchmarks/replay_faults.py            # about two minutes; needs redis-server
+    PYTHONPATH=../old/src python benchmarks/replay_faults.py --out before.json
+                                                  # the same faults on an older checkout
 
 Faults (each on a real redis-server, a real SQLite file, real processes):
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -62,6 +65,12 @@ from tests.replay.redis_server import RedisServer
 REG = BusinessType.HOSPITAL_REGISTRATION
 LEEWAY = 2
 TTL = 10
+
+
+def with_leeway(cls: type) -> dict[str, int]:
+    """``leeway=LEEWAY`` for a store that takes it (an older checkout, run with
+    ``PYTHONPATH=<it>/src`` for a before/after comparison, does not)."""
+    return {"leeway": LEEWAY} if "leeway" in inspect.signature(cls).parameters else {}
 
 
 def tally(acceptances: Counter[str]) -> dict[str, int]:
@@ -128,7 +137,7 @@ def skew_redis(keys: KeyDir, issuer: Issuer, root: Path) -> dict[str, int]:
 
         return skew(keys, issuer,
                     lambda s0: RedisReplayStore(client, 305, FixedClock(s0 - 3600),
-                                                leeway=LEEWAY),
+                                                **with_leeway(RedisReplayStore)),
                     server_now, wait)
 
 
@@ -140,7 +149,8 @@ def skew_sqlite(keys: KeyDir, issuer: Issuer, root: Path) -> dict[str, int]:
         now.now = until
 
     return skew(keys, issuer,
-                lambda s0: SqliteReplayStore(path, 305, clock=lambda: s0 - 3600, leeway=LEEWAY),
+                lambda s0: SqliteReplayStore(path, 305, clock=lambda: s0 - 3600,
+                                             **with_leeway(SqliteReplayStore)),
                 now, wait)
 
 
@@ -241,8 +251,9 @@ from pathlib import Path
 from ecert_token import BusinessType, TokenRejected, Verifier, VerifyPolicy
 from ecert_token.keys.keydir import load
 from ecert_token.replay import SqliteReplayStore
-keys, db, tokens = sys.argv[1:]
-verifier = Verifier(load(Path(keys)).trust_store(), VerifyPolicy(), SqliteReplayStore(db))
+keys, db, tokens, began, now = sys.argv[1:]
+store = SqliteReplayStore(db, clock=lambda: int(began))
+verifier = Verifier(load(Path(keys)).trust_store(), VerifyPolicy(clock=lambda: int(now)), store)
 for token in open(tokens).read().split("\\n"):
     try:
         verifier.verify(token, BusinessType.HOSPITAL_REGISTRATION)
@@ -253,19 +264,24 @@ for token in open(tokens).read().split("\\n"):
 
 
 def file_fault(keys: KeyDir, issuer: Issuer, root: Path, *, unlink: bool) -> dict[str, int]:
-    """A running store on the file accepts half the codes; the file is replaced by an older
-    copy (or deleted); a new process opens the path and presents every code; the running
-    store presents every code too."""
+    """A running store on the file accepts codes; the file is replaced by an older copy
+    (or deleted); a new process opens the path and presents every code, and the running
+    store presents every code again."""
     key_path = root / "keys"
     if not key_path.exists():
         save(keys, key_path)
     path = root / ("unlinked.db" if unlink else "replaced.db")
     person = sample_person()
-    began = int(time.time()) - 3600
-    running = Verifier(keys.trust_store(), VerifyPolicy(),
-                       SqliteReplayStore(path, clock=lambda: began))
-    early = [issuer.mint(person, REG) for _ in range(50)]
-    late = [issuer.mint(person, REG) for _ in range(50)]
+    base = int(time.time())
+    # After a deletion the new file's memory begins at `base`: the codes used later
+    # are issued after it (older ones it fences).
+    later = base + VerifyPolicy().leeway + 2 if unlink else base
+    clock = FixedClock(base)
+    running = Verifier(keys.trust_store(), VerifyPolicy(clock=clock),
+                       SqliteReplayStore(path, clock=lambda: base - 3600))
+    early = [issuer.mint(person, REG, now=base) for _ in range(50)]
+    late = [issuer.mint(person, REG, now=later) for _ in range(50)]
+    codes = early + late
     acceptances: Counter[str] = Counter()
     for token in early:
         acceptances[token] += ok(running, token)
@@ -273,22 +289,28 @@ def file_fault(keys: KeyDir, issuer: Issuer, root: Path, *, unlink: bool) -> dic
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     shutil.copyfile(path, root / "copy.db")
-    for token in late:
-        acceptances[token] += ok(running, token)
+    clock.now = later
     if unlink:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     else:
+        for token in late:  # used after the copy was taken
+            acceptances[token] += ok(running, token)
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
         os.replace(root / "copy.db", path)
     listing = root / "tokens.txt"
-    listing.write_text("\n".join(early + late))
-    child = subprocess.run([sys.executable, "-c", CHILD, str(key_path), str(path), str(listing)],
-                           capture_output=True, text=True, check=False, timeout=120)
+    listing.write_text("\n".join(codes))
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(key_path), str(path), str(listing), str(base),
+         str(later)], capture_output=True, text=True, check=False, timeout=120,
+    )
     if child.returncode != 0:
         raise SystemExit(child.stderr)
-    for token, answer in zip(early + late, child.stdout.split(), strict=True):
+    for token, answer in zip(codes, child.stdout.split(), strict=True):
         acceptances[token] += answer == "A"
-    for token in early + late:
+    for token in codes:
         acceptances[token] += ok(running, token)
     return tally(acceptances)
 

@@ -1,14 +1,16 @@
 """Redis replay store: the shared replay memory of a region.
 
 One check is one round trip: an ``EVALSHA`` of a small Lua script that reads
-the fence marker and does ``SET key 1 NX EXAT <expiry>`` atomically on the
-server.  The batch form sends one script call per key group in one pipeline.
+the fence marker and the recorded terms and does ``SET key <attempt> NX EXAT
+<expiry>`` atomically on the server.  The batch form sends one script call
+per key group in one pipeline.
 ``redis`` (redis-py) is an optional extra, imported only when a store is made.
 
 **Keys and Redis Cluster.**  Every key carries a hash tag, so the marker and
 the ids that one script call touches are in one slot::
 
     <prefix>:{<group>}:!began              the group's "memory began" marker
+    <prefix>:{<group>}:!terms              the terms the group's memory began with
     <prefix>:{<group>}:<issuer>:<token id> one used id (token id as raw bytes)
 
 The group is ``crc32(token id) % groups`` (``groups=16`` by default).  One
@@ -24,10 +26,21 @@ store records its count in ``<prefix>:groups`` and every store compares its own
 with it before its first check.  A store with another count fails closed
 (StoreUnavailable, even with ``fail_open``): it would accept ids used elsewhere.
 
-**Expiry.**  An id's key expires at the entry's absolute ``expires_at``
-(``EXAT``), but never sooner than its remaining lifetime by the server's own
-clock, so a Redis whose clock runs ahead cannot forget live ids early.
-``NX`` means a second SET of the same id never extends or resets its expiry.
+**Expiry and the horizon (clock skew).**  An id's key expires at the entry's
+absolute ``expires_at`` plus the ``skew`` plus one second (``EXAT``), but
+never sooner than its remaining lifetime by the caller's clock plus as much,
+so a Redis whose clock runs ahead cannot forget live ids early.  ``NX`` means
+a second SET of the same id never extends or resets its expiry.  The server
+refuses (FENCED) a mark whose ``expires_at`` plus the skew is at or before its
+own time.  Together: verifiers whose clocks are within ``skew`` (default: the
+leeway) of the server's never both accept one id.
+
+**Terms.**  Each key group records ``leeway=L;skew=S`` in
+``<prefix>:{<group>}:!terms`` when its memory begins; a store with other terms
+fails closed (StoreUnavailable, even with ``fail_open``) and writes nothing.
+
+**Lost replies.**  An id's value is the entry's attempt value; a mark that
+finds its own value answers OWN_MARK (see :mod:`ecert_token.token.attempts`).
 
 **Restart fencing.**  The marker has no expiry.  If the script finds it
 missing (a new, flushed, or restarted-without-persistence Redis, or a cluster
@@ -51,9 +64,9 @@ which fails closed.
 replica) raises :class:`~ecert_token.errors.StoreUnavailable`: verification
 fails closed.  ``fail_open=True`` is the operator's explicit choice to accept
 tokens without a replay check while Redis is down; each episode is logged as
-a warning (never with token data).  redis-py retries connection errors
-(three times by default); a retried check whose first attempt did reach the
-server answers REPLAYED, which rejects the token rather than accepting it twice.
+a warning (never with token data).  A client resend of a check whose first
+transmission did reach the server (redis-py ``retry_on_error``) finds the
+call's own attempt value and answers OWN_MARK: accepted once, never twice.
 """
 
 from __future__ import annotations
