@@ -80,10 +80,8 @@ def warm(store: RedisReplayStore) -> None:
     store.check_and_mark(ReplayEntry("WARMUP", b"w", NOW, NOW + 60), NOW)
 
 
-def test_a_lost_reply_lets_the_same_verifier_accept_the_retry_once(
-    redis_server: RedisServer, proxy: ReplyProxy, keys: KeyDir, clock: FixedClock, token: str
-) -> None:
-    """Before the fix the retry read ``replayed``: the holder looked like a fraudster."""
+def lost_once(proxy: ReplyProxy, keys: KeyDir, clock: FixedClock, token: str) -> Verifier:
+    """A verifier through the proxy whose answer for ``token`` was lost (it refused)."""
     store = through(proxy)
     warm(store)
     verifier = verifier_on(keys, store, clock)
@@ -91,6 +89,14 @@ def test_a_lost_reply_lets_the_same_verifier_accept_the_retry_once(
     assert code_of(verifier, token) is ErrorCode.STORE_UNAVAILABLE
     assert proxy.replies_dropped >= 1  # the server did answer: the mark was made
     proxy.dropping = False
+    return verifier
+
+
+def test_a_lost_reply_lets_the_same_verifier_accept_the_retry_once(
+    redis_server: RedisServer, proxy: ReplyProxy, keys: KeyDir, clock: FixedClock, token: str
+) -> None:
+    """Before the fix the retry read ``replayed``: the holder looked like a fraudster."""
+    verifier = lost_once(proxy, keys, clock, token)
     other = verifier_on(keys, direct(redis_server), clock)
     assert code_of(other, token) is ErrorCode.REPLAYED  # the mark is there for everyone
     clock.advance(2)
@@ -147,12 +153,7 @@ def test_a_lost_batch_reply_lets_the_same_verifier_accept_the_retry_once(
 def test_a_remembered_code_is_accepted_once_even_in_one_batch_twice(
     proxy: ReplyProxy, keys: KeyDir, clock: FixedClock, token: str
 ) -> None:
-    store = through(proxy)
-    warm(store)
-    verifier = verifier_on(keys, store, clock)
-    proxy.dropping = True
-    assert code_of(verifier, token) is ErrorCode.STORE_UNAVAILABLE
-    proxy.dropping = False
+    verifier = lost_once(proxy, keys, clock, token)
     first, second = verifier.verify_many([token, token], REG)
     assert isinstance(first, VerifiedToken)
     assert isinstance(second, TokenRejected) and second.code is ErrorCode.REPLAYED
