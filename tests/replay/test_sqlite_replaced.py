@@ -141,3 +141,21 @@ def test_another_leeway_is_refused_by_the_file(tmp_path: Path) -> None:
         "the replay store's memory was begun with different terms (leeway)"
     )
     SqliteReplayStore(path, 305, clock=lambda: STARTED, leeway=5).close()
+
+
+def test_a_file_from_before_identities_is_adopted_not_fenced(tmp_path: Path) -> None:
+    """Upgrading the library must not fence a running fleet's file: a file without the
+    identity rows keeps its memory and gets them."""
+    path = tmp_path / "replay.db"
+    with SqliteReplayStore(path, 305, clock=lambda: STARTED) as store:
+        assert store.check_and_mark(used(b"kept"), NOW) is MarkResult.FIRST_USE
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM replay_meta WHERE name IN ('file_dev', 'file_ino', 'store_id')")
+    db.commit()
+    db.close()
+    with SqliteReplayStore(path, 305, clock=lambda: NOW) as store:
+        assert store.memory_began == STARTED
+        assert store.check_and_mark(used(b"kept"), NOW + 1) is MarkResult.REPLAYED
+    shutil.copyfile(path, tmp_path / "copy.db")  # and a copy of it is still a copy
+    with SqliteReplayStore(tmp_path / "copy.db", 305, clock=lambda: NOW + 2) as copy:
+        assert copy.memory_began == NOW + 2

@@ -184,8 +184,11 @@ class SqliteReplayStore:
                 raise StoreUnavailable(TERMS_MISMATCH)
             self._identity = self._stat()
             began = self._meta_row("memory_began")
-            if began is None or self._recorded_identity() != self._identity:
+            identity = self._recorded_identity()
+            if began is None or (identity is not None and identity != self._identity):
                 began = self._begin_memory(clock(), random, new_file=began is None)
+            elif identity is None:  # a file from before identities were recorded: adopt it
+                self._record(random, began)
             self.store_id: int = self._meta_row("store_id") or 0
             self._generation: int = self._meta_row("generation") or 0
             self._db.execute("COMMIT")
@@ -218,19 +221,23 @@ class SqliteReplayStore:
         own (a copy: restored or moved in), which may lack ids used since the
         copy was made, so it is fenced like a new one.
         """
-        if not new_file and self._recorded_identity() is not None:
+        if not new_file:
             logger.warning(
                 "sqlite replay store file is a copy (restored or moved): its memory begins "
                 "now, tokens issued earlier are rejected as possibly replayed"
             )
+        # The copy's purge horizon may be older than ids it lost: fencing covers them.
+        self._record(random, now)
+        return now
+
+    def _record(self, random: Callable[[int], bytes], began: int) -> None:
+        """Write the memory's rows: when it began, a new store id, the file's identity."""
         store_id = int.from_bytes(random(8), "big") >> 1  # a positive SQLite integer
-        values = (now, store_id, *self._identity)
+        values = (began, store_id, *self._identity)
         for name, value in zip(_MEMORY, values, strict=True):
             self._db.execute(
                 "INSERT OR REPLACE INTO replay_meta (name, value) VALUES (?, ?)", (name, value)
             )
-        # The copy's purge horizon may be older than ids it lost: fencing covers them.
-        return now
 
     def _stat(self) -> tuple[int, int]:
         info = os.stat(self._path)
