@@ -340,3 +340,22 @@ def test_another_leeway_or_skew_is_refused_by_the_server(client: redis.Redis) ->
         )
     assert client.exists(b"ecert:{0}:NHSA:terms-2") == 0  # nothing written
     assert first.check_and_mark(entry(b"terms-2"), NOW) is FIRST
+
+
+def test_the_server_refuses_a_mark_past_its_horizon(client: redis.Redis) -> None:
+    """Defect 1, at the store: by the server's clock, an entry whose expiry plus the skew
+    has passed is FENCED unless its key is still there (then REPLAYED, or OWN_MARK for
+    the same attempt); one second earlier it is marked."""
+    now = int(client.time()[0])
+    store = RedisReplayStore(client, 305, FixedClock(now - 3600))  # skew = leeway = 5
+    late = ReplayEntry("NHSA", b"late-1", now - 100, now - LEEWAY)
+    assert store.check_and_mark(late, now - 10) is FENCED  # a caller clock far behind
+    edge = ReplayEntry("NHSA", b"edge-1", now - 100, now - LEEWAY + 2, b"a" * 16)
+    assert store.check_and_mark(edge, now - 10) is FIRST
+    key = next(k for k in client.scan_iter(match=b"*:NHSA:edge-1"))
+    assert client.expiretime(key) >= now + 3  # kept past expiry + skew, by the server's clock
+    client.expireat(key, now + 3600)  # (kept longer only to look at it past its horizon)
+    past = ReplayEntry("NHSA", b"edge-1", now - 100, now - LEEWAY - 10, b"a" * 16)
+    assert store.check_and_mark(past, now) is MarkResult.OWN_MARK
+    other = ReplayEntry("NHSA", b"edge-1", now - 100, now - LEEWAY - 10, b"b" * 16)
+    assert store.check_and_mark(other, now) is REPLAYED
