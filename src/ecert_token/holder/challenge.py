@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, StoreUnavailable
 from ..model import BusinessType
 from .presentation import MAX_CHALLENGE_BYTES
 from .verify import VerifiedPresentation
@@ -41,7 +41,12 @@ def verify_with_challenge(verifier: Verifier, text: str | bytes, business_type: 
     clock_read = now is None
     at = verifier.policy.clock() if now is None else now
     verified = verifier.presentations.check(text, business_type, now=at, challenge=challenge)
-    mark = verifier.replay_store.check_and_mark(verifier.replay_entry(verified), at)
+    entry = verifier.replay_entry(verified)
+    try:
+        mark = verifier.replay_store.check_and_mark(entry, at)
+    except StoreUnavailable:
+        verifier.attempts.unknown((entry,), at)  # as Verifier.verify: maybe a lost reply
+        raise
     rejection = verifier.mark_outcome(verified, mark, clock_read)
     if rejection is not None:
         raise rejection
