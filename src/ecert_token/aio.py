@@ -23,7 +23,6 @@ from typing import Protocol, TypeVar, runtime_checkable
 from .errors import EcertError, InvalidArgument, StoreUnavailable, TokenRejected
 from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
-from .token.batch import check_all
 from .token.result import VerifiedToken
 from .token.verify import Verifier, check_terms
 
@@ -170,8 +169,7 @@ class AsyncVerifier:
         at = self._now(now)
         # The checks are CPU work: run them here, in order (the event loop has no
         # store I/O to wait for until the mark).
-        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1,
-                             split=(verifier._prepare, verifier._accept))
+        outcomes = verifier.check_many(tokens, business_type, at, workers=1)
         checked, entries = verifier.replay_entries(outcomes)
         if not checked:
             return outcomes

@@ -288,6 +288,10 @@ def test_async_verifier_accepts_presentations(platform: HolderPlatform,
 
     first, second = asyncio.run(twice())
     assert isinstance(first, VerifiedPresentation) and second is ErrorCode.REPLAYED
+    again = present(blob, phone, REG, now=NOW)
+    batch = asyncio.run(averifier.verify_many([text, again, again, "EP1:x"], REG, now=NOW))
+    assert [getattr(r, "code", "ok") for r in batch] == [
+        ErrorCode.REPLAYED, "ok", ErrorCode.REPLAYED, ErrorCode.MALFORMED]
 
 
 def test_challenge_mode_through_the_verifier(platform: HolderPlatform,

@@ -238,13 +238,7 @@ class Verifier:
         clock_read = now is None
         if now is None:
             now = self.policy.clock()
-        tokens = batch.token_list(tokens)
-        holder = [i for i, t in enumerate(tokens) if is_presentation(t)]
-        if holder:  # presentations in a mixed batch: checked one by one, results in place
-            results = self._check_mixed(tokens, holder, business_type, now, workers)
-        else:
-            results = batch.check_all(self.check, tokens, business_type, now, workers,
-                                      split=(self._prepare, self._accept))
+        results = self.check_many(tokens, business_type, now, workers)
         checked, entries = self.replay_entries(results)
         if not checked:
             return results
@@ -255,6 +249,19 @@ class Verifier:
             marks = exc
         return self.settle_batch(results, checked, entries, marks, clock_read=clock_read,
                                  now=now)
+
+    def check_many(
+        self, tokens: Sequence[str | bytes], business_type: BusinessType, now: int,
+        workers: int | None = None,
+    ) -> list[VerifiedToken | TokenRejected]:
+        """Every check but the replay mark, for a batch (sync and async ``verify_many``):
+        platform codes on ``workers`` threads, holder presentations one by one."""
+        tokens = batch.token_list(tokens)
+        holder = [i for i, t in enumerate(tokens) if is_presentation(t)]
+        if holder:  # presentations in a mixed batch: checked one by one, results in place
+            return self._check_mixed(tokens, holder, business_type, now, workers)
+        return batch.check_all(self.check, tokens, business_type, now, workers,
+                               split=(self._prepare, self._accept))
 
     def _check_mixed(self, tokens: list[str | bytes], holder: list[int],
                      business_type: BusinessType, now: int,
