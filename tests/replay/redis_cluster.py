@@ -1,0 +1,301 @@
+"""A throwaway 6-node Redis Cluster (3 masters + 3 replicas) on free loopback ports.
+
+Six ``redis-server --cluster-enabled yes`` processes, joined by
+``redis-cli --cluster create ... --cluster-replicas 1``; :meth:`Cluster.start`
+returns once every node says ``cluster_state:ok``, agrees on who serves every
+slot and every replica's link to its master is up.  No persistence, as for
+:class:`~tests.replay.redis_server.RedisServer`.
+
+Replicas authenticate to their masters as the ACL user ``repl`` (set on every
+node before the cluster is formed), so a test can cut one replica's
+replication link and keep it down: :meth:`Cluster.cut_replication` denies
+``SYNC``/``PSYNC`` to that user on the master and kills its replica
+connections (the replica keeps retrying and keeps being refused, while the
+cluster bus still says both nodes are alive).
+
+Tests use it through a module-scoped fixture (one cluster per module): it takes
+a few seconds to form.  Under ``ECERT_REQUIRE_REDIS=1`` a cluster that cannot
+start is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .redis_server import REQUIRE_ENV, free_port, redis_missing, redis_required
+
+START_TIMEOUT = 60.0
+REPL_USER = "repl"
+REPL_PASSWORD = "repl-secret-for-tests"
+NODE_TIMEOUT_MS = 3000
+"""``cluster-node-timeout``: long enough not to fail over spuriously on a busy CI
+machine; tests that need a failover at a chosen moment force it (TAKEOVER)."""
+
+
+def cluster_missing() -> str | None:
+    """Why a Redis Cluster cannot be started here, or None when it can."""
+    reason = redis_missing()
+    if reason is None and shutil.which("redis-cli") is None:
+        reason = "redis-cli is not on PATH (it forms the cluster)"
+    return reason
+
+
+@dataclass
+class Node:
+    """One ``redis-server`` of the cluster."""
+
+    port: int
+    bus_port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, timeout: float = 2.0):  # type: ignore[no-untyped-def]
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class Cluster:
+    """Start, query, break and stop a local Redis Cluster."""
+
+    directory: Path
+    masters: int = 3
+    replicas_per_master: int = 1
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def start(self) -> None:
+        count = self.masters * (1 + self.replicas_per_master)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.nodes = [
+            Node(free_port(), free_port(), self.directory / f"node{i}") for i in range(count)
+        ]
+        try:
+            for node in self.nodes:
+                self._spawn(node)
+            for node in self.nodes:
+                self._wait_for_ping(node)
+                self._prepare_replication_user(node)
+            self._create()
+            self.wait_until_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, node: Node) -> None:
+        node.directory.mkdir(parents=True, exist_ok=True)
+        node.process = subprocess.Popen(
+            [
+                "redis-server", "--port", str(node.port), "--cluster-port", str(node.bus_port),
+                "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node.directory / "nodes.conf"),
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--save", "", "--appendonly", "no", "--dir", str(node.directory),
+                "--daemonize", "no", "--loglevel", "warning",
+                "--masteruser", REPL_USER, "--masterauth", REPL_PASSWORD,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def _wait_for_ping(node: Node) -> None:
+        import redis
+
+        client = node.client(timeout=1.0)
+        deadline = time.monotonic() + START_TIMEOUT
+        try:
+            while True:
+                assert node.process is not None
+                if node.process.poll() is not None:
+                    raise RuntimeError("a cluster redis-server exited at start")
+                try:
+                    if client.ping():
+                        return
+                except redis.ConnectionError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a cluster redis-server did not answer PING")
+                time.sleep(0.02)  # polling for start-up
+        finally:
+            client.close()
+
+    @staticmethod
+    def _prepare_replication_user(node: Node) -> None:
+        client = node.client()
+        try:
+            client.execute_command(
+                "ACL", "SETUSER", REPL_USER, "on", f">{REPL_PASSWORD}", "~*", "&*", "+@all"
+            )
+        finally:
+            client.close()
+
+    def _create(self) -> None:
+        proc = subprocess.run(
+            ["redis-cli", "--cluster", "create", *(n.address for n in self.nodes),
+             "--cluster-replicas", str(self.replicas_per_master), "--cluster-yes"],
+            capture_output=True, text=True, timeout=START_TIMEOUT, check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {proc.stdout[-500:]}")
+
+    def wait_until_healthy(self, timeout: float = START_TIMEOUT) -> None:
+        """Until every live node says ``cluster_state:ok``, all agree on the slot
+        owners, and every replica of a live master has its link up."""
+        deadline = time.monotonic() + timeout
+        last = "not checked"
+        while True:
+            last = self._health()
+            if last == "ok":
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not become healthy: {last}")
+            time.sleep(0.1)  # polling for the cluster to converge
+
+    def _health(self) -> str:
+        import redis
+
+        owners: set[tuple[tuple[int, int, int], ...]] = set()
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            client = node.client(timeout=1.0)
+            try:
+                info = client.execute_command("CLUSTER", "INFO")
+                if b"cluster_state:ok" not in info:
+                    return f"{node.address} cluster_state not ok"
+                slots = client.execute_command("CLUSTER", "SLOTS")
+                owners.add(tuple(sorted((s[0], s[1], s[2][1]) for s in slots)))
+                replication = client.info("replication")
+                if replication.get("role") == "slave" and (
+                    replication.get("master_link_status") != "up"
+                ):
+                    return f"{node.address} replica link down"
+            except redis.RedisError as exc:
+                return f"{node.address} {type(exc).__name__}"
+            finally:
+                client.close()
+        if len(owners) != 1:
+            return "nodes disagree on slot owners"
+        covered = sum(end - start + 1 for start, end, _ in next(iter(owners)))
+        return "ok" if covered == 16384 else "slots not covered"
+
+    def role(self, node: Node) -> str:
+        client = node.client()
+        try:
+            return str(client.info("replication")["role"])
+        finally:
+            client.close()
+
+    def masters_now(self) -> list[Node]:
+        return [n for n in self.nodes if n.alive() and self.role(n) == "master"]
+
+    def replica_of(self, master: Node) -> Node:
+        """The (first) live replica of ``master``."""
+        for node in self.nodes:
+            if node is master or not node.alive():
+                continue
+            client = node.client()
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            if info.get("role") == "slave" and int(info.get("master_port", 0)) == master.port:
+                return node
+        raise LookupError("no live replica of that master")
+
+    def master_of_key(self, key: bytes) -> Node:
+        from redis.crc import key_slot
+
+        slot = key_slot(key)
+        client = next(n for n in self.nodes if n.alive()).client()
+        try:
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return next(n for n in self.nodes if n.port == int(master[1]))
+        finally:
+            client.close()
+        raise LookupError("slot not served")
+
+    def cut_replication(self, master: Node) -> None:
+        """Deny the replication user SYNC/PSYNC on ``master`` and drop its replicas:
+        they stay disconnected (and fall behind) until :meth:`restore_replication`."""
+        client = master.client()
+        try:
+            client.execute_command("ACL", "SETUSER", REPL_USER, "-sync", "-psync")
+            client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        finally:
+            client.close()
+
+    def restore_replication(self, master: Node) -> None:
+        client = master.client()
+        try:
+            client.execute_command("ACL", "SETUSER", REPL_USER, "+sync", "+psync")
+        finally:
+            client.close()
+
+    def kill(self, node: Node) -> None:
+        """SIGKILL one node (no persistence: its data is gone)."""
+        assert node.process is not None
+        node.process.send_signal(signal.SIGKILL)
+        node.process.wait()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is None:
+                node.process.terminate()
+        for node in self.nodes:
+            if node.process is not None:
+                try:
+                    node.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    node.process.kill()
+                    node.process.wait()
+                node.process = None
+
+
+def started_cluster(directory: Path) -> Iterator[Cluster]:
+    """Body of a module-scoped fixture: a healthy cluster, stopped afterwards.
+
+    Skips when Redis cannot run here, fails instead under ECERT_REQUIRE_REDIS=1.
+    """
+    import pytest
+
+    reason = cluster_missing()
+    if reason is not None:
+        if redis_required():
+            pytest.fail(f"{reason}, and {REQUIRE_ENV}=1 requires the Redis tests")
+        pytest.skip(reason)
+    cluster = Cluster(directory)
+    try:
+        cluster.start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        if redis_required():
+            pytest.fail(f"cannot start a Redis Cluster: {exc}")
+        pytest.skip(f"cannot start a Redis Cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
