@@ -239,6 +239,60 @@ class Cluster:
             client.close()
         raise LookupError("slot not served")
 
+    def master_of_slot(self, slot: int) -> Node:
+        client = next(n for n in self.nodes if n.alive()).client()
+        try:
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return next(n for n in self.nodes if n.port == int(master[1]))
+        finally:
+            client.close()
+        raise LookupError("slot not served")
+
+    def move_slot(self, slot: int, destination: Node, pause: float = 0.0) -> None:
+        """Reshard one slot the way ``redis-cli --cluster reshard`` does: IMPORTING and
+        MIGRATING, MIGRATE its keys a few at a time (``pause`` between batches, so
+        clients meet ASK and TRYAGAIN), then SETSLOT NODE on every master."""
+        source = self.master_of_slot(slot)
+        if source is destination:
+            return
+        src, dst = source.client(timeout=10), destination.client(timeout=10)
+        try:
+            src_id = src.execute_command("CLUSTER", "MYID")
+            dst_id = dst.execute_command("CLUSTER", "MYID")
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+            while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10):
+                src.execute_command("MIGRATE", "127.0.0.1", destination.port, "", 0, 10000,
+                                    "KEYS", *keys)
+                time.sleep(pause)
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+            for node in self.masters_now():
+                if node not in (source, destination):
+                    other = node.client()
+                    try:
+                        other.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+                    finally:
+                        other.close()
+        finally:
+            src.close()
+            dst.close()
+
+    def move_group_slots(self, prefix: str, groups: range, pause: float) -> list[int]:
+        """Move the slot of each replay key group (``<prefix>:{<group>}:``) to the next
+        master (by port); returns the slots moved."""
+        from redis.crc import key_slot
+
+        moved = []
+        for group in groups:
+            slot = key_slot(f"{prefix}:{{{group}}}:".encode())
+            masters = sorted(self.masters_now(), key=lambda n: n.port)
+            source = self.master_of_slot(slot)
+            self.move_slot(slot, masters[(masters.index(source) + 1) % len(masters)], pause)
+            moved.append(slot)
+        return moved
+
     def cut_replication(self, master: Node) -> None:
         """Deny the replication user SYNC/PSYNC on ``master`` and drop its replicas:
         they stay disconnected (and fall behind) until :meth:`restore_replication`."""

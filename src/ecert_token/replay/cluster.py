@@ -280,6 +280,8 @@ class Dispatch:
                 job.reply, job.done, wrote = reply, True, True
             elif isinstance(reply, NoScriptError):
                 self._noscript.add(request.node)
+            elif isinstance(reply, AskError) and self.slot_map is None:
+                raise Unreachable("the redis server is a cluster node: leave out cluster=false")
             elif isinstance(reply, MovedError):
                 job.target = reply.node_addr
                 self.need_refresh = True
