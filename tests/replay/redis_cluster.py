@@ -177,7 +177,9 @@ class Cluster:
     def _health(self) -> str:
         import redis
 
-        owners: set[tuple[tuple[int, int, int], ...]] = set()
+        from ecert_token.replay.cluster import SlotMap
+
+        views: set[tuple[tuple[int, int], ...]] = set()
         for node in self.nodes:
             if not node.alive():
                 continue
@@ -186,21 +188,27 @@ class Cluster:
                 info = client.execute_command("CLUSTER", "INFO")
                 if b"cluster_state:ok" not in info:
                     return f"{node.address} cluster_state not ok"
-                slots = client.execute_command("CLUSTER", "SLOTS")
-                owners.add(tuple(sorted((s[0], s[1], s[2][1]) for s in slots)))
+                view = SlotMap(client.execute_command("CLUSTER", "NODES"),
+                               ("127.0.0.1", node.port), 0.0)
+                views.add(tuple(sorted((s.master[1], s.replicas) for s in view.shards)))
+                if any(view.shard(slot) is None for slot in range(0, 16384, 1)):
+                    return "slots not covered"
                 replication = client.info("replication")
                 if replication.get("role") == "slave" and (
                     replication.get("master_link_status") != "up"
                 ):
                     return f"{node.address} replica link down"
-            except redis.RedisError as exc:
+            except (redis.RedisError, LookupError, Exception) as exc:
                 return f"{node.address} {type(exc).__name__}"
             finally:
                 client.close()
-        if len(owners) != 1:
-            return "nodes disagree on slot owners"
-        covered = sum(end - start + 1 for start, end, _ in next(iter(owners)))
-        return "ok" if covered == 16384 else "slots not covered"
+        if len(views) != 1:
+            return "nodes disagree on masters, slots or replicas"
+        live = {n.port for n in self.nodes if n.alive()}
+        (view_now,) = views
+        if any(port not in live for port, _ in view_now):
+            return "a dead master still serves slots"
+        return "ok"
 
     def role(self, node: Node) -> str:
         client = node.client()

@@ -10,7 +10,7 @@ blocking and the asyncio store share it:
 * :func:`split_url`: the store's own URL parameters (``cluster``,
   ``replica_acks``), removed before redis-py sees the URL.
 * :class:`SlotMap`: which master serves each hash slot, and how many replicas
-  it has (from ``CLUSTER SLOTS``).
+  it has (from ``CLUSTER NODES``).
 * :class:`Dispatch`: one store call as jobs (a command and the key that routes
   it); it groups them into one pipelined request per node, reads the replies,
   follows ``MOVED``/``ASK``, reloads a missing script, retries what a failover
@@ -123,23 +123,43 @@ class Shard:
 
 
 class SlotMap:
-    """Which shard serves each of the 16384 hash slots (from ``CLUSTER SLOTS``)."""
+    """Which shard serves each of the 16384 hash slots, from ``CLUSTER NODES``.
+
+    ``CLUSTER NODES`` rather than ``CLUSTER SLOTS``: it lists every replica a node
+    knows of (``CLUSTER SLOTS`` may leave out replicas it is not sure of yet), and
+    the replica count decides how many acknowledgements a mark waits for.  A
+    replica counts unless it is marked failed.
+    """
 
     def __init__(self, reply: object, seed: Address, read_at: float) -> None:
-        if not isinstance(reply, list) or not reply:
-            raise Unreachable("the cluster serves no slots")
         self._by_slot: list[Shard | None] = [None] * SLOTS
-        shards: dict[Address, Shard] = {}
+        masters: dict[str, tuple[Address, list[tuple[int, int]]]] = {}
+        replicas: dict[str, int] = {}
         try:
-            for entry in reply:
-                start, end, master, *replicas = entry
-                host = _text(master[0]) or seed[0]  # an empty host means "the one you asked"
-                address = (host, int(master[1]))
-                shard = shards.setdefault(address, Shard(address, len(replicas)))
-                self._by_slot[int(start):int(end) + 1] = [shard] * (int(end) - int(start) + 1)
+            for line in _text(reply).splitlines():
+                fields = line.split()
+                if len(fields) < 8:
+                    continue
+                node_id, where, master_id = fields[0], fields[1], fields[3]
+                flags = fields[2].split(",")
+                if "slave" in flags:
+                    if "fail" not in flags:
+                        replicas[master_id] = replicas.get(master_id, 0) + 1
+                    continue
+                ranges = [_slot_range(f) for f in fields[8:] if not f.startswith("[")]
+                if "master" in flags and ranges:
+                    host, _, port = where.split("@")[0].rpartition(":")
+                    masters[node_id] = ((host or seed[0], int(port)), ranges)
         except (TypeError, ValueError, IndexError):
-            raise Unreachable("unexpected CLUSTER SLOTS reply") from None
-        self.shards = list(shards.values())
+            raise Unreachable("unexpected CLUSTER NODES reply") from None
+        if not masters:
+            raise Unreachable("the cluster serves no slots")
+        self.shards = []
+        for node_id, (address, ranges) in masters.items():
+            shard = Shard(address, replicas.get(node_id, 0))
+            self.shards.append(shard)
+            for first, last in ranges:
+                self._by_slot[first:last + 1] = [shard] * (last - first + 1)
         self.read_at = read_at
 
     def shard(self, slot: int) -> Shard:
@@ -153,6 +173,11 @@ class SlotMap:
 
     def nodes(self) -> list[Address]:
         return [s.master for s in self.shards]
+
+
+def _slot_range(field: str) -> tuple[int, int]:
+    first, _, last = field.partition("-")
+    return int(first), int(last or first)
 
 
 class Unreachable(StoreUnavailable):

@@ -74,9 +74,9 @@ from .base import MarkResult, ReplayEntry
 try:
     import redis
     import redis.asyncio
+    from redis.asyncio.retry import Retry as AsyncRetry
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError, ResponseError
-    from redis.asyncio.retry import Retry as AsyncRetry
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the Redis replay store needs: pip install 'ecert-token[redis]'") from exc
@@ -608,7 +608,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
 
     def _refresh(self, dispatch: Dispatch) -> None:
         for node in self._seeds():
-            reply = self._send(node, [("CLUSTER", "SLOTS")], dispatch.deadline)
+            reply = self._send(node, [("CLUSTER", "NODES")], dispatch.deadline)
             if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException):
                 self._learn(reply[0], node)
                 dispatch.slot_map = self._slot_map
@@ -753,7 +753,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
 
     async def _refresh(self, dispatch: Dispatch) -> None:
         for node in self._seeds():
-            reply = await self._send(node, [("CLUSTER", "SLOTS")], dispatch.deadline)
+            reply = await self._send(node, [("CLUSTER", "NODES")], dispatch.deadline)
             if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException):
                 self._learn(reply[0], node)
                 dispatch.slot_map = self._slot_map

@@ -1,0 +1,235 @@
+"""Failover on a real Redis Cluster: a lagging replica promoted, an automatic failover
+under a deadline, and the whole cluster down.
+
+The lag is real: the replica's replication link is cut and kept down (its ACL user
+may no longer SYNC/PSYNC on the master), codes are marked, the master is SIGKILLed
+and the replica takes over (``CLUSTER FAILOVER TAKEOVER``).  With ``replica_acks=0``
+the promoted replica has lost the marks and accepts every code again (the defect);
+with the default settings for a cluster with replicas (``replica_acks=1``) no code
+is accepted before a replica holds its mark, so none is accepted twice.
+
+The tests run in file order on one cluster, each taking one shard down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import zlib
+from collections.abc import Iterator
+
+import pytest
+
+from ecert_token import (
+    BusinessType,
+    Credential,
+    FixedClock,
+    Issuer,
+    StoreUnavailable,
+    Verifier,
+    VerifyPolicy,
+)
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.replay import MarkResult, ReplayEntry
+from tests.conftest import NOW
+
+from .redis_cluster import Cluster, Node, started_cluster
+
+with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
+    from ecert_token.replay.redis import AsyncRedisReplayStore, RedisReplayStore
+
+pytestmark = pytest.mark.redis
+
+REG = BusinessType.HOSPITAL_REGISTRATION
+FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
+TIMEOUT = 1.0
+SLACK = 1.5
+"""How far past its deadline a call may end on a loaded machine (the deadline is the
+property tested; the slack only absorbs scheduling)."""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    yield from started_cluster(tmp_path_factory.mktemp("cluster"))
+
+
+def groups_on(cluster: Cluster, master: Node) -> set[int]:
+    """The key groups (of 16) whose hash tag ``{g}`` lives on ``master``."""
+    return {g for g in range(16) if cluster.master_of_key(f"{{{g}}}".encode()) is master}
+
+
+def master_with_replica(cluster: Cluster) -> tuple[Node, Node]:
+    for master in cluster.masters_now():
+        try:
+            return master, cluster.replica_of(master)
+        except LookupError:
+            continue
+    raise LookupError("no master has a live replica any more")
+
+
+def store_for(cluster: Cluster, prefix: str, **options: object) -> RedisReplayStore:
+    seed = next(node for node in cluster.nodes if node.alive())
+    store = RedisReplayStore.from_url(
+        seed.url, max_lifetime=305, clock=FixedClock(NOW - 3600), prefix=prefix,
+        timeout=TIMEOUT, **options,  # type: ignore[arg-type]
+    )
+    store.begin_memory()
+    return store
+
+
+def entries(name: str, count: int, groups: set[int] | None = None) -> list[ReplayEntry]:
+    """``count`` ids, all in ``groups`` (so on one master) when given."""
+    out: list[ReplayEntry] = []
+    i = 0
+    while len(out) < count:
+        token_id = f"{name}-{i}".encode()
+        i += 1
+        if groups is None or zlib.crc32(token_id) % 16 in groups:
+            out.append(ReplayEntry("NHSA", token_id, NOW, NOW + 65))
+    return out
+
+
+def replicated(master: Node, group: int) -> None:
+    """Until everything written to ``master`` (which serves key group ``group``) so far
+    is on a replica."""
+    client = master.client()
+    try:
+        pipe = client.pipeline(transaction=False)  # one connection: WAIT covers its write
+        pipe.set(f"sync-probe{{{group}}}", 1)
+        pipe.execute_command("WAIT", 1, 5000)
+        assert pipe.execute()[-1] >= 1
+    finally:
+        client.close()
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling the cluster's state
+
+
+def fail_over_to_lagging_replica(cluster: Cluster, master: Node, replica: Node) -> None:
+    """Cut the replica's link, then (after the caller marked codes) kill the master and
+    let the replica take over."""
+    cluster.kill(master)
+    replica.client().execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+    wait_for(lambda: cluster.role(replica) == "master", "the replica's promotion")
+    cluster.wait_until_healthy()
+
+
+def cut(cluster: Cluster, master: Node, replica: Node) -> None:
+    replicated(master, min(groups_on(cluster, master)))  # the marker and earlier marks are there
+    cluster.cut_replication(master)
+    wait_for(lambda: replica.client().info("replication")["master_link_status"] == "down",
+             "the replication link to go down")
+
+
+def test_without_replica_acks_a_lagging_promoted_replica_accepts_codes_again(
+    cluster: Cluster,
+) -> None:
+    """The defect, reproduced: every code accepted while the replica lagged is
+    accepted again after the failover."""
+    master, replica = master_with_replica(cluster)
+    prefix, groups = master.address.replace(":", "-"), groups_on(cluster, master)
+    store = store_for(cluster, prefix, replica_acks=0)
+    try:
+        cut(cluster, master, replica)
+        codes = entries(prefix, 100, groups)
+        assert store.check_and_mark_many(codes, NOW) == [FIRST] * 100
+        fail_over_to_lagging_replica(cluster, master, replica)
+        assert store.check_and_mark_many(codes, NOW) == [FIRST] * 100  # accepted twice
+    finally:
+        store.close()
+
+
+def test_with_default_settings_no_code_is_accepted_twice_across_the_failover(
+    cluster: Cluster, keys: KeyDir, issuer: Issuer, credential: Credential
+) -> None:
+    master, replica = master_with_replica(cluster)
+    prefix, groups = master.address.replace(":", "-"), groups_on(cluster, master)
+    store = store_for(cluster, prefix)
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)),
+                        replay_store=store)
+    try:
+        assert store.replica_acks == 1
+        before = entries(prefix + "-acked", 50, groups)
+        assert store.check_and_mark_many(before, NOW) == [FIRST] * 50  # a replica has them
+        cut(cluster, master, replica)
+        codes = entries(prefix, 100, groups)
+        with pytest.raises(StoreUnavailable):  # no replica confirms: fail closed
+            store.check_and_mark_many(codes, NOW)
+        tokens = [issuer.mint(credential, REG) for _ in range(10)]
+        results = verifier.verify_many(tokens, REG)  # the same through the verifier
+        assert {type(r) for r in results} <= {StoreUnavailable}
+        fail_over_to_lagging_replica(cluster, master, replica)
+        accepted_after = store.check_and_mark_many(codes, NOW)
+        assert accepted_after == [FIRST] * 100  # the first and only acceptance
+        assert store.check_and_mark_many(before, NOW) == [REPLAYED] * 50  # not lost
+        assert store.check_and_mark_many(codes, NOW) == [REPLAYED] * 100
+    finally:
+        store.close()
+
+
+def test_one_deadline_holds_during_an_automatic_failover(cluster: Cluster) -> None:
+    master, replica = master_with_replica(cluster)
+    prefix, groups = master.address.replace(":", "-"), groups_on(cluster, master)
+    store = store_for(cluster, prefix)
+    try:
+        acked = entries(prefix + "-acked", 20, groups)
+        assert store.check_and_mark_many(acked, NOW) == [FIRST] * 20
+        cluster.kill(master)  # the replica's link was up: the cluster fails over by itself
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.check_and_mark_many(entries(prefix, 64, groups), NOW)
+        assert time.monotonic() - started < TIMEOUT + SLACK
+        wait_for(lambda: cluster.role(replica) == "master", "the automatic failover", 60)
+        cluster.wait_until_healthy()
+        assert store.check_and_mark_many(acked, NOW) == [REPLAYED] * 20
+        assert store.check_and_mark_many(entries(prefix + "-new", 8, groups), NOW) == [FIRST] * 8
+    finally:
+        store.close()
+
+
+def test_whole_cluster_down_fails_closed_within_the_deadline(
+    cluster: Cluster, keys: KeyDir, issuer: Issuer, credential: Credential
+) -> None:
+    closed = store_for(cluster, "down")
+    fail_open = store_for(cluster, "down-open", fail_open=True)
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)),
+                        replay_store=closed)
+    tokens = [issuer.mint(credential, REG) for _ in range(20)]
+    seed = next(node for node in cluster.nodes if node.alive())
+
+    async def asynchronously() -> None:
+        store = AsyncRedisReplayStore.from_url(seed.url, max_lifetime=305,
+                                               clock=FixedClock(NOW - 3600), prefix="adown",
+                                               timeout=TIMEOUT)
+        try:
+            await store.begin_memory()  # it knows the cluster, then the cluster goes
+            cluster.stop()
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await store.check_and_mark_many(entries("adown", 16), NOW)
+            assert time.monotonic() - started < TIMEOUT + SLACK
+        finally:
+            await store.aclose()
+
+    asyncio.run(asynchronously())
+    assert all(not node.alive() for node in cluster.nodes)
+
+    started = time.monotonic()
+    results = verifier.verify_many(tokens, REG)
+    assert time.monotonic() - started < TIMEOUT + SLACK
+    assert {type(r) for r in results} == {StoreUnavailable}
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        verifier.verify(issuer.mint(credential, REG), REG)
+    assert time.monotonic() - started < TIMEOUT + SLACK
+
+    codes = entries("down-open", 5)  # fail open: accepted without a check, repeats refused
+    assert fail_open.check_and_mark_many(codes + codes[:1], NOW) == [FIRST] * 5 + [REPLAYED]
+    for store in (closed, fail_open):
+        store.close()
