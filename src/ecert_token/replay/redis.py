@@ -570,7 +570,10 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
         Returns the replies (error replies as exception objects), or what failed."""
         pool: Any = self._node_client(node).connection_pool
         try:
-            connection: Any = pool.get_connection()
+            try:
+                connection: Any = pool.get_connection()
+            except TypeError:  # redis-py before 5.3 wants a command name
+                connection = pool.get_connection("EVALSHA")
         except TRANSPORT_ERRORS as exc:
             return exc
         try:
@@ -578,11 +581,11 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
             replies: list[object] = []
             for _ in commands:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or not connection.can_read(timeout=left):
                     connection.disconnect()  # replies still due: the connection is unusable
                     return redis.TimeoutError("deadline")
                 try:
-                    replies.append(connection.read_response(timeout=left))
+                    replies.append(connection.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
             return replies
@@ -722,7 +725,10 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
         connection: Any = None
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
-                connection = await pool.get_connection()
+                try:
+                    connection = await pool.get_connection()
+                except TypeError:  # redis-py before 5.3 wants a command name
+                    connection = await pool.get_connection("EVALSHA")
                 await connection.send_packed_command(connection.pack_commands(commands))
                 replies: list[object] = []
                 for _ in commands:

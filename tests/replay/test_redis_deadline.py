@@ -1,0 +1,93 @@
+"""One deadline per store call on a single Redis: a frozen server (SIGSTOP) or a dead
+one fails closed within the store's timeout, for verify and verify_many, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+
+import pytest
+
+from ecert_token import (
+    BusinessType,
+    Credential,
+    FixedClock,
+    Issuer,
+    StoreUnavailable,
+    Verifier,
+    VerifyPolicy,
+)
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.replay import ReplayEntry
+from tests.conftest import NOW
+
+from .redis_server import RedisServer
+
+with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
+    from ecert_token.replay.redis import AsyncRedisReplayStore, RedisReplayStore
+
+pytestmark = pytest.mark.redis
+
+REG = BusinessType.HOSPITAL_REGISTRATION
+TIMEOUT = 1.0
+SLACK = 1.5
+"""How far past its deadline a call may end on a loaded machine (only scheduling)."""
+
+
+def test_a_frozen_server_fails_closed_within_the_deadline(
+    redis_server: RedisServer, keys: KeyDir, issuer: Issuer, credential: Credential
+) -> None:
+    store = RedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                      clock=FixedClock(NOW - 3600), timeout=TIMEOUT)
+    store.begin_memory()
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)),
+                        replay_store=store)
+    tokens = [issuer.mint(credential, REG) for _ in range(64)]
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        results = verifier.verify_many(tokens, REG)
+        assert time.monotonic() - started < TIMEOUT + SLACK
+        assert {type(r) for r in results} == {StoreUnavailable}
+
+        async def one() -> None:
+            aio = AsyncRedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                                 clock=FixedClock(NOW), timeout=TIMEOUT,
+                                                 cluster=False)
+            try:
+                await aio.check_and_mark(ReplayEntry("NHSA", b"frozen", NOW, NOW + 65), NOW)
+            finally:
+                await aio.aclose()
+
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            asyncio.run(one())
+        assert time.monotonic() - started < TIMEOUT + SLACK
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    fresh = issuer.mint(credential, REG)
+    assert verifier.verify(fresh, REG).claims.credential_id  # the server is back
+    store.close()
+
+
+def test_a_dead_server_fails_closed_at_once_and_fail_open_accepts(
+    redis_server: RedisServer,
+) -> None:
+    closed = RedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                       clock=FixedClock(NOW - 3600), timeout=TIMEOUT)
+    open_ = RedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                      clock=FixedClock(NOW - 3600), timeout=TIMEOUT,
+                                      fail_open=True)
+    closed.begin_memory()
+    open_.begin_memory()
+    redis_server.stop()
+    entries = [ReplayEntry("NHSA", bytes([i]), NOW, NOW + 65) for i in range(4)]
+    with pytest.raises(StoreUnavailable):
+        closed.check_and_mark_many(entries, NOW)
+    results = open_.check_and_mark_many([*entries, entries[0]], NOW)
+    assert [r.value for r in results] == ["first_use"] * 4 + ["replayed"]
+    closed.close()
+    open_.close()
