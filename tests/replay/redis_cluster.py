@@ -24,7 +24,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -301,15 +301,54 @@ class Cluster:
             moved.append(slot)
         return moved
 
-    def cut_replication(self, master: Node) -> None:
-        """Deny the replication user SYNC/PSYNC on ``master`` and drop its replicas:
-        they stay disconnected (and fall behind) until :meth:`restore_replication`."""
+    def groups_on(self, master: Node) -> set[int]:
+        """The replay key groups (of 16) whose hash tag ``{g}`` lives on ``master``."""
+        return {g for g in range(16) if self.master_of_key(f"{{{g}}}".encode()) is master}
+
+    def master_with_replica(self) -> tuple[Node, Node]:
+        """A live master that still has a live replica, and that replica."""
+        for master in self.masters_now():
+            try:
+                return master, self.replica_of(master)
+            except LookupError:
+                continue
+        raise LookupError("no master has a live replica any more")
+
+    def replicated(self, master: Node) -> None:
+        """Until everything written to ``master`` so far is on a replica."""
+        client = master.client()
+        try:
+            pipe = client.pipeline(transaction=False)  # one connection: WAIT covers its write
+            pipe.set(f"sync-probe{{{min(self.groups_on(master))}}}", 1)
+            pipe.execute_command("WAIT", 1, 5000)
+            if pipe.execute()[-1] < 1:
+                raise RuntimeError("the replica did not catch up")
+        finally:
+            client.close()
+
+    def cut_replication(self, master: Node, replica: Node) -> None:
+        """Once ``replica`` has everything so far, deny the replication user SYNC/PSYNC on
+        ``master`` and drop its replicas: they stay disconnected (and fall behind) until
+        :meth:`restore_replication`."""
+        self.replicated(master)
         client = master.client()
         try:
             client.execute_command("ACL", "SETUSER", REPL_USER, "-sync", "-psync")
             client.execute_command("CLIENT", "KILL", "TYPE", "replica")
         finally:
             client.close()
+        wait_for(lambda: replica.client().info("replication")["master_link_status"] == "down",
+                 "the replication link to go down")
+
+    def take_over(self, master: Node, replica: Node) -> None:
+        """SIGKILL ``master`` and promote ``replica`` at once (CLUSTER FAILOVER TAKEOVER)."""
+        self.kill(master)
+        client = replica.client()
+        try:
+            client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+        finally:
+            client.close()
+        wait_for(lambda: self.role(replica) == "master", "the replica's promotion")
 
     def restore_replication(self, master: Node) -> None:
         client = master.client()
@@ -336,6 +375,15 @@ class Cluster:
                     node.process.kill()
                     node.process.wait()
                 node.process = None
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` (cluster state changes) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
 
 
 def started_cluster(directory: Path) -> Iterator[Cluster]:

@@ -34,7 +34,7 @@ from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry
 from tests.conftest import NOW
 
-from .redis_cluster import Cluster, Node, started_cluster
+from .redis_cluster import Cluster, started_cluster, wait_for
 
 with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
     from ecert_token.replay.redis import AsyncRedisReplayStore, RedisReplayStore
@@ -52,20 +52,6 @@ property tested; the slack only absorbs scheduling)."""
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     yield from started_cluster(tmp_path_factory.mktemp("cluster"))
-
-
-def groups_on(cluster: Cluster, master: Node) -> set[int]:
-    """The key groups (of 16) whose hash tag ``{g}`` lives on ``master``."""
-    return {g for g in range(16) if cluster.master_of_key(f"{{{g}}}".encode()) is master}
-
-
-def master_with_replica(cluster: Cluster) -> tuple[Node, Node]:
-    for master in cluster.masters_now():
-        try:
-            return master, cluster.replica_of(master)
-        except LookupError:
-            continue
-    raise LookupError("no master has a live replica any more")
 
 
 def store_for(cluster: Cluster, prefix: str, **options: object) -> RedisReplayStore:
@@ -90,56 +76,20 @@ def entries(name: str, count: int, groups: set[int] | None = None) -> list[Repla
     return out
 
 
-def replicated(master: Node, group: int) -> None:
-    """Until everything written to ``master`` (which serves key group ``group``) so far
-    is on a replica."""
-    client = master.client()
-    try:
-        pipe = client.pipeline(transaction=False)  # one connection: WAIT covers its write
-        pipe.set(f"sync-probe{{{group}}}", 1)
-        pipe.execute_command("WAIT", 1, 5000)
-        assert pipe.execute()[-1] >= 1
-    finally:
-        client.close()
-
-
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)  # polling the cluster's state
-
-
-def fail_over_to_lagging_replica(cluster: Cluster, master: Node, replica: Node) -> None:
-    """Cut the replica's link, then (after the caller marked codes) kill the master and
-    let the replica take over."""
-    cluster.kill(master)
-    replica.client().execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
-    wait_for(lambda: cluster.role(replica) == "master", "the replica's promotion")
-    cluster.wait_until_healthy()
-
-
-def cut(cluster: Cluster, master: Node, replica: Node) -> None:
-    replicated(master, min(groups_on(cluster, master)))  # the marker and earlier marks are there
-    cluster.cut_replication(master)
-    wait_for(lambda: replica.client().info("replication")["master_link_status"] == "down",
-             "the replication link to go down")
-
-
 def test_without_replica_acks_a_lagging_promoted_replica_accepts_codes_again(
     cluster: Cluster,
 ) -> None:
     """The defect, reproduced: every code accepted while the replica lagged is
     accepted again after the failover."""
-    master, replica = master_with_replica(cluster)
-    prefix, groups = master.address.replace(":", "-"), groups_on(cluster, master)
+    master, replica = cluster.master_with_replica()
+    prefix, groups = master.address.replace(":", "-"), cluster.groups_on(master)
     store = store_for(cluster, prefix, replica_acks=0)
     try:
-        cut(cluster, master, replica)
+        cluster.cut_replication(master, replica)
         codes = entries(prefix, 100, groups)
         assert store.check_and_mark_many(codes, NOW) == [FIRST] * 100
-        fail_over_to_lagging_replica(cluster, master, replica)
+        cluster.take_over(master, replica)
+        cluster.wait_until_healthy()
         assert store.check_and_mark_many(codes, NOW) == [FIRST] * 100  # accepted twice
     finally:
         store.close()
@@ -148,8 +98,8 @@ def test_without_replica_acks_a_lagging_promoted_replica_accepts_codes_again(
 def test_with_default_settings_no_code_is_accepted_twice_across_the_failover(
     cluster: Cluster, keys: KeyDir, issuer: Issuer, credential: Credential
 ) -> None:
-    master, replica = master_with_replica(cluster)
-    prefix, groups = master.address.replace(":", "-"), groups_on(cluster, master)
+    master, replica = cluster.master_with_replica()
+    prefix, groups = master.address.replace(":", "-"), cluster.groups_on(master)
     store = store_for(cluster, prefix)
     verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)),
                         replay_store=store)
@@ -157,14 +107,15 @@ def test_with_default_settings_no_code_is_accepted_twice_across_the_failover(
         assert store.replica_acks == 1
         before = entries(prefix + "-acked", 50, groups)
         assert store.check_and_mark_many(before, NOW) == [FIRST] * 50  # a replica has them
-        cut(cluster, master, replica)
+        cluster.cut_replication(master, replica)
         codes = entries(prefix, 100, groups)
         with pytest.raises(StoreUnavailable):  # no replica confirms: fail closed
             store.check_and_mark_many(codes, NOW)
         tokens = [issuer.mint(credential, REG) for _ in range(10)]
         results = verifier.verify_many(tokens, REG)  # the same through the verifier
         assert {type(r) for r in results} <= {StoreUnavailable}
-        fail_over_to_lagging_replica(cluster, master, replica)
+        cluster.take_over(master, replica)
+        cluster.wait_until_healthy()
         accepted_after = store.check_and_mark_many(codes, NOW)
         assert accepted_after == [FIRST] * 100  # the first and only acceptance
         assert store.check_and_mark_many(before, NOW) == [REPLAYED] * 50  # not lost
@@ -174,8 +125,8 @@ def test_with_default_settings_no_code_is_accepted_twice_across_the_failover(
 
 
 def test_one_deadline_holds_during_an_automatic_failover(cluster: Cluster) -> None:
-    master, replica = master_with_replica(cluster)
-    prefix, groups = master.address.replace(":", "-"), groups_on(cluster, master)
+    master, replica = cluster.master_with_replica()
+    prefix, groups = master.address.replace(":", "-"), cluster.groups_on(master)
     store = store_for(cluster, prefix)
     try:
         acked = entries(prefix + "-acked", 20, groups)
@@ -185,7 +136,7 @@ def test_one_deadline_holds_during_an_automatic_failover(cluster: Cluster) -> No
         with pytest.raises(StoreUnavailable):
             store.check_and_mark_many(entries(prefix, 64, groups), NOW)
         assert time.monotonic() - started < TIMEOUT + SLACK
-        wait_for(lambda: cluster.role(replica) == "master", "the automatic failover", 60)
+        wait_for(lambda: cluster.role(replica) == "master", "the automatic failover")
         cluster.wait_until_healthy()
         assert store.check_and_mark_many(acked, NOW) == [REPLAYED] * 20
         assert store.check_and_mark_many(entries(prefix + "-new", 8, groups), NOW) == [FIRST] * 8
