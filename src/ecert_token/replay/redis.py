@@ -566,34 +566,61 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
         self.client.close()
 
     def _send(self, node: Address | None, commands: Sequence[Command], deadline: float) -> Any:
-        """One pipelined round trip; each reply read within what is left of the deadline.
-        Returns the replies (error replies as exception objects), or what failed."""
-        pool: Any = self._node_client(node).connection_pool
-        try:
+        """One pipelined round trip: the replies (error replies as exception objects),
+        or what failed."""
+        return self._send_many([(node, commands)], deadline)[0]
+
+    def _send_many(
+        self, requests: Sequence[tuple[Address | None, Sequence[Command]]], deadline: float
+    ) -> list[Any]:
+        """Write every request (one per node), then read their replies, each within
+        what is left of the deadline: several masters cost one round trip, not several."""
+        sent: list[tuple[Any, Any] | BaseException] = []
+        for node, commands in requests:
+            pool: Any = self._node_client(node).connection_pool
             try:
-                connection: Any = pool.get_connection()
-            except TypeError:  # redis-py before 5.3 wants a command name
-                connection = pool.get_connection("EVALSHA")
-        except TRANSPORT_ERRORS as exc:
-            return exc
-        try:
-            connection.send_packed_command(connection.pack_commands(commands))
-            replies: list[object] = []
-            for _ in commands:
-                left = deadline - time.monotonic()
-                if left <= 0 or not connection.can_read(timeout=left):
-                    connection.disconnect()  # replies still due: the connection is unusable
-                    return redis.TimeoutError("deadline")
                 try:
-                    replies.append(connection.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
-            return replies
-        except TRANSPORT_ERRORS as exc:
-            connection.disconnect()
-            return exc
-        finally:
-            pool.release(connection)
+                    connection: Any = pool.get_connection()
+                except TypeError:  # redis-py before 5.3 wants a command name
+                    connection = pool.get_connection("EVALSHA")
+            except TRANSPORT_ERRORS as exc:
+                sent.append(exc)
+                continue
+            try:
+                connection.send_packed_command(connection.pack_commands(commands))
+            except TRANSPORT_ERRORS as exc:
+                connection.disconnect()
+                pool.release(connection)
+                sent.append(exc)
+                continue
+            sent.append((pool, connection))
+        out: list[Any] = []
+        for (_, commands), state in zip(requests, sent, strict=True):
+            if isinstance(state, BaseException):
+                out.append(state)
+                continue
+            pool, connection = state
+            try:
+                out.append(self._read(connection, len(commands), deadline))
+            except TRANSPORT_ERRORS as exc:
+                connection.disconnect()  # replies may still be due: the connection is unusable
+                out.append(exc)
+            finally:
+                pool.release(connection)
+        return out
+
+    @staticmethod
+    def _read(connection: Any, count: int, deadline: float) -> list[object]:
+        replies: list[object] = []
+        for _ in range(count):
+            left = deadline - time.monotonic()
+            if left <= 0 or not connection.can_read(timeout=left):
+                raise redis.TimeoutError("deadline")
+            try:
+                replies.append(connection.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
 
     def _topology(self, dispatch: Dispatch) -> None:
         """Find out (once) whether the seed is a cluster node; read the slot map
@@ -626,9 +653,11 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
             if self._cluster and self._slot_map is None:
                 self._refresh(dispatch)
             if self._cluster is False or self._slot_map is not None:
-                for request in dispatch.requests():
-                    dispatch.feed(request, self._send(request.node, request.commands,
-                                                      dispatch.deadline))
+                requests = dispatch.requests()
+                replies = self._send_many([(r.node, r.commands) for r in requests],
+                                          dispatch.deadline)
+                for request, reply in zip(requests, replies, strict=True):
+                    dispatch.feed(request, reply)
             if not dispatch.pending():
                 return dispatch.replies()
             if dispatch.remaining() <= 0:

@@ -1,0 +1,284 @@
+"""Figures for the Redis replay stores on one server and on a Redis Cluster (JSON out).
+
+Run from the repository root (needs ``redis-server`` and ``redis-cli``)::
+
+    python benchmarks/replay_cluster.py --json replay-cluster.json
+
+It starts a throwaway ``redis-server`` and 6-node clusters (3 masters + 3
+replicas) on loopback ports (the test fixtures of ``tests/replay``) and
+measures, in one run:
+
+* **batch verify**: ``Verifier.verify_many`` on batches of fresh tokens with
+  the memory store, one Redis, and the cluster with ``replica_acks=1`` (the
+  default there) and ``replica_acks=0``; the rounds of the stores are
+  interleaved, and each Redis store's throughput is given as a ratio of the
+  memory store's (goals: >= 0.8 for one Redis, >= 0.7 for a cluster);
+* **cost of replica acknowledgement**: one-id marks (median and p99 latency)
+  and 64-id batches (marks per second) on the cluster, ``replica_acks=1``
+  against ``0``, interleaved;
+* **failover**: a replica whose replication link is cut (ACL denies its
+  PSYNC) while codes are marked for ``--lag`` seconds, then its master is
+  SIGKILLed and the replica takes over: codes accepted before the kill, and
+  accepted again after, with and without replica acknowledgement; the window
+  (kill until the shard accepts a new mark) for that forced takeover and for
+  the cluster's own automatic failover.
+
+Timings depend on the machine; the codes accepted twice do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.* helpers
+
+from ecert_token import BusinessType, FixedClock, Issuer, Verifier, VerifyPolicy
+from ecert_token.errors import StoreUnavailable
+from ecert_token.keys.keydir import generate
+from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
+from ecert_token.replay.redis import RedisReplayStore
+from tests import conftest as shared
+from tests.replay.redis_cluster import Cluster, Node
+from tests.replay.redis_server import RedisServer
+
+NOW = shared.NOW
+REG = BusinessType.HOSPITAL_REGISTRATION
+FIRST = MarkResult.FIRST_USE
+
+
+def redis_store(url: str, **options: Any) -> RedisReplayStore:
+    store = RedisReplayStore.from_url(url, max_lifetime=305, clock=FixedClock(NOW - 3600),
+                                      **options)
+    store.begin_memory()
+    return store
+
+
+def batch_verify(single_url: str, cluster: Cluster, rounds: int, batch: int) -> dict[str, Any]:
+    keys = generate(issuer="NHSA", group="national")
+    issuer = Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
+    credential = shared.sample_person()
+    stores: dict[str, ReplayStore] = {
+        "memory": shared.running_store(),
+        "redis": redis_store(single_url),
+        "cluster": redis_store(cluster.urls[0], prefix="bench"),
+        "cluster_no_acks": redis_store(cluster.urls[0], prefix="bench0", replica_acks=0),
+    }
+    verifiers = {
+        name: Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW)), replay_store=s)
+        for name, s in stores.items()
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in stores}
+    names = list(stores)
+    for round_ in range(rounds + 1):  # round 0 warms up
+        order = names[round_ % len(names):] + names[:round_ % len(names)]
+        for name in order:
+            tokens = [issuer.mint(credential, REG) for _ in range(batch)]
+            started = time.perf_counter()
+            results = verifiers[name].verify_many(tokens, REG)
+            elapsed = time.perf_counter() - started
+            if any(type(r).__name__ != "VerifiedToken" for r in results):
+                raise RuntimeError(f"{name}: a fresh token was not accepted")
+            if round_:
+                seconds[name].append(elapsed)
+    for store in stores.values():
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+    medians = {name: statistics.median(s) for name, s in seconds.items()}
+    return {
+        "batch": batch,
+        "rounds": rounds,
+        "tokens_per_second": {n: round(batch / m) for n, m in medians.items()},
+        "ratio_to_memory": {n: round(medians["memory"] / m, 3) for n, m in medians.items()},
+    }
+
+
+def ids(name: str, count: int, groups: set[int] | None = None) -> list[ReplayEntry]:
+    out: list[ReplayEntry] = []
+    i = 0
+    while len(out) < count:
+        token_id = f"{name}-{i}".encode()
+        i += 1
+        if groups is None or zlib.crc32(token_id) % 16 in groups:
+            out.append(ReplayEntry("NHSA", token_id, NOW, NOW + 65))
+    return out
+
+
+def acks_cost(cluster: Cluster, rounds: int) -> dict[str, Any]:
+    stores = {1: redis_store(cluster.urls[1], prefix="cost1"),
+              0: redis_store(cluster.urls[1], prefix="cost0", replica_acks=0)}
+    single: dict[int, list[float]] = {1: [], 0: []}
+    batches: dict[int, list[float]] = {1: [], 0: []}
+    for round_ in range(rounds):
+        for acks in ((1, 0) if round_ % 2 else (0, 1)):
+            store = stores[acks]
+            for one in ids(f"one-{acks}-{round_}", 100):
+                started = time.perf_counter()
+                store.check_and_mark(one, NOW)
+                single[acks].append(time.perf_counter() - started)
+            for k in range(10):
+                many = ids(f"many-{acks}-{round_}-{k}", 64)
+                started = time.perf_counter()
+                store.check_and_mark_many(many, NOW)
+                batches[acks].append(time.perf_counter() - started)
+    for store in stores.values():
+        store.close()
+
+    def summary(acks: int) -> dict[str, float]:
+        lat = sorted(single[acks])
+        return {
+            "one_id_median_us": round(statistics.median(lat) * 1e6, 1),
+            "one_id_p99_us": round(lat[int(len(lat) * 0.99)] * 1e6, 1),
+            "batch_64_marks_per_second": round(64 / statistics.median(batches[acks])),
+        }
+
+    with_acks, without = summary(1), summary(0)
+    return {
+        "replica_acks_1": with_acks,
+        "replica_acks_0": without,
+        "latency_ratio": round(with_acks["one_id_median_us"] / without["one_id_median_us"], 2),
+        "throughput_ratio": round(
+            with_acks["batch_64_marks_per_second"] / without["batch_64_marks_per_second"], 2
+        ),
+    }
+
+
+def first_mark_after(store: RedisReplayStore, groups: set[int], killed_at: float) -> float:
+    """Seconds from the kill until the shard accepts a new mark."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            if store.check_and_mark(ids(f"probe-{killed_at}-{attempt}", 1, groups)[0],
+                                    NOW) is FIRST:
+                return time.monotonic() - killed_at
+        except StoreUnavailable:
+            pass
+        if time.monotonic() - killed_at > 120:
+            raise RuntimeError("the shard never came back")
+
+
+def lagging_failover(cluster: Cluster, replica_acks: int, lag: float) -> dict[str, Any]:
+    master, replica = cluster.master_with_replica()
+    groups = cluster.groups_on(master)
+    store = redis_store(next(n for n in cluster.nodes if n.alive() and n is not master).url,
+                        prefix=f"lag{replica_acks}", replica_acks=replica_acks, timeout=0.25)
+    cluster.cut_replication(master, replica)
+    accepted: list[ReplayEntry] = []
+    refused = 0
+    ends = time.monotonic() + lag
+    batch = 0
+    while time.monotonic() < ends:
+        codes = ids(f"lag{replica_acks}-{batch}", 8, groups)
+        batch += 1
+        try:
+            results = store.check_and_mark_many(codes, NOW)
+        except StoreUnavailable:
+            refused += len(codes)
+            continue
+        accepted += [c for c, r in zip(codes, results, strict=True) if r is FIRST]
+    killed_at = time.monotonic()
+    cluster.take_over(master, replica)
+    window = first_mark_after(store, groups, killed_at)
+    store.close()
+    cluster.wait_until_healthy()
+    again = recheck(cluster, f"lag{replica_acks}", replica_acks, accepted)
+    return {
+        "replica_acks": replica_acks,
+        "lag_seconds": lag,
+        "accepted_before_kill": len(accepted),
+        "refused_before_kill": refused,
+        "accepted_twice": sum(r is FIRST for r in again),
+        "window_seconds": round(window, 2),
+    }
+
+
+def recheck(
+    cluster: Cluster, prefix: str, replica_acks: int, accepted: list[ReplayEntry]
+) -> list[MarkResult]:
+    """Mark again, after the failover, the codes accepted before it."""
+    if not accepted:
+        return []
+    seed = next(n for n in cluster.nodes if n.alive())
+    store = RedisReplayStore.from_url(seed.url, max_lifetime=305, clock=FixedClock(NOW),
+                                      prefix=prefix, replica_acks=replica_acks, timeout=10.0)
+    try:
+        return store.check_and_mark_many(accepted, NOW)
+    finally:
+        store.close()
+
+
+def automatic_failover(cluster: Cluster) -> dict[str, Any]:
+    master, replica = cluster.master_with_replica()
+    groups = cluster.groups_on(master)
+    seed: Node = next(n for n in cluster.nodes if n.alive() and n is not master)
+    store = redis_store(seed.url, prefix="auto", timeout=0.25)
+    codes = ids("auto", 200, groups)
+    accepted = [c for c, r in zip(codes, store.check_and_mark_many(codes, NOW), strict=True)
+                if r is FIRST]
+    killed_at = time.monotonic()
+    cluster.kill(master)
+    window = first_mark_after(store, groups, killed_at)
+    store.close()
+    cluster.wait_until_healthy()
+    again = recheck(cluster, "auto", 1, accepted)
+    return {
+        "replica_acks": 1,
+        "accepted_before_kill": len(accepted),
+        "accepted_twice": sum(r is FIRST for r in again),
+        "window_seconds": round(window, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="write the figures here (and to stdout)")
+    parser.add_argument("--rounds", type=int, default=12, help="batch rounds per store")
+    parser.add_argument("--batch", type=int, default=1024, help="tokens per verify_many")
+    parser.add_argument("--lag", type=float, default=1.0, help="seconds of replica lag")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform()},
+        "command": "python benchmarks/replay_cluster.py " + " ".join(argv or sys.argv[1:]),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RedisServer(Path(tmp) / "single")
+        cluster = Cluster(Path(tmp) / "cluster")
+        server.start()
+        try:
+            cluster.start()
+            report["batch_verify"] = batch_verify(server.url, cluster, args.rounds, args.batch)
+            report["replica_acks_cost"] = acks_cost(cluster, max(args.rounds // 2, 2))
+        finally:
+            cluster.stop()
+            server.stop()
+        failover = Cluster(Path(tmp) / "failover")
+        failover.start()
+        try:
+            report["failover"] = {
+                "lagging_replica_no_acks": lagging_failover(failover, 0, args.lag),
+                "lagging_replica_default": lagging_failover(failover, 1, args.lag),
+                "automatic_default": automatic_failover(failover),
+            }
+        finally:
+            failover.stop()
+    text = json.dumps(report, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n")
+    print(text)
+    return report
+
+
+if __name__ == "__main__":
+    main()
