@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 
 from ..clock import Clock, system_clock
-from ..errors import InvalidArgument, StoreUnavailable
+from ..errors import EcertError, InvalidArgument, StoreUnavailable
 from .base import MarkResult, ReplayEntry
 
 try:
@@ -646,7 +646,16 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
                 return
 
     def _dispatch(self, jobs: list[Job], *, script: bool = False) -> list[object]:
-        """Run ``jobs`` to completion within one deadline, or raise StoreUnavailable."""
+        """Run ``jobs`` to completion within one deadline, or raise StoreUnavailable
+        (whatever redis-py raises, too: no other exception leaves the store)."""
+        try:
+            return self._dispatch_jobs(jobs, script)
+        except EcertError:
+            raise
+        except Exception as exc:
+            raise Unreachable("redis call failed") from exc
+
+    def _dispatch_jobs(self, jobs: list[Job], script: bool) -> list[object]:
         dispatch = self._dispatch_for(jobs, script)
         self._topology(dispatch)
         while True:
@@ -711,7 +720,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
         configs: list[object] = []
         try:
             dispatch = self._dispatch_for([], False)
-            self._topology(dispatch)
+            self._dispatch([])  # finds the topology
             for node in self._slot_map.nodes() if self._cluster and self._slot_map else [None]:
                 reply = self._send(node, [("CONFIG", "GET", "maxmemory*")], dispatch.deadline)
                 configs.append(None if isinstance(reply, BaseException) else _config_dict(reply[0]))
@@ -796,6 +805,15 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
                 return
 
     async def _dispatch(self, jobs: list[Job], *, script: bool = False) -> list[object]:
+        """The coroutine form of :meth:`RedisReplayStore._dispatch`."""
+        try:
+            return await self._dispatch_jobs(jobs, script)
+        except EcertError:
+            raise
+        except Exception as exc:
+            raise Unreachable("redis call failed") from exc
+
+    async def _dispatch_jobs(self, jobs: list[Job], script: bool) -> list[object]:
         dispatch = self._dispatch_for(jobs, script)
         await self._topology(dispatch)
         while True:
@@ -858,7 +876,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
         configs: list[object] = []
         try:
             dispatch = self._dispatch_for([], False)
-            await self._topology(dispatch)
+            await self._dispatch([])  # finds the topology
             nodes = self._slot_map.nodes() if self._cluster and self._slot_map else [None]
             for node in nodes:
                 reply = await self._send(node, [("CONFIG", "GET", "maxmemory*")],
