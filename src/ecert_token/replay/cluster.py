@@ -266,6 +266,9 @@ class Dispatch:
                 commands.append(job.command)
             acks = self._acks(node)
             if acks:
+                probe = _ack_key(jobs[0].key)
+                if probe is not None:  # see _ack_key
+                    commands.append(("SET", probe, 1, "PX", 60_000))
                 wait_ms = max(1, int(self.remaining() * 1000))
                 commands.append(("WAIT", acks, wait_ms))
             out.append(Request(node, jobs, commands, positions, acks, load))
@@ -338,6 +341,23 @@ class Dispatch:
 
     def expired(self) -> Unreachable:
         return Unreachable("redis replay store did not answer before the deadline")
+
+
+def _ack_key(key: bytes | None) -> bytes | None:
+    """A key in ``key``'s slot that the request writes just before its ``WAIT``.
+
+    ``WAIT`` waits for the connection's latest write; a script that wrote
+    nothing this time (an id it found already marked) leaves that at an older
+    write.  Writing this key makes the ``WAIT`` cover everything the node did
+    before, whatever the script did.  It cannot collide with an id key (those
+    have a colon after the issuer).
+    """
+    if key is None:
+        return None
+    probe = key + b"!ack"
+    if key_slot(probe) != key_slot(key):  # no hash tag: put the whole key in one
+        probe = b"{" + key + b"}!ack"
+    return probe if key_slot(probe) == key_slot(key) else None
 
 
 def _error_kind(error: ResponseError) -> str:
