@@ -38,7 +38,6 @@ import statistics
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from ecert_token.keys.keydir import generate
 from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
 from ecert_token.replay.redis import RedisReplayStore
 from tests import conftest as shared
-from tests.replay.redis_cluster import Cluster, Node
+from tests.replay.redis_cluster import Cluster, Node, replay_ids
 from tests.replay.redis_server import RedisServer
 
 NOW = shared.NOW
@@ -108,14 +107,7 @@ def batch_verify(single_url: str, cluster: Cluster, rounds: int, batch: int) -> 
 
 
 def ids(name: str, count: int, groups: set[int] | None = None) -> list[ReplayEntry]:
-    out: list[ReplayEntry] = []
-    i = 0
-    while len(out) < count:
-        token_id = f"{name}-{i}".encode()
-        i += 1
-        if groups is None or zlib.crc32(token_id) % 16 in groups:
-            out.append(ReplayEntry("NHSA", token_id, NOW, NOW + 65))
-    return out
+    return replay_ids(name, count, NOW, groups)
 
 
 def acks_cost(cluster: Cluster, rounds: int) -> dict[str, Any]:

@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .redis_server import REQUIRE_ENV, free_port, redis_missing, redis_required
+from .redis_server import REQUIRE_ENV, RedisServer, free_port, redis_missing, redis_required
 
 START_TIMEOUT = 60.0
 REPL_USER = "repl"
@@ -46,22 +47,16 @@ def cluster_missing() -> str | None:
     return reason
 
 
-@dataclass
-class Node:
-    """One ``redis-server`` of the cluster."""
+class Node(RedisServer):
+    """One ``redis-server`` of the cluster (cluster mode, its own bus port)."""
 
-    port: int
-    bus_port: int
-    directory: Path
-    process: subprocess.Popen[bytes] | None = None
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.bus_port = free_port()
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self, timeout: float = 2.0):  # type: ignore[no-untyped-def]
         import redis
@@ -69,8 +64,42 @@ class Node:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout,
                            socket_connect_timeout=timeout)
 
+    def run(self, *command: object) -> Any:
+        """One command on a connection of its own."""
+        client = self.client()
+        try:
+            return client.execute_command(*command)
+        finally:
+            client.close()
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def replication(self) -> dict[str, Any]:
+        client = self.client()
+        try:
+            info: dict[str, Any] = client.info("replication")
+            return info
+        finally:
+            client.close()
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                "redis-server", "--port", str(self.port), "--cluster-port", str(self.bus_port),
+                "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.directory / "nodes.conf"),
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+                "--daemonize", "no", "--loglevel", "warning",
+                "--masteruser", REPL_USER, "--masterauth", REPL_PASSWORD,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait_for_ping()
+        self.run("ACL", "SETUSER", REPL_USER, "on", f">{REPL_PASSWORD}", "~*", "&*", "+@all")
 
 
 @dataclass
@@ -89,68 +118,15 @@ class Cluster:
     def start(self) -> None:
         count = self.masters * (1 + self.replicas_per_master)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.nodes = [
-            Node(free_port(), free_port(), self.directory / f"node{i}") for i in range(count)
-        ]
+        self.nodes = [Node(self.directory / f"node{i}") for i in range(count)]
         try:
             for node in self.nodes:
-                self._spawn(node)
-            for node in self.nodes:
-                self._wait_for_ping(node)
-                self._prepare_replication_user(node)
+                node.start()
             self._create()
             self.wait_until_healthy()
         except BaseException:
             self.stop()
             raise
-
-    def _spawn(self, node: Node) -> None:
-        node.directory.mkdir(parents=True, exist_ok=True)
-        node.process = subprocess.Popen(
-            [
-                "redis-server", "--port", str(node.port), "--cluster-port", str(node.bus_port),
-                "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                "--cluster-config-file", str(node.directory / "nodes.conf"),
-                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                "--save", "", "--appendonly", "no", "--dir", str(node.directory),
-                "--daemonize", "no", "--loglevel", "warning",
-                "--masteruser", REPL_USER, "--masterauth", REPL_PASSWORD,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    @staticmethod
-    def _wait_for_ping(node: Node) -> None:
-        import redis
-
-        client = node.client(timeout=1.0)
-        deadline = time.monotonic() + START_TIMEOUT
-        try:
-            while True:
-                assert node.process is not None
-                if node.process.poll() is not None:
-                    raise RuntimeError("a cluster redis-server exited at start")
-                try:
-                    if client.ping():
-                        return
-                except redis.ConnectionError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("a cluster redis-server did not answer PING")
-                time.sleep(0.02)  # polling for start-up
-        finally:
-            client.close()
-
-    @staticmethod
-    def _prepare_replication_user(node: Node) -> None:
-        client = node.client()
-        try:
-            client.execute_command(
-                "ACL", "SETUSER", REPL_USER, "on", f">{REPL_PASSWORD}", "~*", "&*", "+@all"
-            )
-        finally:
-            client.close()
 
     def _create(self) -> None:
         proc = subprocess.run(
@@ -211,11 +187,7 @@ class Cluster:
         return "ok"
 
     def role(self, node: Node) -> str:
-        client = node.client()
-        try:
-            return str(client.info("replication")["role"])
-        finally:
-            client.close()
+        return str(node.replication()["role"])
 
     def masters_now(self) -> list[Node]:
         return [n for n in self.nodes if n.alive() and self.role(n) == "master"]
@@ -225,11 +197,7 @@ class Cluster:
         for node in self.nodes:
             if node is master or not node.alive():
                 continue
-            client = node.client()
-            try:
-                info = client.info("replication")
-            finally:
-                client.close()
+            info = node.replication()
             if info.get("role") == "slave" and int(info.get("master_port", 0)) == master.port:
                 return node
         raise LookupError("no live replica of that master")
@@ -237,15 +205,7 @@ class Cluster:
     def master_of_key(self, key: bytes) -> Node:
         from redis.crc import key_slot
 
-        slot = key_slot(key)
-        client = next(n for n in self.nodes if n.alive()).client()
-        try:
-            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
-                if start <= slot <= end:
-                    return next(n for n in self.nodes if n.port == int(master[1]))
-        finally:
-            client.close()
-        raise LookupError("slot not served")
+        return self.master_of_slot(key_slot(key))
 
     def master_of_slot(self, slot: int) -> Node:
         client = next(n for n in self.nodes if n.alive()).client()
@@ -278,11 +238,7 @@ class Cluster:
             src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
             for node in self.masters_now():
                 if node not in (source, destination):
-                    other = node.client()
-                    try:
-                        other.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-                    finally:
-                        other.close()
+                    node.run("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
         finally:
             src.close()
             dst.close()
@@ -331,31 +287,19 @@ class Cluster:
         ``master`` and drop its replicas: they stay disconnected (and fall behind) until
         :meth:`restore_replication`."""
         self.replicated(master)
-        client = master.client()
-        try:
-            client.execute_command("ACL", "SETUSER", REPL_USER, "-sync", "-psync")
-            client.execute_command("CLIENT", "KILL", "TYPE", "replica")
-        finally:
-            client.close()
-        wait_for(lambda: replica.client().info("replication")["master_link_status"] == "down",
+        master.run("ACL", "SETUSER", REPL_USER, "-sync", "-psync")
+        master.run("CLIENT", "KILL", "TYPE", "replica")
+        wait_for(lambda: replica.replication()["master_link_status"] == "down",
                  "the replication link to go down")
 
     def take_over(self, master: Node, replica: Node) -> None:
         """SIGKILL ``master`` and promote ``replica`` at once (CLUSTER FAILOVER TAKEOVER)."""
         self.kill(master)
-        client = replica.client()
-        try:
-            client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
-        finally:
-            client.close()
+        replica.run("CLUSTER", "FAILOVER", "TAKEOVER")
         wait_for(lambda: self.role(replica) == "master", "the replica's promotion")
 
     def restore_replication(self, master: Node) -> None:
-        client = master.client()
-        try:
-            client.execute_command("ACL", "SETUSER", REPL_USER, "+sync", "+psync")
-        finally:
-            client.close()
+        master.run("ACL", "SETUSER", REPL_USER, "+sync", "+psync")
 
     def kill(self, node: Node) -> None:
         """SIGKILL one node (no persistence: its data is gone)."""
@@ -375,6 +319,23 @@ class Cluster:
                     node.process.kill()
                     node.process.wait()
                 node.process = None
+
+
+def replay_ids(name: str, count: int, now: int, groups: set[int] | None = None) -> list[Any]:
+    """``count`` replay entries valid at ``now``; all in the key ``groups`` (so on one
+    master) when given."""
+    import zlib
+
+    from ecert_token.replay import ReplayEntry
+
+    out: list[Any] = []
+    i = 0
+    while len(out) < count:
+        token_id = f"{name}-{i}".encode()
+        i += 1
+        if groups is None or zlib.crc32(token_id) % 16 in groups:
+            out.append(ReplayEntry("NHSA", token_id, now, now + 65))
+    return out
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -34,7 +33,7 @@ from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry
 from tests.conftest import NOW
 
-from .redis_cluster import Cluster, started_cluster, wait_for
+from .redis_cluster import Cluster, replay_ids, started_cluster, wait_for
 
 with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
     from ecert_token.replay.redis import AsyncRedisReplayStore, RedisReplayStore
@@ -65,15 +64,7 @@ def store_for(cluster: Cluster, prefix: str, **options: object) -> RedisReplaySt
 
 
 def entries(name: str, count: int, groups: set[int] | None = None) -> list[ReplayEntry]:
-    """``count`` ids, all in ``groups`` (so on one master) when given."""
-    out: list[ReplayEntry] = []
-    i = 0
-    while len(out) < count:
-        token_id = f"{name}-{i}".encode()
-        i += 1
-        if groups is None or zlib.crc32(token_id) % 16 in groups:
-            out.append(ReplayEntry("NHSA", token_id, NOW, NOW + 65))
-    return out
+    return replay_ids(name, count, NOW, groups)
 
 
 def test_without_replica_acks_a_lagging_promoted_replica_accepts_codes_again(
