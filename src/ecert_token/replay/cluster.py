@@ -229,8 +229,13 @@ class Dispatch:
     lost: int = 0
     _noscript: set[Address | None] = field(default_factory=set)
 
-    def pending(self) -> bool:
-        return any(not job.done for job in self.jobs)
+    def finished(self) -> bool:
+        """Has every job its reply?  Past the deadline without, raise Unreachable."""
+        if all(job.done for job in self.jobs):
+            return True
+        if self.remaining() <= 0:
+            raise self.expired()
+        return False
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -667,10 +667,8 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
                                           dispatch.deadline)
                 for request, reply in zip(requests, replies, strict=True):
                     dispatch.feed(request, reply)
-            if not dispatch.pending():
+            if dispatch.finished():
                 return dispatch.replies()
-            if dispatch.remaining() <= 0:
-                raise dispatch.expired()
             if dispatch.need_refresh:
                 self._refresh(dispatch)
             time.sleep(dispatch.backoff())
@@ -826,10 +824,8 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
                 )
                 for request, reply in zip(requests, replies, strict=True):
                     dispatch.feed(request, reply)
-            if not dispatch.pending():
+            if dispatch.finished():
                 return dispatch.replies()
-            if dispatch.remaining() <= 0:
-                raise dispatch.expired()
             if dispatch.need_refresh:
                 await self._refresh(dispatch)
             await asyncio.sleep(dispatch.backoff())
