@@ -34,9 +34,9 @@ missing (a new, flushed, or restarted-without-persistence Redis, or a cluster
 shard that lost its data) it sets it to the store's clock and tokens issued
 before that are FENCED (see :mod:`ecert_token.replay.base`); the store logs a
 warning.  Persistence that loses recent writes without losing the marker (AOF
-``appendfsync everysec``, asynchronous replication at failover) is not
-detected: use ``appendfsync always``, or no persistence at all, for the
-replay database.
+``appendfsync everysec``) is not detected: use ``appendfsync always``, or no
+persistence at all, for the replay database.  Asynchronous replication at
+failover is handled by replica acknowledgement (below).
 
 **Eviction.**  Only ``maxmemory-policy noeviction`` (or no ``maxmemory``
 limit) is safe.  Every ``allkeys-*`` policy may evict live ids, and every
@@ -48,12 +48,25 @@ unsafe or cannot be read.  Under ``noeviction`` a full Redis refuses writes,
 which fails closed.
 
 **Failures.**  Any Redis error (unreachable, timeout, out of memory, read-only
-replica) raises :class:`~ecert_token.errors.StoreUnavailable`: verification
-fails closed.  ``fail_open=True`` is the operator's explicit choice to accept
-tokens without a replay check while Redis is down; each episode is logged as
-a warning (never with token data).  redis-py retries connection errors
-(three times by default); a retried check whose first attempt did reach the
-server answers REPLAYED, which rejects the token rather than accepting it twice.
+replica, a cluster that is failing over) raises
+:class:`~ecert_token.errors.StoreUnavailable`: verification fails closed, and
+no redis-py exception leaves the store.  ``fail_open=True`` is the operator's
+explicit choice to accept tokens without a replay check while Redis cannot
+answer; each episode is logged as a warning (never with token data).  One
+deadline (``timeout``) bounds each whole call; the store retries by itself
+(once for a lost connection to one server; on a cluster, what a failover or a
+resharding makes fail for a moment, until the deadline).  A retried check
+whose first attempt did reach the server answers REPLAYED, which rejects the
+token rather than accepting it twice.
+
+**Routing and Redis Cluster.**  The store sends its commands itself
+(:mod:`ecert_token.replay.cluster`): to the one server, or, when the server is
+a cluster node (``INFO cluster``, or ``cluster=True``), to the master serving
+each key group, one pipelined request per master.  On a cluster master that
+has replicas a mark counts only once a replica confirms it (``WAIT`` on the
+connection that ran the script; ``replica_acks``), so a replica promoted
+after its master died has every accepted mark; without the confirmation the
+call fails closed.  See ``docs/guides/redis-cluster.md``.
 """
 
 from __future__ import annotations
