@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import signal
 import time
+import zlib
+from pathlib import Path
 
 import pytest
 
@@ -23,9 +25,12 @@ from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import ReplayEntry
 from tests.conftest import NOW
 
+from .redis_cluster import wait_for
 from .redis_server import RedisServer
 
 with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
+    import redis
+
     from ecert_token.replay.redis import AsyncRedisReplayStore, RedisReplayStore
 
 pytestmark = pytest.mark.redis
@@ -91,3 +96,33 @@ def test_a_dead_server_fails_closed_at_once_and_fail_open_accepts(
     assert [r.value for r in results] == ["first_use"] * 4 + ["replayed"]
     closed.close()
     open_.close()
+
+
+def test_replica_acks_on_one_server(redis_server: RedisServer, tmp_path: Path) -> None:
+    """``?replica_acks=1`` on one server: a mark counts once its replica has it; with the
+    replica gone the call fails closed at the deadline (WAIT times out)."""
+    replica = RedisServer(tmp_path / "replica")
+    replica.start()
+    try:
+        link = redis.Redis.from_url(replica.url)
+        link.execute_command("REPLICAOF", "127.0.0.1", redis_server.port)
+        wait_for(lambda: link.info("replication")["master_link_status"] == "up",
+                 "the replica's first sync")
+        link.close()
+        store = RedisReplayStore.from_url(redis_server.url + "?replica_acks=1",
+                                          max_lifetime=305, clock=FixedClock(NOW - 3600),
+                                          timeout=TIMEOUT)
+        assert store.replica_acks == 1 and store.begin_memory() == NOW - 3600
+        one = ReplayEntry("NHSA", b"acked", NOW, NOW + 65)
+        assert store.check_and_mark(one, NOW).value == "first_use"
+        replicated = redis.Redis.from_url(replica.url)
+        assert replicated.exists(b"ecert:{%d}:NHSA:acked" % (zlib.crc32(b"acked") % 16)) == 1
+        replicated.close()
+        replica.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.check_and_mark(ReplayEntry("NHSA", b"unacked", NOW, NOW + 65), NOW)
+        assert time.monotonic() - started < TIMEOUT + SLACK
+        store.close()
+    finally:
+        replica.stop()
