@@ -122,7 +122,22 @@ def test_one_deadline_holds_during_an_automatic_failover(cluster: Cluster) -> No
     try:
         acked = entries(prefix + "-acked", 20, groups)
         assert store.check_and_mark_many(acked, NOW) == [FIRST] * 20
+        seed = next(n for n in cluster.nodes if n.alive() and n is not master)
         cluster.kill(master)  # the replica's link was up: the cluster fails over by itself
+
+        async def asynchronously() -> None:
+            aio = AsyncRedisReplayStore.from_url(seed.url, max_lifetime=305,
+                                                 clock=FixedClock(NOW), prefix=prefix,
+                                                 timeout=TIMEOUT)
+            try:
+                started = time.monotonic()
+                with pytest.raises(StoreUnavailable):
+                    await aio.check_and_mark_many(entries(prefix + "-aio", 16, groups), NOW)
+                assert time.monotonic() - started < TIMEOUT + SLACK
+            finally:
+                await aio.aclose()
+
+        asyncio.run(asynchronously())  # both within the failover (node timeout 3 s)
         started = time.monotonic()
         with pytest.raises(StoreUnavailable):
             store.check_and_mark_many(entries(prefix, 64, groups), NOW)
