@@ -27,7 +27,15 @@ def test_split_url_takes_out_the_store_parameters(
     assert (options.url, options.cluster, options.replica_acks) == (plain, is_cluster, acks)
 
 
+def test_seeds_are_more_cluster_nodes() -> None:
+    options = cluster.split_url("redis://a:7000/0?seeds=b:7001,[::1]:7002")
+    assert options.url == "redis://a:7000/0" and options.cluster is True
+    assert options.seeds == (("b", 7001), ("::1", 7002))
+
+
 @pytest.mark.parametrize("url", ["redis://h?cluster=maybe", "redis://h?replica_acks=-1",
+                                 "redis://h?seeds=b", "redis://h?seeds=b:x",
+                                 "redis://h?seeds=b:1&cluster=false",
                                  "redis://h?replica_acks=17", "redis://h?replica_acks=x"])
 def test_split_url_refuses_bad_values(url: str) -> None:
     with pytest.raises(InvalidArgument):

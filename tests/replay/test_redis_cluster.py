@@ -29,6 +29,7 @@ from ecert_token.replay import MarkResult, ReplayEntry
 from tests.conftest import NOW
 
 from .redis_cluster import Cluster, started_cluster
+from .redis_server import free_port
 from .test_processes import STARTED, write_tokens
 from .verifier_process import EVERY_GROUP, Outcome, go, race, spawn
 
@@ -88,6 +89,28 @@ def test_cluster_true_in_the_url_skips_detection_and_is_removed(cluster: Cluster
         assert store.begin_memory() == NOW - 3600
         assert store.check_and_mark(entry(b"flagged"), NOW) is FIRST
         assert store.check_and_mark(entry(b"flagged"), NOW) is REPLAYED
+    finally:
+        store.close()
+
+
+def test_seeds_find_the_cluster_when_the_url_node_is_down(cluster: Cluster) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    url = f"{dead}?seeds=127.0.0.1:{cluster.nodes[1].port},127.0.0.1:{cluster.nodes[2].port}"
+    store = RedisReplayStore.from_url(url, max_lifetime=305, clock=FixedClock(NOW - 3600),
+                                      prefix="seeds")
+
+    async def asynchronously() -> list[MarkResult]:
+        aio = AsyncRedisReplayStore.from_url(url, max_lifetime=305, clock=FixedClock(NOW),
+                                             prefix="seeds")
+        try:
+            return await aio.check_and_mark_many([entry(i) for i in EVERY_GROUP], NOW)
+        finally:
+            await aio.aclose()
+
+    try:
+        assert store.begin_memory() == NOW - 3600
+        assert store.check_and_mark_many([entry(i) for i in EVERY_GROUP], NOW) == [FIRST] * 64
+        assert asyncio.run(asynchronously()) == [REPLAYED] * 64
     finally:
         store.close()
 

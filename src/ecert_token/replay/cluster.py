@@ -8,7 +8,7 @@ call, retries included.  This module holds everything but the sockets, so the
 blocking and the asyncio store share it:
 
 * :func:`split_url`: the store's own URL parameters (``cluster``,
-  ``replica_acks``), removed before redis-py sees the URL.
+  ``replica_acks``, ``seeds``), removed before redis-py sees the URL.
 * :class:`SlotMap`: which master serves each hash slot, and how many replicas
   it has (from ``CLUSTER NODES``).
 * :class:`Dispatch`: one store call as jobs (a command and the key that routes
@@ -77,6 +77,9 @@ class UrlOptions:
     """True or False when ``?cluster=`` says so, None to ask the server (``INFO cluster``)."""
     replica_acks: int | None
     """``?replica_acks=N``, or None for the default."""
+    seeds: tuple[Address, ...] = ()
+    """``?seeds=host:port,host:port``: more cluster nodes to ask for the slot map when
+    the URL's own node does not answer (implies ``cluster=true``)."""
 
 
 def split_url(url: str) -> UrlOptions:
@@ -87,6 +90,7 @@ def split_url(url: str) -> UrlOptions:
     kept: list[tuple[str, str]] = []
     cluster: bool | None = None
     acks: int | None = None
+    seeds: tuple[Address, ...] = ()
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "cluster":
             if value.lower() in _TRUE:
@@ -95,13 +99,25 @@ def split_url(url: str) -> UrlOptions:
                 cluster = False
             else:
                 raise InvalidArgument("cluster= in a Redis URL must be true or false")
+        elif name == "seeds":
+            seeds = tuple(_address(part) for part in value.split(",") if part)
         elif name == "replica_acks":
             if not value.isdigit() or int(value) > 16:
                 raise InvalidArgument("replica_acks= in a Redis URL must be 0 to 16")
             acks = int(value)
         else:
             kept.append((name, value))
-    return UrlOptions(urlunsplit(parts._replace(query=urlencode(kept))), cluster, acks)
+    if seeds and cluster is False:
+        raise InvalidArgument("seeds= in a Redis URL is for a cluster")
+    return UrlOptions(urlunsplit(parts._replace(query=urlencode(kept))),
+                      True if seeds else cluster, acks, seeds)
+
+
+def _address(text: str) -> Address:
+    host, _, port = text.strip().rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidArgument("seeds= in a Redis URL must be host:port,host:port")
+    return host.strip("[]"), int(port)
 
 
 def cluster_enabled(info: object) -> bool:

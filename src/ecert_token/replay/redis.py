@@ -404,7 +404,9 @@ class _RedisStoreBase(Generic[ClientT]):
     ``replica_acks``: how many replicas must confirm a mark before it counts
     (``WAIT``); None means 1 on a cluster master that has replicas and 0
     otherwise (see ``docs/guides/redis-cluster.md``).  ``timeout`` (seconds)
-    bounds each whole store call, retries and waits included.
+    bounds each whole store call, retries and waits included.  ``seeds``: more
+    cluster nodes, ``(host, port)``, to ask for the slot map when the client's
+    own node does not answer.
     """
 
     def __init__(
@@ -420,6 +422,7 @@ class _RedisStoreBase(Generic[ClientT]):
         cluster: bool | None = None,
         replica_acks: int | None = None,
         timeout: float = 1.0,
+        seeds: Sequence[Address] = (),
     ) -> None:
         if isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
             raise InvalidArgument(
@@ -445,6 +448,7 @@ class _RedisStoreBase(Generic[ClientT]):
         self._replica_acks = replica_acks
         self._slot_map: SlotMap | None = None
         self._nodes: dict[Address, ClientT] = {}
+        self._extra_seeds: list[Address] = [(str(h), int(p)) for h, p in seeds]
 
     @property
     def max_lifetime(self) -> int:
@@ -482,8 +486,10 @@ class _RedisStoreBase(Generic[ClientT]):
 
         The URL may name any node of a Redis Cluster: the store asks it
         (``INFO cluster``) on its first call, or is told with ``?cluster=true``
-        (``false`` for one server).  ``?replica_acks=N`` sets ``replica_acks``.
-        Both parameters are removed before redis-py sees the URL; the keywords
+        (``false`` for one server).  ``?replica_acks=N`` sets ``replica_acks``;
+        ``?seeds=host:port,host:port`` names more nodes to ask for the slot map
+        when the URL's node is down (and implies ``cluster=true``).  These
+        parameters are removed before redis-py sees the URL; the keywords
         of the same names win over them.  ``timeout`` bounds each whole store
         call, connecting and every retry included (seconds), so a dead server
         or a failover fails closed in time; ``client_options`` go to redis-py's
@@ -502,6 +508,7 @@ class _RedisStoreBase(Generic[ClientT]):
             check_eviction=check_eviction, timeout=timeout,
             cluster=options.cluster if cluster is None else cluster,
             replica_acks=options.replica_acks if replica_acks is None else replica_acks,
+            seeds=options.seeds,
         )
 
     @staticmethod
@@ -537,9 +544,9 @@ class _RedisStoreBase(Generic[ClientT]):
         )
 
     def _seeds(self) -> list[Address | None]:
-        """Where to ask for the slot map: the known masters, then the seed."""
+        """Where to ask for the slot map: the known masters, the seed, the extra seeds."""
         known: list[Address | None] = list(self._slot_map.nodes()) if self._slot_map else []
-        return [*known, None]
+        return [*known, None, *self._extra_seeds]
 
     def _learn(self, reply: object, node: Address | None) -> None:
         seed = self.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
