@@ -243,6 +243,7 @@ class Dispatch:
     need_refresh: bool = False
     attempts: int = 0
     lost: int = 0
+    pause: bool = False
     _noscript: set[Address | None] = field(default_factory=set)
 
     def finished(self) -> bool:
@@ -309,12 +310,7 @@ class Dispatch:
         if isinstance(replies, BaseException):
             if not isinstance(replies, TRANSPORT_ERRORS):
                 raise replies
-            self.lost += 1
-            if self.slot_map is None and self.lost > 1:
-                # One server: one retry (a pooled connection the server closed); a
-                # cluster keeps trying until the deadline (a failover takes seconds).
-                raise Unreachable("redis replay store cannot be reached")
-            self.need_refresh = self.slot_map is not None
+            self._setback()
             for job in request.jobs:
                 job.target = None
                 job.asking = False
@@ -338,7 +334,7 @@ class Dispatch:
                 job.target, job.asking = reply.node_addr, True
             elif isinstance(reply, _TRANSIENT_REPLIES):
                 job.target = None
-                self.need_refresh = self.slot_map is not None
+                self._setback()
             elif isinstance(reply, ResponseError):
                 raise Unreachable(f"redis refused the call ({_error_kind(reply)})")
             else:
@@ -352,8 +348,24 @@ class Dispatch:
             ):
                 raise Unreachable("no replica acknowledged the replay mark in time")
 
+    def _setback(self) -> None:
+        """A lost request or a transient refusal: retry after a pause, with a fresh map.
+
+        One server gets one retry (a pooled connection the server closed, a restart);
+        a cluster keeps trying until the deadline (a failover takes seconds).
+        """
+        self.lost += 1
+        self.pause = True
+        if self.slot_map is None and self.lost > 1:
+            raise Unreachable("redis replay store cannot be reached")
+        self.need_refresh = self.slot_map is not None
+
     def backoff(self) -> float:
-        """How long to wait before the next round (0 for a redirect only)."""
+        """How long to wait before the next round: nothing after redirects and
+        reloaded scripts only, growing pauses after setbacks."""
+        if not self.pause:
+            return 0.0
+        self.pause = False
         self.attempts += 1
         return min(0.01 * float(2 ** min(self.attempts, 5)), 0.2, max(self.remaining(), 0.0))
 

@@ -74,6 +74,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Sequence
@@ -448,6 +449,7 @@ class _RedisStoreBase(Generic[ClientT]):
         self._replica_acks = replica_acks
         self._slot_map: SlotMap | None = None
         self._nodes: dict[Address, ClientT] = {}
+        self._nodes_lock = threading.Lock()
         self._extra_seeds: list[Address] = [(str(h), int(p)) for h, p in seeds]
 
     @property
@@ -521,12 +523,15 @@ class _RedisStoreBase(Generic[ClientT]):
             return self.client
         client = self._nodes.get(node)
         if client is None:
-            pool = self.client.connection_pool  # type: ignore[attr-defined]
-            kwargs = {**pool.connection_kwargs, "host": node[0], "port": node[1]}
-            kwargs.pop("path", None)
-            client = self._nodes[node] = self._client_from_pool(
-                type(pool)(connection_class=pool.connection_class, **kwargs)
-            )
+            with self._nodes_lock:  # threads sharing a store make one client per node
+                client = self._nodes.get(node)
+                if client is None:
+                    pool = self.client.connection_pool  # type: ignore[attr-defined]
+                    kwargs = {**pool.connection_kwargs, "host": node[0], "port": node[1]}
+                    kwargs.pop("path", None)
+                    client = self._nodes[node] = self._client_from_pool(
+                        type(pool)(connection_class=pool.connection_class, **kwargs)
+                    )
         return client
 
     @staticmethod
