@@ -286,3 +286,24 @@ def _trust(keydir_path: Path):  # type: ignore[no-untyped-def]
     from ecert_token.keys.keydir import load
 
     return load(keydir_path).trust_store()
+
+
+def test_constructor_checks_its_cluster_options(cluster: Cluster) -> None:
+    import redis
+
+    from ecert_token import InvalidArgument
+
+    routed = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+    try:
+        with pytest.raises(InvalidArgument):
+            RedisReplayStore(routed)  # type: ignore[arg-type]
+    finally:
+        routed.close()
+    client = cluster.nodes[0].client()
+    for bad in ({"replica_acks": -1}, {"replica_acks": True}, {"timeout": 0},
+                {"cluster": "yes"}):
+        with pytest.raises(InvalidArgument):
+            RedisReplayStore(client, **bad)  # type: ignore[arg-type]
+    store = RedisReplayStore(client, 305, FixedClock(NOW - 3600), prefix="ctor", cluster=True)
+    assert store.begin_memory() == NOW - 3600 and store.replica_acks == 1
+    store.close()
