@@ -126,3 +126,33 @@ def test_replica_acks_on_one_server(redis_server: RedisServer, tmp_path: Path) -
         store.close()
     finally:
         replica.stop()
+
+
+def test_a_call_cancelled_from_outside_leaves_no_reply_for_the_next(
+    redis_server: RedisServer,
+) -> None:
+    """AsyncVerifier's store_timeout cancels a store call mid-read: that connection
+    must not go back to the pool with the reply still due, or the next call would read
+    the cancelled call's answer (here: an answer of the wrong length)."""
+
+    async def run() -> list[str]:
+        store = AsyncRedisReplayStore.from_url(redis_server.url, max_lifetime=305,
+                                               clock=FixedClock(NOW - 3600), timeout=5.0)
+        try:
+            await store.begin_memory()
+            assert redis_server.process is not None
+            redis_server.process.send_signal(signal.SIGSTOP)
+            two = [ReplayEntry("NHSA", b"cancelled-%d" % i, NOW, NOW + 65) for i in (0, 8)]
+            try:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(store.check_and_mark_many(two, NOW), 0.3)
+            finally:
+                redis_server.process.send_signal(signal.SIGCONT)
+            one = ReplayEntry("NHSA", b"next", NOW, NOW + 65)
+            first = await store.check_and_mark_many([one], NOW)  # a stale reply: 2 codes
+            again = await store.check_and_mark_many([one], NOW)
+            return [r.value for r in first + again]
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(run()) == ["first_use", "replayed"]

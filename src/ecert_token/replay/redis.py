@@ -599,40 +599,46 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
         self, requests: Sequence[tuple[Address | None, Sequence[Command]]], deadline: float
     ) -> list[Any]:
         """Write every request (one per node), then read their replies, each within
-        what is left of the deadline: several masters cost one round trip, not several."""
+        what is left of the deadline: several masters cost one round trip, not several.
+        A connection goes back to its pool only once all its replies are read."""
+        held: list[tuple[Any, Any]] = []  # (pool, connection) not yet back in the pool
         sent: list[tuple[Any, Any] | BaseException] = []
-        for node, commands in requests:
-            pool: Any = self._node_client(node).connection_pool
-            try:
+        try:
+            for node, commands in requests:
+                pool: Any = self._node_client(node).connection_pool
                 try:
-                    connection: Any = pool.get_connection()
-                except TypeError:  # redis-py before 5.3 wants a command name
-                    connection = pool.get_connection("EVALSHA")
-            except TRANSPORT_ERRORS as exc:
-                sent.append(exc)
-                continue
-            try:
-                connection.send_packed_command(connection.pack_commands(commands))
-            except TRANSPORT_ERRORS as exc:
+                    try:
+                        connection: Any = pool.get_connection()
+                    except TypeError:  # redis-py before 5.3 wants a command name
+                        connection = pool.get_connection("EVALSHA")
+                except TRANSPORT_ERRORS as exc:
+                    sent.append(exc)
+                    continue
+                held.append((pool, connection))
+                try:
+                    connection.send_packed_command(connection.pack_commands(commands))
+                except TRANSPORT_ERRORS as exc:
+                    sent.append(exc)
+                    continue
+                sent.append((pool, connection))
+            out: list[Any] = []
+            for (_, commands), state in zip(requests, sent, strict=True):
+                if isinstance(state, BaseException):
+                    out.append(state)
+                    continue
+                pool, connection = state
+                try:
+                    out.append(self._read(connection, len(commands), deadline))
+                except TRANSPORT_ERRORS as exc:
+                    out.append(exc)
+                    continue
+                held.remove(state)
+                pool.release(connection)
+            return out
+        finally:
+            for pool, connection in held:  # replies may still be due: unusable
                 connection.disconnect()
                 pool.release(connection)
-                sent.append(exc)
-                continue
-            sent.append((pool, connection))
-        out: list[Any] = []
-        for (_, commands), state in zip(requests, sent, strict=True):
-            if isinstance(state, BaseException):
-                out.append(state)
-                continue
-            pool, connection = state
-            try:
-                out.append(self._read(connection, len(commands), deadline))
-            except TRANSPORT_ERRORS as exc:
-                connection.disconnect()  # replies may still be due: the connection is unusable
-                out.append(exc)
-            finally:
-                pool.release(connection)
-        return out
 
     @staticmethod
     def _read(connection: Any, count: int, deadline: float) -> list[object]:
@@ -782,8 +788,11 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
     async def _send(
         self, node: Address | None, commands: Sequence[Command], deadline: float
     ) -> Any:
+        """One pipelined round trip within what is left of the deadline: the replies
+        (error replies as exception objects), or what failed."""
         pool: Any = self._node_client(node).connection_pool
         connection: Any = None
+        clean = False  # every reply read: the connection may go back to the pool
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
                 try:
@@ -797,13 +806,14 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
                         replies.append(await connection.read_response())
                     except ResponseError as exc:
                         replies.append(exc)
+                clean = True
                 return replies
         except (*TRANSPORT_ERRORS, TimeoutError) as exc:
-            if connection is not None:
-                await connection.disconnect()
             return exc if isinstance(exc, TRANSPORT_ERRORS) else redis.TimeoutError("deadline")
         finally:
             if connection is not None:
+                if not clean:  # replies may still be due (even when cancelled from outside)
+                    await connection.disconnect()
                 await pool.release(connection)
 
     async def _topology(self, dispatch: Dispatch) -> None:
