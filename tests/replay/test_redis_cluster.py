@@ -307,3 +307,32 @@ def test_constructor_checks_its_cluster_options(cluster: Cluster) -> None:
     store = RedisReplayStore(client, 305, FixedClock(NOW - 3600), prefix="ctor", cluster=True)
     assert store.begin_memory() == NOW - 3600 and store.replica_acks == 1
     store.close()
+
+
+def test_async_verifier_batch_on_a_cluster(
+    cluster: Cluster, keys: KeyDir, issuer: Issuer, credential: Credential
+) -> None:
+    from ecert_token.aio import AsyncVerifier
+
+    tokens = [issuer.mint(credential, REG) for _ in range(48)]
+
+    async def run() -> tuple[list[str], list[str]]:
+        store = AsyncRedisReplayStore.from_url(cluster.urls[3], max_lifetime=305,
+                                               clock=FixedClock(NOW - 3600), prefix="averify")
+        await store.begin_memory()
+        verifier = AsyncVerifier(
+            Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW))),
+            replay_store=store,
+        )
+        try:
+            first = await verifier.verify_many(tokens + tokens[:2], REG)
+            second = await verifier.verify_many(tokens, REG)
+            return ([type(r).__name__ if type(r).__name__ == "VerifiedToken"
+                     else r.code.value for r in first],  # type: ignore[union-attr]
+                    [r.code.value for r in second])  # type: ignore[union-attr]
+        finally:
+            await store.aclose()
+
+    first, second = asyncio.run(run())
+    assert first == ["VerifiedToken"] * 48 + ["replayed"] * 2
+    assert second == ["replayed"] * 48
