@@ -72,6 +72,7 @@ call fails closed.  See ``docs/guides/redis-cluster.md``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import threading
@@ -393,6 +394,9 @@ def _groups_jobs(logic: _RedisLogic) -> list[Job]:
 
 
 ClientT = TypeVar("ClientT")
+_CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ecert_redis_call_deadline", default=None
+)
 
 
 class _RedisStoreBase(Generic[ClientT]):
@@ -544,8 +548,24 @@ class _RedisStoreBase(Generic[ClientT]):
 
     def _dispatch_for(self, jobs: list[Job], script: bool) -> Dispatch:
         return Dispatch(
-            jobs, time.monotonic() + self.timeout, self._slot_map, self.replica_acks,
-            SCRIPT if script else None,
+            jobs, self._deadline(), self._slot_map, self.replica_acks, SCRIPT if script else None
+        )
+
+    def _deadline(self) -> float:
+        """The deadline of the store call under way (one per check, group agreement and
+        eviction check included), or a new one."""
+        deadline = _CALL_DEADLINE.get()
+        return time.monotonic() + self.timeout if deadline is None else deadline
+
+    def _call(self) -> contextvars.Token[float | None]:
+        """Start one store call: its commands share one deadline (reset the token after)."""
+        return _CALL_DEADLINE.set(time.monotonic() + self.timeout)
+
+    def _eviction_due(self) -> bool:
+        """Check the eviction policy now?  Only with half the call's time left (else on
+        a later call: a check must not stretch the call past its deadline)."""
+        return self._logic.eviction_due() and (
+            self._deadline() - time.monotonic() > self.timeout / 2
         )
 
     def _seeds(self) -> list[Address | None]:
@@ -721,27 +741,34 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
         one to set it.
         """
         logic = self._logic
+        call = self._call()
         try:
             self._agree_groups()  # the same guard as every check: one group count per prefix
             values = self._dispatch(_memory_jobs(logic, logic.clock()))[logic.groups:]
             return max(_integer(v) for v in values)
         except (*_ERRORS, TypeError, ValueError) as exc:
             raise StoreUnavailable("cannot set the memory-began markers") from exc
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         if not entries:
             return []
         logic = self._logic
         calls = logic.plan(entries, now)
+        call = self._call()
         try:
-            if logic.groups_due():
-                self._agree_groups()
-            results = logic.results(calls, self._run(calls), now)
-        except Unreachable:
-            return logic.unavailable(entries)
-        if logic.eviction_due():
-            self.check_eviction_policy()
-        return results
+            try:
+                if logic.groups_due():
+                    self._agree_groups()
+                results = logic.results(calls, self._run(calls), now)
+            except Unreachable:
+                return logic.unavailable(entries)
+            if self._eviction_due():
+                self.check_eviction_policy()
+            return results
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     def check_eviction_policy(self) -> EvictionCheck:
         """Ask the server (every master of a cluster) whether it may evict live ids;
@@ -877,12 +904,15 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
     async def begin_memory(self) -> int:
         """The coroutine form of :meth:`RedisReplayStore.begin_memory`."""
         logic = self._logic
+        call = self._call()
         try:
             await self._agree_groups()
             values = (await self._dispatch(_memory_jobs(logic, logic.clock())))[logic.groups:]
             return max(_integer(v) for v in values)
         except (*_ERRORS, TypeError, ValueError) as exc:
             raise StoreUnavailable("cannot set the memory-began markers") from exc
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     async def check_and_mark_many(
         self, entries: Sequence[ReplayEntry], now: int
@@ -891,15 +921,19 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
             return []
         logic = self._logic
         calls = logic.plan(entries, now)
+        call = self._call()
         try:
-            if logic.groups_due():
-                await self._agree_groups()
-            results = logic.results(calls, await self._run(calls), now)
-        except Unreachable:
-            return logic.unavailable(entries)
-        if logic.eviction_due():
-            await self.check_eviction_policy()
-        return results
+            try:
+                if logic.groups_due():
+                    await self._agree_groups()
+                results = logic.results(calls, await self._run(calls), now)
+            except Unreachable:
+                return logic.unavailable(entries)
+            if self._eviction_due():
+                await self.check_eviction_policy()
+            return results
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     async def check_eviction_policy(self) -> EvictionCheck:
         """Ask the server (every master of a cluster) whether it may evict live ids;
