@@ -50,10 +50,9 @@ from ecert_token.keys.keydir import generate
 from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
 from ecert_token.replay.redis import RedisReplayStore
 from tests import conftest as shared
-from tests.replay.redis_cluster import Cluster, Node, replay_ids
+from tests.replay.redis_cluster import NOW, Cluster, Node, replay_ids
 from tests.replay.redis_server import RedisServer
 
-NOW = shared.NOW
 REG = BusinessType.HOSPITAL_REGISTRATION
 FIRST = MarkResult.FIRST_USE
 

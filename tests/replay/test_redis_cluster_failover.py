@@ -31,9 +31,8 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry
-from tests.conftest import NOW
 
-from .redis_cluster import Cluster, replay_ids, started_cluster, wait_for
+from .redis_cluster import NOW, Cluster, replay_ids, started_cluster, wait_for
 
 with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
     from ecert_token.replay.redis import AsyncRedisReplayStore, RedisReplayStore
@@ -46,6 +45,12 @@ TIMEOUT = 1.0
 SLACK = 1.5
 """How far past its deadline a call may end on a loaded machine (the deadline is the
 property tested; the slack only absorbs scheduling)."""
+
+@pytest.fixture
+def issuer(keys: KeyDir) -> Issuer:
+    """Mints at this module's NOW (see redis_cluster.NOW), not the shared tests' date."""
+    return Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
+
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,8 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import ReplayEntry
-from tests.conftest import NOW
 
-from .redis_cluster import wait_for
+from .redis_cluster import NOW, wait_for
 from .redis_server import RedisServer
 
 with contextlib.suppress(ImportError):  # the fixture skips (or fails) before they are used
@@ -39,6 +38,12 @@ REG = BusinessType.HOSPITAL_REGISTRATION
 TIMEOUT = 1.0
 SLACK = 1.5
 """How far past its deadline a call may end on a loaded machine (only scheduling)."""
+
+@pytest.fixture
+def issuer(keys: KeyDir) -> Issuer:
+    """Mints at this module's NOW (see redis_cluster.NOW), not the shared tests' date."""
+    return Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
+
 
 
 def test_a_frozen_server_fails_closed_within_the_deadline(
