@@ -50,7 +50,7 @@ from ecert_token.keys.keydir import generate
 from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
 from ecert_token.replay.redis import RedisReplayStore
 from tests import conftest as shared
-from tests.replay.redis_cluster import NOW, Cluster, Node, replay_ids
+from tests.replay.redis_cluster import NODE_TIMEOUT_MS, NOW, Cluster, Node, replay_ids
 from tests.replay.redis_server import RedisServer
 
 REG = BusinessType.HOSPITAL_REGISTRATION
@@ -276,7 +276,8 @@ def readme_table(report: dict[str, Any]) -> str:
          f"({lag1['refused_before_kill']:,} refused, store_unavailable)"),
         ("automatic failover (replica in sync), default: accepted twice / accepted",
          f"{auto['accepted_twice']:,} / {auto['accepted_before_kill']:,}"),
-        ("failover window, forced takeover / automatic (node timeout 3 s)",
+        ("failover window, forced takeover / automatic "
+         f"(node timeout {report['failover']['node_timeout_ms'] / 1000:g} s)",
          f"{lag1['window_seconds']:.2f} s / {auto['window_seconds']:.2f} s"),
     ]
     lines = [f"| {a} | {b} |" for a, b in rows]
@@ -315,6 +316,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         failover.start()
         try:
             report["failover"] = {
+                "node_timeout_ms": NODE_TIMEOUT_MS,
                 "lagging_replica_no_acks": lagging_failover(failover, 0, args.lag),
                 "lagging_replica_default": lagging_failover(failover, 1, args.lag),
                 "automatic_default": automatic_failover(failover),

@@ -38,7 +38,7 @@ expired long ago (a verifier clock behind the server's meets that horizon at onc
 START_TIMEOUT = 60.0
 REPL_USER = "repl"
 REPL_PASSWORD = "repl-secret-for-tests"
-NODE_TIMEOUT_MS = 3000
+NODE_TIMEOUT_MS = 5000
 """``cluster-node-timeout``: long enough not to fail over spuriously on a busy CI
 machine; tests that need a failover at a chosen moment force it (TAKEOVER)."""
 

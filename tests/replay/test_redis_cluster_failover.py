@@ -142,7 +142,7 @@ def test_one_deadline_holds_during_an_automatic_failover(cluster: Cluster) -> No
             finally:
                 await aio.aclose()
 
-        asyncio.run(asynchronously())  # both within the failover (node timeout 3 s)
+        asyncio.run(asynchronously())  # both within the failover (node timeout 5 s)
         started = time.monotonic()
         with pytest.raises(StoreUnavailable):
             store.check_and_mark_many(entries(prefix, 64, groups), NOW)
