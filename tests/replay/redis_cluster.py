@@ -29,12 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .redis_server import REQUIRE_ENV, RedisServer, free_port, redis_missing, redis_required
+from .redis_server import (
+    REDIS_NOW,
+    REQUIRE_ENV,
+    RedisServer,
+    free_port,
+    redis_missing,
+    redis_required,
+)
 
-NOW = 2_000_000_000
-"""The cluster tests' fixed "now" (2033-05-18), later than the real time: a Redis
-store may decide by the server's own clock, which tests cannot set, that an id
-expired long ago (a verifier clock behind the server's meets that horizon at once)."""
+NOW = REDIS_NOW
+"""The cluster tests' fixed "now" (after the real time: the store decides its
+horizon by the server's clock; see ``redis_server.REDIS_NOW``)."""
 START_TIMEOUT = 60.0
 REPL_USER = "repl"
 REPL_PASSWORD = "repl-secret-for-tests"

@@ -40,12 +40,6 @@ pytestmark = pytest.mark.redis
 REG = BusinessType.HOSPITAL_REGISTRATION
 FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
 
-@pytest.fixture
-def issuer(keys: KeyDir) -> Issuer:
-    """Mints at this module's NOW (see redis_cluster.NOW), not the shared tests' date."""
-    return Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
-
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:

@@ -46,12 +46,6 @@ SLACK = 1.5
 """How far past its deadline a call may end on a loaded machine (the deadline is the
 property tested; the slack only absorbs scheduling)."""
 
-@pytest.fixture
-def issuer(keys: KeyDir) -> Issuer:
-    """Mints at this module's NOW (see redis_cluster.NOW), not the shared tests' date."""
-    return Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
-
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:

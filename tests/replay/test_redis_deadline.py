@@ -39,12 +39,6 @@ TIMEOUT = 1.0
 SLACK = 1.5
 """How far past its deadline a call may end on a loaded machine (only scheduling)."""
 
-@pytest.fixture
-def issuer(keys: KeyDir) -> Issuer:
-    """Mints at this module's NOW (see redis_cluster.NOW), not the shared tests' date."""
-    return Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
-
-
 
 def test_a_frozen_server_fails_closed_within_the_deadline(
     redis_server: RedisServer, keys: KeyDir, issuer: Issuer, credential: Credential
