@@ -41,6 +41,11 @@ from .redis_server import (
 NOW = REDIS_NOW
 """The cluster tests' fixed "now" (after the real time: the store decides its
 horizon by the server's clock; see ``redis_server.REDIS_NOW``)."""
+DEADLINE = 1.0
+"""The stores' ``timeout`` in the deadline tests (seconds)."""
+SLACK = 1.5
+"""How far past its deadline a call may end on a loaded machine (the deadline is the
+property tested; the slack only absorbs scheduling)."""
 START_TIMEOUT = 60.0
 REPL_USER = "repl"
 REPL_PASSWORD = "repl-secret-for-tests"
@@ -315,16 +320,7 @@ class Cluster:
 
     def stop(self) -> None:
         for node in self.nodes:
-            if node.process is not None and node.process.poll() is None:
-                node.process.terminate()
-        for node in self.nodes:
-            if node.process is not None:
-                try:
-                    node.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
-                    node.process.wait()
-                node.process = None
+            node.stop()
 
 
 def _shards(nodes: bytes | str) -> tuple[tuple[int, int, int], ...]:
