@@ -50,17 +50,22 @@ from ecert_token.keys.keydir import generate
 from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
 from ecert_token.replay.redis import RedisReplayStore
 from tests import conftest as shared
-from tests.replay.redis_cluster import NODE_TIMEOUT_MS, NOW, Cluster, Node, replay_ids
+from tests.replay.redis_cluster import (
+    NODE_TIMEOUT_MS,
+    NOW,
+    Cluster,
+    Node,
+    begun_store,
+    replay_ids,
+)
 from tests.replay.redis_server import RedisServer
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 FIRST = MarkResult.FIRST_USE
 
 
-def redis_store(url: str, **options: Any) -> RedisReplayStore:
-    store = RedisReplayStore.from_url(url, max_lifetime=305, clock=FixedClock(NOW - 3600),
-                                      **options)
-    store.begin_memory()
+def redis_store(url: str, prefix: str = "ecert", **options: Any) -> RedisReplayStore:
+    store: RedisReplayStore = begun_store(url, prefix, **options)
     return store
 
 

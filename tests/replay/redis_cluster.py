@@ -345,6 +345,17 @@ def _shards(nodes: bytes | str) -> tuple[tuple[int, int, int], ...]:
     return tuple(sorted(out))
 
 
+def begun_store(url: str, prefix: str, **options: Any) -> Any:
+    """A ``RedisReplayStore`` on ``url`` whose memory began an hour before NOW."""
+    from ecert_token import FixedClock
+    from ecert_token.replay.redis import RedisReplayStore
+
+    store = RedisReplayStore.from_url(url, max_lifetime=305, clock=FixedClock(NOW - 3600),
+                                      prefix=prefix, **options)
+    store.begin_memory()
+    return store
+
+
 def replay_ids(name: str, count: int, now: int, groups: set[int] | None = None) -> list[Any]:
     """``count`` replay entries valid at ``now``; all in the key ``groups`` (so on one
     master) when given."""

@@ -27,7 +27,7 @@ from ecert_token import (
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry
 
-from .redis_cluster import NOW, Cluster, started_cluster
+from .redis_cluster import NOW, Cluster, begun_store, started_cluster
 from .redis_server import free_port
 from .test_processes import write_tokens
 from .verifier_process import EVERY_GROUP, Outcome, go, race, spawn
@@ -51,9 +51,7 @@ def entry(token_id: bytes, issuer: str = "NHSA") -> ReplayEntry:
 
 
 def store_on(url: str, prefix: str, **options: object) -> RedisReplayStore:
-    store = RedisReplayStore.from_url(url, max_lifetime=305, clock=FixedClock(NOW - 3600),
-                                      prefix=prefix, **options)  # type: ignore[arg-type]
-    store.begin_memory()
+    store: RedisReplayStore = begun_store(url, prefix, **options)
     return store
 
 

@@ -37,6 +37,7 @@ from .redis_cluster import (
     NOW,
     SLACK,
     Cluster,
+    begun_store,
     replay_ids,
     started_cluster,
     wait_for,
@@ -58,11 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def store_for(cluster: Cluster, prefix: str, **options: object) -> RedisReplayStore:
     seed = next(node for node in cluster.nodes if node.alive())
-    store = RedisReplayStore.from_url(
-        seed.url, max_lifetime=305, clock=FixedClock(NOW - 3600), prefix=prefix,
-        timeout=DEADLINE, **options,  # type: ignore[arg-type]
-    )
-    store.begin_memory()
+    store: RedisReplayStore = begun_store(seed.url, prefix, timeout=DEADLINE, **options)
     return store
 
 
