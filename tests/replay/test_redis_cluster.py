@@ -65,6 +65,7 @@ def test_any_node_url_is_detected_as_a_cluster_and_marks_each_id_once(
         first = stores[0].check_and_mark_many([entry(i) for i in ids], NOW)
         assert first == [FIRST] * 64 and stores[0].is_cluster is True
         assert stores[0].replica_acks == 1  # the safe default for a cluster with replicas
+        assert all(store.healthy() for store in stores)  # PING to every master
         for store in stores:  # each node as seed, each id already used
             assert store.check_and_mark_many([entry(i) for i in ids], NOW) == [REPLAYED] * 64
             assert store.check_and_mark(entry(b"per-store" + store.client.connection_pool

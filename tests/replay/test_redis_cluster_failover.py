@@ -142,8 +142,10 @@ def test_one_deadline_holds_during_an_automatic_failover(cluster: Cluster) -> No
         with pytest.raises(StoreUnavailable):
             store.check_and_mark_many(entries(prefix, 64, groups), NOW)
         assert time.monotonic() - started < DEADLINE + SLACK
+        assert not store.healthy()  # a master is down, not yet replaced
         wait_for(lambda: cluster.role(replica) == "master", "the automatic failover")
         cluster.wait_until_healthy()
+        assert store.healthy()  # it reads the new map: the promoted replica answers
         assert store.check_and_mark_many(acked, NOW) == [REPLAYED] * 20
         assert store.check_and_mark_many(entries(prefix + "-new", 8, groups), NOW) == [FIRST] * 8
     finally:
@@ -176,6 +178,9 @@ def test_whole_cluster_down_fails_closed_within_the_deadline(
 
     asyncio.run(asynchronously())
     assert all(not node.alive() for node in cluster.nodes)
+    started = time.monotonic()
+    assert not closed.healthy()
+    assert time.monotonic() - started < DEADLINE + SLACK
 
     started = time.monotonic()
     results = verifier.verify_many(tokens, REG)

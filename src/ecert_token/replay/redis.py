@@ -647,6 +647,10 @@ class _RedisStoreBase(Generic[ClientT]):
         known: list[Address | None] = list(self._slot_map.nodes()) if self._slot_map else []
         return [*known, None, *self._extra_seeds]
 
+    def _masters(self) -> list[Address | None]:
+        """Every master of the cluster as the map knows them, or the one server (None)."""
+        return list(self._slot_map.nodes()) if self._cluster and self._slot_map else [None]
+
     def _learn(self, reply: object, node: Address | None) -> None:
         seed = self.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
         address = node or (str(seed.get("host", "127.0.0.1")), int(seed.get("port", 6379)))
@@ -851,7 +855,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
         try:
             dispatch = self._dispatch_for([], False)
             self._dispatch([])  # finds the topology
-            for node in self._slot_map.nodes() if self._cluster and self._slot_map else [None]:
+            for node in self._masters():
                 reply = self._send(node, [("CONFIG", "GET", "maxmemory*")], dispatch.deadline)
                 configs.append(None if isinstance(reply, BaseException) else _config_dict(reply[0]))
         except Unreachable:
@@ -860,13 +864,20 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
 
     def healthy(self) -> bool:
         """Can the store answer right now?  One PING to the server (to every master of
-        a cluster) within the timeout; no id is marked; never raises."""
+        a cluster) within the timeout, once more after a failure (a closed pooled
+        connection; on a cluster, with the slot map read again: a failover may have
+        moved the masters); no id is marked; never raises."""
         call = self._call()
         try:
             self._dispatch([])  # finds the topology
-            nodes = self._slot_map.nodes() if self._cluster and self._slot_map else [None]
-            replies = self._send_many([(node, [("PING",)]) for node in nodes], self._deadline())
-            return all(_answered(r) for r in replies)
+            for again in (False, True):
+                if again and self._cluster:
+                    self._refresh(self._dispatch_for([], False))
+                replies = self._send_many([(n, [("PING",)]) for n in self._masters()],
+                                          self._deadline())
+                if all(_answered(r) for r in replies):
+                    return True
+            return False
         except Exception:  # a health probe reports, never raises
             return False
         finally:
@@ -1030,8 +1041,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
         try:
             dispatch = self._dispatch_for([], False)
             await self._dispatch([])  # finds the topology
-            nodes = self._slot_map.nodes() if self._cluster and self._slot_map else [None]
-            for node in nodes:
+            for node in self._masters():
                 reply = await self._send(node, [("CONFIG", "GET", "maxmemory*")],
                                          dispatch.deadline)
                 configs.append(None if isinstance(reply, BaseException) else _config_dict(reply[0]))
@@ -1040,16 +1050,19 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
         return self._logic.judge_eviction(strictest_eviction_config(configs))
 
     async def healthy(self) -> bool:
-        """Can the store answer right now?  One PING to the server (to every master of
-        a cluster) within the timeout; no id is marked; never raises."""
+        """The coroutine form of :meth:`RedisReplayStore.healthy`."""
         call = self._call()
         try:
             await self._dispatch([])  # finds the topology
-            nodes = self._slot_map.nodes() if self._cluster and self._slot_map else [None]
-            replies = await asyncio.gather(
-                *(self._send(node, [("PING",)], self._deadline()) for node in nodes)
-            )
-            return all(_answered(r) for r in replies)
+            for again in (False, True):
+                if again and self._cluster:
+                    await self._refresh(self._dispatch_for([], False))
+                replies = await asyncio.gather(
+                    *(self._send(n, [("PING",)], self._deadline()) for n in self._masters())
+                )
+                if all(_answered(r) for r in replies):
+                    return True
+            return False
         except Exception:  # a health probe reports, never raises
             return False
         finally:
