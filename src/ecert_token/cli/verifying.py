@@ -29,7 +29,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--business", required=True, help="business type being performed")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
-    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
+                       "any node of a Redis Cluster)")
     p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
     p.add_argument("--status-list", help="signed status list of holder credentials")
     p.add_argument("--status-state", help="directory persisting the newest status list seen")
