@@ -22,10 +22,5 @@ setup(
             ["src/ecert_token/codec/_canonical.c"],
             optional=True,
         ),
-        Extension(
-            "ecert_token.crypto._ed25519_batch",
-            ["src/ecert_token/crypto/_ed25519_batch.c"],
-            optional=True,
-        ),
     ]
 )

@@ -146,8 +146,7 @@ class AsyncVerifier:
         at = self._now(now)
         # The checks are CPU work: run them here, in order (the event loop has no
         # store I/O to wait for until the mark).
-        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1,
-                             split=(verifier._prepare, verifier._accept))
+        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1)
         checked, entries = verifier.replay_entries(outcomes)
         if not checked:
             return outcomes

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ecert_token.speedups import allowed
+from ecert_token._speedups import allowed
 
 
 def skip_unless_built(module: object, what: str) -> pytest.MarkDecorator:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 from types import ModuleType
 
-from .. import speedups
+from .. import _speedups
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -59,17 +59,7 @@ def _masks(groups: int) -> tuple[int, int, int]:
 _MASKS = [_masks(g) for g in range(_MASK_CACHE_GROUPS + 1)]
 
 
-def _load_compiled() -> ModuleType | None:
-    if not speedups.allowed():
-        return None
-    try:
-        from . import _base45
-    except ImportError:  # built without a C compiler: pure Python
-        return None
-    return _base45
-
-
-_compiled = _load_compiled()
+_compiled: ModuleType | None = _speedups.base45
 IMPLEMENTATION = "C extension" if _compiled is not None else "pure Python"
 """Which Base45 is in use (the benchmark reports it)."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import speedups
+from .. import _speedups
 from .cose import SIGNATURE_HEADING
 from .cwt import ClaimsFields, claims_layout_fields
 
@@ -49,18 +49,8 @@ def read_sign1_python(plaintext: bytes, openings: Mapping[bytes, Any]) -> Read |
     return route, b"".join((plaintext[end + 2:], route[1], plaintext[q - 1:end])), fields
 
 
-def _load() -> Callable[[bytes, Mapping[bytes, Any]], Read | None]:
-    if speedups.allowed():
-        try:
-            from ._canonical import read_sign1 as compiled
-        except ImportError:  # built without a C compiler
-            pass
-        else:
-            return compiled
-    return read_sign1_python
-
-
-read_sign1 = _load()
+read_sign1: Callable[[bytes, Mapping[bytes, Any]], Read | None] = (
+    _speedups.canonical.read_sign1 if _speedups.canonical is not None else read_sign1_python)
 """``read_sign1(plaintext, openings)``: the route found in ``openings`` by the
 Sign1's opening bytes (its item 1 must be the Sig_structure prefix), the
 signed bytes and the claims fields; or None."""
