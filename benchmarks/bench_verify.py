@@ -15,11 +15,11 @@ from typing import Any
 
 import nacl.bindings as sodium
 import pytest
+from ecert_token.codec.canonical import read_sign1, read_sign1_python
 
 from ecert_token.bench.scenario import NOW, REG, Scenario
 from ecert_token.codec import cose
 from ecert_token.codec.base45 import b45decode, b45encode
-from ecert_token.codec.canonical import read_sign1, read_sign1_python
 from ecert_token.codec.cwt import claims_from_fields, decode_claims, decode_claims_fast
 from ecert_token.replay.base import ReplayEntry
 from ecert_token.replay.memory import MemoryReplayStore

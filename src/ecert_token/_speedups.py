@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 ENV_PURE_PYTHON = "ECERT_TOKEN_PURE_PYTHON"
 ENV_REQUIRE = "ECERT_REQUIRE_SPEEDUPS"
@@ -43,7 +45,61 @@ def _load(name: str) -> ModuleType | None:
         return None
 
 
-base45 = _load("codec._base45")
-"""The compiled Base45 codec, or None."""
-canonical = _load("codec._canonical")
-"""The compiled reader of the canonical COSE_Sign1 + claims layout, or None."""
+extension = _load("_accel")
+"""The one compiled extension (``_accel.c``), or None."""
+
+
+def constants() -> dict[str, int]:
+    """The values the extension must have been compiled with (``model/limits.py``
+    and the claim keys of ``codec/cwt.py``)."""
+    from .codec import cwt
+    from .model import limits
+
+    return {
+        "ALG_EDDSA": limits.ALG_EDDSA,
+        "ALG_AES_CCM_16_64_128": limits.ALG_AES_CCM_16_64_128,
+        "NONCE_BYTES": limits.NONCE_BYTES,
+        "SIGNATURE_BYTES": limits.SIGNATURE_BYTES,
+        "PUBLIC_KEY_BYTES": limits.PUBLIC_KEY_BYTES,
+        "MAX_KID_BYTES": limits.MAX_KID_BYTES,
+        "CLAIM_SUB": cwt.SUB,
+        "CLAIM_EXP": cwt.EXP,
+        "CLAIM_IAT": cwt.IAT,
+        "CLAIM_CTI": cwt.CTI,
+        "CLAIM_ECERT": cwt.ECERT,
+    }
+
+
+def accelerator(rejections: tuple[tuple[str, str | None], ...]) -> Callable[..., Any] | None:
+    """The extension's ``open_token`` (stages 2 to 8 of ``token/verify.py`` for the
+    canonical layout), or None without the extension.
+
+    ``rejections`` is the pipeline's table of numbered rejections; an extension
+    compiled with another table or other constants is refused (``ImportError``),
+    for its answers would not be the pipeline's.
+    """
+    if extension is None:
+        return None
+    if constants() != extension.CONSTANTS or rejections != extension.REJECTIONS:
+        raise ImportError("ecert_token._accel was built from other value rules; rebuild it")
+    open_token: Callable[..., Any] = extension.open_token
+    return open_token
+
+
+def _choose_b45encode() -> Callable[[bytes], str]:
+    from .codec.base45 import b45encode as python
+
+    if extension is None:
+        return python
+    compiled: Callable[[bytes], str | None] = extension.b45encode
+
+    def b45encode(data: bytes) -> str:
+        text = compiled(data)
+        return text if text is not None else python(data)
+
+    return b45encode
+
+
+b45encode = _choose_b45encode()
+"""Base45 encoding for minting: the extension's (exactly the Python one's answer,
+or None for what it does not take), else ``codec.base45.b45encode``."""

@@ -1,9 +1,11 @@
 """Async verification for asyncio services: store I/O never blocks the event loop.
 
-:class:`AsyncVerifier` runs the CPU checks of a :class:`~ecert_token.Verifier`
-(:meth:`Verifier.check`: decoding, decryption, time window, signature, policy;
-about a tenth of a millisecond) on the event loop, then *awaits* the replay
-mark on an :class:`AsyncReplayStore`.  A network store (Redis through
+:class:`AsyncVerifier` runs the CPU stages of a :class:`~ecert_token.Verifier`
+(decoding, decryption, time window, signature, policy; about a tenth of a
+millisecond) on the event loop, then *awaits* the replay mark on an
+:class:`AsyncReplayStore`.  Both shells share the verifier's I/O-free pipeline
+(``token/verify.py``): the stages, the store entry, and what the store's
+answer means are decided there; this module only does the awaiting.  A network store (Redis through
 ``redis.asyncio``) implements that protocol natively; a synchronous store
 (memory, SQLite) is wrapped in :class:`ThreadedReplayStore`, which runs each
 call in a worker thread with :func:`asyncio.to_thread`.
@@ -25,7 +27,7 @@ from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
 from .token.batch import check_all
 from .token.result import VerifiedToken
-from .token.verify import Verifier
+from .token.verify import Verifier, _Pipeline
 
 __all__ = ["AsyncReplayStore", "AsyncVerifier", "ThreadedReplayStore"]
 
@@ -84,7 +86,7 @@ class AsyncVerifier:
     connection.
     """
 
-    __slots__ = ("replay_store", "store_timeout", "verifier")
+    __slots__ = ("_pipeline", "replay_store", "store_timeout", "verifier")
 
     def __init__(
         self,
@@ -104,23 +106,25 @@ class AsyncVerifier:
         ):
             raise InvalidArgument("store_timeout must be a positive number of seconds or None")
         self.verifier = verifier
+        self._pipeline = _Pipeline(verifier.trust, verifier.policy)
         if replay_store is None:  # not `or`: an empty store may have len() == 0
             replay_store = ThreadedReplayStore(verifier.replay_store)
         self.replay_store: AsyncReplayStore = replay_store
         self.store_timeout = store_timeout
 
     def _now(self, now: int | None) -> int:
-        return self.verifier.policy.clock() if now is None else now
+        return self._pipeline.policy.clock() if now is None else now
 
     async def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
     ) -> VerifiedToken:
         """Verify ``token`` for the ``business_type`` step; mark it used if valid."""
+        pipeline = self._pipeline
         at = self._now(now)
-        verified = self.verifier.check(token, business_type, now=at)
-        entry = self.verifier.replay_entry(verified)
+        verified = pipeline.check(token, business_type, at)
+        entry = pipeline.replay_entry(verified)
         mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
-        rejection = self.verifier.mark_outcome(verified, mark, now is None)
+        rejection = pipeline.mark_outcome(verified, mark, now is None)
         if rejection is not None:
             raise rejection
         return verified
@@ -142,12 +146,12 @@ class AsyncVerifier:
         passed the checks gets a :class:`~ecert_token.StoreUnavailable` (fail
         closed) and the other rejections stand, as in the synchronous batch.
         """
-        verifier = self.verifier
+        pipeline = self._pipeline
         at = self._now(now)
         # The checks are CPU work: run them here, in order (the event loop has no
         # store I/O to wait for until the mark).
-        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1)
-        checked, entries = verifier.replay_entries(outcomes)
+        outcomes = check_all(pipeline.check, tokens, business_type, at, workers=1)
+        checked, entries = pipeline.replay_entries(outcomes)
         if not checked:
             return outcomes
         marks: object
@@ -155,7 +159,7 @@ class AsyncVerifier:
             marks = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
         except StoreUnavailable as exc:
             marks = exc
-        return verifier.settle_batch(outcomes, checked, marks, now is None)
+        return pipeline.settle_batch(outcomes, checked, marks, now is None)
 
     async def _store_call(self, call: Awaitable[_T]) -> _T:
         """Await one store call under the timeout; any failure fails closed."""

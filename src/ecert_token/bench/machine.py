@@ -29,12 +29,9 @@ def version(dist: str) -> str | None:
 
 def speedups() -> dict[str, str]:
     """Which optional C extensions ran (each is "C extension" or "pure Python")."""
-    from ..codec import base45, canonical
+    from .. import _speedups
 
-    return {
-        "base45": base45.IMPLEMENTATION,
-        "token reader": canonical.IMPLEMENTATION,
-    }
+    return {"accelerator": "C extension" if _speedups.extension is not None else "pure Python"}
 
 
 def describe(extra: dict[str, str | None] | None = None) -> dict[str, object]:

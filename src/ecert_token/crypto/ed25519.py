@@ -15,6 +15,7 @@ import nacl.bindings as sodium
 import nacl.exceptions
 
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
+from ..model.limits import ALG_EDDSA, PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 
 
 def signature_valid(signed: bytes, public_raw: bytes) -> bool:
@@ -28,10 +29,19 @@ def signature_valid(signed: bytes, public_raw: bytes) -> bool:
     return True
 
 
-ALG_EDDSA = -8
-PUBLIC_KEY_BYTES = 32
+__all__ = [
+    "ALG_EDDSA",
+    "PUBLIC_KEY_BYTES",
+    "SEED_BYTES",
+    "SIGNATURE_BYTES",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
+    "signature_valid",
+    "thumbprint_kid",
+    "validate_public_key",
+]
+
 SEED_BYTES = 32
-SIGNATURE_BYTES = 64
 
 
 def thumbprint_kid(public_key: bytes, size: int = 4) -> bytes:

@@ -55,7 +55,7 @@ def _run(check: Check, tokens: Sequence[str | bytes], business_type: BusinessTyp
     append = out.append
     for token in tokens:
         try:
-            append(check(token, business_type, now=now))
+            append(check(token, business_type, now))
         except TokenRejected as exc:
             append(exc)
     return out
