@@ -32,6 +32,7 @@ the token.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -43,11 +44,13 @@ from ..codec.cwt import ClaimsError, ClaimsFields, claims_from_fields, read_clai
 from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
-from ..model import BusinessType, CertType
+from ..model import BusinessType, CertType, SubjectKind
+from ..model.codes import PAYER_REFUSED, may_use
 from ..model.construct import construct
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
 from . import batch
+from .attempts import Attempts, RandomSource
 from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import PREFIX, TextError, read_text
@@ -59,7 +62,13 @@ class Verifier:
     """Verifies tokens against trust material, a policy and a replay store.
 
     With no ``replay_store`` an in-memory one is created (one process); pass
-    a SQLite or Redis store to share replay memory between processes.
+    a SQLite or Redis store to share replay memory between processes.  A
+    store built for another leeway than the policy's is refused
+    (InvalidArgument): verifiers sharing a store must agree on it.
+
+    ``random`` (``os.urandom`` by default) seeds the attempt values that let
+    this verifier recognise its own mark after a lost reply (see
+    :mod:`ecert_token.token.attempts`).
     """
 
     def __init__(
@@ -67,19 +76,23 @@ class Verifier:
         trust: TrustStore,
         policy: VerifyPolicy | None = None,
         replay_store: ReplayStore | None = None,
+        *,
+        random: RandomSource = os.urandom,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise InvalidArgument("trust must be a TrustStore")
         if policy is not None and not isinstance(policy, VerifyPolicy):
             raise InvalidArgument("policy must be a VerifyPolicy")
         policy = policy or VerifyPolicy()
-        self._pipeline = _Pipeline(trust, policy)
+        self.attempts = Attempts(random)
+        self._pipeline = _Pipeline(trust, policy, self.attempts)
         # "is None", not "or": an empty store has len() 0 and would be replaced.
         self.replay_store: ReplayStore = (
             replay_store if replay_store is not None else MemoryReplayStore(
-                max_lifetime=policy.replay_window, clock=policy.clock
+                max_lifetime=policy.replay_window, clock=policy.clock, leeway=policy.leeway,
             )
         )
+        check_terms(self.replay_store, policy.leeway)
 
     @property
     def trust(self) -> TrustStore:
@@ -107,7 +120,12 @@ class Verifier:
         if now is None:
             now = pipeline.policy.clock()
         verified = pipeline.check(token, business_type, now)
-        mark = self.replay_store.check_and_mark(pipeline.replay_entry(verified), now)
+        entry = pipeline.replay_entry(verified)
+        try:
+            mark = self.replay_store.check_and_mark(entry, now)
+        except StoreUnavailable:
+            self.attempts.unknown((entry,), now)  # it may have been marked: a lost reply
+            raise
         rejection = pipeline.mark_outcome(verified, mark, clock_read)
         if rejection is not None:
             raise rejection
@@ -144,7 +162,8 @@ class Verifier:
             marks = self.replay_store.check_and_mark_many(entries, now)
         except StoreUnavailable as exc:
             marks = exc
-        return pipeline.settle_batch(results, checked, marks, clock_read)
+        return pipeline.settle_batch(results, checked, entries, marks, clock_read=clock_read,
+                                     now=now)
 
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
@@ -192,6 +211,11 @@ Opened = tuple[ClaimsFields, IssuerVerifyKey, GroupKey]
 """What stages 2 to 8 give: the claims fields (before their value checks), the
 issuer key whose signature is valid, and the group key that opened the envelope."""
 
+_MAY_USE = frozenset(
+    (kind, business) for kind in SubjectKind for business in BusinessType
+    if may_use(kind, business)
+)
+"""The subject-kind business rule (model/codes.py ``may_use``) as a table."""
 _ACCEPTS = frozenset(
     (requested, presented) for requested in BusinessType for presented in BusinessType
     if business_type_accepts(requested, presented)
@@ -208,11 +232,12 @@ class _Pipeline:
     replay store between :meth:`replay_entry` and :meth:`mark_outcome`.
     """
 
-    __slots__ = ("policy", "trust")
+    __slots__ = ("attempts", "policy", "trust")
 
-    def __init__(self, trust: TrustStore, policy: VerifyPolicy) -> None:
+    def __init__(self, trust: TrustStore, policy: VerifyPolicy, attempts: Attempts) -> None:
         self.trust = trust
         self.policy = policy
+        self.attempts = attempts
 
     def check(self, token: str | bytes, business_type: BusinessType, now: int) -> VerifiedToken:
         """Stages 1 to 10: the verified token, or the rejection."""
@@ -248,6 +273,8 @@ class _Pipeline:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
         if (business_type, claims.business_type) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
+        if (claims.subject_kind, claims.business_type) not in _MAY_USE:
+            raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
         usable = policy.credential_usable
         if usable is not None:
             # A family member's code also dies with the presenting holder's credential.
@@ -340,11 +367,14 @@ class _Pipeline:
         ``iat`` (an issuer clock may run that far ahead) and one second more,
         because times are whole seconds and a use in the very second a store
         lost its memory must be fenced too.
+        Its ``attempt`` is a new attempt value, or the remembered one of this
+        code's earlier mark whose outcome was unknown (:class:`Attempts`).
         """
         c = verified.claims
         leeway = self.policy.leeway
-        return ReplayEntry(verified.issuer, c.token_id, c.issued_at - leeway - 1,
-                           c.expires_at + leeway)
+        issuer = verified.issuer
+        return ReplayEntry(issuer, c.token_id, c.issued_at - leeway - 1, c.expires_at + leeway,
+                           self.attempts.attempt(issuer, c.token_id))
 
     def replay_entries(
         self, results: Sequence[VerifiedToken | TokenRejected]
@@ -361,35 +391,45 @@ class _Pipeline:
 
         ``clock_read``: the verifier read "now" itself, so a token that expired
         before its mark landed is refused (see :meth:`Verifier.verify`).  An
-        answer that is not a :class:`MarkResult` fails closed.
+        answer that is not a :class:`MarkResult` fails closed.  OWN_MARK (this
+        presentation's own earlier mark, whose answer was lost; see
+        :mod:`~ecert_token.token.attempts`) counts as the first use.
         """
-        if mark is MarkResult.FIRST_USE:
+        if mark is MarkResult.FIRST_USE or mark is MarkResult.OWN_MARK:
             if clock_read and self.expired_since(verified):
                 return TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
             return None
         if not isinstance(mark, MarkResult):
             return StoreUnavailable(_INVALID_ANSWER)
-        if mark is MarkResult.REPLAYED:
-            return TokenRejected(ErrorCode.REPLAYED)
-        return TokenRejected(ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue")
+        if mark is MarkResult.FENCED:
+            return TokenRejected(
+                ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue"
+            )
+        return TokenRejected(ErrorCode.REPLAYED)
 
     def settle_batch(
         self,
         results: list[VerifiedToken | TokenRejected],
         checked: Sequence[tuple[int, VerifiedToken]],
+        entries: Sequence[ReplayEntry],
         marks: object,
+        *,
         clock_read: bool,
+        now: int,
     ) -> list[VerifiedToken | TokenRejected]:
         """Apply a store's batch answer to ``results`` (in place) and return them.
 
-        ``marks`` is the store's list of answers, or the :class:`StoreUnavailable`
-        it raised; a failed or malformed answer fails every checked token
-        closed and leaves the other rejections as they are.
+        ``marks`` is the store's list of answers for ``entries``, or the
+        :class:`StoreUnavailable` it raised; a failed or malformed answer fails
+        every checked token closed (their outcome is unknown: the attempts are
+        remembered, see :mod:`~ecert_token.token.attempts`) and leaves the
+        other rejections as they are.
         """
         if isinstance(marks, StoreUnavailable) or not (
             type(marks) is list and len(marks) == len(checked)
             and all(isinstance(m, MarkResult) for m in marks)
         ):
+            self.attempts.unknown(entries, now)
             detail = marks.detail if isinstance(marks, StoreUnavailable) else _INVALID_ANSWER
             for i, _ in checked:
                 results[i] = StoreUnavailable(detail)
@@ -415,3 +455,14 @@ def _bound(key: _Key | None, alg: int, unknown: int) -> _Key:
     if alg != key.alg:
         raise _reject(ALG_MISMATCH)
     return key
+
+
+def check_terms(store: object, leeway: int) -> None:
+    """Refuse a store built for another leeway than the verifier's policy (a store
+    without a ``leeway`` attribute, a caller's own, is taken as it is)."""
+    terms = getattr(store, "leeway", None)
+    if terms is not None and terms != leeway:
+        raise InvalidArgument(
+            "the replay store was built for another leeway than the policy's; verifiers "
+            "sharing a store must use the same leeway"
+        )
