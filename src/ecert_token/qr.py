@@ -21,8 +21,8 @@ from typing import Any, BinaryIO
 
 from .codec.base45 import Base45Error, b45decode
 from .errors import EcertError, ErrorCode, InvalidArgument
-from .holder.presentation import MAX_TEXT_CHARS as _MAX_PRESENTATION
-from .holder.presentation import PREFIX as PRESENTATION_PREFIX
+from .model.limits import MAX_TEXT_CHARS as _MAX_PRESENTATION
+from .model.limits import PRESENTATION_PREFIX
 from .token.text import PREFIX, TextError, from_text
 
 LEVELS = ("L", "M", "Q", "H")

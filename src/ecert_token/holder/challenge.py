@@ -39,15 +39,16 @@ def verify_with_challenge(verifier: Verifier, text: str | bytes, business_type: 
     if not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES:
         raise InvalidArgument("challenge must be 1 to 16 bytes")
     clock_read = now is None
-    at = verifier.policy.clock() if now is None else now
+    pipeline = verifier._pipeline  # the verifier's own replay logic, as Verifier.verify uses it
+    at = pipeline.policy.clock() if now is None else now
     verified = verifier.presentations.check(text, business_type, now=at, challenge=challenge)
-    entry = verifier.replay_entry(verified)
+    entry = pipeline.replay_entry(verified)
     try:
         mark = verifier.replay_store.check_and_mark(entry, at)
     except StoreUnavailable:
         verifier.attempts.unknown((entry,), at)  # as Verifier.verify: maybe a lost reply
         raise
-    rejection = verifier.mark_outcome(verified, mark, clock_read)
+    rejection = pipeline.mark_outcome(verified, mark, clock_read)
     if rejection is not None:
         raise rejection
     return verified

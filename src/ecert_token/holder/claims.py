@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 from ..codec import cbor
 from ..codec.cbor import CBORError
-from ..codec.trusted import twin_of
 from ..crypto.ed25519 import PUBLIC_KEY_BYTES
 from ..errors import InvalidArgument
 from ..model import Channel, InsuranceType, Region, SubjectKind
+from ..model.construct import construct
 from ..model.credential import validate_credential_id, validate_masked_name
 from ..model.region import PROVINCE_PREFIXES
 
@@ -160,8 +160,6 @@ _KINDS = {m.wire: m for m in SubjectKind}
 _COSE_KEY_KEYS = frozenset({_KTY, _CRV, _X})
 _REF_KEYS = frozenset({IDX, URI})
 _regions: dict[int, Region] = {}
-_TWIN = twin_of(HolderClaims)
-_REF_TWIN = twin_of(StatusRef)
 
 
 def _region(code: object) -> Region:
@@ -199,9 +197,9 @@ def decode_claims(payload: bytes) -> HolderClaims:
     """Parse and validate a holder credential's claims; :class:`HolderClaimsError` if not.
 
     Every value is checked with the model's rules (types, ranges, code
-    tables, id and name syntax), then the frozen object is built without a
-    second validation pass (codec/trusted.py): this is on the verifier's
-    uncached path.
+    tables, id and name syntax); the canonical layout is read by a fast
+    reader that gives the strict decoder's answers (this is on the
+    verifier's uncached path).
     """
     fast = _fast_claims(payload)
     if fast is not None:
@@ -246,33 +244,19 @@ def decode_claims(payload: bytes) -> HolderClaims:
                 raise _fail("actor must differ from the subject")
     except InvalidArgument as exc:
         raise _fail(exc.detail or "invalid claim") from None
-    return _build(sub, iat, exp, decode_device_key(value[CNF]), uri, idx, _region(region),
-                  insurance, channel_code, name, kind_code, actor)
+    try:
+        return _build(sub, iat, exp, decode_device_key(value[CNF]), uri, idx, _region(region),
+                      insurance, channel_code, name, kind_code, actor)
+    except InvalidArgument as exc:
+        raise _fail(exc.detail or "invalid claim") from None
 
 
 def _build(sub: str, iat: int, exp: int, key: bytes, uri: str, idx: int,  # noqa: PLR0917
            region: Region, insurance: InsuranceType, channel: Channel, name: str,
            kind: SubjectKind, actor: str | None) -> HolderClaims:
-    """The frozen claims from checked values, without a second validation pass."""
-    r = object.__new__(_REF_TWIN)
-    r.uri = uri
-    r.idx = idx
-    r.__class__ = StatusRef
-    c = object.__new__(_TWIN)
-    c.credential_id = sub
-    c.issued_at = iat
-    c.expires_at = exp
-    c.device_key = key
-    c.status = r
-    c.region = region
-    c.insurance_type = insurance
-    c.channel = channel
-    c.masked_name = name
-    c.subject_kind = kind
-    c.actor_id = actor
-    c.__class__ = HolderClaims
-    claims: HolderClaims = c
-    return claims
+    """The frozen claims (model/construct.py: the classes' own checks, once)."""
+    return construct(HolderClaims, sub, iat, exp, key, construct(StatusRef, uri, idx), region,
+                     insurance, channel, name, kind, actor)
 
 
 _CNF_OPENING = b"\x08\xa1\x01\xa3\x01\x01\x20\x06\x21\x58\x20"

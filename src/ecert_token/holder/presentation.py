@@ -30,13 +30,12 @@ from ..codec.cbor import BYTES, CBORError
 from ..crypto.ed25519 import Ed25519PrivateKey
 from ..errors import InvalidArgument
 from ..model import BusinessType
+from ..model.limits import MAX_TEXT_CHARS, PRESENTATION_PREFIX
 from ..token.policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
 
-PREFIX = "EP1:"
-MAX_TEXT_CHARS = 600
-"""Longest presentation text looked at: the platform codes' limit (QR 15-M holds 600);
-the longest presentation this library makes (sealed, delegation, 32-character ids) is
-under it."""
+PREFIX = PRESENTATION_PREFIX
+"""``EP1:`` (model/limits.py); the longest presentation this library makes (sealed,
+delegation, 32-character ids) is under the shared :data:`MAX_TEXT_CHARS` (600)."""
 KCWT = 13
 EXP, IAT, CTI, CNONCE = 4, 6, 7, 39
 BUSINESS = -65540
@@ -180,7 +179,7 @@ def split(text: str | bytes) -> Split:
             p_start, p_end = end + 3, end + 3 + data[end + 2]
         else:
             p_start, p_end = cbor.string_span(data, end + 1, BYTES)
-        if data[p_end:p_end + 2] != cose.SIGNATURE_HEADING or len(data) != p_end + 66:
+        if data[p_end:p_end + 2] != _SIGNATURE_HEADING or len(data) != p_end + 66:
             raise _fail("signature must be 64 bytes and last")
     except (IndexError, CBORError):
         raise _fail("not a COSE_Sign1 in deterministic encoding") from None
@@ -202,6 +201,8 @@ def split(text: str | bytes) -> Split:
 
 
 _SIG1_OPENING = b"\x84\x6aSignature1"
+_SIGNATURE_HEADING = b"\x58\x40"
+"""The heading of a 64-byte byte string: the device's Ed25519 signature."""
 
 
 def _fast_payload(payload: bytes) -> tuple[int, int, bytes, BusinessType, None] | None:

@@ -29,6 +29,7 @@ from ..crypto.ed25519 import ALG_EDDSA, SIGNATURE_BYTES
 from ..errors import ErrorCode, InvalidArgument, TrustListError
 from ..keys.material import IssuerSigningKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
+from ..model.limits import MAX_KID_BYTES
 from .claims import validate_uri
 
 TYP = 16
@@ -141,7 +142,7 @@ def _split(data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
         raise _invalid("protected header must hold alg, kid and typ")
     kid = header[4]
     if type(header[1]) is not int or header[1] != ALG_EDDSA or header[TYP] != CONTENT_TYPE or (
-        type(kid) is not bytes or not 1 <= len(kid) <= cose.MAX_KID_BYTES
+        type(kid) is not bytes or not 1 <= len(kid) <= MAX_KID_BYTES
     ):
         raise _invalid("not an EdDSA status list")
     if protected != _protected(kid):

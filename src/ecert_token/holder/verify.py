@@ -28,19 +28,20 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from typing import TypedDict
 
 from ..codec import cose
 from ..codec.cose import COSEError
-from ..codec.trusted import twin_of
 from ..crypto.aead import NONCE_BYTES
-from ..crypto.ed25519 import ALG_EDDSA, NULL, sign_open
+from ..crypto.ed25519 import ALG_EDDSA, signature_valid
 from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, CertType, TokenClaims
 from ..model.codes import PAYER_REFUSED, may_use
+from ..model.construct import construct
 from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
-from ..token.result import VerifiedToken
+from ..token.result import VerifiedToken, VerifiedTokenDict
 from .claims import HolderClaims, HolderClaimsError, decode_claims
 from .presentation import PresentationError, split
 from .status_loader import StatusListLoader
@@ -52,6 +53,21 @@ _ACCEPTS = frozenset(
     (requested, presented) for requested in BusinessType for presented in BusinessType
     if business_type_accepts(requested, presented)
 )
+
+
+class StatusRefDict(TypedDict):
+    uri: str
+    idx: int
+
+
+class VerifiedPresentationDict(VerifiedTokenDict):
+    """:meth:`VerifiedPresentation.to_dict`: the token's fields and the holder facts."""
+
+    mode: str
+    status_checked: bool
+    presentation_id: str
+    credential_expires_at: int | None
+    status: StatusRefDict | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +84,18 @@ class VerifiedPresentation(VerifiedToken):
     presentation_id: bytes = b""
     status_checked: bool = False
 
-    def to_dict(self) -> dict[str, object]:
-        out = VerifiedToken.to_dict(self)
+    def to_dict(self) -> VerifiedPresentationDict:
+        """The token fields and the holder facts, JSON-ready."""
         c = self.credential
-        out.update({
+        out = VerifiedToken.to_dict(self)
+        return {
+            **out,
             "mode": "holder",
             "status_checked": self.status_checked,
             "presentation_id": self.presentation_id.hex(),
             "credential_expires_at": None if c is None else c.expires_at,
             "status": None if c is None else {"uri": c.status.uri, "idx": c.status.idx},
-        })
-        return out
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +113,6 @@ class _Opened:
     group_kid: bytes
 
 
-_OPENED_TWIN = twin_of(_Opened)
-_new = object.__new__
 
 
 def replay_scope(claims: HolderClaims) -> bytes:
@@ -179,7 +194,7 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.NOT_YET_VALID, "presented before the credential")
         if p_iat >= c.expires_at:
             raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
-        if sign_open(NULL, NULL, signed, len(signed), c.device_key) != 0:
+        if not signature_valid(signed, c.device_key):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
         if (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
@@ -235,11 +250,12 @@ class PresentationVerifier:
         if blob[:1] == b"\xd0":
             group, plaintext = self._unseal(blob)
         try:
-            _, s_alg, s_kid, payload, signature, tbs = cose.split_sign1(plaintext)
-            claims = decode_claims(payload)
+            message = cose.decode_sign1(plaintext)
+            claims = decode_claims(message.payload)
         except (COSEError, HolderClaimsError) as exc:
             raise TokenRejected(_MALFORMED, f"credential: {exc}") from None
-        issuer_key = self.trust.issuer_key(s_kid)
+        s_alg, signature = message.header.alg, message.signature
+        issuer_key = self.trust.issuer_key(message.header.kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
         if s_alg != issuer_key.alg or s_alg != ALG_EDDSA:
@@ -250,26 +266,21 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential issued outside the key window")
         if group is not None and not group.validity.contains(claims.issued_at):
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the key window")
-        if not issuer_key.public_key.verify(signature, tbs):
+        if not issuer_key.public_key.verify(
+            signature, cose.sig_structure(message.protected, message.payload)
+        ):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "issuer signature")
-        o = _new(_OPENED_TWIN)  # _Opened(...) without the frozen-dataclass setters
-        o.claims = claims
-        o.issuer_key = issuer_key
-        o.group = group
-        o.replay_scope = replay_scope(claims)
-        o.region_allowed = issuer_key.allows(claims.region)
-        o.issuer = issuer_key.issuer
-        o.issuer_kid = issuer_key.kid
-        o.group_kid = b"" if group is None else group.kid
-        o.__class__ = _Opened
-        opened: _Opened = o
-        return opened
+        return construct(_Opened, claims, issuer_key, group, replay_scope(claims),
+                         issuer_key.allows(claims.region), issuer_key.issuer, issuer_key.kid,
+                         b"" if group is None else group.kid)
 
     def _unseal(self, sealed: bytes) -> tuple[GroupKey, bytes]:
         try:
-            _, alg, kid, iv, ciphertext, aad = cose.split_encrypt0(sealed)
+            envelope = cose.decode_encrypt0(sealed)
         except COSEError as exc:
             raise TokenRejected(_MALFORMED, f"credential: {exc}") from None
+        alg, kid, iv = envelope.header.alg, envelope.header.kid, envelope.iv
+        ciphertext, aad = envelope.ciphertext, cose.enc_structure(envelope.protected)
         group = self.trust.group_key(kid)
         if group is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such group key")
@@ -287,42 +298,15 @@ class PresentationVerifier:
             self._cache.clear()
 
 
-_CLAIMS_TWIN = twin_of(TokenClaims)
-_slot = VerifiedToken.__dict__
-_SET_CLAIMS, _SET_ISSUER, _SET_IKID, _SET_GKID, _SET_CERT = (
-    _slot[name].__set__ for name in ("claims", "issuer", "issuer_kid", "group_kid", "cert_type"))
-_SET_CREDENTIAL, _SET_ID, _SET_STATUS = (
-    VerifiedPresentation.__dict__[name].__set__
-    for name in ("credential", "presentation_id", "status_checked"))
-"""The slots' own setters: they bypass the frozen ``__setattr__`` (see codec/trusted.py)."""
 _ECERT = CertType.ECERT_TOKEN
 
 
 def _result(opened: _Opened, iat: int, exp: int, presentation_id: bytes,  # noqa: PLR0917
             business_type: BusinessType, status_checked: bool) -> VerifiedPresentation:
-    """The result, built from checked fields without re-validating them (codec/trusted.py)."""
+    """The result (model/construct.py builds the claims with their own checks)."""
     c = opened.claims
-    t = _new(_CLAIMS_TWIN)
-    t.token_id = opened.replay_scope + presentation_id
-    t.issued_at = iat
-    t.expires_at = exp
-    t.credential_id = c.credential_id
-    t.subject_kind = c.subject_kind
-    t.region = c.region
-    t.insurance_type = c.insurance_type
-    t.masked_name = c.masked_name
-    t.business_type = business_type
-    t.channel = c.channel
-    t.actor_id = c.actor_id
-    t.__class__ = TokenClaims
-    r = _new(VerifiedPresentation)
-    _SET_CLAIMS(r, t)
-    _SET_ISSUER(r, opened.issuer)
-    _SET_IKID(r, opened.issuer_kid)
-    _SET_GKID(r, opened.group_kid)
-    _SET_CERT(r, _ECERT)
-    _SET_CREDENTIAL(r, c)
-    _SET_ID(r, presentation_id)
-    _SET_STATUS(r, status_checked)
-    verified: VerifiedPresentation = r
-    return verified
+    claims = construct(TokenClaims, opened.replay_scope + presentation_id, iat, exp,
+                       c.credential_id, c.subject_kind, c.region, c.insurance_type,
+                       c.masked_name, business_type, c.channel, c.actor_id)
+    return VerifiedPresentation(claims, opened.issuer, opened.issuer_kid, opened.group_kid,
+                                _ECERT, c, presentation_id, status_checked)
