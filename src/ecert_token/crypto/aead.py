@@ -44,6 +44,9 @@ class AesCcmKey:
 
     __slots__ = ("_aead",)
     alg = ALG_AES_CCM_16_64_128
+    nonce_bytes = NONCE_BYTES
+    tag_bytes = TAG_BYTES
+    name = "AES-CCM-16-64-128"
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:

@@ -256,6 +256,11 @@ class SM2PrivateKey:
         return self._secret
 
     @property
+    def seed(self) -> bytes:
+        """:attr:`secret` under the name Ed25519 keys give their 32 private bytes."""
+        return self._secret
+
+    @property
     def uid(self) -> bytes:
         return self.public_key.uid
 

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..errors import InvalidArgument
+from .aead import DecryptionFailed
 
 __all__ = [
     "ALG_SM4_CCM_16_64_128",
@@ -123,6 +124,8 @@ class _Sm4Aead:
     """The interface of :class:`~ecert_token.crypto.aead.AesCcmKey`, for SM4 modes."""
 
     __slots__ = ("_decrypt", "_encrypt")
+    _encrypt: Callable[[bytes, bytes, bytes], bytes]
+    _decrypt: Callable[[bytes, bytes, bytes], bytes]
     alg: int
     nonce_bytes: int
     tag_bytes: int
@@ -136,6 +139,13 @@ class _Sm4Aead:
         if not isinstance(nonce, bytes) or len(nonce) != self.nonce_bytes:
             raise InvalidArgument("the random source returned the wrong number of bytes")
         return nonce, self._encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        """Decrypt and authenticate; :class:`DecryptionFailed` on any fault."""
+        plaintext = self.open(nonce, ciphertext, aad)
+        if plaintext is None:
+            raise DecryptionFailed
+        return plaintext
 
     @property
     def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:

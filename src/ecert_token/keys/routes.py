@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from ..codec import cose
+from ..crypto.aead import ALG_AES_CCM_16_64_128
+from ..crypto.ed25519 import ALG_EDDSA
+from ..crypto.sm2 import SM2PublicKey
 from .material import GroupKey, IssuerVerifyKey, KeyState, Validity
 
 _OPEN_LOW = -1
@@ -58,7 +61,9 @@ class IssuerRoute(NamedTuple):
     key: IssuerVerifyKey
     sig_prefix: bytes
     """The Sig_structure up to the payload: ``["Signature1", protected, h'',``."""
-    public_raw: bytes
+    public_raw: bytes | SM2PublicKey
+    """An Ed25519 key's 32 bytes for libsodium; on the general path, an SM2 key itself
+    (it checks ``signature || Sig_structure`` with ``verify_signed``)."""
     revoked: bool
     not_before: int
     not_after: int
@@ -74,15 +79,19 @@ class Routes(NamedTuple):
 
 
 def build_routes(issuers: Iterable[IssuerVerifyKey], groups: Iterable[GroupKey]) -> Routes:
-    """The routes of a trust store's keys (kids are unique per kind there)."""
+    """The routes of a trust store's Ed25519 and AES-CCM keys (kids are unique per kind
+    there).  Keys of other suites (SM2, SM4) get none: their tokens take the general
+    path, which asks the key bound to the kid for its algorithm."""
     group_routes = {
         cose.encrypt0_opening(gk.alg, gk.kid): GroupRoute(
             gk, cose.enc_structure(cose.encode_protected(gk.alg, gk.kid)), gk.aead.raw_decrypt,
             gk.state is KeyState.REVOKED, *window(gk.validity))
-        for gk in groups
+        for gk in groups if gk.alg == ALG_AES_CCM_16_64_128
     }
     issuer_routes = {}
     for ik in issuers:
+        if ik.alg != ALG_EDDSA:
+            continue
         protected = cose.encode_protected(ik.alg, ik.kid)
         issuer_routes[cose.sign1_opening(ik.alg, ik.kid)] = IssuerRoute(
             # The Sig_structure of an empty payload, minus that payload's heading.

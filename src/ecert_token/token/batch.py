@@ -91,6 +91,11 @@ def _run_grouped(prepare: Prepare, accept: Accept, tokens: Sequence[str | bytes]
         for token in tokens[start:start + GROUP]:
             try:
                 prepared = prepare(token, business_type, now)
+                if type(prepared[1]) is not bytes:  # an SM2 key: checked on its own
+                    if not prepared[1].verify_signed(prepared[0]):
+                        raise TokenRejected(ErrorCode.BAD_SIGNATURE)
+                    group.append(accept(prepared))
+                    continue
             except TokenRejected as exc:
                 group.append(exc)
                 continue

@@ -16,8 +16,9 @@ from ..codec.canonical import read_sign1
 from ..codec.cose import COSEError
 from ..codec.cwt import ClaimsError, claims_from_fields, decode_claims_fast
 from ..codec.trusted import twin_of
-from ..crypto.aead import NONCE_BYTES, InvalidTag
-from ..crypto.ed25519 import NULL, SIGNATURE_BYTES, sign_open
+from ..crypto.aead import InvalidTag
+from ..crypto.ed25519 import NULL, SIGNATURE_BYTES, Ed25519PublicKey, sign_open
+from ..crypto.sm2 import SM2PublicKey
 from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.routes import GroupRoute, IssuerRoute, window
@@ -42,12 +43,14 @@ _ACCEPTS = frozenset(
 """business_type_accepts as a table (built from it), one set lookup per token."""
 _new = object.__new__
 Prepared = tuple[
-    bytes, bytes, TokenClaims, IssuerVerifyKey, GroupKey, frozenset[str] | None, BusinessType
+    bytes, bytes | SM2PublicKey, TokenClaims, IssuerVerifyKey, GroupKey, frozenset[str] | None,
+    BusinessType,
 ]
 """A token that passed every check before its signature (:meth:`Verifier._prepare`):
 ``(signature + Sig_structure, issuer public key, claims, issuer key, group key,
 issuer regions, requested business type)``; the first two are what libsodium's
-``crypto_sign_open`` takes."""
+``crypto_sign_open`` takes, or, for an SM2 issuer key (general path only), the
+signed bytes and the :class:`SM2PublicKey` that checks them."""
 _EXPIRED_BEFORE_MARK = "expired before its replay mark was made"
 _INVALID_ANSWER = "replay store gave an invalid answer"
 
@@ -92,8 +95,9 @@ class Verifier:
         if now is None:
             now = self.policy.clock()
         prepared = self._prepare(token, business_type, now)  # self.check, one call fewer
-        signed = prepared[0]
-        if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
+        signed, public = prepared[0], prepared[1]
+        if (sign_open(NULL, NULL, signed, len(signed), public) != 0 if isinstance(public, bytes)
+                else not public.verify_signed(signed)):  # an SM2 key (general path)
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
         verified = self._accept(prepared)
         mark = self.replay_store.check_and_mark(self.replay_entry(verified), now)
@@ -198,8 +202,9 @@ class Verifier:
         """Every check except the replay mark (for batch verification and inspection):
         :meth:`_prepare`, the Ed25519 signature, :meth:`_accept`."""
         prepared = self._prepare(token, business_type, now)
-        signed = prepared[0]
-        if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
+        signed, public = prepared[0], prepared[1]
+        if (sign_open(NULL, NULL, signed, len(signed), public) != 0 if isinstance(public, bytes)
+                else not public.verify_signed(signed)):  # an SM2 key (general path)
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
         return self._accept(prepared)
 
@@ -312,7 +317,7 @@ class Verifier:
         except COSEError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         group = _bound(self.trust.group_key(kid), alg, "group")
-        if len(iv) != NONCE_BYTES:
+        if len(iv) != group.aead.nonce_bytes:
             raise TokenRejected(_MALFORMED, "wrong nonce length")
         route = GroupRoute(group, aad, group.aead.raw_decrypt, group.state is _REVOKED,
                            *window(group.validity))
@@ -329,7 +334,9 @@ class Verifier:
         except (COSEError, ClaimsError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         issuer_key = _bound(self.trust.issuer_key(kid), alg, "issuer")
-        route = IssuerRoute(issuer_key, b"", issuer_key.public_key.raw,
+        public = issuer_key.public_key  # Ed25519: its raw bytes, for libsodium
+        route = IssuerRoute(issuer_key, b"", public.raw if isinstance(public, Ed25519PublicKey)
+                            else public,
                             issuer_key.state is _REVOKED, *window(issuer_key.validity),
                             issuer_key.regions)
         signed = signature + to_be_signed if len(signature) == SIGNATURE_BYTES else b""
