@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import EcertError
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..model.codes import SubjectKind
 from ..token import Issuer
@@ -31,7 +32,8 @@ def _read_token(value: str | None) -> str:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     regions = frozenset(args.regions.split(",")) if args.regions else None
-    keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions)
+    keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions,
+                           suite=Suite.parse(args.suite))
     keydir.save(keys, Path(args.out))
     emit(
         {
@@ -41,6 +43,9 @@ def cmd_keygen(args: argparse.Namespace) -> int:
             "group": keys.group_key.group,
             "group_kid": keys.group_key.kid.hex(),
             "regions": sorted(regions) if regions else None,
+            "suite": args.suite,
+            "issuer_alg": ALG_NAMES[keys.signing_key.public.alg],
+            "group_alg": ALG_NAMES[keys.group_key.alg],
         }
     )
     return EXIT_OK
@@ -72,7 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(qr=not args.no_qr)
+    return run_demo(qr=not args.no_qr, suite=Suite.parse(args.suite))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--issuer", default="NHSA", help="issuer code (default NHSA)")
     p.add_argument("--group", default="national", help="verifier group name")
     p.add_argument("--regions", help="comma-separated province prefixes this issuer may serve")
+    p.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="ed25519 (Ed25519 + AES-CCM, default) or sm (SM2/SM3 + SM4-CCM; "
+                        "needs the gm extra)")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("mint", help="mint one token and print its text")
@@ -109,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="mint, show, verify; then a replay and an expired code")
     p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    p.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="cipher suite of the demo's keys (sm: SM2/SM3 + SM4-CCM)")
     p.set_defaults(func=cmd_demo)
 
     sdk_cmd.register(sub)
