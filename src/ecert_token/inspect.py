@@ -24,7 +24,6 @@ from .model import TokenClaims
 from .token.result import VerifiedToken
 from .token.text import PREFIX, TextError, from_text
 
-
 NOT_VERIFIED = (
     "inspection only: the signature, time window, business type and replay were not checked"
 )

@@ -57,8 +57,8 @@ from .material import (
     Validity,
     validate_regions,
 )
-from .suite import ALG_NAMES, Suite
 from .ring import KeyRing
+from .suite import ALG_NAMES, Suite
 from .trust_store import TrustStore
 
 FORMAT = "ecert-keydir/1"
@@ -92,6 +92,7 @@ def new_issuer_key(
     random_bytes: RandomBytes = os.urandom,
     validity: Validity = ALWAYS,
     state: KeyState = KeyState.PRIMARY,
+    *,
     suite: Suite = Suite.ED25519,
 ) -> IssuerSigningKey:
     """A fresh issuer key of ``suite`` (Ed25519 or SM2); its kid is derived from the
@@ -109,6 +110,7 @@ def new_group_key(
     random_bytes: RandomBytes = os.urandom,
     validity: Validity = ALWAYS,
     state: KeyState = KeyState.PRIMARY,
+    *,
     alg: int = Suite.ED25519.group_alg,
 ) -> GroupKey:
     """A fresh group key (AES-CCM-16-64-128 unless ``alg`` names an SM4 AEAD), random kid."""
@@ -171,6 +173,7 @@ def generate(
     group: str = "national",
     regions: frozenset[str] | None = None,
     random_bytes: RandomBytes = os.urandom,
+    *,
     suite: Suite = Suite.ED25519,
 ) -> KeyDir:
     """New keys of ``suite``: an issuer key (kid from its thumbprint; Ed25519, or SM2 for
