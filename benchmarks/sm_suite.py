@@ -1,0 +1,153 @@
+"""The SM suite's speed: SM4 AEADs compared, and a full SM token verification against
+the backend's bare SM2 verify and against the Ed25519 suite, interleaved in one run.
+
+    python benchmarks/sm_suite.py [--rounds 15] [--ops 200] [--json FILE]
+
+Figures (medians of per-round means, microseconds per operation):
+
+* AEAD open of a token-sized message (the verifier's decryption): AES-CCM-16-64-128
+  (cryptography's AESCCM), SM4-CCM-16-64-128 (this library's CCM over SM4),
+  SM4-GCM (cryptography's GCM over SM4);
+* ``bare SM2 verify``: gmalglib's verify of one Sig_structure-sized message,
+  exactly the call the verifier makes, with nothing around it;
+* ``SM full check``: ``Verifier.check`` of an SM-suite token (Base45, CBOR,
+  SM4-CCM, claims, windows, SM2 signature; no replay mark) and ``SM full
+  verify`` (the same plus the in-memory replay mark), each token fresh;
+* the same two for the Ed25519 suite.
+
+The ratio ``bare / full`` says how much of a verification is the signature
+itself (the target is >= 0.95: everything else costs at most 5 %).  Needs the
+``gm`` extra.  Nothing here is asserted by the tests: speed lives in benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ecert_token import BusinessType, FixedClock, Issuer, Verifier, VerifyPolicy
+from ecert_token.codec import cose
+from ecert_token.codec.base45 import b45decode
+from ecert_token.crypto.aead import AesCcmKey
+from ecert_token.crypto.sm2 import backend_version
+from ecert_token.crypto.sm4 import Sm4CcmKey, Sm4GcmKey
+from ecert_token.keys import keydir
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.keys.suite import Suite
+from ecert_token.token.text import PREFIX
+from ecert_token.vectors import sample_person, seeded_random
+
+NOW = 1_790_000_000
+BT = BusinessType.HOSPITAL_REGISTRATION
+
+
+def _per_op(fn: Callable[[], Any], ops: int) -> float:
+    start = time.perf_counter()
+    for _ in range(ops):
+        fn()
+    return (time.perf_counter() - start) / ops * 1e6
+
+
+def _tokens(keys: KeyDir, n: int) -> list[str]:
+    issuer = Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
+    return [issuer.mint(sample_person(), BT) for _ in range(n)]
+
+
+def _verifier(keys: KeyDir) -> Verifier:
+    clock = FixedClock(NOW - 600)
+    verifier = Verifier(keys.trust_store(), VerifyPolicy(clock=clock))
+    clock.now = NOW
+    return verifier
+
+
+def _bare_sm2(keys: KeyDir, token: str) -> Callable[[], bool]:
+    """The backend's verify of one token's signature: the call inside the verifier."""
+    env = cose.decode_encrypt0(b45decode(token[len(PREFIX):]))
+    signed = keys.group_key.aead.decrypt(env.iv, env.ciphertext,
+                                         cose.enc_structure(env.protected))
+    _, _, _, _, signature, tbs = cose.split_sign1(signed)
+    from gmalglib.sm2 import SM2
+
+    raw = keys.signing_key.public.public_key.raw
+    verify = SM2(pk=b"\x04" + raw).verify
+    assert verify(tbs, signature)
+    return lambda: verify(tbs, signature)
+
+
+def run(rounds: int, ops: int) -> dict[str, Any]:
+    sm = keydir.generate(suite=Suite.SM, random_bytes=seeded_random(b"bench sm"))
+    ed = keydir.generate(random_bytes=seeded_random(b"bench ed"))
+    key, aad, message = os.urandom(16), os.urandom(40), os.urandom(150)
+    aeads = {"AES-CCM-16-64-128": AesCcmKey(key), "SM4-CCM-16-64-128": Sm4CcmKey(key),
+             "SM4-GCM": Sm4GcmKey(key)}
+    sealed = {name: a.encrypt(message, aad) for name, a in aeads.items()}
+    sm_tokens = _tokens(sm, rounds * ops * 2)
+    ed_tokens = _tokens(ed, rounds * ops * 2)
+    bare = _bare_sm2(sm, sm_tokens[0])
+    check_sm, check_ed = _verifier(sm), _verifier(ed)
+    times: dict[str, list[float]] = {}
+
+    def record(name: str, value: float) -> None:
+        times.setdefault(name, []).append(value)
+
+    for r in range(rounds):
+        for name, aead in aeads.items():
+            nonce, ct = sealed[name]
+            record(f"{name} open", _per_op(lambda a=aead, n=nonce, c=ct: a.open(n, c, aad), ops))
+            record(f"{name} seal", _per_op(lambda a=aead: a.encrypt(message, aad), ops))
+        record("bare SM2 verify (gmalglib)", _per_op(bare, ops))
+        batch = iter(sm_tokens[2 * r * ops:(2 * r + 1) * ops])
+        record("SM full check", _per_op(lambda: check_sm.check(next(batch), BT, now=NOW), ops))
+        batch = iter(sm_tokens[(2 * r + 1) * ops:(2 * r + 2) * ops])
+        v = _verifier(sm)
+        record("SM full verify", _per_op(lambda: v.verify(next(batch), BT), ops))
+        batch = iter(ed_tokens[2 * r * ops:(2 * r + 1) * ops])
+        record("Ed25519 full check", _per_op(lambda: check_ed.check(next(batch), BT, now=NOW),
+                                             ops))
+        batch = iter(ed_tokens[(2 * r + 1) * ops:(2 * r + 2) * ops])
+        v = _verifier(ed)
+        record("Ed25519 full verify", _per_op(lambda: v.verify(next(batch), BT), ops))
+    medians = {name: round(statistics.median(values), 2) for name, values in times.items()}
+    bare_us = medians["bare SM2 verify (gmalglib)"]
+    return {
+        "machine": f"{platform.machine()} {platform.python_implementation()} "
+                   f"{platform.python_version()}",
+        "backend": backend_version(),
+        "rounds": rounds,
+        "ops_per_round": ops,
+        "median_us": medians,
+        "ratios": {
+            "bare SM2 verify / SM full check": round(bare_us / medians["SM full check"], 3),
+            "bare SM2 verify / SM full verify": round(bare_us / medians["SM full verify"], 3),
+            "SM full verify / Ed25519 full verify": round(
+                medians["SM full verify"] / medians["Ed25519 full verify"], 2),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--ops", type=int, default=200)
+    parser.add_argument("--json", help="also write the result to this file")
+    args = parser.parse_args()
+    result = run(args.rounds, args.ops)
+    print(f"{result['machine']}, {result['backend']}, {args.rounds} interleaved rounds")
+    for name, value in result["median_us"].items():
+        print(f"{name:34} {value:10.2f} us")
+    for name, value in result["ratios"].items():
+        print(f"{name:40} {value}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+            fh.write("\n")
+
+
+if __name__ == "__main__":
+    main()
