@@ -416,3 +416,43 @@ def test_published_sm_vectors_read_independently() -> None:
 
 def from_text_bytes(token: str) -> bytes:
     return b45decode(token[len(PREFIX):])
+
+
+def test_fast_slicing_of_private_use_algs_equals_the_strict_decoders(sm: KeyDir) -> None:
+    """cose.split_* slice a five-byte alg (-65537 ...) as the strict decoders read it, and
+    leave every other shape (a non-shortest alg, a short kid head) to those decoders."""
+    token = mint(sm)
+    data = b45decode(token[len(PREFIX):])
+    env = cose.decode_encrypt0(data)
+    assert cose.split_encrypt0(data)[:5] == (env.protected, env.header.alg, env.header.kid,
+                                             env.iv, env.ciphertext)
+    signed = sm.group_key.aead.decrypt(env.iv, env.ciphertext, cose.enc_structure(env.protected))
+    msg = cose.decode_sign1(signed)
+    parts = cose.split_sign1(signed)
+    assert parts[:5] == (msg.protected, msg.header.alg, msg.header.kid, msg.payload,
+                         msg.signature)
+    assert parts[5] == cose.sig_structure(msg.protected, msg.payload)
+    # Other encodings of an alg are left to the strict decoders: same answer or same error.
+    kid = sm.group_key.kid
+    for protected in (
+        b"\xa2\x01\x3b" + (65536).to_bytes(8, "big") + b"\x04\x44" + kid,  # eight-byte form
+        b"\xa2\x01\x39\x01\x00\x04\x44" + kid,                            # -257
+        b"\xa2\x01\x3a\x00\x00\x01\x00\x04\x44" + kid,                    # four bytes, < 65536
+        b"\xa2\x01\x3a\x00\x01\x00\x00\x04\x45" + kid,                    # kid head too long
+        b"\xa2\x04\x44" + kid + b"\x01\x3a\x00\x01\x00\x00",              # kid first
+    ):
+        for data_, strict, split in (
+            (cose.encode_encrypt0(protected, env.iv, env.ciphertext), cose.decode_encrypt0,
+             cose.split_encrypt0),
+            (cose.encode_sign1(protected, msg.payload, msg.signature), cose.decode_sign1,
+             cose.split_sign1),
+        ):
+            try:
+                expected: object = strict(data_).header  # type: ignore[operator]
+            except cose.COSEError:
+                expected = cose.COSEError
+            try:
+                got: object = cose.Header(*split(data_)[1:3])  # type: ignore[operator]
+            except cose.COSEError:
+                got = cose.COSEError
+            assert got == expected, protected.hex()

@@ -222,7 +222,16 @@ def sign1_opening(alg: int, kid: bytes) -> bytes:
 
 def _protected_fields(data: bytes, start: int, end: int) -> tuple[int, bytes] | None:
     """``(alg, kid)`` if ``data[start:end]`` is a canonical ``{1: alg, 4: kid}`` with a
-    one-byte alg, else None."""
+    one-byte alg or a private-use alg below -65536 in its shortest (five-byte) form,
+    else None."""
+    if end - start >= 10 and data[start + 2] == 0x3A:  # -1 - n, n a four-byte argument
+        n = int.from_bytes(data[start + 3:start + 7], "big")
+        head = data[start + 8]
+        if (data[start] != 0xA2 or data[start + 1] != ALG or n <= 0xFFFF
+                or data[start + 7] != KID or end - start != 9 + head - 0x40
+                or not 0x41 <= head <= 0x40 + MAX_KID_BYTES):
+            return None
+        return -1 - n, data[start + 9:end]
     if (end - start < 6 or data[start] != 0xA2 or data[start + 1] != ALG
             or data[start + 3] != KID or end - start != 5 + data[start + 4] - 0x40
             or not 0x41 <= data[start + 4] <= 0x40 + MAX_KID_BYTES):

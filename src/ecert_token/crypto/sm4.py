@@ -48,6 +48,11 @@ _ZERO_BLOCK = bytes(BLOCK)
 RandomBytes = Callable[[int], bytes]
 
 
+def _xor(a: bytes, b: bytes) -> bytes:
+    """``a XOR b`` for two strings of one length."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
 class Ccm:
     """CCM over a 128-bit block cipher (``algorithms.SM4`` or, for tests, ``AES``).
 
@@ -56,7 +61,7 @@ class Ccm:
     :meth:`decrypt` raises ``InvalidTag`` on any fault, as cryptography's AESCCM.
     """
 
-    __slots__ = ("_algorithm", "_length_bytes", "_nonce_bytes", "_tag_bytes")
+    __slots__ = ("_algorithm", "_cbc", "_flags", "_length_bytes", "_nonce_bytes", "_tag_bytes")
 
     def __init__(
         self, algorithm: algorithms.SM4 | algorithms.AES, nonce_bytes: int, tag_bytes: int
@@ -67,11 +72,13 @@ class Ccm:
         self._nonce_bytes = nonce_bytes
         self._tag_bytes = tag_bytes
         self._length_bytes = 15 - nonce_bytes
+        self._flags = ((tag_bytes - 2) // 2) << 3 | (self._length_bytes - 1)
+        self._cbc = Cipher(algorithm, modes.CBC(_ZERO_BLOCK))  # a fresh context per MAC
 
     def _mac(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """The CBC-MAC ``T`` (SP 800-38C A.2: B0, the encoded AAD, the plaintext)."""
-        flags = (64 if aad else 0) | ((self._tag_bytes - 2) // 2) << 3 | (self._length_bytes - 1)
-        parts = [bytes([flags]), nonce, len(plaintext).to_bytes(self._length_bytes, "big")]
+        flags = (64 if aad else 0) | self._flags
+        parts = [bytes((flags,)), nonce, len(plaintext).to_bytes(self._length_bytes, "big")]
         if aad:
             n = len(aad)
             if n < 0xFF00:
@@ -83,8 +90,7 @@ class Ccm:
             parts.append(aad)
             parts.append(bytes(-(2 + n + (0 if n < 0xFF00 else 4)) % BLOCK))
         parts += (plaintext, bytes(-len(plaintext) % BLOCK))
-        encryptor = Cipher(self._algorithm, modes.CBC(_ZERO_BLOCK)).encryptor()
-        chain = encryptor.update(b"".join(parts))
+        chain = self._cbc.encryptor().update(b"".join(parts))
         return chain[-BLOCK:][:self._tag_bytes]
 
     def _ctr(self, nonce: bytes, data: bytes) -> bytes:
@@ -103,8 +109,7 @@ class Ccm:
         self._check(nonce, len(plaintext))
         tag = self._mac(nonce, plaintext, aad)
         stream = self._ctr(nonce, plaintext)
-        masked = bytes(t ^ s for t, s in zip(tag, stream[:self._tag_bytes], strict=True))
-        return stream[BLOCK:] + masked
+        return stream[BLOCK:] + _xor(tag, stream[:self._tag_bytes])
 
     def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
         """The plaintext of ``ciphertext || tag``; ``InvalidTag`` on any fault."""
@@ -113,8 +118,7 @@ class Ccm:
         cut = len(data) - self._tag_bytes
         stream = self._ctr(nonce, data[:cut])
         plaintext = stream[BLOCK:]
-        expected = bytes(
-            t ^ s for t, s in zip(data[cut:], stream[:self._tag_bytes], strict=True))
+        expected = _xor(data[cut:], stream[:self._tag_bytes])
         if not hmac.compare_digest(self._mac(nonce, plaintext, aad), expected):
             raise InvalidTag
         return plaintext
