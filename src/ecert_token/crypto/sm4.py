@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
@@ -48,6 +49,11 @@ _ZERO_BLOCK = bytes(BLOCK)
 RandomBytes = Callable[[int], bytes]
 
 
+_COUNTED = 64
+_COUNTERS = b"".join(i.to_bytes(BLOCK, "big") for i in range(_COUNTED))
+"""Counter blocks 0 to 63 with zero flags and nonce (messages up to 1 KiB)."""
+
+
 def _xor(a: bytes, b: bytes) -> bytes:
     """``a XOR b`` for two strings of one length."""
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
@@ -56,27 +62,37 @@ def _xor(a: bytes, b: bytes) -> bytes:
 class Ccm:
     """CCM over a 128-bit block cipher (``algorithms.SM4`` or, for tests, ``AES``).
 
+    Thread-safe: the two cipher contexts it keeps are used under a lock.
+
     ``nonce_bytes`` 7 to 13 (``L = 15 - nonce_bytes``), ``tag_bytes`` an even
     number from 4 to 16.  :meth:`encrypt` returns ``ciphertext || tag`` and
     :meth:`decrypt` raises ``InvalidTag`` on any fault, as cryptography's AESCCM.
     """
 
-    __slots__ = ("_algorithm", "_cbc", "_flags", "_length_bytes", "_nonce_bytes", "_tag_bytes")
+    __slots__ = ("_cbc", "_ecb", "_flags", "_last", "_length_bytes", "_lock", "_nonce_bytes",
+                 "_tag_bytes")
 
     def __init__(
         self, algorithm: algorithms.SM4 | algorithms.AES, nonce_bytes: int, tag_bytes: int
     ) -> None:
         if not 7 <= nonce_bytes <= 13 or tag_bytes not in (4, 6, 8, 10, 12, 14, 16):
             raise InvalidArgument("CCM takes 7- to 13-byte nonces and even 4- to 16-byte tags")
-        self._algorithm = algorithm
         self._nonce_bytes = nonce_bytes
         self._tag_bytes = tag_bytes
         self._length_bytes = 15 - nonce_bytes
         self._flags = ((tag_bytes - 2) // 2) << 3 | (self._length_bytes - 1)
-        self._cbc = Cipher(algorithm, modes.CBC(_ZERO_BLOCK))  # a fresh context per MAC
+        # Two long-lived OpenSSL contexts instead of two new ones per message (each new
+        # one costs about as much as the whole CCM computation of a token).  ECB is
+        # stateless over whole blocks; the CBC context chains from its last output
+        # block, which is kept in ``_last`` and cancelled out of each MAC's first block.
+        # The lock keeps concurrent callers (verify_many's threads) apart.
+        self._ecb = Cipher(algorithm, modes.ECB()).encryptor()
+        self._cbc = Cipher(algorithm, modes.CBC(_ZERO_BLOCK)).encryptor()
+        self._last = _ZERO_BLOCK
+        self._lock = threading.Lock()
 
     def _mac(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        """The CBC-MAC ``T`` (SP 800-38C A.2: B0, the encoded AAD, the plaintext)."""
+        """The CBC-MAC ``T`` (SP 800-38C A.2: B0, the encoded AAD, the plaintext), IV 0."""
         flags = (64 if aad else 0) | self._flags
         parts = [bytes((flags,)), nonce, len(plaintext).to_bytes(self._length_bytes, "big")]
         if aad:
@@ -90,14 +106,26 @@ class Ccm:
             parts.append(aad)
             parts.append(bytes(-(2 + n + (0 if n < 0xFF00 else 4)) % BLOCK))
         parts += (plaintext, bytes(-len(plaintext) % BLOCK))
-        chain = self._cbc.encryptor().update(b"".join(parts))
-        return chain[-BLOCK:][:self._tag_bytes]
+        blocks = b"".join(parts)
+        with self._lock:
+            # C1 = E(B0 ^ last ^ last) = E(B0): the chain restarts from a zero IV.
+            chain = self._cbc.update(_xor(blocks[:BLOCK], self._last) + blocks[BLOCK:])
+            self._last = last = chain[-BLOCK:]
+        return last[:self._tag_bytes]
 
     def _ctr(self, nonce: bytes, data: bytes) -> bytes:
-        """``S0 || (data XOR S1, S2, ...)``: CTR from ``A0``, over a zero block and ``data``."""
-        a0 = bytes([self._length_bytes - 1]) + nonce + bytes(self._length_bytes)
-        encryptor = Cipher(self._algorithm, modes.CTR(a0)).encryptor()
-        return encryptor.update(_ZERO_BLOCK + data)
+        """``S0 || (data XOR S1, S2, ...)``: the counter blocks ``A0, A1, ...`` through ECB."""
+        size = self._length_bytes
+        count = -(-len(data) // BLOCK) + 1
+        if count <= _COUNTED:  # flags || nonce in every block, XORed onto precomputed counters
+            counters = _xor((bytes((size - 1,)) + nonce + bytes(size)) * count,
+                            _COUNTERS[:count * BLOCK])
+        else:
+            prefix = bytes((size - 1,)) + nonce
+            counters = b"".join([prefix + i.to_bytes(size, "big") for i in range(count)])
+        with self._lock:
+            stream = self._ecb.update(counters)
+        return stream[:BLOCK] + (_xor(data, stream[BLOCK:BLOCK + len(data)]) if data else b"")
 
     def _check(self, nonce: bytes, size: int) -> None:
         if len(nonce) != self._nonce_bytes:
