@@ -58,5 +58,8 @@ def independent_verify(
     if len(signature) != 64 or len(public_raw) != 64:
         return False
     e = _sm3(independent_z(public_raw, uid) + message)
-    checker = CryptSM2(private_key=None, public_key=public_raw.hex())
+    checker = CryptSM2(private_key=None, public_key="")
+    # Set after construction: gmssl's constructor runs ``public_key.lstrip("04")``, which
+    # strips every leading '0' and '4' digit of x, not only an 04 prefix.
+    checker.public_key = public_raw.hex()
     return bool(checker.verify(signature.hex(), e))
