@@ -158,6 +158,29 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
     }
 
 
+AEADS = ("AES-CCM-16-64-128", "SM4-CCM-16-64-128", "SM4-GCM")
+PATHS = ("bare SM2 verify (gmalglib)", "SM full check", "SM full verify", "Ed25519 full check",
+         "Ed25519 full verify")
+
+
+def markdown_aead(result: dict[str, Any]) -> str:
+    m = result["median_us"]
+    lines = ["| AEAD | open (us) | seal (us) | nonce + tag bytes |", "|---|---|---|---|"]
+    sizes = {"AES-CCM-16-64-128": "13 + 8", "SM4-CCM-16-64-128": "13 + 8", "SM4-GCM": "12 + 16"}
+    for name in AEADS:
+        lines.append(f"| {name} | {m[name + ' open']:.2f} | {m[name + ' seal']:.2f} | "
+                     f"{sizes[name]} |")
+    return "\n".join(lines)
+
+
+def markdown_speed(result: dict[str, Any]) -> str:
+    m = result["median_us"]
+    lines = ["| path | median (us) |", "|---|---|"]
+    lines += [f"| {name} | {m[name]:,.1f} |" for name in PATHS]
+    lines += [f"| ratio: {name} | {value} |" for name, value in result["ratios"].items()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -166,10 +189,9 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.rounds, args.ops)
     print(f"{result['machine']}, {result['backend']}, {args.rounds} interleaved rounds")
-    for name, value in result["median_us"].items():
-        print(f"{name:34} {value:10.2f} us")
-    for name, value in result["ratios"].items():
-        print(f"{name:40} {value}")
+    print(markdown_aead(result))
+    print()
+    print(markdown_speed(result))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=2)
