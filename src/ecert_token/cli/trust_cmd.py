@@ -31,6 +31,7 @@ from ..keys.cose_key import KID, group_key_from_cose_key, issuer_public_to_cose_
 from ..keys.files import read_private, write_file
 from ..keys.jwk import b64url, issuer_public_jwk
 from ..keys.material import GroupKey, IssuerVerifyKey, Validity
+from ..keys.suite import ALG_NAMES
 from ..keys.trust_store import TrustStore
 from ..trust import (
     GroupKeyInfo,
@@ -82,6 +83,13 @@ def _window(v: Validity) -> dict[str, int | None]:
     return {"not_before": v.not_before, "not_after": v.not_after}
 
 
+def _public_coordinates(raw: bytes) -> dict[str, str]:
+    """``x`` of an Ed25519 key; ``x`` and ``y`` of an SM2 key (64 bytes), as in their JWKs."""
+    if len(raw) == 64:
+        return {"x": b64url(raw[:32]), "y": b64url(raw[32:])}
+    return {"x": b64url(raw)}
+
+
 def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
     """A JSON view of a trust list (public data only)."""
     return {
@@ -92,7 +100,8 @@ def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
         "issuer_keys": [
             {"issuer": k.issuer, "kid": k.kid.hex(), "state": k.state.value,
              "regions": sorted(k.regions) if k.regions is not None else None,
-             "x": b64url(k.public_key.raw), **_window(k.validity)}
+             "alg": ALG_NAMES[k.alg], **_public_coordinates(k.public_key.raw),
+             **_window(k.validity)}
             for k in tl.issuer_keys
         ],
         "group_keys": [
