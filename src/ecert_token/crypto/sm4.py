@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ..errors import InvalidArgument
-from .aead import DecryptionFailed
+from .aead import Aead
 
 __all__ = [
     "ALG_SM4_CCM_16_64_128",
@@ -152,16 +152,22 @@ class Ccm:
         return plaintext
 
 
-class _Sm4Aead:
-    """The interface of :class:`~ecert_token.crypto.aead.AesCcmKey`, for SM4 modes."""
+class _Sm4Aead(Aead):
+    """An SM4 key in one AEAD mode: the interface of :class:`~ecert_token.crypto.aead.Aead`."""
 
     __slots__ = ("_decrypt", "_encrypt")
     _encrypt: Callable[[bytes, bytes, bytes], bytes]
     _decrypt: Callable[[bytes, bytes, bytes], bytes]
-    alg: int
-    nonce_bytes: int
-    tag_bytes: int
-    name: str
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+            raise InvalidArgument(f"{self.name} keys are 16 bytes")
+        mode = self._mode(key)
+        self._encrypt = mode.encrypt
+        self._decrypt = mode.decrypt
+
+    def _mode(self, key: bytes) -> Ccm | _Sm4Gcm:
+        raise NotImplementedError  # pragma: no cover - each mode defines it
 
     def encrypt(
         self, plaintext: bytes, aad: bytes, random_bytes: RandomBytes = os.urandom
@@ -171,13 +177,6 @@ class _Sm4Aead:
         if not isinstance(nonce, bytes) or len(nonce) != self.nonce_bytes:
             raise InvalidArgument("the random source returned the wrong number of bytes")
         return nonce, self._encrypt(nonce, plaintext, aad)
-
-    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        """Decrypt and authenticate; :class:`DecryptionFailed` on any fault."""
-        plaintext = self.open(nonce, ciphertext, aad)
-        if plaintext is None:
-            raise DecryptionFailed
-        return plaintext
 
     @property
     def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:
@@ -192,27 +191,6 @@ class _Sm4Aead:
             return self._decrypt(nonce, ciphertext, aad)
         except InvalidTag:
             return None
-
-
-def _check_key(key: object, name: str) -> bytes:
-    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-        raise InvalidArgument(f"{name} keys are 16 bytes")
-    return key
-
-
-class Sm4CcmKey(_Sm4Aead):
-    """A 128-bit SM4 key in CCM with a 13-byte nonce and an 8-byte tag."""
-
-    __slots__ = ()
-    alg = ALG_SM4_CCM_16_64_128
-    nonce_bytes = 13
-    tag_bytes = 8
-    name = "SM4-CCM-16-64-128"
-
-    def __init__(self, key: bytes) -> None:
-        ccm = Ccm(algorithms.SM4(_check_key(key, self.name)), self.nonce_bytes, self.tag_bytes)
-        self._encrypt = ccm.encrypt
-        self._decrypt = ccm.decrypt
 
 
 class _Sm4Gcm:
@@ -239,6 +217,19 @@ class _Sm4Gcm:
         return decryptor.update(data[:cut]) + decryptor.finalize()
 
 
+class Sm4CcmKey(_Sm4Aead):
+    """A 128-bit SM4 key in CCM with a 13-byte nonce and an 8-byte tag."""
+
+    __slots__ = ()
+    alg = ALG_SM4_CCM_16_64_128
+    nonce_bytes = 13
+    tag_bytes = 8
+    name = "SM4-CCM-16-64-128"
+
+    def _mode(self, key: bytes) -> Ccm:
+        return Ccm(algorithms.SM4(key), self.nonce_bytes, self.tag_bytes)
+
+
 class Sm4GcmKey(_Sm4Aead):
     """A 128-bit SM4 key in GCM with a 12-byte nonce and a 16-byte tag (RFC 8998)."""
 
@@ -248,8 +239,5 @@ class Sm4GcmKey(_Sm4Aead):
     tag_bytes = 16
     name = "SM4-GCM"
 
-    def __init__(self, key: bytes) -> None:
-        gcm = _Sm4Gcm(_check_key(key, self.name))
-        self._encrypt = gcm.encrypt
-        self._decrypt = gcm.decrypt
-
+    def _mode(self, key: bytes) -> _Sm4Gcm:
+        return _Sm4Gcm(key)
