@@ -456,3 +456,37 @@ def test_fast_slicing_of_private_use_algs_equals_the_strict_decoders(sm: KeyDir)
             except cose.COSEError:
                 got = cose.COSEError
             assert got == expected, protected.hex()
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_damaged_sm_key_forms_raise_only_typed_errors(sm: KeyDir, data: st.DataObject) -> None:
+    """JWK members and COSE_Key bytes of SM keys, damaged at random: an EcertError or a
+    valid key, never another exception."""
+    from ecert_token.errors import EcertError
+
+    jwk = dict(issuer_public_jwk(sm.signing_key.public))
+    group = dict(group_key_jwk(sm.group_key))
+    for form in (jwk, group):
+        name = data.draw(st.sampled_from(sorted(form)))
+        form[name] = data.draw(_JSONISH)
+    cose_key = bytearray(data.draw(st.sampled_from([
+        issuer_public_to_cose_key(sm.signing_key.public), group_key_to_cose_key(sm.group_key)])))
+    index = data.draw(st.integers(0, len(cose_key) - 1))
+    cose_key[index] ^= data.draw(st.integers(1, 255))
+    for attempt in (lambda: issuer_public_from_jwk(jwk, "NHSA"),
+                    lambda: group_key_from_jwk(group, "national"),
+                    lambda: issuer_public_from_cose_key(bytes(cose_key), "NHSA"),
+                    lambda: group_key_from_cose_key(bytes(cose_key), "national")):
+        try:
+            attempt()
+        except EcertError:
+            pass
