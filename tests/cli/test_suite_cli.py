@@ -85,3 +85,20 @@ def test_demo_with_the_sm_suite() -> None:
     assert "(SM2-SM3)" in proc.stdout and "(SM4-CCM-16-64-128)" in proc.stdout
     assert "ACCEPTED" in proc.stdout and "code=replayed" in proc.stdout
     assert ecert("keygen", "--out", "x", "--suite", "sm2").returncode == 2
+
+
+def test_sm2_root_from_the_command_line(sm_keys: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    made = ecert("trust", "keygen", "--out", str(root), "--suite", "sm")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["alg"] == "SM2-SM3"
+    assert stat.S_IMODE((root / "root.key.jwk.json").stat().st_mode) == 0o600
+    payload, signed = tmp_path / "tl.cbor", tmp_path / "tl.cose"
+    assert ecert("trust", "build", "--keys", str(sm_keys), "--sequence", "1", "--issued-at",
+                 str(NOW - 60), "--out", str(payload)).returncode == 0
+    proc = ecert("trust", "sign", str(payload), "--root-key", str(root / "root.key.jwk.json"),
+                 "--out", str(signed))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = ecert("trust", "verify", str(signed), "--root", str(root / "root.pub.cose"),
+                 "--now", str(NOW))
+    assert proc.returncode == 0, proc.stdout + proc.stderr

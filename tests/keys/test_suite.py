@@ -489,3 +489,46 @@ def test_damaged_sm_key_forms_raise_only_typed_errors(sm: KeyDir, data: st.DataO
                     lambda: group_key_from_cose_key(bytes(cose_key), "national")):
         with contextlib.suppress(EcertError):
             attempt()
+
+
+def test_an_sm2_root_signs_trust_lists(sm: KeyDir, ed: KeyDir, tmp_path: Path) -> None:
+    """An SM-only deployment: the trust list is signed with SM2 too; a list is verified
+    only with the pinned root's algorithm."""
+    from ecert_token.errors import TrustListError
+    from ecert_token.trust import load_root_signing_key, load_trust_root, save_root
+    from ecert_token.trust.root import TrustRoot
+
+    root = RootSigningKey.generate(deterministic_random(b"sm root"), suite=Suite.SM)
+    assert root.alg == ALG_SM2_SM3 and root.root.alg == ALG_SM2_SM3
+    tl = build_trust_list(1, NOW - 60, NOW + 86_400, [sm.signing_key.public], [sm.group_key])
+    signed = sign_trust_list(tl, root)
+    loaded = verify_trust_list(signed, root.root, NOW)
+    assert verifier(loaded.trust_store([sm.group_key])).verify(mint(sm), BT).issuer == "NHSA"
+    # The envelope's signature is SM2 over the Sig_structure with the list's external_aad.
+    import cbor2
+
+    from ecert_token.trust.envelope import EXTERNAL_AAD
+
+    protected, _, payload, signature = cbor2.loads(signed).value
+    assert cbor2.loads(protected)[1] == ALG_SM2_SM3
+    assert independent_verify(root.root.public_key.raw,
+                              cbor2.dumps(["Signature1", protected, EXTERNAL_AAD, payload]),
+                              signature)
+    # Files: the private key an SM2 JWK (0600), the pinned key an EC2 COSE_Key.
+    save_root(root, tmp_path / "root.key.jwk.json", tmp_path / "root.pub.cose")
+    assert (tmp_path / "root.key.jwk.json").stat().st_mode & 0o077 == 0
+    assert load_root_signing_key(tmp_path / "root.key.jwk.json").root == root.root
+    assert load_trust_root(tmp_path / "root.pub.cose") == root.root
+    with pytest.raises(KeyMaterialError):
+        save_root(root, tmp_path / "x", tmp_path / "y", passphrase=b"pw")
+    # An Ed25519 root under the same kid does not verify an SM2-signed list, nor the reverse.
+    ed_root = RootSigningKey.generate(deterministic_random(b"ed root"))
+    impostor = TrustRoot(root.kid, ed_root.root.public_key)
+    with pytest.raises(TrustListError) as err:
+        verify_trust_list(signed, impostor, NOW)
+    assert err.value.code is ErrorCode.TRUST_LIST_BAD_SIGNATURE
+    ed_signed = sign_trust_list(tl, ed_root)
+    with pytest.raises(TrustListError) as err:
+        verify_trust_list(ed_signed, TrustRoot(ed_root.kid, root.root.public_key), NOW)
+    assert err.value.code is ErrorCode.TRUST_LIST_BAD_SIGNATURE
+    assert verify_trust_list(ed_signed, ed_root.root, NOW).sequence == 1
