@@ -32,10 +32,10 @@ class Suite(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> Suite:
-        try:
-            return cls(str(value)) if isinstance(value, str) else cls("")
-        except ValueError:
-            raise InvalidArgument("suite must be 'ed25519' or 'sm'") from None
+        for suite in cls:
+            if value == suite.value:
+                return suite
+        raise InvalidArgument("suite must be 'ed25519' or 'sm'")
 
     @property
     def signature_alg(self) -> int:
