@@ -6,6 +6,7 @@ Every candidate signs and verifies the same message (the size of a token's
 Sig_structure) under the same key and the default signer ID; the candidates
 take turns round by round, so a busy machine slows all of them alike.
 
+    pip install gmalglib tongsuopy gmssl-pyx gmssl-fast gmssl   # in a scratch venv
     python benchmarks/sm2_backends.py [--rounds 15] [--ops 40] [--json FILE]
 
 A candidate that is not installed is reported as such.  Each one's answers
