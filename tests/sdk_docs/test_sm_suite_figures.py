@@ -60,3 +60,10 @@ def test_speed_and_backend_tables_are_the_recorded_runs() -> None:
     assert f"runs at {ratios['bare SM2 verify / SM full verify']} of the speed" in README
     assert f"0.95; {ratios['bare SM2 verify / SM full check']} without" in README
     assert f"about {ratios['SM full verify / Ed25519 full verify']:.0f} times" in README
+
+
+def test_the_pages_python_example_runs_as_written() -> None:
+    block = PAGE.split("```python\n", 1)[1].split("```\n", 1)[0]
+    run = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert run.stdout.strip() == "NHSA 291"
