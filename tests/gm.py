@@ -23,9 +23,9 @@ REQUIRE_ENV = "ECERT_REQUIRE_GM"
 DEFAULT_ID = b"1234567812345678"
 
 
-def require_gm() -> None:
+def require_gm(modules: tuple[str, ...] = ("gmalglib", "gmssl")) -> None:
     """Skip the calling module without the SM backends, or fail it in CI."""
-    missing = [m for m in ("gmalglib", "gmssl") if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if not missing:
         return
     reason = f"{' and '.join(missing)} not installed (pip install -e '.[dev,gm]')"

@@ -181,3 +181,16 @@ def test_cross_check_handles_keys_whose_x_starts_with_zero_or_four_digits() -> N
         seed += 1
     signature = key.sign(b"m")
     assert independent_verify(key.public_key.raw, b"m", signature)
+
+
+def test_missing_sm_packages_fail_in_ci_and_skip_elsewhere(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from tests.gm import REQUIRE_ENV
+
+    monkeypatch.setenv(REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception):
+        require_gm(("no_such_sm_backend_module",))
+    monkeypatch.delenv(REQUIRE_ENV)
+    with pytest.raises(pytest.skip.Exception):
+        require_gm(("no_such_sm_backend_module",))
+    require_gm()  # here both are installed
