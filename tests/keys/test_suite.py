@@ -51,13 +51,21 @@ from ecert_token.keys.cose_key import (  # noqa: E402
 )
 from ecert_token.keys.jwk import (  # noqa: E402
     b64url,
+    b64url_decode,
     group_key_from_jwk,
     group_key_jwk,
     issuer_public_from_jwk,
     issuer_public_jwk,
+    sm2_private_from_jwk,
+    sm2_private_jwk,
 )
 from ecert_token.keys.keydir import KeyDir, new_group_key, new_issuer_key  # noqa: E402
-from ecert_token.keys.material import GroupKey, IssuerSigningKey, KeyState  # noqa: E402
+from ecert_token.keys.material import (  # noqa: E402
+    GroupKey,
+    IssuerSigningKey,
+    IssuerVerifyKey,
+    KeyState,
+)
 from ecert_token.keys.suite import ALG_NAMES, Suite  # noqa: E402
 from ecert_token.model import TokenClaims  # noqa: E402
 from ecert_token.token.text import PREFIX  # noqa: E402
@@ -146,8 +154,26 @@ def test_custom_signer_id_end_to_end() -> None:
         verifier(TrustStore([wrong], [gk])).verify(token, BT)
     assert err.value.code is ErrorCode.BAD_SIGNATURE
     assert not independent_verify(private.public_key.raw, tbs, signature)
-    with pytest.raises(InvalidArgument):
-        issuer_public_jwk(sk.public)  # a custom ID has no JWK form: refused, not dropped
+    # The ID travels with the key: JWK member sm2_id, COSE_Key label -65537, trust lists.
+    jwk = issuer_public_jwk(sk.public)
+    assert b64url_decode(jwk["sm2_id"]) == uid
+    assert issuer_public_from_jwk(jwk, "NHSA", state=sk.state) == sk.public
+    cose_key = issuer_public_to_cose_key(sk.public)
+    assert issuer_public_from_cose_key(cose_key, "NHSA", state=sk.state) == sk.public
+    root = RootSigningKey.generate(deterministic_random(b"root for ids"))
+    listed = verify_trust_list(sign_trust_list(build_trust_list(
+        1, NOW - 60, NOW + 600, [sk.public], [gk]), root), root.root, NOW)
+    assert verifier(listed.trust_store([gk])).verify(mint((sk, gk)), BT).issuer == "NHSA"
+    _, private_back = sm2_private_from_jwk(sm2_private_jwk(kid, private))
+    assert private_back.uid == uid
+    assert "sm2_id" not in issuer_public_jwk(sm_default_key())
+    for bad in ("", b64url(b"1234567812345678"), b64url(b"x" * 8192), 7):
+        with pytest.raises(KeyMaterialError):
+            issuer_public_from_jwk({**jwk, "sm2_id": bad}, "NHSA")
+
+
+def sm_default_key() -> IssuerVerifyKey:
+    return new_issuer_key("D", None, deterministic_random(b"default id"), suite=Suite.SM).public
 
 
 def test_mixed_trust_store_and_batches(sm: KeyDir, ed: KeyDir) -> None:

@@ -16,7 +16,9 @@ python-cwt and other libraries add it.  Export never writes it.
 The SM suite's keys (docs/sm-suite.md) take the same two shapes:
 
 * an SM2 public key: ``{1: 2 (EC2), 2: kid, 3: -65537 (SM2 over SM3),
-  -1: -65537 (crv SM2, private use), -2: x, -3: y}`` with 32-byte coordinates;
+  -1: -65537 (crv SM2, private use), -2: x, -3: y}`` with 32-byte coordinates,
+  and ``-65537: signer ID`` (a private-use label) only for an ID other than the
+  default;
 * an SM4 group key: ``{1: 4, 2: kid, 3: -65539 (SM4-CCM-16-64-128) or -65538
   (SM4-GCM), -1: k}`` with a 16-byte ``k``.
 
@@ -32,8 +34,8 @@ from ..codec import cbor
 from ..codec.cbor import CBORError
 from ..crypto.aead import KEY_BYTES
 from ..crypto.ed25519 import ALG_EDDSA, Ed25519PublicKey
-from ..crypto.sm2 import ALG_SM2_SM3, DEFAULT_ID, SM2PublicKey
-from ..errors import EcertError, ErrorCode, InvalidArgument, KeyMaterialError
+from ..crypto.sm2 import ALG_SM2_SM3, DEFAULT_ID, MAX_ID_BYTES, SM2PublicKey
+from ..errors import EcertError, ErrorCode, KeyMaterialError
 from .material import (
     ALWAYS,
     GroupKey,
@@ -61,9 +63,12 @@ KTY_EC2 = 2
 EC2_Y = -3
 CRV_SM2 = -65537
 """sm2p256v1: no COSE curve id is registered; this one is from the private-use range."""
+EC2_SM2_ID = -65537
+"""An SM2 key's signer ID (bstr), a private-use label present only for a non-default ID."""
 
 _OKP_LABELS = frozenset({KTY, KID, ALG, OKP_CRV, OKP_X})
 _EC2_LABELS = frozenset({KTY, KID, ALG, OKP_CRV, OKP_X, EC2_Y})
+_EC2_LABELS_WITH_ID = _EC2_LABELS | {EC2_SM2_ID}
 _SYMMETRIC_LABELS = frozenset({KTY, KID, ALG, SYMMETRIC_K})
 
 
@@ -71,10 +76,11 @@ def issuer_public_cose_map(key: IssuerVerifyKey) -> dict[int, object]:
     """The COSE_Key map of an issuer's public key (for embedding in a trust list)."""
     public = key.public_key
     if isinstance(public, SM2PublicKey):
+        out: dict[int, object] = {KTY: KTY_EC2, KID: key.kid, ALG: ALG_SM2_SM3,
+                                  OKP_CRV: CRV_SM2, OKP_X: public.raw[:32], EC2_Y: public.raw[32:]}
         if public.uid != DEFAULT_ID:
-            raise InvalidArgument("an SM2 key with a custom signer ID has no COSE_Key form")
-        return {KTY: KTY_EC2, KID: key.kid, ALG: ALG_SM2_SM3, OKP_CRV: CRV_SM2,
-                OKP_X: public.raw[:32], EC2_Y: public.raw[32:]}
+            out[EC2_SM2_ID] = public.uid
+        return out
     return {KTY: KTY_OKP, KID: key.kid, ALG: ALG_EDDSA, OKP_CRV: CRV_ED25519,
             OKP_X: public.raw}
 
@@ -142,13 +148,17 @@ def sm2_public_from_map(value: dict[object, object]) -> tuple[bytes, SM2PublicKe
     if OKP_D in value:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "a public COSE_Key must not hold d")
     value = _without_key_ops(value, OP_VERIFY)
-    if (value.keys() != _EC2_LABELS or not _is(value[KTY], KTY_EC2)
+    if (value.keys() not in (_EC2_LABELS, _EC2_LABELS_WITH_ID) or not _is(value[KTY], KTY_EC2)
             or not _is(value[OKP_CRV], CRV_SM2) or not _is(value[ALG], ALG_SM2_SM3)):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "not an SM2 EC2 COSE_Key")
     x, y = value[OKP_X], value[EC2_Y]
     if type(x) is not bytes or type(y) is not bytes or len(x) != 32 or len(y) != 32:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "SM2 coordinates are 32-byte strings")
-    return _check_kid(value[KID]), SM2PublicKey(x + y)
+    uid = value.get(EC2_SM2_ID, DEFAULT_ID)
+    if type(uid) is not bytes or (EC2_SM2_ID in value and uid == DEFAULT_ID) or not (
+            1 <= len(uid) <= MAX_ID_BYTES):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "an SM2 signer ID is 1 to 8191 bytes")
+    return _check_kid(value[KID]), SM2PublicKey(x + y, uid)
 
 
 def public_from_map(value: dict[object, object]) -> tuple[bytes, PublicKey]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..crypto.aead import ALG_AES_CCM_16_64_128
 from ..crypto.ed25519 import Ed25519PublicKey
-from ..crypto.sm2 import ALG_SM2_SM3, DEFAULT_ID, SM2PrivateKey, SM2PublicKey
+from ..crypto.sm2 import ALG_SM2_SM3, DEFAULT_ID, MAX_ID_BYTES, SM2PrivateKey, SM2PublicKey
 from ..errors import EcertError, ErrorCode, InvalidArgument, KeyMaterialError
 from .material import ALWAYS, GroupKey, IssuerVerifyKey, KeyState, PublicKey, Validity
 from .suite import ALG_IDS, ALG_NAMES, GROUP_ALGS
@@ -42,10 +42,27 @@ def b64url_decode(text: object) -> bytes:
     return data
 
 
+SM2_ID = "sm2_id"
+"""The JWK member of an SM2 key's signer ID (base64url), present only for an ID other
+than the default ``1234567812345678``: a tool that ignores it verifies under the default
+ID, and the signature fails rather than passing under the wrong identity."""
+
+
 def _sm2_members(public: SM2PublicKey) -> dict[str, str]:
+    members = {"kty": "EC", "crv": "SM2", "x": b64url(public.raw[:32]),
+               "y": b64url(public.raw[32:])}
     if public.uid != DEFAULT_ID:
-        raise InvalidArgument("an SM2 key with a custom signer ID has no JWK form")
-    return {"kty": "EC", "crv": "SM2", "x": b64url(public.raw[:32]), "y": b64url(public.raw[32:])}
+        members[SM2_ID] = b64url(public.uid)
+    return members
+
+
+def _sm2_id(jwk: dict[str, Any]) -> bytes:
+    if SM2_ID not in jwk:
+        return DEFAULT_ID
+    uid = b64url_decode(jwk[SM2_ID])
+    if uid == DEFAULT_ID or not 1 <= len(uid) <= MAX_ID_BYTES:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "sm2_id is 1 to 8191 bytes, not the default")
+    return uid
 
 
 def issuer_public_jwk(key: IssuerVerifyKey) -> dict[str, str]:
@@ -98,7 +115,7 @@ def sm2_private_from_jwk(jwk: dict[str, Any]) -> tuple[bytes, SM2PrivateKey]:
     if not isinstance(jwk, dict) or not _is_sm2(jwk) or "d" not in jwk:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "not an SM2 private JWK")
     try:
-        key = SM2PrivateKey(b64url_decode(jwk.get("d")))
+        key = SM2PrivateKey(b64url_decode(jwk.get("d")), _sm2_id(jwk))
     except InvalidArgument:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "not a valid SM2 private key") from None
     if key.public_key.raw != _sm2_point(jwk):
@@ -121,7 +138,7 @@ def issuer_public_from_jwk(
         raise KeyMaterialError(ErrorCode.KEY_FILE, "a public JWK must not hold a private part")
     public: PublicKey
     if _is_sm2(jwk):
-        public = SM2PublicKey(_sm2_point(jwk))
+        public = SM2PublicKey(_sm2_point(jwk), _sm2_id(jwk))
     elif jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
         public = Ed25519PublicKey(b64url_decode(jwk.get("x")))
     else:
