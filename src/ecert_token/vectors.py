@@ -160,13 +160,19 @@ class _Keys:
     """The SM suite: an SM2 issuer key and an SM4-CCM group key."""
     sm_gcm: GroupKey
     sm_rogue: IssuerSigningKey
+    sm_custom_id: IssuerSigningKey
+    """An SM2 issuer key signing under a signer ID other than the default."""
 
 
-def _seeded_sm2(key: IssuerSigningKey, name: bytes) -> IssuerSigningKey:
+SM2_CUSTOM_ID = b"NHSA-SM issuer 01"
+
+
+def _seeded_sm2(key: IssuerSigningKey, name: bytes, uid: bytes | None = None
+                ) -> IssuerSigningKey:
     """``key`` signing with nonces from a seeded stream (vectors only: the files must
     regenerate byte for byte; a real SM2 key draws every nonce from os.urandom)."""
     assert isinstance(key.private_key, SM2PrivateKey)
-    private = SM2PrivateKey(key.private_key.secret,
+    private = SM2PrivateKey(key.private_key.secret, uid or key.private_key.uid,
                             random_bytes=seeded_random(SEED + b"/sm2-nonces/" + name))
     return dataclasses.replace(key, private_key=private)
 
@@ -176,6 +182,8 @@ def _keys() -> _Keys:
                   suite=Suite.SM)
     rogue = generate("ROGUE", "rogue", random_bytes=seeded_random(SEED + b"/keys/sm-rogue"),
                      suite=Suite.SM)
+    custom = generate("NHSA-SM-ID", "unused", random_bytes=seeded_random(SEED + b"/keys/sm-id"),
+                      suite=Suite.SM)
     return _Keys(
         main=generate("NHSA", "national", random_bytes=seeded_random(SEED + b"/keys/main")),
         rogue=generate("ROGUE", "rogue", random_bytes=seeded_random(SEED + b"/keys/rogue")),
@@ -183,6 +191,7 @@ def _keys() -> _Keys:
         sm_gcm=new_group_key("national-sm-gcm", seeded_random(SEED + b"/keys/sm-gcm"),
                              alg=ALG_SM4_GCM),
         sm_rogue=_seeded_sm2(rogue.signing_key, b"rogue"),
+        sm_custom_id=_seeded_sm2(custom.signing_key, b"custom-id", SM2_CUSTOM_ID),
     )
 
 
@@ -409,12 +418,13 @@ def _malformed(k: _Keys) -> Vector:
 
 
 def _sm_trust(k: _Keys) -> Trust:
-    return Trust((k.sm.signing_key,), (k.sm.group_key, k.sm_gcm))
+    return Trust((k.sm.signing_key, k.sm_custom_id), (k.sm.group_key, k.sm_gcm))
 
 
 def _sm_valid(k: _Keys) -> Vector:
     iss = _issuer(k.sm.signing_key, k.sm.group_key, "sm_valid")
     gcm = _issuer(k.sm.signing_key, k.sm_gcm, "sm_valid_gcm")
+    custom = _issuer(k.sm_custom_id, k.sm.group_key, "sm_valid_custom_id")
     p = sample_person()
     return Vector("sm_valid", "the SM suite: SM2 signatures over SM3 (default signer ID) and "
                   "SM4-CCM-16-64-128 or SM4-GCM encryption, chosen by the keys",
@@ -424,6 +434,8 @@ def _sm_valid(k: _Keys) -> Vector:
         Check("SM2 + SM4-CCM purchase code at a pharmacy till, 30 s after issue",
               iss.mint(p, BUY), BUY, NOW + 30, VALID),
         Check("SM2 + SM4-GCM registration code", gcm.mint(p, REG), REG, NOW, VALID),
+        Check("SM2 under the signer ID 'NHSA-SM issuer 01' (JWK member sm2_id)",
+              custom.mint(p, REG), REG, NOW, VALID),
     ))
 
 

@@ -416,9 +416,13 @@ def test_published_sm_vectors_read_independently() -> None:
     doc = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "sm_valid.json"
                       ).read_text("utf-8"))
     groups = {b64url_decode(g["jwk"]["kid"]): g["jwk"] for g in doc["trust"]["group_keys"]}
-    [issuer] = doc["trust"]["issuer_keys"]
-    public = b64url_decode(issuer["public_jwk"]["x"]) + b64url_decode(issuer["public_jwk"]["y"])
-    seen_algs = set()
+    issuers = {}
+    for issuer in doc["trust"]["issuer_keys"]:
+        jwk = issuer["public_jwk"]
+        issuers[b64url_decode(jwk["kid"])] = (
+            b64url_decode(jwk["x"]) + b64url_decode(jwk["y"]),
+            b64url_decode(jwk["sm2_id"]) if "sm2_id" in jwk else b"1234567812345678")
+    seen_algs, seen_ids = set(), set()
     for check in doc["checks"]:
         env = cbor2.loads(from_text_bytes(check["token"]))
         protected, unprotected, ciphertext = env.value
@@ -434,11 +438,15 @@ def test_published_sm_vectors_read_independently() -> None:
         else:
             signed = Ccm(algorithms.SM4(key), 13, 8).decrypt(nonce, ciphertext, aad)
         s_protected, _, payload, signature = cbor2.loads(signed).value
-        assert cbor2.loads(s_protected)[1] == ALG_SM2_SM3
+        s_header = cbor2.loads(s_protected)
+        assert s_header[1] == ALG_SM2_SM3
+        public, uid = issuers[s_header[4]]
+        seen_ids.add(uid)
         tbs = cbor2.dumps(["Signature1", s_protected, b"", payload])
-        assert independent_verify(public, tbs, signature)
+        assert independent_verify(public, tbs, signature, uid)
         assert cbor2.loads(payload)[2] == check["expected"]["claims"]["credential_id"]
     assert seen_algs == {(ALG_SM4_CCM_16_64_128, "SM4-CCM-16-64-128"), (ALG_SM4_GCM, "SM4-GCM")}
+    assert seen_ids == {b"1234567812345678", b"NHSA-SM issuer 01"}
 
 
 def from_text_bytes(token: str) -> bytes:
