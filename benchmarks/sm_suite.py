@@ -82,8 +82,8 @@ def _signature_inputs(keys: KeyDir, tokens: list[str]) -> list[tuple[bytes, byte
         env = cose.decode_encrypt0(b45decode(token[len(PREFIX):]))
         signed = keys.group_key.aead.decrypt(env.iv, env.ciphertext,
                                              cose.enc_structure(env.protected))
-        _, _, _, _, signature, tbs = cose.split_sign1(signed)
-        out.append((tbs, signature))
+        msg = cose.decode_sign1(signed)
+        out.append((cose.sig_structure(msg.protected, msg.payload), msg.signature))
     return out
 
 
