@@ -9,7 +9,6 @@ independent pure-Python gmssl (tests/gm.py).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import json
