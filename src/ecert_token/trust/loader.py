@@ -17,6 +17,7 @@ terminal cut off from updates stops rather than trusting old keys forever.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class TrustListLoader:
     def __init__(
         self,
         root: TrustRoot,
-        state_dir: Path | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         *,
         group_keys: Iterable[GroupKey] = (),
         staleness: Staleness | None = None,
@@ -67,7 +68,7 @@ class TrustListLoader:
         if not isinstance(root, TrustRoot):
             raise InvalidArgument("root must be a TrustRoot")
         self.root = root
-        self.state_dir = state_dir
+        self.state_dir = None if state_dir is None else Path(state_dir)
         self.staleness = staleness or Staleness()
         self._clock = clock
         self._lock = threading.Lock()
@@ -77,8 +78,8 @@ class TrustListLoader:
         self._digest: str | None = None
         self._highest = -1
         self._warned: int | None = None
-        if state_dir is not None:
-            self._restore(state_dir)
+        if self.state_dir is not None:
+            self._restore(self.state_dir)
 
     @property
     def group_keys(self) -> tuple[GroupKey, ...]:
@@ -149,11 +150,11 @@ class TrustListLoader:
         log.info("trust list %d loaded (%d issuer keys)", tl.sequence, len(tl.issuer_keys))
         return tl
 
-    def offer_file(self, path: Path, now: int | None = None) -> TrustList:
+    def offer_file(self, path: str | os.PathLike[str], now: int | None = None) -> TrustList:
         try:
-            data = path.read_bytes()
+            data = Path(path).read_bytes()
         except OSError:
-            raise TrustListError(ErrorCode.TRUST_LIST_INVALID, "cannot read the file") from None
+            raise TrustListError(ErrorCode.TRUST_LIST_INVALID, f"cannot read {Path(path).name}") from None
         return self.offer(data, now)
 
     def _check_age(self, tl: TrustList, now: int) -> None:

@@ -84,21 +84,25 @@ class RootSigningKey:
         return f"RootSigningKey(kid={self.kid.hex()})"
 
 
-def save_root(key: RootSigningKey, private_path: Path, public_path: Path,
-              passphrase: bytes | None = None) -> None:
+def save_root(
+    key: RootSigningKey, private_path: str | os.PathLike[str],
+    public_path: str | os.PathLike[str], passphrase: bytes | None = None,
+) -> None:
     """Private key as PKCS#8 PEM (0600), pinned public key as COSE_Key (0644)."""
-    write_file(private_path, ed25519_to_pem(key.private_key, passphrase), 0o600)
-    write_file(public_path, key.root.to_cose_key(), 0o644)
+    write_file(Path(private_path), ed25519_to_pem(key.private_key, passphrase), 0o600)
+    write_file(Path(public_path), key.root.to_cose_key(), 0o644)
 
 
-def load_root_signing_key(path: Path, passphrase: bytes | None = None) -> RootSigningKey:
-    private = ed25519_from_pem(read_private(path), passphrase)
+def load_root_signing_key(
+    path: str | os.PathLike[str], passphrase: bytes | None = None
+) -> RootSigningKey:
+    private = ed25519_from_pem(read_private(Path(path)), passphrase)
     return RootSigningKey(thumbprint_kid(private.public_key.raw, KID_BYTES), private)
 
 
-def load_trust_root(path: Path) -> TrustRoot:
+def load_trust_root(path: str | os.PathLike[str]) -> TrustRoot:
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except OSError:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, f"cannot read {path.name}") from None
+        raise KeyMaterialError(ErrorCode.KEY_FILE, f"cannot read {Path(path).name}") from None
     return TrustRoot.from_cose_key(data)
