@@ -47,7 +47,8 @@ from ..trust import (
 )
 from ..trust.envelope import sign_payload
 from ..trust.listing import decode_payload, encode_payload
-from .output import EXIT_OK, emit
+from .inputs import kid_arg, positive_int, read_file, unix_time
+from .output import EXIT_OK, UsageError, emit
 
 DEFAULT_LIFETIME = 30 * 86_400
 ROOT_PEM = "root.key.pem"
@@ -56,26 +57,20 @@ ROOT_PUB = "root.pub.cose"
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _passphrase(args: argparse.Namespace) -> bytes | None:
+def passphrase(args: argparse.Namespace) -> bytes | None:
+    """The passphrase in the environment variable ``--passphrase-env`` names, if any."""
     name = getattr(args, "passphrase_env", None)
     if not name:
         return None
     value = os.environ.get(name)
     if value is None:
-        raise InvalidArgument("the passphrase environment variable is not set")
+        raise UsageError(f"the passphrase environment variable {name} is not set")
     return value.encode()
 
 
 def _now(args: argparse.Namespace) -> int:
     now = getattr(args, "now", None)
     return system_clock() if now is None else int(now)
-
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        raise EcertError(ErrorCode.INVALID_ARGUMENT, "cannot read an input file") from None
 
 
 def _window(v: Validity) -> dict[str, int | None]:
@@ -131,8 +126,11 @@ def load_terminal_trust(
                              clock=lambda: at)
     try:
         data = list_path.read_bytes()
-    except OSError:
-        raise EcertError(ErrorCode.TRUST_LIST_INVALID, "cannot read the trust list") from None
+    except OSError as exc:
+        raise EcertError(
+            ErrorCode.TRUST_LIST_INVALID,
+            f"cannot read the trust list {list_path}: {exc.strerror or 'unreadable'}",
+        ) from None
     tl = loader.offer(data)
     groups = [provisioned_group_key(read_private(p), tl) for p in group_key_paths]
     loader.provision(groups)
@@ -153,7 +151,7 @@ def trust_store_from_args(args: argparse.Namespace, now: int | None = None) -> T
     if not getattr(args, "trust_list", None):
         return None
     if not args.root:
-        raise InvalidArgument("--trust-list needs --root")
+        raise UsageError("--trust-list needs --root")
     return load_terminal_trust(
         Path(args.root), Path(args.trust_list), [Path(p) for p in args.group_key],
         state_dir=Path(args.trust_state) if args.trust_state else None, now=now,
@@ -168,7 +166,7 @@ def cmd_trust_keygen(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     key = RootSigningKey.generate()
-    save_root(key, out / ROOT_PEM, out / ROOT_PUB, _passphrase(args))
+    save_root(key, out / ROOT_PEM, out / ROOT_PUB, passphrase(args))
     emit({"root_kid": key.kid.hex(), "private_key": str(out / ROOT_PEM),
            "public_key": str(out / ROOT_PUB)})
     return EXIT_OK
@@ -195,9 +193,9 @@ def cmd_trust_build(args: argparse.Namespace) -> int:
 
 def cmd_trust_sign(args: argparse.Namespace) -> int:
     """Sign a built payload with the national root key."""
-    payload = _read(args.payload)
+    payload = read_file(args.payload, "payload")
     tl = decode_payload(payload)  # refuse to sign something that would not load
-    key = load_root_signing_key(Path(args.root_key), _passphrase(args))
+    key = load_root_signing_key(Path(args.root_key), passphrase(args))
     signed = sign_payload(payload, key)
     write_file(Path(args.out), signed, 0o644)
     emit({"signed": str(args.out), "root_kid": key.kid.hex(), "sequence": tl.sequence,
@@ -207,7 +205,7 @@ def cmd_trust_sign(args: argparse.Namespace) -> int:
 
 def cmd_trust_inspect(args: argparse.Namespace) -> int:
     """Show a signed list's content WITHOUT verifying it."""
-    emit(list_to_dict(read_unverified(_read(args.list)), verified=False))
+    emit(list_to_dict(read_unverified(read_file(args.list, "trust list")), verified=False))
     return EXIT_OK
 
 
@@ -215,7 +213,7 @@ def cmd_trust_verify(args: argparse.Namespace) -> int:
     """Verify a signed list against the pinned root (and the persisted sequence)."""
     now = _now(args)
     root = load_trust_root(Path(args.root))
-    data = _read(args.list)
+    data = read_file(args.list, "trust list")
     if args.state_dir:
         staleness = Staleness(args.warn_after, args.refuse_after)
         tl = TrustListLoader(root, Path(args.state_dir), staleness=staleness,
@@ -231,8 +229,8 @@ def cmd_trust_verify(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     """Rotate the issuer or group key of a key directory; the old key verifies only."""
-    directory, passphrase, now = Path(args.keys), _passphrase(args), _now(args)
-    keys = keydir.load(directory, passphrase)
+    directory, secret, now = Path(args.keys), passphrase(args), _now(args)
+    keys = keydir.load(directory, secret)
     if args.what == "issuer":
         old_kid = keys.signing_key.kid
         keys = keys.rotate_issuer(now)
@@ -241,7 +239,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         old_kid = keys.group_key.kid
         keys = keys.rotate_group(now)
         new_kid = keys.group_key.kid
-    keydir.save(keys, directory, passphrase)
+    keydir.save(keys, directory, secret)
     emit({"rotated": args.what, "old_kid": old_kid.hex(), "new_kid": new_kid.hex(),
            "at": now})
     return EXIT_OK
@@ -249,13 +247,14 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     """Revoke one key (issuer or group) of a key directory by its hex kid."""
-    directory, passphrase = Path(args.keys), _passphrase(args)
-    try:
-        kid = bytes.fromhex(args.kid)
-    except ValueError:
-        raise InvalidArgument("kid must be hex") from None
-    keys = keydir.load(directory, passphrase).revoke(kid)
-    keydir.save(keys, directory, passphrase)
+    directory, secret = Path(args.keys), passphrase(args)
+    keys = keydir.load(directory, secret)
+    held = [kid for kid in args.kid if kid in keys.issuer_ring or kid in keys.group_ring]
+    if not held:
+        raise InvalidArgument("no key of the directory has this kid")
+    kid = held[0]
+    keys = keys.revoke(kid)
+    keydir.save(keys, directory, secret)
     kind = "issuer" if kid in keys.issuer_ring else "group"
     emit({"revoked": kid.hex(), "kind": kind})
     return EXIT_OK
@@ -305,7 +304,8 @@ def _add(sub: Any, name: str, handler: Handler, help_text: str) -> argparse.Argu
     return parser
 
 
-def _passphrase_arg(p: argparse.ArgumentParser) -> None:
+def add_passphrase_arg(p: argparse.ArgumentParser) -> None:
+    """``--passphrase-env VAR``: the private keys' passphrase is in that variable."""
     p.add_argument("--passphrase-env", metavar="VAR",
                    help="environment variable holding the private keys' passphrase")
 
@@ -317,22 +317,22 @@ def register(subparsers: Any) -> None:
 
     p = _add(tsub, "keygen", cmd_trust_keygen, "create the national root key")
     p.add_argument("--out", required=True, help="directory for root.key.pem and root.pub.cose")
-    _passphrase_arg(p)
+    add_passphrase_arg(p)
 
     p = _add(tsub, "build", cmd_trust_build, "build an unsigned trust list from key dirs")
     p.add_argument("--keys", action="append", required=True, help="key directory (repeatable)")
-    p.add_argument("--sequence", type=int, required=True, help="must grow with every list")
-    p.add_argument("--issued-at", type=int, help="Unix seconds (default: now)")
-    p.add_argument("--valid-for", type=int, default=DEFAULT_LIFETIME,
+    p.add_argument("--sequence", type=unix_time, required=True, help="must grow with every list")
+    p.add_argument("--issued-at", type=unix_time, help="Unix seconds (default: now)")
+    p.add_argument("--valid-for", type=positive_int, default=DEFAULT_LIFETIME,
                    help="seconds until the list expires (default 30 days)")
     p.add_argument("--out", required=True, help="payload file (CBOR)")
-    p.add_argument("--now", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--now", type=unix_time, help=argparse.SUPPRESS)
 
     p = _add(tsub, "sign", cmd_trust_sign, "sign a built payload with the root key")
     p.add_argument("payload", help="payload file from 'trust build'")
     p.add_argument("--root-key", required=True, help="root.key.pem")
     p.add_argument("--out", required=True, help="signed list file (COSE_Sign1)")
-    _passphrase_arg(p)
+    add_passphrase_arg(p)
 
     p = _add(tsub, "inspect", cmd_trust_inspect, "show a signed list WITHOUT verifying it")
     p.add_argument("list", help="signed list file")
@@ -341,11 +341,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("list", help="signed list file")
     p.add_argument("--root", required=True, help="pinned root public key (root.pub.cose)")
     p.add_argument("--state-dir", help="persist the highest sequence here (refuses rollback)")
-    p.add_argument("--warn-after", type=int, default=Staleness().warn_after,
+    p.add_argument("--warn-after", type=positive_int, default=Staleness().warn_after,
                    help="seconds after issue to warn that the list is stale")
-    p.add_argument("--refuse-after", type=int, default=Staleness().refuse_after,
+    p.add_argument("--refuse-after", type=positive_int, default=Staleness().refuse_after,
                    help="seconds after issue to refuse the list")
-    p.add_argument("--now", type=int, help="Unix seconds (default: now)")
+    p.add_argument("--now", type=unix_time, help="Unix seconds (default: now)")
 
     keys = subparsers.add_parser("keys", help="rotate, revoke and export keys of a key directory")
     ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
@@ -353,13 +353,14 @@ def register(subparsers: Any) -> None:
     p = _add(ksub, "rotate", cmd_keys_rotate, "new primary key; the old one only verifies")
     p.add_argument("--keys", required=True, help="key directory")
     p.add_argument("--what", choices=("issuer", "group"), required=True)
-    p.add_argument("--now", type=int, help="rotation time, Unix seconds (default: now)")
-    _passphrase_arg(p)
+    p.add_argument("--now", type=unix_time, help="rotation time, Unix seconds (default: now)")
+    add_passphrase_arg(p)
 
     p = _add(ksub, "revoke", cmd_keys_revoke, "revoke a key by kid; its tokens fail at once")
     p.add_argument("--keys", required=True, help="key directory")
-    p.add_argument("--kid", required=True, help="kid in hex")
-    _passphrase_arg(p)
+    p.add_argument("--kid", required=True, type=kid_arg,
+                   help="kid in hex, as printed (base64url from older manifests also works)")
+    add_passphrase_arg(p)
 
     p = _add(ksub, "export", cmd_keys_export, "export public keys (JWK or COSE_Key)")
     p.add_argument("--keys", required=True, help="key directory")

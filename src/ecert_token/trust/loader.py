@@ -154,7 +154,9 @@ class TrustListLoader:
         try:
             data = Path(path).read_bytes()
         except OSError:
-            raise TrustListError(ErrorCode.TRUST_LIST_INVALID, f"cannot read {Path(path).name}") from None
+            raise TrustListError(
+                ErrorCode.TRUST_LIST_INVALID, f"cannot read {Path(path).name}"
+            ) from None
         return self.offer(data, now)
 
     def _check_age(self, tl: TrustList, now: int) -> None:
