@@ -10,6 +10,7 @@ delivers it: a UTF-8 byte order mark and surrounding whitespace are dropped.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -42,7 +43,7 @@ def read_token(value: str | None) -> str:
         raise InvalidArgument("standard input is not UTF-8 text") from None
 
 
-def read_file(path: str | Path, what: str = "file") -> bytes:
+def read_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
     """The bytes of ``path``; the error names the file the user gave."""
     try:
         return Path(path).read_bytes()

@@ -108,11 +108,11 @@ def provisioned_group_key(data: bytes, tl: TrustList | None, group: str | None =
 
 
 def load_terminal_trust(
-    root_path: Path,
-    list_path: Path,
-    group_key_paths: Sequence[Path] = (),
+    root_path: str | os.PathLike[str],
+    list_path: str | os.PathLike[str],
+    group_key_paths: Sequence[str | os.PathLike[str]] = (),
     *,
-    state_dir: Path | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
     now: int | None = None,
     staleness: Staleness | None = None,
 ) -> TrustStore:
@@ -121,6 +121,7 @@ def load_terminal_trust(
     With ``state_dir`` the highest sequence is persisted and rollback refused
     across runs; the list is then also kept there as the last good one.
     """
+    list_path = Path(list_path)
     at = system_clock() if now is None else now
     loader = TrustListLoader(load_trust_root(root_path), state_dir, staleness=staleness,
                              clock=lambda: at)
