@@ -37,9 +37,10 @@ def _public_callables() -> list[tuple[str, object]]:
             if inspect.isfunction(obj):
                 found.append((f"{info.name}.{name}", obj))
             elif inspect.isclass(obj):
-                found.extend((f"{info.name}.{name}.{m}", f)
-                             for m, f in vars(obj).items()
-                             if inspect.isfunction(f) and (m == "__init__" or not m.startswith("_")))
+                found.extend(
+                    (f"{info.name}.{name}.{m}", f) for m, f in vars(obj).items()
+                    if inspect.isfunction(f) and (m == "__init__" or not m.startswith("_"))
+                )
     return found
 
 
