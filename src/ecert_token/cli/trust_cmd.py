@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import system_clock
-from ..errors import EcertError, ErrorCode, InvalidArgument, KeyMaterialError
+from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys import keydir
-from ..keys.cose_key import KID, group_key_from_cose_key, issuer_public_to_cose_key, load_map
+from ..keys.cose_key import issuer_public_to_cose_key
 from ..keys.files import read_private, write_file
 from ..keys.jwk import b64url, issuer_public_jwk
-from ..keys.material import GroupKey, IssuerVerifyKey, Validity
+from ..keys.material import IssuerVerifyKey, Validity
 from ..keys.trust_store import TrustStore
 from ..trust import (
     GroupKeyInfo,
@@ -97,16 +97,6 @@ def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
     }
 
 
-def provisioned_group_key(data: bytes, tl: TrustList | None, group: str | None = None) -> GroupKey:
-    """A terminal's group key file (COSE_Key), named after the group the list gives its kid."""
-    kid = load_map(data).get(KID)
-    info = tl.group_info(kid) if tl is not None and isinstance(kid, bytes) else None
-    name = info.group if info is not None else group
-    if name is None:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "group key is not in the trust list; name it")
-    return group_key_from_cose_key(data, name)
-
-
 def load_terminal_trust(
     root_path: str | os.PathLike[str],
     list_path: str | os.PathLike[str],
@@ -132,9 +122,8 @@ def load_terminal_trust(
             ErrorCode.TRUST_LIST_INVALID,
             f"cannot read the trust list {list_path}: {exc.strerror or 'unreadable'}",
         ) from None
-    tl = loader.offer(data)
-    groups = [provisioned_group_key(read_private(p), tl) for p in group_key_paths]
-    loader.provision(groups)
+    loader.offer(data)
+    loader.provision_files(group_key_paths)
     return loader.trust_store()
 
 

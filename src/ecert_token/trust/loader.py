@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..clock import Clock, system_clock
-from ..errors import ErrorCode, InvalidArgument, TrustListError
+from ..errors import ErrorCode, InvalidArgument, KeyMaterialError, TrustListError
+from ..keys.cose_key import KID, group_key_from_cose_key, load_map
+from ..keys.files import read_private
 from ..keys.material import GroupKey, IssuerVerifyKey
 from ..keys.routes import Routes
 from ..keys.trust_store import TrustStore
@@ -92,6 +94,25 @@ class TrustListLoader:
         with self._lock:
             store = None if self._current is None else self._current.trust_store(keys)
             self._group_keys, self._store = keys, store
+
+    def provision_files(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+        """Provision group keys from COSE_Key files, each named by the current list.
+
+        ``ecert keys export --group-keys`` writes such files (mode 0600; wider
+        ones are refused).  Offer the list first: a key it does not describe is
+        refused (``key_file``).
+        """
+        keys: list[GroupKey] = []
+        for path in paths:
+            data = read_private(path)
+            kid = load_map(data).get(KID)
+            info = (self._current.group_info(kid)
+                    if self._current is not None and isinstance(kid, bytes) else None)
+            if info is None:
+                raise KeyMaterialError(ErrorCode.KEY_FILE,
+                                       f"{Path(path).name} is not a group key of the trust list")
+            keys.append(group_key_from_cose_key(data, info.group))
+        self.provision(keys)
 
     @property
     def current(self) -> TrustList | None:
