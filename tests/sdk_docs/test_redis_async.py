@@ -133,4 +133,4 @@ def test_fastapi_instances_share_redis(
         assert one.post("/verify", json=body).status_code == 200
         again = two.post("/verify", json=body)  # another instance of the service
     assert again.status_code == 409
-    assert again.json()["error"] == "replayed"
+    assert again.json()["code"] == "replayed"  # an RFC 9457 problem
