@@ -28,6 +28,20 @@ def bash_blocks() -> list[str]:
     return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text("utf-8"), re.S)
 
 
+def console_commands(page: Path) -> list[str]:
+    """The ``$ `` commands of each console block of a docs page (continuation lines kept)."""
+    blocks = re.findall(r"```console\n(.*?)```", page.read_text("utf-8"), re.S)
+    result = []
+    for block in blocks:
+        commands, continued = [], False
+        for line in block.splitlines():
+            if line.startswith("$ ") or continued:
+                commands.append(line.removeprefix("$ "))
+                continued = line.endswith("\\")
+        result.append("\n".join(commands))
+    return result
+
+
 def fresh_copy(target: Path) -> None:
     """The files a clone has (tracked and new, not ignored), as they are now."""
     listed = subprocess.run(
@@ -93,6 +107,20 @@ def test_readme_commands_run_verbatim(tmp_path: Path) -> None:
                               "keys/manifest.json", "code.txt", "code.png", "replay.db"],
                              capture_output=True, text=True, check=False).stdout.split()
     assert len(ignored) == 4  # .gitignore covers what the commands made
+
+    # The quickstart's commands, in one shell session as a reader types them (its first
+    # block is the setup line again, its last the service: both run above and below).
+    quickstart = console_commands(ROOT / "docs" / "quickstart.md")
+    assert "python3 -m venv .venv" in quickstart[0] and "uvicorn" in quickstart[-1]
+    quick = tmp_path / "quickstart"  # a second copy (keys/ must not exist yet), same venv
+    quick.mkdir()
+    fresh_copy(quick)
+    (quick / ".venv").symlink_to(repo / ".venv")
+    session = shell("\n".join(quickstart[1:-1]), quick, env)
+    clean(session)
+    assert '"error": "wrong_business_type"' in session.stdout
+    assert '"replay_checked": true' in session.stdout and '"error": "replayed"' in session.stdout
+    assert "ACCEPTED cert type 01" in session.stdout and '"verified": false' in session.stdout
 
     port = str(free_port())
     server = subprocess.Popen(["bash", "-c", service.replace("8000", port)], cwd=repo, env=env,
