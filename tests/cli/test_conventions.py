@@ -101,6 +101,22 @@ def test_usage_errors_exit_2_with_json_and_no_traceback(args: list[str]) -> None
     assert b"usage:" in proc.stderr
 
 
+def test_an_unquoted_token_is_not_echoed(token: str) -> None:
+    """The shell splits a token at its spaces; the error says so without repeating it."""
+    proc = run("verify", "--keys", "k", "--business", "01101", *token.split(" "))
+    assert proc.returncode == 2
+    message = error_of(proc)["message"]
+    assert "quote it" in message
+    assert not any(part in proc.stdout.decode() + proc.stderr.decode()
+                   for part in token.split(" ")[1:])
+
+
+def test_an_unwritable_path_is_named_not_its_temporary_file(keys: Path) -> None:
+    proc = run("trust", "build", "--keys", str(keys), "--sequence", "1", "--out", "/proc/x/l")
+    message = error_of(proc)["message"]
+    assert "/proc/x/l" in message and ".tmp" not in message
+
+
 def test_an_unknown_code_lists_the_valid_ones() -> None:
     proc = run("mint", "--keys", "k", "--cert-id", "A", "--region", "110105",
                "--business", "99999")

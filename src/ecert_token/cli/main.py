@@ -43,6 +43,9 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
+        if message.startswith("unrecognized arguments"):  # never echo what may be a token
+            message = ("unrecognized arguments (a token contains spaces: quote it, or give "
+                       "it on standard input)")
         emit(UsageError(message).to_dict())
         raise SystemExit(EXIT_USAGE)
 
