@@ -120,7 +120,8 @@ def terminal_trust(args: argparse.Namespace, policy: VerifyPolicy) -> TrustListL
 
 def replay_store(path: str, policy: VerifyPolicy) -> ReplayStore:
     store: ReplayStore = SqliteReplayStore(
-        Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock
+        Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock,
+        leeway=policy.leeway,  # every verifier sharing the file must use the same leeway
     )
     return store
 

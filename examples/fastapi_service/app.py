@@ -27,6 +27,10 @@ Answers (the OpenAPI document at ``/docs`` lists the same):
 * ``503`` ``store_unavailable`` when the replay store cannot answer (the
   service fails closed).
 
+``GET /healthz`` is liveness (the process answers; no store call);
+``GET /readyz`` is readiness: ``200 {"status": "ready"}`` when the replay store
+answers its health probe, else a ``503`` ``store_unavailable`` problem.
+
 Configuration, from the environment:
 
 * ``ECERT_KEYS``: a key directory (``ecert keygen --out DIR``);
@@ -67,6 +71,7 @@ from ecert_token import (
     EcertError,
     ErrorCode,
     InvalidArgument,
+    StoreUnavailable,
     TokenRejected,
     Verifier,
     VerifyPolicy,
@@ -295,6 +300,17 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (no store call, so a store outage never
+        gets a live process restarted)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", response_model=None, responses={503: RESPONSES[503]})
+    async def readyz() -> dict[str, str] | JSONResponse:
+        """Readiness: the replay store answers; else 503 with a problem body, so a load
+        balancer sends scans to an instance that can verify them."""
+        if await verifier.ready():
+            return {"status": "ready"}
+        err = StoreUnavailable("the replay store does not answer its health probe")
+        return problem(503, err.code.value, str(err))
 
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -50,12 +51,38 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+_OUT_NOT_EMPTY = (
+    "--out names a file or a non-empty directory (it may hold keys in use); give --force "
+    "to move its contents to a backup directory and write new keys"
+)
+
+
+def _backup(out: Path) -> Path:
+    """Move ``out`` aside to a new sibling ``<name>.backup-<UTC time>[-n]``; return it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in range(1000):
+        backup = out.with_name(f"{out.name}.backup-{stamp}" + (f"-{n}" if n else ""))
+        if not backup.exists():
+            out.rename(backup)  # atomic, keeps the files' modes
+            return backup
+    raise InvalidArgument("cannot find a free name for the backup directory")
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     regions = args.regions
+    secret = passphrase(args)  # an unset variable is refused before anything is moved
+    out = Path(args.out)
+    backup = None
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        # Replacing keys in use turns every code minted with them into unknown_key.
+        if not args.force:
+            raise InvalidArgument(_OUT_NOT_EMPTY)
+        backup = _backup(out)
     keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions)
-    keydir.save(keys, Path(args.out), passphrase(args))
+    keydir.save(keys, out, secret)
     emit(
         {
+            "backup": str(backup) if backup is not None else None,
             "keys": str(args.out),
             "issuer": keys.signing_key.issuer,
             "issuer_kid": keys.signing_key.kid.hex(),
@@ -118,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regions", type=regions_arg,
                    help="comma-separated province prefixes this issuer may serve")
     add_passphrase_arg(p)
+    p.add_argument("--force", action="store_true",
+                   help="if --out is not empty, move it to <out>.backup-<time> first")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("mint", help="prints text: mint one token (--json for JSON)")
