@@ -28,7 +28,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
                    help="business type being performed (e.g. 01101)")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
-    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
+                       "any node of a Redis Cluster)")
     p.add_argument("--now", type=unix_time,
                    help="verification time as Unix seconds (default: now)")
     add_passphrase_arg(p)
