@@ -23,10 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.replay.conftest import need_redis
-from tests.replay.redis_server import RedisServer
-
 from .examples import ROOT
+from .redis import throwaway_redis
 
 EXEMPT = {
     "docs/interop.md": "python-cwt needs cbor2<6: tests/interop runs these blocks in its own venv",
@@ -81,13 +79,8 @@ def redis_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str | 
     if "ECERT_REDIS_URL" not in page:
         yield None
         return
-    need_redis()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with throwaway_redis(tmp_path / "redis") as url:
+        yield url
 
 
 def test_pages_are_found() -> None:
