@@ -167,7 +167,18 @@ def test_ctrl_c_exits_130_without_a_traceback(keys: Path) -> None:
     proc = subprocess.Popen([ECERT, *verify_args(keys)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(1.5)  # let it start and block in the read (no timing is asserted)
+        # Wait until it sits in read(0, ...) (Linux: /proc/PID/syscall), so the signal
+        # reaches Python's handler and not a half-started interpreter.
+        for _ in range(1200):
+            try:
+                fields = Path(f"/proc/{proc.pid}/syscall").read_text().split()
+            except OSError:
+                fields = []
+            if fields[:2] == ["0", "0x0"]:
+                break
+            time.sleep(0.05)  # polling for the child to get there, not timing it
+        else:
+            raise AssertionError("ecert never blocked reading standard input")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
