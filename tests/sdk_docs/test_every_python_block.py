@@ -73,6 +73,19 @@ def reader_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+def reader_copy(reader_state: Path, tmp_path: Path) -> Path:
+    """A copy of the reader's files with a replay.db of its own.
+
+    (A copied SQLite file counts as a restore: its memory would begin now.)
+    """
+    work = tmp_path / "reader"
+    subprocess.run(["cp", "-a", f"{reader_state}/.", str(work)], check=True)
+    for stale in work.glob("replay.db*"):
+        stale.unlink()
+    ecert(work, "replay", "init", "--replay-db", "replay.db", "--now", "1700000000")
+    return work
+
+
 @pytest.fixture
 def redis_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str | None]:
     page = (ROOT / request.node.callspec.params["page"]).read_text("utf-8")
@@ -93,12 +106,7 @@ def test_python_blocks_run_in_order(
 ) -> None:
     if page in EXEMPT:
         pytest.skip(EXEMPT[page])
-    work = tmp_path / "reader"
-    subprocess.run(["cp", "-a", f"{reader_state}/.", str(work)], check=True)
-    # A copied SQLite file is a restore: its memory would begin now.  Make the page's own.
-    for stale in work.glob("replay.db*"):
-        stale.unlink()
-    ecert(work, "replay", "init", "--replay-db", "replay.db", "--now", "1700000000")
+    work = reader_copy(reader_state, tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("ECERT_REDIS_URL", None)
     if redis_url is not None:
@@ -107,3 +115,18 @@ def test_python_blocks_run_in_order(
                           capture_output=True, text=True, timeout=300, check=False)
     blocks = re.findall(r"^-- block (\d+)$", proc.stdout, re.M)
     assert proc.returncode == 0, f"{page}, after block {blocks[-1:]}:\n{proc.stderr[-3000:]}"
+
+
+def test_the_terminal_guide_command_runs_verbatim(reader_state: Path, tmp_path: Path) -> None:
+    """The guide's ``examples/terminal_loop.py`` command, as written, on the reader's files."""
+    guide = (ROOT / "docs" / "guides" / "terminal-firmware.md").read_text("utf-8")
+    match = re.search(r"^\$ (\.venv/bin/python examples/terminal_loop\.py .*?)\n(?!\s)", guide,
+                      re.M | re.S)
+    assert match is not None
+    work = reader_copy(reader_state, tmp_path)
+    (work / ".venv").symlink_to(Path(sys.prefix))
+    (work / "examples").symlink_to(ROOT / "examples")
+    proc = subprocess.run(["bash", "-c", match.group(1)], cwd=work, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("[ACCEPTED] code.png: 张*, credential E4Q7ZK2M9PXA")
