@@ -16,6 +16,7 @@ from typing import Any
 from ..clock import FixedClock, system_clock
 from ..errors import EcertError
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..token import Issuer, Verifier, VerifyPolicy
 from .output import emit
@@ -59,7 +60,7 @@ def _rejected(report: _Report, verifier: Verifier, token: str, business: Busines
         raise SystemExit("demo error: a token that should be rejected was accepted")
 
 
-def run_demo(qr: bool = True, as_json: bool = False) -> int:
+def run_demo(qr: bool = True, as_json: bool = False, suite: Suite = Suite.ED25519) -> int:
     now = system_clock()
     # The terminal has been running for five minutes when the person arrives: a
     # replay store that started empty refuses codes minted before it started
@@ -69,12 +70,14 @@ def run_demo(qr: bool = True, as_json: bool = False) -> int:
     _step = report.step
     _step("1. The issuing platform makes an issuer key and a verifier-group key;"
           " a hospital terminal with the group key has been running for five minutes")
-    keys = keydir.generate()
-    report.say(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} (Ed25519)\n"
-               f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()}"
-               " (AES-CCM-16-64-128)",
+    keys = keydir.generate(suite=suite)
+    issuer_alg, group_alg = ALG_NAMES[keys.signing_key.public.alg], ALG_NAMES[keys.group_key.alg]
+    report.say(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} "
+               f"({issuer_alg})\n"
+               f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()} ({group_alg})",
                issuer=keys.signing_key.issuer, issuer_kid=keys.signing_key.kid.hex(),
-               group=keys.group_key.group, group_kid=keys.group_key.kid.hex())
+               group=keys.group_key.group, group_kid=keys.group_key.kid.hex(),
+               issuer_alg=issuer_alg, group_alg=group_alg)
 
     person = Credential(
         credential_id="E4Q7ZK2M9PXA",
