@@ -1,6 +1,14 @@
 """A counter terminal's loop: scan -> verify -> the fields of the settlement request.
 
-    python examples/terminal_loop.py --keys KEYDIR --business 01101 scans/ more.png codes.txt
+    python examples/terminal_loop.py --root root.pub.cose --trust-list list.cose \
+        --group-key group-<kid>.key.cose --business 01101 scans/ more.png codes.txt
+
+A terminal holds no key directory (that holds the issuer's private keys): it
+loads the signed trust list against the root public key pinned in its
+firmware, and the group keys provisioned to it (``ecert keys export
+--group-keys``), as docs/guides/terminal-firmware.md describes.  With
+``--trust-state DIR`` the highest list sequence is kept there and an older
+list is refused (rollback).
 
 Each path is a QR image (PNG, JPEG, ...; read with :func:`ecert_token.qr.scan_image`,
 which needs the ``qr`` extra), a ``.txt`` file with one token text per line (a
@@ -45,8 +53,8 @@ from ecert_token import (
     VerifyPolicy,
     qr,
 )
-from ecert_token.keys import keydir
 from ecert_token.replay import SqliteReplayStore
+from ecert_token.trust import TrustListLoader, load_trust_root
 
 TEXT_SUFFIXES = frozenset({".txt"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -102,6 +110,14 @@ def scans(paths: Sequence[Path]) -> Iterator[Scan]:
             yield Scan(str(path), text=text)
 
 
+def terminal_trust(args: argparse.Namespace, policy: VerifyPolicy) -> TrustListLoader:
+    """The signed trust list, checked against the pinned root, plus the group keys."""
+    loader = TrustListLoader(load_trust_root(args.root), args.trust_state, clock=policy.clock)
+    loader.offer_file(args.trust_list)
+    loader.provision_files(args.group_key)
+    return loader
+
+
 def replay_store(path: str, policy: VerifyPolicy) -> ReplayStore:
     store: ReplayStore = SqliteReplayStore(
         Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock,
@@ -138,7 +154,11 @@ def show(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", required=True, help="key directory (ecert keygen)")
+    parser.add_argument("--root", required=True, help="pinned root public key (root.pub.cose)")
+    parser.add_argument("--trust-list", required=True, help="signed trust list (list.cose)")
+    parser.add_argument("--group-key", action="append", required=True,
+                        help="provisioned group key file, COSE_Key (repeatable)")
+    parser.add_argument("--trust-state", help="directory keeping the highest list sequence")
     parser.add_argument("--business", required=True, help="business step, e.g. 01101")
     parser.add_argument("--json", action="store_true", help="one JSON object per code")
     parser.add_argument("--now", type=int, help="verification time, Unix seconds (for tests)")
@@ -149,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         business = BusinessType.from_code(args.business)
         policy = VerifyPolicy() if args.now is None else VerifyPolicy(clock=lambda: args.now)
         store = None if args.replay_db is None else replay_store(args.replay_db, policy)
-        verifier = Verifier(keydir.load(Path(args.keys)).trust_store(), policy, store)
+        verifier = Verifier(terminal_trust(args, policy).live(), policy, store)
     except EcertError as err:
         print(json.dumps(err.to_dict(), ensure_ascii=False), file=sys.stderr)
         return 2

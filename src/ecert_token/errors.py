@@ -10,7 +10,7 @@ be logged or returned to a client as it is.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 class ErrorCode(StrEnum):
@@ -115,6 +115,28 @@ class EcertError(Exception):
     def to_dict(self) -> ErrorDict:
         """A JSON-ready form: ``{"error": code, "message": text}``."""
         return {"error": self.code.value, "message": str(self)}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds with ``cls(*self.args)``, i.e. ``cls(message)``,
+        # which no subclass accepts: rebuild from the code and the detail instead,
+        # so errors cross multiprocessing, concurrent.futures and Celery intact.
+        return (_restore, (type(self), self.code, self.detail), self.__dict__.copy())
+
+    def __eq__(self, other: object) -> bool:
+        """Errors are equal when their class, code and detail are (pickling keeps all three)."""
+        if not isinstance(other, EcertError):
+            return NotImplemented
+        return (type(self), self.code, self.detail) == (type(other), other.code, other.detail)
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.code, self.detail))
+
+
+def _restore(cls: type[EcertError], code: ErrorCode, detail: str | None) -> EcertError:
+    """Rebuild a pickled :class:`EcertError` of any subclass, whatever its ``__init__``."""
+    err = cls.__new__(cls)
+    EcertError.__init__(err, ErrorCode(code), detail)
+    return err
 
 
 class TokenRejected(EcertError):

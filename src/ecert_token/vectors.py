@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -598,8 +599,11 @@ def build_documents(progress: Progress | None = None) -> list[tuple[str, bytes]]
     return out
 
 
-def write_vectors(directory: Path, progress: Progress | None = None) -> list[Path]:
+def write_vectors(
+    directory: str | os.PathLike[str], progress: Progress | None = None
+) -> list[Path]:
     """Generate the vectors into ``directory`` (created if missing); return the paths."""
+    directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
@@ -608,7 +612,7 @@ def write_vectors(directory: Path, progress: Progress | None = None) -> list[Pat
             path.write_bytes(data)
             paths.append(path)
     except OSError:
-        raise InvalidArgument("cannot write the vector directory") from None
+        raise InvalidArgument(f"cannot write the vector directory {directory.name}/") from None
     return paths
 
 

@@ -48,7 +48,8 @@ def service(key_dir: Path, **env: str) -> Iterator[httpx.Client]:
 def assert_not_ready(http: httpx.Client) -> None:
     answer = http.get("/readyz")
     assert answer.status_code == 503
-    assert answer.json()["error"] == "store_unavailable"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "store_unavailable"
     assert http.get("/healthz").status_code == 200  # still alive: no store call
 
 

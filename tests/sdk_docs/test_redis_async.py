@@ -24,9 +24,10 @@ from ecert_token import (
 from ecert_token.aio import AsyncReplayStore, AsyncVerifier
 from ecert_token.keys.keydir import KeyDir
 from tests.replay.redis_server import REDIS_NOW as NOW
-from tests.replay.redis_server import REQUIRE_ENV, RedisServer, redis_missing, redis_required
+from tests.replay.redis_server import RedisServer, redis_missing, redis_required
 
 from .examples import load
+from .redis import throwaway_redis
 
 
 @pytest.fixture
@@ -40,17 +41,8 @@ REG = BusinessType.HOSPITAL_REGISTRATION
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A throwaway redis-server on loopback (skip without one, fail under ECERT_REQUIRE_REDIS=1)."""
-    reason = redis_missing()
-    if reason is not None:
-        if redis_required():
-            pytest.fail(f"{reason}, and {REQUIRE_ENV}=1 requires the Redis tests")
-        pytest.skip(reason)
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with throwaway_redis(tmp_path / "redis") as url:
+        yield url
 
 
 def running_redis_store(url: str) -> AsyncReplayStore:
@@ -139,4 +131,4 @@ def test_fastapi_instances_share_redis(
         assert one.post("/verify", json=body).status_code == 200
         again = two.post("/verify", json=body)  # another instance of the service
     assert again.status_code == 409
-    assert again.json()["error"] == "replayed"
+    assert again.json()["code"] == "replayed"  # an RFC 9457 problem

@@ -19,9 +19,14 @@ from ..registry import Activation, ActivationRegistry, HolderPlatform
 from ..token import Verifier
 
 
-def run_holder_mode(keys: KeyDir, verifier: Verifier, now: int,
-                    step: Callable[[str], None], qr_art: Callable[[str], str | None]) -> None:
-    """Steps 7 to 10 of the demo: the same person, with a phone that mints offline."""
+def run_holder_mode(keys: KeyDir, verifier: Verifier, now: int, *,
+                    step: Callable[[str], None], say: Callable[..., None],
+                    qr_art: Callable[[str], str | None]) -> None:
+    """Steps 7 to 9 of the demo: the same person, with a phone that mints offline.
+
+    ``step`` opens a step, ``say(text, **fields)`` reports it (as text, or as the
+    fields of the demo's JSON document); ``qr_art`` draws a QR code or gives None.
+    """
     registration = BusinessType.HOSPITAL_REGISTRATION
     with tempfile.TemporaryDirectory() as tmp, \
             ActivationRegistry(Path(tmp) / "registry.db") as registry:
@@ -38,18 +43,21 @@ def run_holder_mode(keys: KeyDir, verifier: Verifier, now: int,
         verifier = Verifier(verifier.trust, verifier.policy, verifier.replay_store,
                             presentations=PresentationVerifier(verifier.trust, verifier.policy,
                                                                loader))
-        print(f"   status list index {issued.record.status_idx}; the terminal loaded today's "
-              f"status list ({len(status)} bytes)")
+        say(f"   status list index {issued.record.status_idx}; the terminal loaded today's "
+            f"status list ({len(status)} bytes)", status_idx=issued.record.status_idx,
+            status_list_bytes=len(status))
 
         step("8. In a basement pharmacy with no signal, the phone mints its own code")
         text = present(issued.file.sealed, phone, registration, now=now)
-        print(f"   presentation ({len(text)} characters, one QR code):\n   {text}")
+        say(f"   presentation ({len(text)} characters, one QR code):\n   {text}",
+            presentation=text)
         art = qr_art(text)
         if art:
             print(art)
         result = verifier.verify(text, registration)
-        print(f"   ACCEPTED offline: credential {result.subject}, name "
-              f"{result.claims.masked_name}, status checked, device signature valid")
+        say(f"   ACCEPTED offline: credential {result.subject}, name "
+            f"{result.claims.masked_name}, status checked, device signature valid",
+            accepted=result.to_dict())
 
         step("9. The phone is lost: the person unbinds it; the next status list says so")
         platform.unbind("E4Q7ZK2M9PXA", now=now - 30)
@@ -59,6 +67,6 @@ def run_holder_mode(keys: KeyDir, verifier: Verifier, now: int,
             verifier.verify(present(issued.file.sealed, phone, registration, now=now),
                             registration)
         except EcertError as err:
-            print(f"   REJECTED  code={err.code.value}: {err}")
+            say(f"   REJECTED  code={err.code.value}: {err}", rejected=err.to_dict())
         else:  # pragma: no cover - the demo would be lying
             raise SystemExit("demo error: a revoked credential was accepted")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..replay.sqlite import SqliteReplayStore
+from .inputs import unix_time
 from .output import EXIT_OK, emit
 from .verifying import policy_at
 
@@ -50,5 +51,5 @@ def register(subparsers: Any) -> None:
     where.add_argument("--replay-db", help="SQLite replay store file to create")
     where.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
                        "any node of a Redis Cluster)")
-    init.add_argument("--now", type=int, help="the time its memory begins (default: now)")
+    init.add_argument("--now", type=unix_time, help="the time its memory begins (default: now)")
     init.set_defaults(func=cmd_replay_init)

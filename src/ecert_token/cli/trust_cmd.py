@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import system_clock
-from ..errors import EcertError, ErrorCode, InvalidArgument, KeyMaterialError
+from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys import keydir
-from ..keys.cose_key import KID, group_key_from_cose_key, issuer_public_to_cose_key, load_map
+from ..keys.cose_key import issuer_public_to_cose_key
 from ..keys.files import read_private, write_file
 from ..keys.jwk import b64url, issuer_public_jwk
-from ..keys.material import GroupKey, IssuerVerifyKey, Validity
+from ..keys.material import IssuerVerifyKey, Validity
 from ..keys.suite import ALG_NAMES, Suite
 from ..keys.trust_store import TrustStore
 from ..trust import (
@@ -48,7 +48,8 @@ from ..trust import (
 )
 from ..trust.envelope import sign_payload
 from ..trust.listing import decode_payload, encode_payload
-from .output import EXIT_OK, emit
+from .inputs import kid_arg, positive_int, read_file, unix_time
+from .output import EXIT_OK, UsageError, emit
 
 DEFAULT_LIFETIME = 30 * 86_400
 ROOT_PEM = "root.key.pem"
@@ -58,26 +59,20 @@ ROOT_PUB = "root.pub.cose"
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _passphrase(args: argparse.Namespace) -> bytes | None:
+def passphrase(args: argparse.Namespace) -> bytes | None:
+    """The passphrase in the environment variable ``--passphrase-env`` names, if any."""
     name = getattr(args, "passphrase_env", None)
     if not name:
         return None
     value = os.environ.get(name)
     if value is None:
-        raise InvalidArgument("the passphrase environment variable is not set")
+        raise UsageError(f"the passphrase environment variable {name} is not set")
     return value.encode()
 
 
 def _now(args: argparse.Namespace) -> int:
     now = getattr(args, "now", None)
     return system_clock() if now is None else int(now)
-
-
-def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        raise EcertError(ErrorCode.INVALID_ARGUMENT, "cannot read an input file") from None
 
 
 def _window(v: Validity) -> dict[str, int | None]:
@@ -112,22 +107,12 @@ def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
     }
 
 
-def provisioned_group_key(data: bytes, tl: TrustList | None, group: str | None = None) -> GroupKey:
-    """A terminal's group key file (COSE_Key), named after the group the list gives its kid."""
-    kid = load_map(data).get(KID)
-    info = tl.group_info(kid) if tl is not None and isinstance(kid, bytes) else None
-    name = info.group if info is not None else group
-    if name is None:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "group key is not in the trust list; name it")
-    return group_key_from_cose_key(data, name)
-
-
 def load_terminal_trust(
-    root_path: Path,
-    list_path: Path,
-    group_key_paths: Sequence[Path] = (),
+    root_path: str | os.PathLike[str],
+    list_path: str | os.PathLike[str],
+    group_key_paths: Sequence[str | os.PathLike[str]] = (),
     *,
-    state_dir: Path | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
     now: int | None = None,
     staleness: Staleness | None = None,
 ) -> TrustStore:
@@ -136,16 +121,19 @@ def load_terminal_trust(
     With ``state_dir`` the highest sequence is persisted and rollback refused
     across runs; the list is then also kept there as the last good one.
     """
+    list_path = Path(list_path)
     at = system_clock() if now is None else now
     loader = TrustListLoader(load_trust_root(root_path), state_dir, staleness=staleness,
                              clock=lambda: at)
     try:
         data = list_path.read_bytes()
-    except OSError:
-        raise EcertError(ErrorCode.TRUST_LIST_INVALID, "cannot read the trust list") from None
-    tl = loader.offer(data)
-    groups = [provisioned_group_key(read_private(p), tl) for p in group_key_paths]
-    loader.provision(groups)
+    except OSError as exc:
+        raise EcertError(
+            ErrorCode.TRUST_LIST_INVALID,
+            f"cannot read the trust list {list_path}: {exc.strerror or 'unreadable'}",
+        ) from None
+    loader.offer(data)
+    loader.provision_files(group_key_paths)
     return loader.trust_store()
 
 
@@ -163,7 +151,7 @@ def trust_store_from_args(args: argparse.Namespace, now: int | None = None) -> T
     if not getattr(args, "trust_list", None):
         return None
     if not args.root:
-        raise InvalidArgument("--trust-list needs --root")
+        raise UsageError("--trust-list needs --root")
     return load_terminal_trust(
         Path(args.root), Path(args.trust_list), [Path(p) for p in args.group_key],
         state_dir=Path(args.trust_state) if args.trust_state else None, now=now,
@@ -181,7 +169,7 @@ def cmd_trust_keygen(args: argparse.Namespace) -> int:
     suite = Suite.parse(args.suite)
     key = RootSigningKey.generate(suite=suite)
     private = out / (ROOT_SM2 if suite is Suite.SM else ROOT_PEM)
-    save_root(key, private, out / ROOT_PUB, _passphrase(args))
+    save_root(key, private, out / ROOT_PUB, passphrase(args))
     emit({"root_kid": key.kid.hex(), "private_key": str(private),
           "public_key": str(out / ROOT_PUB), "alg": ALG_NAMES[key.alg]})
     return EXIT_OK
@@ -208,9 +196,9 @@ def cmd_trust_build(args: argparse.Namespace) -> int:
 
 def cmd_trust_sign(args: argparse.Namespace) -> int:
     """Sign a built payload with the national root key."""
-    payload = _read(args.payload)
+    payload = read_file(args.payload, "payload")
     tl = decode_payload(payload)  # refuse to sign something that would not load
-    key = load_root_signing_key(Path(args.root_key), _passphrase(args))
+    key = load_root_signing_key(Path(args.root_key), passphrase(args))
     signed = sign_payload(payload, key)
     write_file(Path(args.out), signed, 0o644)
     emit({"signed": str(args.out), "root_kid": key.kid.hex(), "sequence": tl.sequence,
@@ -220,7 +208,7 @@ def cmd_trust_sign(args: argparse.Namespace) -> int:
 
 def cmd_trust_inspect(args: argparse.Namespace) -> int:
     """Show a signed list's content WITHOUT verifying it."""
-    emit(list_to_dict(read_unverified(_read(args.list)), verified=False))
+    emit(list_to_dict(read_unverified(read_file(args.list, "trust list")), verified=False))
     return EXIT_OK
 
 
@@ -228,7 +216,7 @@ def cmd_trust_verify(args: argparse.Namespace) -> int:
     """Verify a signed list against the pinned root (and the persisted sequence)."""
     now = _now(args)
     root = load_trust_root(Path(args.root))
-    data = _read(args.list)
+    data = read_file(args.list, "trust list")
     if args.state_dir:
         staleness = Staleness(args.warn_after, args.refuse_after)
         tl = TrustListLoader(root, Path(args.state_dir), staleness=staleness,
@@ -244,8 +232,8 @@ def cmd_trust_verify(args: argparse.Namespace) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     """Rotate the issuer or group key of a key directory; the old key verifies only."""
-    directory, passphrase, now = Path(args.keys), _passphrase(args), _now(args)
-    keys = keydir.load(directory, passphrase)
+    directory, secret, now = Path(args.keys), passphrase(args), _now(args)
+    keys = keydir.load(directory, secret)
     if args.what == "issuer":
         old_kid = keys.signing_key.kid
         keys = keys.rotate_issuer(now)
@@ -254,7 +242,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         old_kid = keys.group_key.kid
         keys = keys.rotate_group(now)
         new_kid = keys.group_key.kid
-    keydir.save(keys, directory, passphrase)
+    keydir.save(keys, directory, secret)
     emit({"rotated": args.what, "old_kid": old_kid.hex(), "new_kid": new_kid.hex(),
            "at": now})
     return EXIT_OK
@@ -262,13 +250,14 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     """Revoke one key (issuer or group) of a key directory by its hex kid."""
-    directory, passphrase = Path(args.keys), _passphrase(args)
-    try:
-        kid = bytes.fromhex(args.kid)
-    except ValueError:
-        raise InvalidArgument("kid must be hex") from None
-    keys = keydir.load(directory, passphrase).revoke(kid)
-    keydir.save(keys, directory, passphrase)
+    directory, secret = Path(args.keys), passphrase(args)
+    keys = keydir.load(directory, secret)
+    held = [kid for kid in args.kid if kid in keys.issuer_ring or kid in keys.group_ring]
+    if not held:
+        raise InvalidArgument("no key of the directory has this kid")
+    kid = held[0]
+    keys = keys.revoke(kid)
+    keydir.save(keys, directory, secret)
     kind = "issuer" if kid in keys.issuer_ring else "group"
     emit({"revoked": kid.hex(), "kind": kind})
     return EXIT_OK
@@ -318,7 +307,8 @@ def _add(sub: Any, name: str, handler: Handler, help_text: str) -> argparse.Argu
     return parser
 
 
-def _passphrase_arg(p: argparse.ArgumentParser) -> None:
+def add_passphrase_arg(p: argparse.ArgumentParser) -> None:
+    """``--passphrase-env VAR``: the private keys' passphrase is in that variable."""
     p.add_argument("--passphrase-env", metavar="VAR",
                    help="environment variable holding the private keys' passphrase")
 
@@ -332,22 +322,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="directory for root.key.pem and root.pub.cose")
     p.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
                    help="ed25519 (default) or sm: an SM2 root (root.key.jwk.json)")
-    _passphrase_arg(p)
+    add_passphrase_arg(p)
 
     p = _add(tsub, "build", cmd_trust_build, "build an unsigned trust list from key dirs")
     p.add_argument("--keys", action="append", required=True, help="key directory (repeatable)")
-    p.add_argument("--sequence", type=int, required=True, help="must grow with every list")
-    p.add_argument("--issued-at", type=int, help="Unix seconds (default: now)")
-    p.add_argument("--valid-for", type=int, default=DEFAULT_LIFETIME,
+    p.add_argument("--sequence", type=unix_time, required=True, help="must grow with every list")
+    p.add_argument("--issued-at", type=unix_time, help="Unix seconds (default: now)")
+    p.add_argument("--valid-for", type=positive_int, default=DEFAULT_LIFETIME,
                    help="seconds until the list expires (default 30 days)")
     p.add_argument("--out", required=True, help="payload file (CBOR)")
-    p.add_argument("--now", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--now", type=unix_time, help=argparse.SUPPRESS)
 
     p = _add(tsub, "sign", cmd_trust_sign, "sign a built payload with the root key")
     p.add_argument("payload", help="payload file from 'trust build'")
     p.add_argument("--root-key", required=True, help="root.key.pem (SM2: root.key.jwk.json)")
     p.add_argument("--out", required=True, help="signed list file (COSE_Sign1)")
-    _passphrase_arg(p)
+    add_passphrase_arg(p)
 
     p = _add(tsub, "inspect", cmd_trust_inspect, "show a signed list WITHOUT verifying it")
     p.add_argument("list", help="signed list file")
@@ -356,11 +346,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("list", help="signed list file")
     p.add_argument("--root", required=True, help="pinned root public key (root.pub.cose)")
     p.add_argument("--state-dir", help="persist the highest sequence here (refuses rollback)")
-    p.add_argument("--warn-after", type=int, default=Staleness().warn_after,
+    p.add_argument("--warn-after", type=positive_int, default=Staleness().warn_after,
                    help="seconds after issue to warn that the list is stale")
-    p.add_argument("--refuse-after", type=int, default=Staleness().refuse_after,
+    p.add_argument("--refuse-after", type=positive_int, default=Staleness().refuse_after,
                    help="seconds after issue to refuse the list")
-    p.add_argument("--now", type=int, help="Unix seconds (default: now)")
+    p.add_argument("--now", type=unix_time, help="Unix seconds (default: now)")
 
     keys = subparsers.add_parser("keys", help="rotate, revoke and export keys of a key directory")
     ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
@@ -368,13 +358,14 @@ def register(subparsers: Any) -> None:
     p = _add(ksub, "rotate", cmd_keys_rotate, "new primary key; the old one only verifies")
     p.add_argument("--keys", required=True, help="key directory")
     p.add_argument("--what", choices=("issuer", "group"), required=True)
-    p.add_argument("--now", type=int, help="rotation time, Unix seconds (default: now)")
-    _passphrase_arg(p)
+    p.add_argument("--now", type=unix_time, help="rotation time, Unix seconds (default: now)")
+    add_passphrase_arg(p)
 
     p = _add(ksub, "revoke", cmd_keys_revoke, "revoke a key by kid; its tokens fail at once")
     p.add_argument("--keys", required=True, help="key directory")
-    p.add_argument("--kid", required=True, help="kid in hex")
-    _passphrase_arg(p)
+    p.add_argument("--kid", required=True, type=kid_arg,
+                   help="kid in hex, as printed (base64url from older manifests also works)")
+    add_passphrase_arg(p)
 
     p = _add(ksub, "export", cmd_keys_export, "export public keys (JWK or COSE_Key)")
     p.add_argument("--keys", required=True, help="key directory")

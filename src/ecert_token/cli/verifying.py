@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InvalidArgument
 from ..holder.presentation import is_presentation
 from ..holder.status_loader import StatusListLoader
 from ..holder.verify import PresentationVerifier
@@ -20,20 +19,25 @@ from ..keys.trust_store import TrustStore
 from ..model import BusinessType
 from ..replay.base import ReplayStore
 from ..token import VerifiedToken, Verifier, VerifyPolicy
-from .trust_cmd import add_trust_source_args, trust_store_from_args
+from .inputs import code_arg, unix_time
+from .output import UsageError
+from .trust_cmd import add_passphrase_arg, add_trust_source_args, passphrase, trust_store_from_args
 
 
 def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", help="key directory (or use --trust-list)")
     add_trust_source_args(p)
-    p.add_argument("--business", required=True, help="business type being performed")
+    p.add_argument("--business", required=True, type=code_arg(BusinessType, "business type"),
+                   help="business type being performed (e.g. 01101)")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
     store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
                        "any node of a Redis Cluster)")
-    p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+    p.add_argument("--now", type=unix_time,
+                   help="verification time as Unix seconds (default: now)")
     p.add_argument("--status-list", help="signed status list of holder credentials")
     p.add_argument("--status-state", help="directory persisting the newest status list seen")
+    add_passphrase_arg(p)
 
 
 def policy_at(now: int | None) -> VerifyPolicy:
@@ -64,8 +68,8 @@ def _trust(args: argparse.Namespace, now: int) -> TrustStore:
     if from_list is not None:
         return from_list
     if not args.keys:
-        raise InvalidArgument("give --keys DIR or --trust-list FILE --root FILE")
-    return keydir.load(Path(args.keys)).trust_store()
+        raise UsageError("give --keys DIR or --trust-list FILE --root FILE")
+    return keydir.load(Path(args.keys), passphrase(args)).trust_store()
 
 
 def _presentations(args: argparse.Namespace, trust: TrustStore, policy: VerifyPolicy,
@@ -89,7 +93,7 @@ def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bo
     trust = _trust(args, policy.clock())
     verifier = Verifier(trust, policy, store,
                         presentations=_presentations(args, trust, policy, token))
-    business = BusinessType.from_code(args.business)
+    business: BusinessType = args.business
     if store is None:
         return verifier.check(token, business, now=policy.clock()), False
     return verifier.verify(token, business), True

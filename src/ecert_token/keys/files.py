@@ -13,14 +13,18 @@ from ..crypto.ed25519 import Ed25519PrivateKey
 from ..errors import ErrorCode, KeyMaterialError
 
 
-def write_file(path: Path, data: bytes, mode: int) -> None:
+def write_file(path: str | os.PathLike[str], data: bytes, mode: int) -> None:
     """Write ``data`` to ``path`` with ``mode`` via a temporary file and rename.
 
     The file never exists with wider permissions or half-written.
     """
+    path = Path(path)
     # Unique per process, thread and call, so concurrent writers never share it.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:  # name the file the caller asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -33,8 +37,9 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def read_private(path: Path) -> bytes:
+def read_private(path: str | os.PathLike[str]) -> bytes:
     """Read a private key file, refusing one that the group or others may read."""
+    path = Path(path)
     try:
         st = path.stat()
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -20,6 +20,9 @@ read one key and speak JOSE (python-cwt, the interop tests, other languages):
 ``issuer.key.pem`` (``issuer.key.jwk.json`` for SM2), ``issuer.pub.jwk.json``
 and ``group.key.jwk.json`` (an ``oct`` JWK, 0600), and the manifest repeats it as ``issuer_kid``,
 ``group_kid`` and ``regions``.  :func:`load` reads only the per-kid files.
+Kids are lowercase hex in the manifest as in file names and CLI output; the
+base64url kids of manifests written before 0.2 are still read.
+Every path parameter takes a ``str`` or a :class:`~pathlib.Path`.
 Files of keys no longer in the manifest are ignored (delete them after pruning).
 """
 
@@ -38,14 +41,13 @@ from ..errors import EcertError, ErrorCode, KeyMaterialError
 from .cose_key import group_key_from_cose_key, group_key_to_cose_key
 from .files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
 from .jwk import (
-    b64url,
-    b64url_decode,
     group_key_jwk,
     issuer_public_from_jwk,
     issuer_public_jwk,
     sm2_private_from_jwk,
     sm2_private_jwk,
 )
+from .kids import kid_candidates, kid_text
 from .material import (
     ALWAYS,
     KID_BYTES,
@@ -206,8 +208,11 @@ def _dump(obj: object) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
-def save(keys: KeyDir, directory: Path, passphrase: bytes | None = None) -> None:
+def save(
+    keys: KeyDir, directory: str | os.PathLike[str], passphrase: bytes | None = None
+) -> None:
     """Write the key directory; private files get mode 0600, the manifest last."""
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     issuer_entries: list[dict[str, object]] = []
     for sk in keys.issuer_ring:
@@ -215,7 +220,7 @@ def save(keys: KeyDir, directory: Path, passphrase: bytes | None = None) -> None
         write_file(directory / name, data, 0o600)
         write_file(directory / issuer_jwk_name(sk.kid), _dump(issuer_public_jwk(sk.public)), 0o644)
         entry: dict[str, object] = {
-            "kid": b64url(sk.kid), "state": sk.state.value, **_window(sk.validity),
+            "kid": kid_text(sk.kid), "state": sk.state.value, **_window(sk.validity),
             "regions": sorted(sk.regions) if sk.regions is not None else None,
         }
         if sk.public.alg != ALG_EDDSA:
@@ -224,7 +229,7 @@ def save(keys: KeyDir, directory: Path, passphrase: bytes | None = None) -> None
     group_entries: list[dict[str, object]] = []
     for gk in keys.group_ring:
         write_file(directory / group_key_name(gk.kid), group_key_to_cose_key(gk), 0o600)
-        group_entries.append({"kid": b64url(gk.kid), "state": gk.state.value,
+        group_entries.append({"kid": kid_text(gk.kid), "state": gk.state.value,
                               **_window(gk.validity)})
     manifest: dict[str, object] = {
         "format": FORMAT,
@@ -251,7 +256,7 @@ def _save_primary_pair(
         # The other suite's fixed-name private file, if a rotation changed the suite.
         (directory / (ISSUER_PEM if name == ISSUER_SM2 else ISSUER_SM2)).unlink(missing_ok=True)
         write_file(directory / ISSUER_JWK, _dump(issuer_public_jwk(sk.public)), 0o644)
-        fields["issuer_kid"] = b64url(sk.kid)
+        fields["issuer_kid"] = kid_text(sk.kid)
         fields["regions"] = sorted(sk.regions) if sk.regions is not None else None
     else:
         (directory / ISSUER_PEM).unlink(missing_ok=True)
@@ -260,13 +265,27 @@ def _save_primary_pair(
     group = [k for k in keys.group_ring if k.state is KeyState.PRIMARY]
     if group:
         write_file(directory / GROUP_JWK, _dump(group_key_jwk(group[0])), 0o600)
-        fields["group_kid"] = b64url(group[0].kid)
+        fields["group_kid"] = kid_text(group[0].kid)
     else:
         (directory / GROUP_JWK).unlink(missing_ok=True)
     return fields
 
 
-def _entry_binding(entry: object) -> tuple[dict[str, Any], bytes, KeyState, Validity]:
+def _manifest_kid(text: object, directory: Path, file_name: Callable[[bytes], str]) -> bytes:
+    """The kid a manifest entry spells (hex, or the base64url of older directories).
+
+    When the text reads both ways, the kid whose key file is present wins.
+    """
+    candidates = kid_candidates(text)
+    if not candidates:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest kid is neither hex nor base64url")
+    present = [kid for kid in candidates if (directory / file_name(kid)).exists()]
+    return (present or [k for k in candidates if len(k) == KID_BYTES] or list(candidates))[0]
+
+
+def _entry_binding(
+    entry: object, directory: Path, file_name: Callable[[bytes], str]
+) -> tuple[dict[str, Any], bytes, KeyState, Validity]:
     if not isinstance(entry, dict):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest key entries are objects")
     try:
@@ -274,7 +293,7 @@ def _entry_binding(entry: object) -> tuple[dict[str, Any], bytes, KeyState, Vali
         validity = Validity(entry.get("not_before"), entry.get("not_after"))
     except (ValueError, EcertError):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest key entry is invalid") from None
-    return entry, b64url_decode(entry.get("kid")), state, validity
+    return entry, _manifest_kid(entry.get("kid"), directory, file_name), state, validity
 
 
 def _regions(raw: object) -> frozenset[str] | None:
@@ -299,7 +318,9 @@ def _manifest(directory: Path) -> tuple[dict[str, Any], str, str]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError, RecursionError):
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read manifest.json") from None
+        raise KeyMaterialError(
+            ErrorCode.KEY_FILE, f"cannot read {MANIFEST} (is {directory.name}/ a key directory?)"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest.json is not an ecert key directory")
     issuer, group = manifest.get("issuer"), manifest.get("group")
@@ -321,12 +342,13 @@ class PublicKeyDir:
     group_keys: tuple[tuple[bytes, KeyState, Validity], ...]
 
 
-def load_public(directory: Path) -> PublicKeyDir:
+def load_public(directory: str | os.PathLike[str]) -> PublicKeyDir:
     """The public half of a key directory: manifest and public JWK files only."""
+    directory = Path(directory)
     manifest, issuer, group = _manifest(directory)
     issuers: list[IssuerVerifyKey] = []
     for raw in _list(manifest, "issuer_keys"):
-        entry, kid, state, validity = _entry_binding(raw)
+        entry, kid, state, validity = _entry_binding(raw, directory, issuer_jwk_name)
         try:
             jwk = json.loads((directory / issuer_jwk_name(kid)).read_text("utf-8"))
         except (OSError, ValueError, RecursionError):
@@ -335,7 +357,8 @@ def load_public(directory: Path) -> PublicKeyDir:
         if key.kid != kid or kid != thumbprint_kid(key.public_key.raw, len(kid)):
             raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
         issuers.append(key)
-    groups = tuple(_entry_binding(raw)[1:] for raw in _list(manifest, "group_keys"))
+    groups = tuple(_entry_binding(raw, directory, group_key_name)[1:]
+                   for raw in _list(manifest, "group_keys"))
     return PublicKeyDir(tuple(issuers), group, groups)
 
 
@@ -358,12 +381,14 @@ def _read_issuer_private(
     return private
 
 
-def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
+def load(directory: str | os.PathLike[str], passphrase: bytes | None = None) -> KeyDir:
     """Read a key directory, refusing private files that others may read."""
+    directory = Path(directory)
     manifest, issuer, group = _manifest(directory)
     signing: list[IssuerSigningKey] = []
     for raw in _list(manifest, "issuer_keys"):
-        entry, kid, state, validity = _entry_binding(raw)
+        # Every issuer key has a public JWK file, whatever its private file's format.
+        entry, kid, state, validity = _entry_binding(raw, directory, issuer_jwk_name)
         private = _read_issuer_private(directory, entry, kid, passphrase)
         if kid != thumbprint_kid(private.public_key.raw, len(kid)):
             raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
@@ -371,7 +396,7 @@ def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
             issuer, kid, private, _regions(entry.get("regions")), validity, state))
     groups: list[GroupKey] = []
     for raw in _list(manifest, "group_keys"):
-        _, kid, state, validity = _entry_binding(raw)
+        _, kid, state, validity = _entry_binding(raw, directory, group_key_name)
         gk = group_key_from_cose_key(read_private(directory / group_key_name(kid)),
                                      group, validity, state)
         if gk.kid != kid:

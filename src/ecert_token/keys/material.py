@@ -25,7 +25,7 @@ from ..crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey, SM2PublicKey
 from ..crypto.sm4 import ALG_SM4_CCM_16_64_128, ALG_SM4_GCM, Sm4CcmKey, Sm4GcmKey
 from ..errors import InvalidArgument
 from ..model import Region
-from ..model.region import PROVINCE_PREFIXES
+from ..model.region import province_prefix
 
 _NAME = re.compile(r"[0-9A-Za-z_.-]{1,32}")
 KID_BYTES = 4
@@ -78,9 +78,13 @@ def validate_regions(value: frozenset[str] | None) -> frozenset[str] | None:
     if not isinstance(value, frozenset) or not value:
         raise InvalidArgument("regions must be a non-empty frozenset or None")
     for prefix in value:
-        if not (isinstance(prefix, str) and len(prefix) == 2 and prefix.isdigit()
-                and int(prefix) in PROVINCE_PREFIXES):
-            raise InvalidArgument("regions are two-digit province prefixes such as '11'")
+        try:
+            province_prefix(prefix)
+        except InvalidArgument:
+            raise InvalidArgument(
+                "regions are province prefixes of two ASCII digits such as '11'"
+                " (full-width digits are refused)"
+            ) from None
     return value
 
 

@@ -16,6 +16,29 @@ PROVINCE_PREFIXES = frozenset(
 )
 
 
+def ascii_digits(value: object, length: int) -> bool:
+    """True for a ``str`` of exactly ``length`` ASCII digits 0-9.
+
+    ``str.isdigit`` alone also takes full-width (``１１``), Arabic-Indic and
+    other Unicode digits, which ``int()`` then reads as the ASCII number: a
+    key scoped to ``１１`` would silently serve Beijing.  Codes are ASCII only.
+    """
+    return (isinstance(value, str) and len(value) == length and value.isascii()
+            and value.isdigit())
+
+
+def province_prefix(value: object) -> str:
+    """A validated two-digit province prefix such as ``"11"`` (ASCII digits only)."""
+    if not ascii_digits(value, 2):
+        raise InvalidArgument(
+            "a province prefix is two ASCII digits such as '11' (full-width digits are refused)"
+        )
+    assert isinstance(value, str)
+    if int(value) not in PROVINCE_PREFIXES:
+        raise InvalidArgument("unknown province prefix")
+    return value
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Region:
     """A validated six-digit administrative-division code such as ``110105``."""
@@ -24,8 +47,10 @@ class Region:
 
     def __post_init__(self) -> None:
         code = self.code
-        if not (isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()):
-            raise InvalidArgument("region must be a six-digit division code")
+        if not ascii_digits(code, 6):
+            raise InvalidArgument(
+                "region must be a division code of six ASCII digits (full-width digits are refused)"
+            )
         if int(code[:2]) not in PROVINCE_PREFIXES:
             raise InvalidArgument("region has an unknown province prefix")
 

@@ -17,13 +17,16 @@ terminal cut off from updates stops rather than trusting old keys forever.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..clock import Clock, system_clock
-from ..errors import ErrorCode, InvalidArgument, TrustListError
+from ..errors import ErrorCode, InvalidArgument, KeyMaterialError, TrustListError
+from ..keys.cose_key import KID, group_key_from_cose_key, load_map
+from ..keys.files import read_private
 from ..keys.material import GroupKey, IssuerVerifyKey
 from ..keys.routes import Routes
 from ..keys.trust_store import TrustStore
@@ -58,7 +61,7 @@ class TrustListLoader:
     def __init__(
         self,
         root: TrustRoot,
-        state_dir: Path | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         *,
         group_keys: Iterable[GroupKey] = (),
         staleness: Staleness | None = None,
@@ -67,7 +70,7 @@ class TrustListLoader:
         if not isinstance(root, TrustRoot):
             raise InvalidArgument("root must be a TrustRoot")
         self.root = root
-        self.state_dir = state_dir
+        self.state_dir = None if state_dir is None else Path(state_dir)
         self.staleness = staleness or Staleness()
         self._clock = clock
         self._lock = threading.Lock()
@@ -77,8 +80,8 @@ class TrustListLoader:
         self._digest: str | None = None
         self._highest = -1
         self._warned: int | None = None
-        if state_dir is not None:
-            self._restore(state_dir)
+        if self.state_dir is not None:
+            self._restore(self.state_dir)
 
     @property
     def group_keys(self) -> tuple[GroupKey, ...]:
@@ -91,6 +94,25 @@ class TrustListLoader:
         with self._lock:
             store = None if self._current is None else self._current.trust_store(keys)
             self._group_keys, self._store = keys, store
+
+    def provision_files(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+        """Provision group keys from COSE_Key files, each named by the current list.
+
+        ``ecert keys export --group-keys`` writes such files (mode 0600; wider
+        ones are refused).  Offer the list first: a key it does not describe is
+        refused (``key_file``).
+        """
+        keys: list[GroupKey] = []
+        for path in paths:
+            data = read_private(path)
+            kid = load_map(data).get(KID)
+            info = (self._current.group_info(kid)
+                    if self._current is not None and isinstance(kid, bytes) else None)
+            if info is None:
+                raise KeyMaterialError(ErrorCode.KEY_FILE,
+                                       f"{Path(path).name} is not a group key of the trust list")
+            keys.append(group_key_from_cose_key(data, info.group))
+        self.provision(keys)
 
     @property
     def current(self) -> TrustList | None:
@@ -149,11 +171,13 @@ class TrustListLoader:
         log.info("trust list %d loaded (%d issuer keys)", tl.sequence, len(tl.issuer_keys))
         return tl
 
-    def offer_file(self, path: Path, now: int | None = None) -> TrustList:
+    def offer_file(self, path: str | os.PathLike[str], now: int | None = None) -> TrustList:
         try:
-            data = path.read_bytes()
+            data = Path(path).read_bytes()
         except OSError:
-            raise TrustListError(ErrorCode.TRUST_LIST_INVALID, "cannot read the file") from None
+            raise TrustListError(
+                ErrorCode.TRUST_LIST_INVALID, f"cannot read {Path(path).name}"
+            ) from None
         return self.offer(data, now)
 
     def _check_age(self, tl: TrustList, now: int) -> None:

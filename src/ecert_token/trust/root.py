@@ -107,8 +107,10 @@ class RootSigningKey:
         return f"RootSigningKey(kid={self.kid.hex()})"
 
 
-def save_root(key: RootSigningKey, private_path: Path, public_path: Path,
-              passphrase: bytes | None = None) -> None:
+def save_root(
+    key: RootSigningKey, private_path: str | os.PathLike[str],
+    public_path: str | os.PathLike[str], passphrase: bytes | None = None,
+) -> None:
     """Private key as PKCS#8 PEM (an SM2 root: an SM2 JWK) (0600), pinned public key as
     COSE_Key (0644)."""
     private = key.private_key
@@ -120,13 +122,15 @@ def save_root(key: RootSigningKey, private_path: Path, public_path: Path,
                 + "\n").encode()
     else:
         data = ed25519_to_pem(private, passphrase)
-    write_file(private_path, data, 0o600)
-    write_file(public_path, key.root.to_cose_key(), 0o644)
+    write_file(Path(private_path), data, 0o600)
+    write_file(Path(public_path), key.root.to_cose_key(), 0o644)
 
 
-def load_root_signing_key(path: Path, passphrase: bytes | None = None) -> RootSigningKey:
+def load_root_signing_key(
+    path: str | os.PathLike[str], passphrase: bytes | None = None
+) -> RootSigningKey:
     """The root key of ``save_root``'s private file (PKCS#8 PEM, or an SM2 JWK)."""
-    data = read_private(path)
+    data = read_private(Path(path))
     private: PrivateKey
     if data.lstrip()[:1] == b"{":
         try:
@@ -139,9 +143,9 @@ def load_root_signing_key(path: Path, passphrase: bytes | None = None) -> RootSi
     return RootSigningKey(thumbprint_kid(private.public_key.raw, KID_BYTES), private)
 
 
-def load_trust_root(path: Path) -> TrustRoot:
+def load_trust_root(path: str | os.PathLike[str]) -> TrustRoot:
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except OSError:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, f"cannot read {path.name}") from None
+        raise KeyMaterialError(ErrorCode.KEY_FILE, f"cannot read {Path(path).name}") from None
     return TrustRoot.from_cose_key(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,15 +42,15 @@ class TrustState:
     root_kid: str
 
 
-def load_state(directory: Path) -> TrustState | None:
+def load_state(directory: str | os.PathLike[str]) -> TrustState | None:
     """The persisted state, None when the directory has none yet."""
-    path = directory / STATE_FILE
+    path = Path(directory) / STATE_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError:
-        raise TrustListError(ErrorCode.TRUST_LIST_INVALID, "cannot read the trust state") from None
+        raise TrustListError(ErrorCode.TRUST_LIST_INVALID, f"cannot read {path.name}") from None
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
@@ -66,7 +67,7 @@ def load_state(directory: Path) -> TrustState | None:
     return TrustState(value["sequence"], value["digest"], value["root_kid"])
 
 
-def save_state(directory: Path, state: TrustState, list_bytes: bytes) -> None:
+def save_state(directory: str | os.PathLike[str], state: TrustState, list_bytes: bytes) -> None:
     """Write the list copy, then the state (each atomic).
 
     If the process dies between the two, the next start finds a list newer
@@ -74,6 +75,7 @@ def save_state(directory: Path, state: TrustState, list_bytes: bytes) -> None:
     A write that fails is an error: a list whose sequence cannot be
     persisted is not adopted (a restart could otherwise roll it back).
     """
+    directory = Path(directory)
     record = {"format": FORMAT, "sequence": state.sequence, "digest": state.digest,
               "root_kid": state.root_kid}
     try:
@@ -83,12 +85,12 @@ def save_state(directory: Path, state: TrustState, list_bytes: bytes) -> None:
                    (json.dumps(record, sort_keys=True) + "\n").encode(), 0o644)
     except OSError:
         raise TrustListError(
-            ErrorCode.TRUST_LIST_INVALID, "cannot persist the trust state"
+            ErrorCode.TRUST_LIST_INVALID, f"cannot persist the trust state in {directory.name}/"
         ) from None
 
 
-def load_saved_list(directory: Path) -> bytes | None:
+def load_saved_list(directory: str | os.PathLike[str]) -> bytes | None:
     try:
-        return (directory / LIST_FILE).read_bytes()
+        return (Path(directory) / LIST_FILE).read_bytes()
     except OSError:
         return None
