@@ -1,0 +1,12 @@
+# Stubs of the optional compiled accelerator (src/ecert_token/_accel.c).
+from typing import Any
+
+CONSTANTS: dict[str, int]
+REJECTIONS: tuple[tuple[str, str | None], ...]
+
+def open_token(
+    body: str, groups: dict[bytes, Any], issuers: dict[bytes, Any], now: int, leeway: int,
+    max_lifetime: int, /,
+) -> int | tuple[Any, Any, Any] | None: ...
+def b45decode(text: object, /) -> bytes | None: ...
+def b45encode(data: object, /) -> str | None: ...
