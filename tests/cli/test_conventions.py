@@ -240,7 +240,7 @@ def test_a_token_argument_with_a_bom_is_the_same_token(keys: Path, token: str) -
 # -- JSON on stdout, or text that says so ----------------------------------------------------------
 
 
-TEXT_COMMANDS = ("mint", "scan", "bench", "demo", "qr", "completion")
+TEXT_COMMANDS = ("mint", "present", "scan", "bench", "demo", "qr", "completion")
 
 
 def test_text_commands_say_so_and_offer_json() -> None:
@@ -258,8 +258,12 @@ def test_demo_json() -> None:
     assert proc.returncode == 0, proc.stderr
     steps = json.loads(proc.stdout)["steps"]
     assert steps[2]["accepted"]["credential_id"] == "E4Q7ZK2M9PXA"
-    assert [s["rejected"]["error"] for s in steps[3:]] == [
+    assert [s["rejected"]["error"] for s in steps[3:6]] == [
         "replayed", "expired", "wrong_business_type"]
+    # The holder mode: a phone bound once, a code minted offline, refused once unbound.
+    assert steps[7]["presentation"].startswith("EP1:")
+    assert steps[7]["accepted"]["credential_id"] == "E4Q7ZK2M9PXA"
+    assert steps[8]["rejected"]["error"] == "credential_revoked"
 
 
 def test_mint_json(keys: Path, token: str) -> None:

@@ -102,8 +102,12 @@ def cmd_present(args: argparse.Namespace) -> int:
             raise InvalidArgument("--challenge must be hex") from None
     device = load_device(Path(args.device))
     now = system_clock() if args.now is None else args.now
-    print(present(credential.sealed, device, BusinessType.from_code(args.business), now=now,
-                  ttl=args.ttl, challenge=challenge))
+    text = present(credential.sealed, device, BusinessType.from_code(args.business), now=now,
+                   ttl=args.ttl, challenge=challenge)
+    if args.json:
+        emit({"presentation": text, "characters": len(text)})
+    else:
+        print(text, flush=True)
     return EXIT_OK
 
 
@@ -189,7 +193,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="credential file to write")
     p.set_defaults(func=cmd_activate)
 
-    p = subparsers.add_parser("present", help="mint a presentation offline (prints the QR text)")
+    p = subparsers.add_parser(
+        "present", help="prints text: mint a presentation offline, the QR text (--json for JSON)")
     p.add_argument("--credential", required=True, help="the holder's credential file")
     p.add_argument("--device", required=True, help="device directory (private key)")
     p.add_argument("--business", required=True, help="business type code (e.g. 01101)")
@@ -197,6 +202,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--challenge", help="the terminal's challenge (hex), for challenge mode")
     p.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="lifetime in seconds")
     p.add_argument("--now", type=int, help="time as Unix seconds (default: now)")
+    p.add_argument("--json", action="store_true",
+                   help="print {\"presentation\": ...} instead of the text")
     p.set_defaults(func=cmd_present)
 
     p = subparsers.add_parser("unbind", help="unbind a person's phone (revokes its credential)")
