@@ -1,0 +1,136 @@
+"""What every fuzz harness shares: the run loop, the slowest-input record, the re-timing.
+
+A harness module defines ``one_input(data: bytes) -> None`` (raising on a
+finding) and ends with ``common.main(NAME, one_input)``.  Run it as
+
+    python fuzz/fuzz_verify.py [libFuzzer options] [corpus dirs]
+    python fuzz/fuzz_verify.py --retime FILE...      (time inputs, no fuzzing)
+
+While fuzzing, every execution is timed; an input slower than the kept ones
+is run twice more and counts with its best time; the slowest (``KEEP`` of them)
+are written to ``<out>/slowest/`` with ``<out>/stats.json`` beside them
+(``<out>`` is ``$ECERT_FUZZ_OUT``, else ``fuzz/out/<name>``), so a long run
+leaves its slowest input behind even if it is killed.  A
+single wall-clock time on a loaded machine includes scheduler and garbage
+collector pauses, so ``--retime`` runs each kept input again (best of
+``RETIME_ROUNDS``) and ``fuzz/run.py`` flags an input only if its best time
+is above ``SLOW_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import atheris
+
+SLOW_SECONDS = 0.010
+"""An input slower than this (best of the re-timing rounds) is a finding (issue #11)."""
+KEEP = 8
+"""How many of the slowest distinct inputs are kept for re-timing."""
+RETIME_ROUNDS = 20
+SAVE_EVERY = 1 << 16
+"""Executions between two writes of ``stats.json``."""
+ROOT = Path(__file__).resolve().parent
+SEEDS = ROOT / "seeds"
+
+
+def out_directory(name: str) -> Path:
+    """Where a run of harness ``name`` writes its records."""
+    return Path(os.environ.get("ECERT_FUZZ_OUT") or ROOT / "out" / name)
+
+
+def instrumented() -> object:
+    """Context manager: import the library with atheris' coverage instrumentation."""
+    return atheris.instrument_imports(include=["ecert_token"])
+
+
+class Slowest:
+    """Times each execution and keeps the ``KEEP`` slowest distinct inputs on disk."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.directory = out_directory(name) / "slowest"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for old in self.directory.iterdir():
+            old.unlink()
+        self.execs = 0
+        self.kept: dict[str, float] = {}  # file name -> seconds
+        self.floor = 0.0  # the smallest kept time once KEEP are kept
+
+    def wrap(self, target: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        clock = time.perf_counter
+
+        def timed(data: bytes) -> None:
+            start = clock()
+            target(data)
+            elapsed = clock() - start
+            self.execs += 1
+            if elapsed > self.floor:
+                # One slow run may be a pause of the machine, not the input's
+                # cost: a candidate counts with its best of three runs.
+                for _ in range(2):
+                    start = clock()
+                    target(data)
+                    elapsed = min(elapsed, clock() - start)
+                if elapsed > self.floor:
+                    self._keep(data, elapsed)
+            if not self.execs % SAVE_EVERY:
+                self.save()
+
+        return timed
+
+    def _keep(self, data: bytes, elapsed: float) -> None:
+        name = hashlib.sha256(data).hexdigest()[:16]
+        if self.kept.get(name, 0.0) >= elapsed:
+            return
+        if name not in self.kept and len(self.kept) >= KEEP:
+            fastest = min(self.kept, key=self.kept.__getitem__)
+            del self.kept[fastest]
+            (self.directory / fastest).unlink(missing_ok=True)
+        self.kept[name] = elapsed
+        (self.directory / name).write_bytes(data)
+        if len(self.kept) >= KEEP:
+            self.floor = min(self.kept.values())
+        self.save()
+
+    def save(self) -> None:
+        record = {
+            "harness": self.name,
+            "executions_seen_by_harness": self.execs,
+            "slowest_best_of_3_seconds": dict(
+                sorted(self.kept.items(), key=lambda kv: -kv[1])
+            ),
+        }
+        tmp = self.directory.parent / "stats.json.tmp"
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        tmp.replace(self.directory.parent / "stats.json")
+
+
+def retime(target: Callable[[bytes], None], paths: list[str]) -> int:
+    """Print ``{"file": best_seconds}`` as JSON for each input (best of the rounds)."""
+    best: dict[str, float] = {}
+    for path in paths:
+        data = Path(path).read_bytes()
+        times = []
+        for _ in range(RETIME_ROUNDS):
+            start = time.perf_counter()
+            target(data)
+            times.append(time.perf_counter() - start)
+        best[path] = min(times)
+    print(json.dumps(best))
+    return 0
+
+
+def main(name: str, one_input: Callable[[bytes], None]) -> None:
+    """Fuzz ``one_input`` (libFuzzer options in ``sys.argv``), or re-time inputs."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--retime":
+        raise SystemExit(retime(one_input, sys.argv[2:]))
+    slowest = Slowest(name)
+    atheris.Setup(sys.argv, slowest.wrap(one_input))
+    atheris.Fuzz()

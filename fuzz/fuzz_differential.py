@@ -1,0 +1,130 @@
+"""Differential fuzzing: each compiled reader against its Python reference.
+
+THE PAIRS UNDER TEST ARE NAMED IN ``PAIRS`` BELOW, AND NOWHERE ELSE.  When the
+compiled code changes (issue #11: one accelerator whose contract is "None or
+exactly the pipeline's result"), change the rows of that table; the rest of
+this file only knows the two contracts:
+
+* ``SAME``: both give the same answer for every input, None included (equal
+  values of equal types, the same route object), or both raise the same error;
+* ``NONE_OR_SAME``: the accelerator may answer None ("not mine"); any other
+  answer must equal the reference's, and where the reference raises, the
+  accelerator answers None or raises the same error.
+
+"The same error" is the same exception type and, for ``EcertError``, the same
+``code``.  Every input goes through every row.  A compiled side that is not
+built makes the harness refuse to start (it would compare Python with itself).
+
+Each row's ``args`` turns the fuzzer's bytes into the pair's arguments: the
+same bytes are a decrypted token for the Sign1 reader (the openings are the
+routes of the published vectors' trust store, so seeds read to the end), text
+for the Base45 decoder, and data for the Base45 encoder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+with common.instrumented():
+    from vector_trust import trust_configurations, trust_store
+
+    from ecert_token import EcertError
+    from ecert_token.codec import base45, canonical
+
+    _OPENINGS = dict(trust_store(trust_configurations()[0]).routes().issuers)  # type: ignore[union-attr]
+
+SAME = "same answer, None included"
+NONE_OR_SAME = "None, or the reference's answer"
+
+
+class Pair(NamedTuple):
+    name: str
+    accelerated: Callable[..., Any] | None
+    reference: Callable[..., Any]
+    contract: str
+    args: Callable[[bytes], tuple[Any, ...]]
+
+
+def _compiled(module: object, attribute: str) -> Callable[..., Any] | None:
+    """``module.attribute`` if ``module`` is the loaded C extension (else None)."""
+    return getattr(module, attribute, None)
+
+
+# ---------------------------------------------------------------------------
+# THE TABLE: (name, accelerated, reference, contract, arguments from bytes)
+PAIRS = (
+    Pair("canonical.read_sign1",
+         canonical.read_sign1 if canonical.IMPLEMENTATION == "C extension" else None,
+         canonical.read_sign1_python, SAME, lambda data: (data, _OPENINGS)),
+    Pair("base45.decode", _compiled(base45._compiled, "decode"), base45.b45decode_python,
+         NONE_OR_SAME, lambda data: (data.decode("latin-1"),)),
+    Pair("base45.encode", _compiled(base45._compiled, "encode"), base45.b45encode_python,
+         NONE_OR_SAME, lambda data: (data,)),
+)
+# ---------------------------------------------------------------------------
+
+NAME = "differential"
+
+
+class Difference(AssertionError):
+    """The two sides of a pair disagree: a finding."""
+
+
+def outcome(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
+    """``("answer", value)`` or ``("error", (type, code))``."""
+    try:
+        return "answer", function(*args)
+    except EcertError as err:
+        return "error", (type(err), err.code)
+    except Exception as err:  # compared, not judged: the reference decides what is right
+        return "error", (type(err), None)
+
+
+def same_answer(got: object, expected: object) -> bool:
+    """Equal, of equal types all the way down, and the same objects where the
+    reference hands out objects it was given (the Sign1 reader's route)."""
+    if type(got) is not type(expected):
+        return False
+    if isinstance(expected, tuple):
+        if len(got) != len(expected):  # type: ignore[arg-type]
+            return False
+        return all(same_answer(g, e) for g, e in zip(got, expected, strict=True))  # type: ignore[call-overload]
+    if isinstance(expected, (bytes, str, int, float, bool)) or expected is None:
+        return got == expected
+    return got is expected or got == expected
+
+
+def check(pair: Pair, data: bytes) -> None:
+    args = pair.args(data)
+    kind, value = outcome(pair.accelerated, args)  # type: ignore[arg-type]
+    ref_kind, ref_value = outcome(pair.reference, args)
+    if pair.contract == NONE_OR_SAME and kind == "answer" and value is None:
+        return
+    if kind != ref_kind or (
+        not same_answer(value, ref_value) if kind == "answer" else value != ref_value
+    ):
+        raise Difference(f"{pair.name}: accelerated {kind} {value!r} != reference "
+                         f"{ref_kind} {ref_value!r} ({pair.contract})")
+
+
+def one_input(data: bytes) -> None:
+    for pair in PAIRS:
+        check(pair, data)
+
+
+def require_compiled() -> None:
+    missing = [p.name for p in PAIRS if p.accelerated is None]
+    if missing:
+        raise SystemExit(f"the compiled side of {', '.join(missing)} is not built or is "
+                         "turned off (ECERT_TOKEN_PURE_PYTHON); nothing to compare")
+
+
+if __name__ == "__main__":
+    require_compiled()
+    common.main(NAME, one_input)
