@@ -33,7 +33,7 @@ SLOW_SECONDS = 0.010
 """An input slower than this (best of the re-timing rounds) is a finding (issue #11)."""
 KEEP = 8
 """How many of the slowest distinct inputs are kept for re-timing."""
-RETIME_ROUNDS = 20
+RETIME_ROUNDS = 10
 SAVE_EVERY = 1 << 16
 """Executions between two writes of ``stats.json``."""
 ROOT = Path(__file__).resolve().parent

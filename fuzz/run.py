@@ -11,8 +11,9 @@ their references, ``trust_list`` and ``key_import`` the loaders.
 
 Each job fuzzes from ``fuzz/seeds/<harness>`` (committed) into
 ``<out>/<job>/corpus`` (generated, not committed), with a 10 s per-input
-timeout and a 2 GB memory limit.  Afterwards the job's slowest inputs are
-re-timed (best of ``common.RETIME_ROUNDS`` runs) and ``<out>/summary.json``
+timeout and a 2 GB memory limit.  Afterwards the job's kept slowest inputs,
+its whole corpus and its seeds are re-timed (best of ``common.RETIME_ROUNDS``
+runs each, in a fresh process) and ``<out>/summary.json``
 records, per job: executions, crashes (libFuzzer findings: an exception
 that is not allowed, a difference, a timeout, an out-of-memory), the slowest
 input's best time and whether it is above 10 ms.
@@ -79,13 +80,14 @@ def run_job(job: str, out: Path, seconds: int | None, runs: int | None) -> dict[
         "wall_seconds": round(time.time() - started),
         "findings": findings,
     }
-    result.update(retime(harness, env, directory / "slowest"))
+    result.update(retime(harness, env, [directory / "slowest", corpus, common.SEEDS / harness]))
     return result
 
 
-def retime(harness: str, env: dict[str, str], slowest: Path) -> dict[str, object]:
-    """The best time of each kept slow input, run again in a fresh process."""
-    files = sorted(str(p) for p in slowest.iterdir()) if slowest.is_dir() else []
+def retime(harness: str, env: dict[str, str], directories: list[Path]) -> dict[str, object]:
+    """The best time of every kept slow input and every corpus and seed input, run
+    again in a fresh process: the slowest of these is the job's slowest input."""
+    files = sorted(str(p) for d in directories if d.is_dir() for p in d.iterdir())
     if not files:
         return {"slowest_input": None, "slowest_best_ms": None, "slow": False}
     script = common.ROOT / f"fuzz_{harness}.py"
