@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,19 @@ SEEDS = ROOT / "seeds"
 def out_directory(name: str) -> Path:
     """Where a run of harness ``name`` writes its records."""
     return Path(os.environ.get("ECERT_FUZZ_OUT") or ROOT / "out" / name)
+
+
+def scratch_directory(prefix: str) -> Path:
+    """A fresh temporary directory, in memory (``/dev/shm``) where there is one:
+    the loaders' fsyncs cost milliseconds on a disk and nothing there."""
+    shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private directory in it
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=shm if shm.is_dir() else None))
+
+
+def quiet_logs() -> None:
+    """Stop the library's log records (a warning per refused saved list would
+    write millions of lines); the calls still run, the records go nowhere."""
+    logging.getLogger("ecert_token").disabled = True
 
 
 def instrumented() -> object:

@@ -7,9 +7,10 @@ Everything is derived from fixed seeds, so the seeds written by
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import common
 
 from ecert_token.keys import keydir
 from ecert_token.trust.envelope import sign_trust_list
@@ -52,6 +53,6 @@ def signed_list(sequence: int = 5, regions: frozenset[str] | None = None) -> byt
 
 def key_directory() -> Path:
     """A fresh temporary key directory holding the fixture keys (unencrypted)."""
-    directory = Path(tempfile.mkdtemp(prefix="ecert-fuzz-keys-"))
+    directory = common.scratch_directory("ecert-fuzz-keys-")
     keydir.save(KEYS, directory)
     return directory

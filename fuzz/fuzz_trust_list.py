@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,7 +36,8 @@ with common.instrumented():
     from ecert_token.trust.listing import decode_payload
 
 NAME = "trust_list"
-STATE_DIR = Path(tempfile.mkdtemp(prefix="ecert-fuzz-trust-"))
+STATE_DIR = common.scratch_directory("ecert-fuzz-trust-")
+common.quiet_logs()
 VALID_LIST = signed_list()
 VALID_STATE = (json.dumps({
     "format": state.FORMAT, "sequence": 5, "digest": state.digest(VALID_LIST),
