@@ -14,6 +14,8 @@ this file only knows the two contracts:
 "The same error" is the same exception type and, for ``EcertError``, the same
 ``code``.  Every input goes through every row.  A compiled side that is not
 built makes the harness refuse to start (it would compare Python with itself).
+``python fuzz/fuzz_differential.py --self-test`` shows the harness failing on
+a planted wrong accelerator in every row (CI runs it before fuzzing).
 
 Each row's ``args`` turns the fuzzer's bytes into the pair's arguments: the
 same bytes are a decrypted token for the Sign1 reader (the openings are the
@@ -125,6 +127,30 @@ def require_compiled() -> None:
                          "turned off (ECERT_TOKEN_PURE_PYTHON); nothing to compare")
 
 
+def self_test() -> None:
+    """Prove the harness can fail: for every row, an accelerator that answers
+    wrongly, and one that raises where the reference answers, are caught."""
+    def wrong(*_args: object) -> bytes:
+        return b"not the reference's answer"
+
+    def raises(*_args: object) -> None:
+        raise RuntimeError("not the reference's error")
+
+    for pair in PAIRS:
+        for bad in (wrong, raises):
+            for data in (b"BB8", b"%69 VD92EX0"):
+                try:
+                    check(pair._replace(accelerated=bad), data)
+                except Difference:
+                    break
+            else:
+                raise SystemExit(f"self-test: a wrong {pair.name} went unnoticed")
+    print(f"self-test: a wrong accelerator is caught in each of {len(PAIRS)} pairs")
+
+
 if __name__ == "__main__":
     require_compiled()
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        raise SystemExit(0)
     common.main(NAME, one_input)
