@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import sys
 import tempfile
 import time
@@ -142,10 +143,47 @@ def retime(target: Callable[[bytes], None], paths: list[str]) -> int:
     return 0
 
 
+def _mutation(rng: random.Random, seed: bytes) -> bytes:
+    """One to four random edits of ``seed``: set, insert or delete a byte, or truncate."""
+    data = bytearray(seed)
+    for _ in range(rng.randint(1, 4)):
+        edit = rng.randrange(4)
+        at = rng.randrange(len(data) + 1)
+        if edit == 0 and at < len(data):
+            data[at] = rng.randrange(256)
+        elif edit == 1:
+            data.insert(at, rng.randrange(256))
+        elif edit == 2 and at < len(data):
+            del data[at]
+        elif edit == 3:
+            del data[at:]
+    return bytes(data)
+
+
+def mutate(target: Callable[[bytes], None], count: int, directories: list[str]) -> int:
+    """Run every input of ``directories`` and ``count`` random mutations of each
+    (seeded, no coverage feedback): for builds whose coverage hooks are not
+    libFuzzer's, such as the extensions under ASan (``.ci/asan``)."""
+    rng = random.Random(0)
+    runs = 0
+    for directory in directories:
+        for path in sorted(Path(directory).iterdir()):
+            seed = path.read_bytes()
+            target(seed)
+            for _ in range(count):
+                target(_mutation(rng, seed))
+            runs += 1 + count
+    print(f"{runs} inputs run")
+    return 0
+
+
 def main(name: str, one_input: Callable[[bytes], None]) -> None:
-    """Fuzz ``one_input`` (libFuzzer options in ``sys.argv``), or re-time inputs."""
+    """Fuzz ``one_input`` (libFuzzer options in ``sys.argv``), re-time inputs
+    (``--retime FILE...``) or mutate seeds without coverage (``--mutate N DIR...``)."""
     if len(sys.argv) > 1 and sys.argv[1] == "--retime":
         raise SystemExit(retime(one_input, sys.argv[2:]))
+    if len(sys.argv) > 2 and sys.argv[1] == "--mutate":
+        raise SystemExit(mutate(one_input, int(sys.argv[2]), sys.argv[3:]))
     slowest = Slowest(name)
     atheris.Setup(sys.argv, slowest.wrap(one_input))
     atheris.Fuzz()
