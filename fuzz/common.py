@@ -19,6 +19,7 @@ is above ``SLOW_SECONDS``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -175,6 +176,21 @@ def mutate(target: Callable[[bytes], None], count: int, directories: list[str]) 
             runs += 1 + count
     print(f"{runs} inputs run")
     return 0
+
+
+def dispatch(
+    entry_points: tuple[Callable[[bytes], object], ...], allowed: type[BaseException]
+) -> Callable[[bytes], None]:
+    """A ``one_input`` whose byte 0 picks one of ``entry_points`` and the rest is its
+    input; ``allowed`` (the library's error family) is the only exception let through
+    quietly, any other is a finding."""
+    def one_input(data: bytes) -> None:
+        if not data:
+            return
+        with contextlib.suppress(allowed):
+            entry_points[data[0] % len(entry_points)](data[1:])
+
+    return one_input
 
 
 def main(name: str, one_input: Callable[[bytes], None]) -> None:

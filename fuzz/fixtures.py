@@ -6,8 +6,6 @@ Everything is derived from fixed seeds, so the seeds written by
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import common
@@ -16,27 +14,13 @@ from ecert_token.keys import keydir
 from ecert_token.trust.envelope import sign_trust_list
 from ecert_token.trust.listing import build_trust_list
 from ecert_token.trust.root import RootSigningKey
+from ecert_token.vectors import seeded_random
 
 NOW = 1_790_000_000
 
 
-def seeded(seed: bytes) -> Callable[[int], bytes]:
-    """A deterministic ``random_bytes`` (SHA-256 in counter mode); never for real keys."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
-
-
-KEYS = keydir.generate(random_bytes=seeded(b"fuzz keys"))
-ROOT_KEY = RootSigningKey.generate(seeded(b"fuzz root"))
+KEYS = keydir.generate(random_bytes=seeded_random(b"fuzz keys"))
+ROOT_KEY = RootSigningKey.generate(seeded_random(b"fuzz root"))
 ROOT = ROOT_KEY.root
 
 

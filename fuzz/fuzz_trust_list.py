@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import contextlib
 
 import common
 
@@ -70,11 +69,7 @@ ENTRY_POINTS = (
 )
 
 
-def one_input(data: bytes) -> None:
-    if not data:
-        return
-    with contextlib.suppress(EcertError):
-        ENTRY_POINTS[data[0] % len(ENTRY_POINTS)](data[1:])
+one_input = common.dispatch(ENTRY_POINTS, EcertError)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Seeds are valid inputs in each harness' input layout, so mutation starts from
 inputs that pass the early checks: the published vector tokens
 (``docs/vectors``), their decrypted Sign1 and their Base45 text, a signed trust
 list and its payload, and the fixture keys in every import format.  Rerunning
-gives the same files.
+gives the same files, except the passphrase-encrypted PEM (OpenSSL picks its salt
+and IV at random), which then gets a new name.
 """
 
 from __future__ import annotations
