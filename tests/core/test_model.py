@@ -18,12 +18,15 @@ from ecert_token import (
     FamilyAccount,
     InsuranceType,
     InvalidArgument,
+    PsnCertType,
     Region,
     SubjectKind,
     TokenClaims,
     mask_name,
 )
+from ecert_token.codec import cwt
 from ecert_token.model import MAX_FAMILY_MEMBERS
+from ecert_token.model.codes import LOCAL_CHANNEL_CODES, may_use
 from tests.conftest import NOW
 
 CODED: list[tuple[type[StrEnum], int]] = [
@@ -31,6 +34,7 @@ CODED: list[tuple[type[StrEnum], int]] = [
     (CertType, 2),
     (Channel, 1),
     (InsuranceType, 3),
+    (PsnCertType, 2),
     (SubjectKind, 1),
 ]
 
@@ -46,7 +50,9 @@ def _from_code(enum: type[StrEnum], code: object) -> StrEnum:
 @pytest.mark.parametrize(("enum", "width"), CODED)
 def test_from_code_accepts_string_and_integer_forms(enum: type[StrEnum], width: int) -> None:
     for member in enum:
-        assert len(member.value) == width
+        # Local channel extensions (21, 22) are two digits on purpose (model/codes.py).
+        local = isinstance(member, Channel) and not member.is_national
+        assert len(member.value) == (2 if local else width)
         assert _from_code(enum, member.value) is member
         assert _from_code(enum, int(member.value)) is member
 
@@ -66,13 +72,62 @@ def test_business_type_table_matches_domain() -> None:
         "01301", "01302", "01303", "01304", "01305", "02121", "02122", "03131",
     ]
     assert CertType.ECERT_TOKEN.value == "01"
-    assert {c.value for c in CertType} == {"01", "02", "03", "04", "05", "06", "17"}
+    assert [c.value for c in CertType] == ["01", "02", "03"]
     assert {i.value for i in InsuranceType} >= {"310", "390"}
     assert (Channel.ALIPAY.value, Channel.WECHAT.value, Channel.CITY_GOVERNMENT_APP.value) == (
         "1", "2", "3")
 
 
 PAYMENT = {"01104", "01301", "02121"}
+
+
+def test_code_tables_are_exactly_domain_md() -> None:
+    """DOMAIN.md's tables, value for value (it was corrected: these pin the correction)."""
+    assert [i.value for i in InsuranceType] == [
+        "310", "320", "330", "340", "350", "360", "370", "380", "390", "391", "392", "399",
+        "410", "510"]
+    assert [p.value for p in PsnCertType] == [
+        *(f"{n:02d}" for n in range(1, 16)), "90", "99"]
+    assert {p for p in PsnCertType if p.is_foreigner_document} == {
+        PsnCertType.FOREIGNER_PERMANENT_RESIDENCE, PsnCertType.FOREIGN_PASSPORT}
+    assert (PsnCertType.HONG_KONG_DOCUMENT.value, PsnCertType.MACAU_DOCUMENT.value) == ("04", "05")
+    assert BusinessType.HOSPITAL_OUTPATIENT_SETTLEMENT.value == "01301"
+    assert BusinessType.HOSPITAL_SETTLEMENT is BusinessType.HOSPITAL_OUTPATIENT_SETTLEMENT
+
+
+def test_channel_local_extensions_are_marked_and_never_national() -> None:
+    national = [c for c in Channel if c.is_national]
+    assert [c.value for c in national] == ["1", "2", "3"]
+    assert all(c.national_code == c.value for c in national)
+    for local in (Channel.NATIONAL_SERVICE_APP, Channel.BANK_APP):
+        assert not local.is_national
+        assert local.national_code is None
+        assert local.wire in LOCAL_CHANNEL_CODES  # one CBOR byte, far from 1-3
+    assert Channel.from_code(21) is Channel.NATIONAL_SERVICE_APP
+    for gone in ("4", "5", 4, 5):  # the old invented codes are not readable any more
+        with pytest.raises(InvalidArgument):
+            Channel.from_code(gone)
+
+
+def test_claims_encoder_fixed_headings_still_hold() -> None:
+    """Every code still fits the claims encoder's fixed headings (codec/cwt.py)."""
+    assert cwt._FIXED_HEADINGS is True
+
+
+@pytest.mark.parametrize("bad", ["311", "999", 300, "0310"])
+def test_unknown_insurance_type_is_a_data_error_naming_the_valid_codes(bad: object) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        InsuranceType.from_code(bad)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "valid codes: 310, 320, 330, 340, 350" in message
+    assert all(i.value in message for i in InsuranceType)
+
+
+@pytest.mark.parametrize("kind", list(SubjectKind))
+@pytest.mark.parametrize("business", list(BusinessType))
+def test_only_insured_persons_may_pay(kind: SubjectKind, business: BusinessType) -> None:
+    assert kind.may_pay is (kind is SubjectKind.INSURED_PERSON)
+    assert may_use(kind, business) is (kind.may_pay or not business.is_payment)
 
 
 @pytest.mark.parametrize("business", list(BusinessType))
@@ -94,7 +149,7 @@ def test_wire_forms_are_integers_of_the_codes() -> None:
 # --- region ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["110000", "110105", "610100", "990000", "820000", "710101"])
+@pytest.mark.parametrize("code", ["110000", "110105", "610100", "619900", "820000", "710101"])
 def test_region_accepts_division_codes(code: str) -> None:
     region = Region(code)
     assert str(region) == code
@@ -107,7 +162,8 @@ def test_region_accepts_division_codes(code: str) -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "11010", "1101050", "000000", "100105", "110 05", "11010a",
-                                 "１１０１０５", "٦١٠١٠٠", "+11010", "-11010", "990000\n"])
+                                 "１１０１０５", "٦١٠١٠٠", "+11010", "-11010", "990000\n",
+                                 "990000", "991234"])
 def test_region_refuses_bad_codes(bad: str) -> None:
     with pytest.raises(InvalidArgument):
         Region(bad)

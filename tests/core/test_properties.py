@@ -16,6 +16,7 @@ from ecert_token import (
     BusinessType,
     Channel,
     Credential,
+    EcertError,
     ErrorCode,
     FixedClock,
     InsuranceType,
@@ -110,6 +111,12 @@ def test_any_valid_credential_round_trips(  # noqa: PLR0917
                            Channel.WECHAT, 0)
     issuer = Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW),
                     random_bytes=deterministic_random(seed))
+    if business.is_payment and not credential.subject_kind.may_pay:
+        # Units, staff, institutions and pharmacies never pay (model/codes.py).
+        with pytest.raises(EcertError) as info:
+            issuer.mint(credential, business, ttl=ttl, actor=actor, channel=channel)
+        assert info.value.code is ErrorCode.WRONG_BUSINESS_TYPE
+        return
     token = issuer.mint(credential, business, ttl=ttl, actor=actor, channel=channel)
     result = fresh_verifier(keys).verify(token, business)
     expected = TokenClaims(

@@ -159,7 +159,7 @@ def test_bytes_input(token: str, verifier: Verifier, data: str) -> None:
 
 def test_longest_valid_token_is_under_the_text_cap(issuer: Issuer, verifier: Verifier) -> None:
     longest = [
-        Credential(c * 32, Region("990000"), InsuranceType.RESIDENT_SERIOUS_ILLNESS,
+        Credential(c * 32, Region("619900"), InsuranceType.RESIDENT_SERIOUS_ILLNESS,
                    "欧" + "*" * 14 + "娜", Channel.BANK_APP, NOW - 1)
         for c in "AB"
     ]

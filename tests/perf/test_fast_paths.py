@@ -73,7 +73,7 @@ VALID_CLAIMS = [
     claims_map(),
     claims_map({-65537: [110105, 310, 1101, 2, "张*丰", 1, "K8D2WQ5T7RNB"]}),
     claims_map({2: LONG_ID}),
-    claims_map({2: "Z" * 32, -65537: [990000, 510, 3131, 5, "*" * 14 + "李王", 8, LONG_ID]}),
+    claims_map({2: "Z" * 32, -65537: [619900, 510, 3131, 22, "*" * 14 + "李王", 8, LONG_ID]}),
     claims_map({7: bytes(16)}),
     claims_map({-65537: [820001, 392, 2122, 1, "司马*", 7]}),
 ]

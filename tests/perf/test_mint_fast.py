@@ -158,7 +158,7 @@ def test_claims_encoding_matches_the_canonical_encoder(times: tuple[int, int]) -
             claims = TokenClaims(tid, times[0], times[1], cid, SubjectKind.PHARMACY,
                                  Region("820001"), InsuranceType.MATERNITY, name, bt,
                                  Channel.BANK_APP, actor)
-            fields: list[object] = [820001, 510, int(bt.value), 5, name, 7]
+            fields: list[object] = [820001, 510, int(bt.value), 22, name, 7]
             if actor is not None:
                 fields.append(actor)
             expected = cbor2.dumps({2: cid, 4: times[1], 6: times[0], 7: tid, -65537: fields},

@@ -4,8 +4,9 @@
   so neither can stand in for the other;
 * a token signed under a revoked key fails even while a verify-only key of the same
   issuer is fine;
-* an issuer bound to a province cannot issue for a 99xxxx province-level scheme
-  region, and one bound to "99" cannot issue for a province.
+* a province-level (省本级) scheme region such as 619900 lies inside its province
+  (DOMAIN.md): an issuer bound to that province serves it, one bound to another
+  province does not, and a 99 prefix is no region at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ecert_token import (
     FixedClock,
     GroupKey,
     InsuranceType,
+    InvalidArgument,
     Issuer,
     IssuerSigningKey,
     KeyState,
@@ -77,11 +79,11 @@ def test_revoked_and_verify_only_keys_of_one_issuer() -> None:
 @pytest.mark.parametrize(
     ("regions", "region", "accepted"),
     [
-        (frozenset({"11"}), "990000", False),
-        (frozenset({"11"}), "991234", False),
-        (frozenset({"99"}), "991234", True),
-        (frozenset({"99"}), "110105", False),
-        (None, "991234", True),
+        (frozenset({"11"}), "619900", False),
+        (frozenset({"61"}), "619900", True),
+        (frozenset({"61"}), "110105", False),
+        (frozenset({"11", "61"}), "619900", True),
+        (None, "619900", True),
     ],
 )
 def test_province_level_scheme_regions(
@@ -96,3 +98,10 @@ def test_province_level_scheme_regions(
         assert running_verifier(trust).verify(token, REG)
     else:
         assert rejection(trust, token) is ErrorCode.WRONG_REGION
+
+
+@pytest.mark.parametrize("code", ["990000", "991234", "999900"])
+def test_a_99_prefix_is_no_region(code: str) -> None:
+    """The old 99 "province-level" prefix is refused: such schemes use codes like 619900."""
+    with pytest.raises(InvalidArgument):
+        Region(code)

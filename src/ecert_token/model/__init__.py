@@ -8,6 +8,7 @@ from .codes import (
     Channel,
     CredentialStatus,
     InsuranceType,
+    PsnCertType,
     SubjectKind,
 )
 from .credential import MAX_FAMILY_MEMBERS, Credential, FamilyAccount, mask_name
@@ -23,6 +24,7 @@ __all__ = [
     "CredentialStatus",
     "FamilyAccount",
     "InsuranceType",
+    "PsnCertType",
     "Region",
     "SubjectKind",
     "TokenClaims",

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from ..errors import InvalidArgument
 
 # First two digits of GB/T 2260 codes: the provinces, autonomous regions and
-# municipalities, Taiwan (71), Hong Kong (81), Macau (82), and 99 for the
-# province-level (省直) insurance schemes.
+# municipalities, Taiwan (71), Hong Kong (81), Macau (82).  Province-level
+# (省本级/省直) insurance schemes use codes inside their province, such as
+# 619900 for Shaanxi's, not a 99 prefix (DOMAIN.md).
 PROVINCE_PREFIXES = frozenset(
     {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 99}
+     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82}
 )
 
 

@@ -19,6 +19,7 @@ from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
 from ..model import BusinessType, Channel, Credential, FamilyAccount, TokenClaims
 from ..model.claims import MAX_TOKEN_ID_BYTES, MIN_TOKEN_ID_BYTES
+from ..model.codes import PAYER_REFUSED, may_use
 from .policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from .text import to_text
 
@@ -71,8 +72,10 @@ class Issuer:
     ) -> str:
         """The token text for ``credential`` and one ``business_type``.
 
-        Refuses a credential that is unbound or suspended, a region this
-        issuer key may not issue for, and a lifetime outside 10 to 300 s.
+        Refuses a credential that is unbound or suspended, a payment-class
+        step for a holder kind that never pays (units, staff, institutions,
+        pharmacies: WRONG_BUSINESS_TYPE), a region this issuer key may not
+        issue for, and a lifetime outside 10 to 300 s.
         """
         if not isinstance(credential, Credential):
             raise InvalidArgument("credential must be a Credential")
@@ -82,6 +85,8 @@ class Issuer:
             raise InvalidArgument("actor must be a Credential")
         if not credential.usable or (actor is not None and not actor.usable):
             raise EcertError(ErrorCode.CREDENTIAL_NOT_USABLE, "credential is not active")
+        if not may_use(credential.subject_kind, business_type):
+            raise EcertError(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
         if not self._public.allows(credential.region):
             raise EcertError(ErrorCode.WRONG_REGION, "issuer key is not authorised for region")
         issued_at = self._clock() if now is None else now

@@ -22,7 +22,8 @@ from ..errors import ErrorCode, InvalidArgument, StoreUnavailable, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.routes import GroupRoute, IssuerRoute, window
 from ..keys.trust_store import TrustStore
-from ..model import BusinessType, CertType, TokenClaims
+from ..model import BusinessType, CertType, SubjectKind, TokenClaims
+from ..model.codes import PAYER_REFUSED, may_use
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
 from . import batch
@@ -40,6 +41,11 @@ _ACCEPTS = frozenset(
     if business_type_accepts(requested, presented)
 )
 """business_type_accepts as a table (built from it), one set lookup per token."""
+_MAY_USE = frozenset(
+    (kind, business) for kind in SubjectKind for business in BusinessType
+    if may_use(kind, business)
+)
+"""The subject-kind business rule (model/codes.py ``may_use``) as a table."""
 _new = object.__new__
 Prepared = tuple[
     bytes, bytes, TokenClaims, IssuerVerifyKey, GroupKey, frozenset[str] | None, BusinessType
@@ -285,6 +291,8 @@ class Verifier:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
         if (business_type, claims.business_type) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "token minted for another step")
+        if (claims.subject_kind, claims.business_type) not in _MAY_USE:
+            raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
         usable = policy.credential_usable
         if usable is not None:
             # A family member's code also dies with the presenting holder's credential.
