@@ -2,14 +2,22 @@
 
 Input layout: byte 0 picks the trust material (one configuration per distinct
 ``trust`` block of ``docs/vectors/*.json``: revoked keys, a region-bound key,
-a key outside its window...), byte 1 picks the business type (low bits) and
-the form of the token (top bit: ``bytes`` or ``str``), the rest is the token.
-As ``str`` the rest is decoded as UTF-8 with ``surrogateescape``, so every
-byte string is some text, non-ASCII and lone surrogates included.
+a key outside its window...); byte 1 picks the business type (low five bits)
+and what the rest is (high three bits):
 
-The seeds (``fuzz/seeds/verify``, written by ``fuzz/make_seeds.py``) are the
-published vector tokens in this layout, so mutations start from tokens that
-reach the signature, the claims policy and the replay mark.
+* ``0b000``: the token as ``str``, the rest decoded as UTF-8 with
+  ``surrogateescape`` (every byte string is some text, non-ASCII and lone
+  surrogates included); ``0b100``: the token as ``bytes``;
+* ``0b001``: the Sign1 plaintext, encrypted with the configuration's group key
+  before verifying, so fuzzed bytes reach the Sign1 and claims readers behind
+  the AEAD (as any terminal of the group could send them);
+* ``0b010``: the claims payload, signed by the configuration's issuer key and
+  encrypted, so fuzzed claims reach time, claims values and policy behind a
+  valid signature.
+
+The keys are the vector files' published test keys.  The seeds
+(``fuzz/seeds/verify``, written by ``fuzz/make_seeds.py``) are the vector
+tokens, their Sign1 plaintexts and their claims in this layout.
 
 Besides the exception type, each rejection is checked for leaks: its message
 must not contain the token text (issue #1's rule: no tokens in errors).
@@ -24,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 with common.instrumented():
-    from vector_trust import NOW, trust_configurations, trust_store
+    from vector_trust import NOW, Sealer, trust_configurations, trust_store
 
     from ecert_token import (
         BusinessType,
@@ -34,6 +42,7 @@ with common.instrumented():
         Verifier,
         VerifyPolicy,
     )
+    from ecert_token.token.text import to_text
 
 NAME = "verify"
 BUSINESS_TYPES = tuple(BusinessType)
@@ -48,20 +57,41 @@ def verifiers() -> list[Verifier]:
 
 
 VERIFIERS = verifiers()
+SEALERS = [Sealer(t) for t in trust_configurations()]
+TEXT, BYTES, PLAINTEXT, CLAIMS = 0, 4, 1, 2
+"""What the rest of the input is: byte 1's top three bits."""
 
 
 def split(data: bytes) -> tuple[Verifier, BusinessType, str | bytes]:
     """The harness' input layout (see the module docstring)."""
     if len(data) < 2:
         return VERIFIERS[0], BUSINESS_TYPES[0], data
-    verifier = VERIFIERS[data[0] % len(VERIFIERS)]
-    business_type = BUSINESS_TYPES[(data[1] & 0x7F) % len(BUSINESS_TYPES)]
-    rest = data[2:]
-    token: str | bytes = rest if data[1] & 0x80 else rest.decode("utf-8", "surrogateescape")
-    return verifier, business_type, token
+    configuration = data[0] % len(VERIFIERS)
+    business_type = BUSINESS_TYPES[(data[1] & 0x1F) % len(BUSINESS_TYPES)]
+    kind, rest = data[1] >> 5, data[2:]
+    token: str | bytes
+    if kind == BYTES:
+        token = rest
+    elif kind == PLAINTEXT:
+        token = to_text(SEALERS[configuration].sealed(rest))
+    elif kind == CLAIMS:
+        sealer = SEALERS[configuration]
+        token = to_text(sealer.sealed(sealer.signed(rest)))
+    else:
+        token = rest.decode("utf-8", "surrogateescape")
+    return VERIFIERS[configuration], business_type, token
+
+
+FRESH_STORES_EVERY = 1 << 16
+"""Executions between fresh replay stores: sealed inputs with new token ids are
+valid, and a store that keeps every id under a fixed clock would only grow."""
+_executions = [0]
 
 
 def one_input(data: bytes) -> None:
+    _executions[0] += 1
+    if not _executions[0] % FRESH_STORES_EVERY:
+        VERIFIERS[:] = verifiers()
     verifier, business_type, token = split(data)
     try:
         verifier.verify(token, business_type)

@@ -47,6 +47,10 @@ def verify_seeds() -> list[bytes]:
             token = check["token"].encode("utf-8", "surrogateescape")
             seeds.append(bytes((trust, bt)) + token)
             seeds.append(bytes((trust, bt | 0x80)) + token)
+            layers = check.get("layers")
+            if layers:  # the plaintext (0b001) and the claims (0b010), sealed by the harness
+                seeds.append(bytes((trust, bt | 0x20)) + bytes.fromhex(layers["cose_sign1_hex"]))
+                seeds.append(bytes((trust, bt | 0x40)) + bytes.fromhex(layers["claims_cbor_hex"]))
     return seeds
 
 
