@@ -2,6 +2,7 @@
 
     python fuzz/run.py --seconds 20                 # every job, 20 s each (CI)
     python fuzz/run.py --runs 10000000 --jobs verify differential
+    python fuzz/run.py --runs 10000000 --seconds 3600     # whichever comes first
     python fuzz/run.py --list
 
 A job is a harness with an environment: ``verify`` fuzzes the verifier with the
@@ -58,7 +59,8 @@ def run_job(job: str, out: Path, seconds: int | None, runs: int | None) -> dict[
         old.unlink()
     env = {**os.environ, **extra, "ECERT_FUZZ_OUT": str(directory)}
     script = common.ROOT / f"fuzz_{harness}.py"
-    limit = [f"-max_total_time={seconds}"] if seconds is not None else [f"-runs={runs}"]
+    limit = ([f"-max_total_time={seconds}"] if seconds is not None else []) + (
+        [f"-runs={runs}"] if runs is not None else [])
     command = [sys.executable, str(script), str(corpus), str(common.SEEDS / harness), *limit,
                "-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1",
                f"-artifact_prefix={directory}/"]
@@ -105,9 +107,9 @@ def retime(harness: str, env: dict[str, str], directories: list[Path]) -> dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    limit = parser.add_mutually_exclusive_group()
-    limit.add_argument("--seconds", type=int, help="run each job this long")
-    limit.add_argument("--runs", type=int, help="run each job for this many executions")
+    parser.add_argument("--seconds", type=int, help="run each job this long (at most)")
+    parser.add_argument("--runs", type=int, help="run each job for this many executions "
+                        "(at most, with --seconds)")
     parser.add_argument("--jobs", nargs="+", choices=sorted(JOBS), default=list(JOBS))
     parser.add_argument("--out", type=Path, default=common.ROOT / "out")
     parser.add_argument("--fail-slow", action="store_true",
