@@ -22,14 +22,16 @@ def cmd_replay_init(args: argparse.Namespace) -> int:
     policy = policy_at(args.now)
     if args.replay_db:
         with SqliteReplayStore(
-            Path(args.replay_db), max_lifetime=policy.replay_window, clock=policy.clock
+            Path(args.replay_db), max_lifetime=policy.replay_window, clock=policy.clock,
+            leeway=policy.leeway,
         ) as db:
             began = db.memory_began
     else:
         from ..replay.redis import RedisReplayStore  # the redis extra, only when asked for
 
         store = RedisReplayStore.from_url(
-            args.replay_redis, max_lifetime=policy.replay_window, clock=policy.clock
+            args.replay_redis, max_lifetime=policy.replay_window, clock=policy.clock,
+            leeway=policy.leeway,
         )
         try:
             began = store.begin_memory()
@@ -46,6 +48,7 @@ def register(subparsers: Any) -> None:
     init = sub.add_parser("init", help="create a replay store now, before codes are scanned")
     where = init.add_mutually_exclusive_group(required=True)
     where.add_argument("--replay-db", help="SQLite replay store file to create")
-    where.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    where.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
+                       "any node of a Redis Cluster)")
     init.add_argument("--now", type=int, help="the time its memory begins (default: now)")
     init.set_defaults(func=cmd_replay_init)

@@ -26,7 +26,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--business", required=True, help="business type being performed")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
-    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
+                       "any node of a Redis Cluster)")
     p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
 
 
@@ -41,12 +42,13 @@ def replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore 
     if args.replay_db:
         from ..replay.sqlite import SqliteReplayStore
 
-        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock)
+        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock,
+                                 leeway=policy.leeway)
     if args.replay_redis:
         from ..replay.redis import RedisReplayStore
 
         return RedisReplayStore.from_url(
-            args.replay_redis, max_lifetime=lifetime, clock=policy.clock
+            args.replay_redis, max_lifetime=lifetime, clock=policy.clock, leeway=policy.leeway
         )
     return None
 
