@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from ..model import BusinessClass, CertType, TokenClaims
+
+__all__ = ["VerifiedToken", "VerifiedTokenDict"]
+
+
+class VerifiedTokenDict(TypedDict):
+    """:meth:`VerifiedToken.to_dict`: JSON-ready fields, codes in their wire form."""
+
+    cert_type: str
+    credential_id: str
+    actor_id: str | None
+    subject_kind: str
+    insured_region: str
+    insurance_type: str
+    masked_name: str
+    business_type: str
+    business_class: str
+    channel: str
+    issued_at: int
+    expires_at: int
+    token_id: str
+    issuer: str
+    issuer_kid: str
+    group_kid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +58,7 @@ class VerifiedToken:
     def business_class(self) -> BusinessClass:
         return self.claims.business_type.business_class
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> VerifiedTokenDict:
         """JSON-ready fields, with codes in their wire form."""
         c = self.claims
         return {
