@@ -55,15 +55,17 @@ def verify_seeds() -> list[bytes]:
 
 
 def differential_seeds() -> list[bytes]:
+    """In the accelerator pair's layout: 0 + a token's Base45 body, 1 + its Sign1
+    plaintext, 2 + its claims (see ``fuzz_differential.token_body``)."""
     seeds = []
     for document in vector_files():
         for check in document["checks"]:  # type: ignore[attr-defined]
             layers = check.get("layers")
             if layers:
-                seeds.append(bytes.fromhex(layers["cose_sign1_hex"]))
-                seeds.append(bytes.fromhex(layers["cose_encrypt0_hex"]))
+                seeds.append(b"\x01" + bytes.fromhex(layers["cose_sign1_hex"]))
+                seeds.append(b"\x02" + bytes.fromhex(layers["claims_cbor_hex"]))
             if check["token"].startswith("EC1:"):
-                seeds.append(check["token"][4:].encode("latin-1", "replace"))
+                seeds.append(b"\x00" + check["token"][4:].encode("latin-1", "replace"))
     return seeds
 
 

@@ -2,8 +2,7 @@
 
 Every group's public key goes through the library's validation (and through the
 JWK importer, which must give the same key); every signature through
-``Ed25519PublicKey.verify`` and the compiled batch check ``open_many`` (where
-built): each must answer exactly the vector's ``result``.  Source, commit and
+``Ed25519PublicKey.verify``: each must answer exactly the vector's ``result``.  Source, commit and
 licence: ``tests/vectors/wycheproof/README.md``.
 """
 
@@ -15,11 +14,8 @@ from typing import Any
 
 import pytest
 
-from ecert_token.crypto import ed25519
 from ecert_token.crypto.ed25519 import Ed25519PublicKey, validate_public_key
 from ecert_token.keys.jwk import issuer_public_from_jwk
-
-from ..perf.compiled import skip_unless_built
 
 SUITE = json.loads(
     (Path(__file__).resolve().parent.parent / "vectors" / "wycheproof" / "ed25519_test.json")
@@ -51,11 +47,3 @@ def test_verify_answers_the_vector(group: dict[str, Any], test: dict[str, Any]) 
     verdict = key.verify(bytes.fromhex(test["sig"]), bytes.fromhex(test["msg"]))
     assert verdict is (test["result"] == "valid"), test["flags"]
 
-
-@skip_unless_built(ed25519.open_many, "crypto._ed25519_batch")
-def test_the_compiled_batch_check_answers_every_vector() -> None:
-    assert ed25519.open_many is not None
-    signed = [bytes.fromhex(t["sig"]) + bytes.fromhex(t["msg"]) for _, t in CASES]
-    keys = [bytes.fromhex(g["publicKey"]["pk"]) for g, _ in CASES]
-    expected = bytes(t["result"] == "valid" for _, t in CASES)
-    assert ed25519.open_many(signed, keys) == expected
