@@ -1,4 +1,4 @@
-"""Differential fuzzing: each compiled reader against its Python reference.
+"""Differential fuzzing: the compiled accelerator against the pipeline's Python path.
 
 THE PAIRS UNDER TEST ARE NAMED IN ``PAIRS`` BELOW, AND NOWHERE ELSE.  When the
 compiled code changes (issue #11: one accelerator whose contract is "None or
@@ -6,21 +6,22 @@ exactly the pipeline's result"), change the rows of that table; the rest of
 this file only knows the two contracts:
 
 * ``SAME``: both give the same answer for every input, None included (equal
-  values of equal types, the same route object), or both raise the same error;
+  values of equal types, the same key objects), or both raise the same error;
 * ``NONE_OR_SAME``: the accelerator may answer None ("not mine"); any other
   answer must equal the reference's, and where the reference raises, the
   accelerator answers None or raises the same error.
 
 "The same error" is the same exception type and, for ``EcertError``, the same
-``code``.  Every input goes through every row.  A compiled side that is not
+``code`` and detail.  Every input goes through every row.  A compiled side that is not
 built makes the harness refuse to start (it would compare Python with itself).
 ``python fuzz/fuzz_differential.py --self-test`` shows the harness failing on
 a planted wrong accelerator in every row (CI runs it before fuzzing).
 
-Each row's ``args`` turns the fuzzer's bytes into the pair's arguments: the
-same bytes are a decrypted token for the Sign1 reader (the openings are the
-routes of the published vectors' trust store, so seeds read to the end), text
-for the Base45 decoder, and data for the Base45 encoder.
+Each row's ``args`` turns the fuzzer's bytes into the pair's arguments: for
+``open_token`` (stages 2 to 8 of ``token/verify.py``) a token body, or a Sign1
+plaintext or claims sealed with the published vectors' test keys (see
+``token_body``), so inputs reach the readers behind the AEAD and behind the
+signature; text for the Base45 decoder; data for the Base45 encoder.
 """
 
 from __future__ import annotations
