@@ -46,6 +46,14 @@ class ErrorCode(StrEnum):
     TRUST_LIST_EXPIRED = "trust_list_expired"
     TRUST_LIST_ROLLBACK = "trust_list_rollback"
     TRUST_LIST_STALE = "trust_list_stale"
+    # Holder credentials (device-bound, presented offline) and their status lists.
+    CREDENTIAL_REVOKED = "credential_revoked"
+    STATUS_LIST_STALE = "status_list_stale"
+    STATUS_LIST_INVALID = "status_list_invalid"
+    STATUS_LIST_ROLLBACK = "status_list_rollback"
+    CHALLENGE_MISMATCH = "challenge_mismatch"
+    FAMILY_FULL = "family_full"
+    REGISTRY_ERROR = "registry_error"
 
 
 _MESSAGES: dict[ErrorCode, str] = {
@@ -72,6 +80,13 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TRUST_LIST_EXPIRED: "the trust list has expired",
     ErrorCode.TRUST_LIST_ROLLBACK: "the trust list is older than one already loaded",
     ErrorCode.TRUST_LIST_STALE: "the trust list is older than the staleness limit",
+    ErrorCode.CREDENTIAL_REVOKED: "the holder credential has been revoked (unbound)",
+    ErrorCode.STATUS_LIST_STALE: "the status list is older than the staleness limit",
+    ErrorCode.STATUS_LIST_INVALID: "the status list is not well formed or not trusted",
+    ErrorCode.STATUS_LIST_ROLLBACK: "the status list is older than one already loaded",
+    ErrorCode.CHALLENGE_MISMATCH: "the presentation does not answer this terminal's challenge",
+    ErrorCode.FAMILY_FULL: "the holder already has five family members",
+    ErrorCode.REGISTRY_ERROR: "the activation registry cannot complete the operation",
 }
 
 

@@ -3,7 +3,9 @@
 Mints a code for a sample insured person, shows it (as a QR code in the
 terminal when the ``qr`` extra is installed), verifies it at a hospital
 counter, then shows the same code rejected as a replay and an old code
-rejected as expired.  Keys are made fresh in memory and thrown away.
+rejected as expired.  Then the holder mode: the person's phone is bound
+once, mints a code offline, and is unbound.  Keys are made fresh in memory
+and thrown away.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from ..clock import FixedClock, system_clock
 from ..errors import EcertError
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..token import Issuer, Verifier, VerifyPolicy
 
@@ -39,7 +42,7 @@ def _rejected(verifier: Verifier, token: str, business: BusinessType) -> None:
         raise SystemExit("demo error: a token that should be rejected was accepted")
 
 
-def run_demo(qr: bool = True) -> int:
+def run_demo(qr: bool = True, suite: Suite = Suite.ED25519) -> int:
     now = system_clock()
     # The terminal has been running for five minutes when the person arrives: a
     # replay store that started empty refuses codes minted before it started
@@ -47,9 +50,11 @@ def run_demo(qr: bool = True) -> int:
     terminal_clock = FixedClock(now - 300)
     _step("1. The issuing platform makes an issuer key and a verifier-group key;"
           " a hospital terminal with the group key has been running for five minutes")
-    keys = keydir.generate()
-    print(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} (Ed25519)")
-    print(f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()} (AES-CCM-16-64-128)")
+    keys = keydir.generate(suite=suite)
+    print(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} "
+          f"({ALG_NAMES[keys.signing_key.public.alg]})")
+    print(f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()} "
+          f"({ALG_NAMES[keys.group_key.alg]})")
 
     person = Credential(
         credential_id="E4Q7ZK2M9PXA",
@@ -92,5 +97,13 @@ def run_demo(qr: bool = True) -> int:
     _step("6. A registration code is presented at the settlement (payment) step")
     fresh = issuer.mint(person, BusinessType.HOSPITAL_REGISTRATION, now=now)
     _rejected(verifier, fresh, BusinessType.HOSPITAL_SETTLEMENT)
-    print("\nDone: one valid code accepted once; replay, expiry and misuse refused.")
+
+    from .demo_holder import run_holder_mode
+
+    holder = suite is Suite.ED25519  # holder credentials are Ed25519 (holder-credentials.md)
+    if holder:
+        run_holder_mode(keys, verifier, now, _step, _qr_art if qr else lambda _text: None)
+    print("\nDone: one valid code accepted once; replay, expiry and misuse refused"
+          + ("; a code minted offline on the phone accepted, and refused once unbound."
+             if holder else "."))
     return 0

@@ -4,12 +4,15 @@ Payload (a CBOR map with integer keys, deterministic encoding)::
 
     {1: version (1), 2: sequence, 3: issued_at, 4: expires_at,
      5: [issuer entry, ...], 6: [group entry, ...]}
-    issuer entry: {1: issuer, 2: COSE_Key (OKP Ed25519, public), 3: state,
+    issuer entry: {1: issuer, 2: COSE_Key (OKP Ed25519 or EC2 SM2, public), 3: state,
                    ? 4: not_before, ? 5: not_after, ? 6: [province prefix, ...]}
     group entry:  {1: group, 2: kid, 3: state, ? 4: not_before, ? 5: not_after}
 
 Issuer keys travel as public keys with their whole binding: window, state
-and the provinces each may issue for (absent means nationwide).
+and the provinces each may issue for (absent means nationwide).  A list may
+mix Ed25519 and SM2 issuers (keys/cose_key.py gives both shapes), and name
+AES-CCM and SM4 group keys alike (a descriptor carries no algorithm: the
+provisioned key does).
 
 Verifier-group AEAD keys are secrets and never travel in the list, in clear
 or otherwise: a list is public and copied to every terminal, and a list that
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from ..codec import cbor
 from ..codec.cbor import CBORError
 from ..errors import EcertError, ErrorCode, KeyMaterialError, TrustListError
-from ..keys.cose_key import issuer_public_cose_map, okp_public_from_map
+from ..keys.cose_key import issuer_public_cose_map, public_from_map
 from ..keys.material import (
     ALWAYS,
     GroupKey,
@@ -202,11 +205,11 @@ def _issuer(value: object) -> IssuerVerifyKey:
     if type(key_map) is not dict:
         raise _invalid("an issuer key is not a COSE_Key map")
     try:
-        kid, public = okp_public_from_map(key_map)
+        kid, public = public_from_map(key_map)
     except KeyMaterialError as exc:
         if exc.code is ErrorCode.WEAK_KEY:
             raise TrustListError(ErrorCode.WEAK_KEY, "a listed issuer key is weak") from None
-        raise _invalid("an issuer key is not an Ed25519 COSE_Key") from None
+        raise _invalid("an issuer key is not an Ed25519 or SM2 COSE_Key") from None
     regions: frozenset[str] | None = None
     if _REGIONS in entry:
         raw = entry[_REGIONS]
