@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519 as ossl_ed25519
 
@@ -67,7 +68,9 @@ def ed25519_to_pem(key: Ed25519PrivateKey, passphrase: bytes | None = None) -> b
 def ed25519_from_pem(data: bytes, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     try:
         ossl = serialization.load_pem_private_key(data, password=passphrase)
-    except (ValueError, TypeError):
+    # Besides ValueError and TypeError: an unknown key OID is UnsupportedAlgorithm,
+    # and a key OpenSSL cannot set up (an Ed448 OID over 32 bytes) InternalError.
+    except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
         raise KeyMaterialError(
             ErrorCode.KEY_FILE, "not a PKCS#8 PEM key, or the passphrase is wrong"
         ) from None

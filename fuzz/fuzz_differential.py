@@ -1,0 +1,193 @@
+"""Differential fuzzing: the compiled accelerator against the pipeline's Python path.
+
+THE PAIRS UNDER TEST ARE NAMED IN ``PAIRS`` BELOW, AND NOWHERE ELSE.  When the
+compiled code changes (issue #11: one accelerator whose contract is "None or
+exactly the pipeline's result"), change the rows of that table; the rest of
+this file only knows the two contracts:
+
+* ``SAME``: both give the same answer for every input, None included (equal
+  values of equal types, the same key objects), or both raise the same error;
+* ``NONE_OR_SAME``: the accelerator may answer None ("not mine"); any other
+  answer must equal the reference's, and where the reference raises, the
+  accelerator answers None or raises the same error.
+
+"The same error" is the same exception type and, for ``EcertError``, the same
+``code`` and detail.  Every input goes through every row.  A compiled side that is not
+built makes the harness refuse to start (it would compare Python with itself).
+``python fuzz/fuzz_differential.py --self-test`` shows the harness failing on
+a planted wrong accelerator in every row (CI runs it before fuzzing).
+
+Each row's ``args`` turns the fuzzer's bytes into the pair's arguments: for
+``open_token`` (stages 2 to 8 of ``token/verify.py``) a token body, or a Sign1
+plaintext or claims sealed with the published vectors' test keys (see
+``token_body``), so inputs reach the readers behind the AEAD and behind the
+signature; text for the Base45 decoder; data for the Base45 encoder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+with common.instrumented():
+    from vector_trust import NOW, Sealer, trust_configurations, trust_store
+
+    from ecert_token import EcertError, FixedClock, Verifier, VerifyPolicy, _speedups
+    from ecert_token.codec import base45
+    from ecert_token.token import verify as pipeline
+
+SAME = "same answer, None included"
+NONE_OR_SAME = "None, or the reference's answer"
+
+
+class Pair(NamedTuple):
+    name: str
+    accelerated: Callable[..., Any] | None
+    reference: Callable[..., Any]
+    contract: str
+    args: Callable[[bytes], tuple[Any, ...]]
+
+
+_TRUST = trust_configurations()[0]
+_STORE = trust_store(_TRUST)
+_ROUTES = _STORE.routes()
+_POLICY = VerifyPolicy(clock=FixedClock(NOW))
+_STAGES = Verifier(_STORE, _POLICY)._pipeline  # its I/O-free core
+_SEALER = Sealer(_TRUST)
+_EXTENSION = _speedups.extension
+
+
+def accelerator_open(body: str) -> object:
+    """The accelerator on a token's Base45 body, its numbered rejections raised as
+    the pipeline raises them."""
+    assert pipeline._accelerator is not None and _ROUTES is not None
+    answer = pipeline._accelerator(body, _ROUTES.groups, _ROUTES.issuers, NOW,
+                                   _POLICY.leeway, _POLICY.max_lifetime)
+    if type(answer) is int:
+        raise pipeline._reject(answer)
+    return answer
+
+
+def pipeline_open(body: str) -> object:
+    """The pipeline's Python stages 2 to 8 on the same body (accelerator off)."""
+    saved, pipeline._accelerator = pipeline._accelerator, None
+    try:
+        return _STAGES._open(body, NOW)
+    finally:
+        pipeline._accelerator = saved
+
+
+def token_body(data: bytes) -> tuple[str]:
+    """Byte 0 says what the rest is: 0 the Base45 body itself (as Latin-1 text),
+    1 a Sign1 plaintext sealed with the vectors' group key, 2 claims signed by
+    their issuer key and sealed, so fuzzed bytes reach the readers behind the AEAD
+    and behind the signature."""
+    mode, rest = data[:1], data[1:]
+    if mode == b"\x01":
+        return (base45.b45encode(_SEALER.sealed(rest)),)
+    if mode == b"\x02":
+        return (base45.b45encode(_SEALER.sealed(_SEALER.signed(rest))),)
+    return (rest.decode("latin-1"),)
+
+
+# ---------------------------------------------------------------------------
+# THE TABLE: (name, accelerated, reference, contract, arguments from bytes)
+PAIRS = (
+    Pair("accelerator.open_token",
+         accelerator_open if pipeline._accelerator is not None else None,
+         pipeline_open, NONE_OR_SAME, token_body),
+    Pair("accelerator.b45decode", getattr(_EXTENSION, "b45decode", None), base45.b45decode,
+         NONE_OR_SAME, lambda data: (data.decode("latin-1"),)),
+    Pair("accelerator.b45encode", getattr(_EXTENSION, "b45encode", None), base45.b45encode,
+         NONE_OR_SAME, lambda data: (data,)),
+)
+# ---------------------------------------------------------------------------
+
+NAME = "differential"
+
+
+class Difference(AssertionError):
+    """The two sides of a pair disagree: a finding."""
+
+
+def outcome(function: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, Any]:
+    """``("answer", value)`` or ``("error", (type, code))``."""
+    try:
+        return "answer", function(*args)
+    except EcertError as err:
+        return "error", (type(err), err.code, err.detail)
+    except Exception as err:  # compared, not judged: the reference decides what is right
+        return "error", (type(err), None)
+
+
+def same_answer(got: object, expected: object) -> bool:
+    """Equal, of equal types all the way down, and the same objects where the
+    reference hands out objects it was given (the Sign1 reader's route)."""
+    if type(got) is not type(expected):
+        return False
+    if isinstance(expected, tuple):
+        if len(got) != len(expected):  # type: ignore[arg-type]
+            return False
+        return all(same_answer(g, e) for g, e in zip(got, expected, strict=True))  # type: ignore[call-overload]
+    if isinstance(expected, (bytes, str, int, float, bool)) or expected is None:
+        return got == expected
+    return got is expected or got == expected
+
+
+def check(pair: Pair, data: bytes) -> None:
+    args = pair.args(data)
+    kind, value = outcome(pair.accelerated, args)  # type: ignore[arg-type]
+    ref_kind, ref_value = outcome(pair.reference, args)
+    if pair.contract == NONE_OR_SAME and kind == "answer" and value is None:
+        return
+    if kind != ref_kind or (
+        not same_answer(value, ref_value) if kind == "answer" else value != ref_value
+    ):
+        raise Difference(f"{pair.name}: accelerated {kind} {value!r} != reference "
+                         f"{ref_kind} {ref_value!r} ({pair.contract})")
+
+
+def one_input(data: bytes) -> None:
+    for pair in PAIRS:
+        check(pair, data)
+
+
+def require_compiled() -> None:
+    missing = [p.name for p in PAIRS if p.accelerated is None]
+    if missing:
+        raise SystemExit(f"the compiled side of {', '.join(missing)} is not built or is "
+                         "turned off (ECERT_TOKEN_PURE_PYTHON); nothing to compare")
+
+
+def self_test() -> None:
+    """Prove the harness can fail: for every row, an accelerator that answers
+    wrongly, and one that raises where the reference answers, are caught."""
+    def wrong(*_args: object) -> bytes:
+        return b"not the reference's answer"
+
+    def raises(*_args: object) -> None:
+        raise RuntimeError("not the reference's error")
+
+    for pair in PAIRS:
+        for bad in (wrong, raises):
+            for data in (b"BB8", b"%69 VD92EX0"):
+                try:
+                    check(pair._replace(accelerated=bad), data)
+                except Difference:
+                    break
+            else:
+                raise SystemExit(f"self-test: a wrong {pair.name} went unnoticed")
+    print(f"self-test: a wrong accelerator is caught in each of {len(PAIRS)} pairs")
+
+
+if __name__ == "__main__":
+    require_compiled()
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+        raise SystemExit(0)
+    common.main(NAME, one_input)
