@@ -16,9 +16,10 @@ from ..errors import EcertError
 from ..keys import keydir
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..model.codes import SubjectKind
+from ..settlement.handles import settlement_token_ids
 from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
-from . import bench_cmd, replay_cmd, sdk_cmd, trust_cmd
+from . import bench_cmd, replay_cmd, sdk_cmd, settle_cmd, trust_cmd
 from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
 from .verifying import add_verify_arguments, verify_once
 
@@ -58,7 +59,9 @@ def cmd_mint(args: argparse.Namespace) -> int:
         issued_at=0,
         subject_kind=SubjectKind.from_code(args.subject_kind),
     )
-    issuer = Issuer(keys.signing_key, keys.group_key, ttl=args.ttl)
+    # Token ids carry the settlement tag, so the handle of the code resolves.
+    issuer = Issuer(keys.signing_key, keys.group_key, ttl=args.ttl,
+                    token_ids=settlement_token_ids(keys.signing_key))
     print(issuer.mint(credential, BusinessType.from_code(args.business), now=now))
     return EXIT_OK
 
@@ -94,10 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cert-id", required=True, help="pseudonymous credential id")
     p.add_argument("--region", required=True, help="insured region, six digits (e.g. 110105)")
     p.add_argument("--business", required=True, help="business type code (e.g. 01101)")
-    p.add_argument("--channel", default="2", help="channel code (default 2, WeChat)")
-    p.add_argument("--insutype", default="310", help="insurance type code (default 310)")
+    p.add_argument("--channel", default="2",
+                   help="channel code: 1, 2, 3 national; 21, 22 local extensions (default 2)")
+    p.add_argument("--insutype", default="310",
+                   help="insurance type code: " + ", ".join(i.value for i in InsuranceType)
+                   + " (default 310)")
     p.add_argument("--name", default="张*", help="masked display name (masked if not yet)")
-    p.add_argument("--subject-kind", default="1", help="subject kind code (default 1)")
+    p.add_argument("--subject-kind", default="1",
+                   help="subject kind code 1-8 (default 1, insured person; only 1 may pay)")
     p.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="lifetime in seconds")
     p.add_argument("--now", type=int, help="issue time as Unix seconds (default: now)")
     p.set_defaults(func=cmd_mint)
@@ -115,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     trust_cmd.register(sub)
     bench_cmd.register(sub)
     replay_cmd.register(sub)
+    settle_cmd.register(sub)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import BusinessClass, CertType, TokenClaims
+from ..model.settlement import Settlement
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,11 @@ class VerifiedToken:
     def business_class(self) -> BusinessClass:
         return self.claims.business_type.business_class
 
+    @property
+    def settlement(self) -> Settlement:
+        """The settlement request's fields (``mdtrt_cert_no`` is the 40-character handle)."""
+        return Settlement.of(self.claims)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready fields, with codes in their wire form."""
         c = self.claims
@@ -54,4 +60,5 @@ class VerifiedToken:
             "issuer": self.issuer,
             "issuer_kid": self.issuer_kid.hex(),
             "group_kid": self.group_kid.hex(),
+            "settlement": self.settlement.to_dict(),
         }
