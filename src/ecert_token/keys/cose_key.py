@@ -26,6 +26,7 @@ from ..crypto.aead import ALG_AES_CCM_16_64_128, KEY_BYTES
 from ..crypto.ed25519 import ALG_EDDSA, Ed25519PublicKey
 from ..errors import ErrorCode, KeyMaterialError
 from .material import ALWAYS, GroupKey, IssuerVerifyKey, KeyState, Validity
+from .terminal import TerminalKey
 
 KTY = 1
 KID = 2
@@ -47,6 +48,12 @@ _SYMMETRIC_LABELS = frozenset({KTY, KID, ALG, SYMMETRIC_K})
 
 def issuer_public_cose_map(key: IssuerVerifyKey) -> dict[int, object]:
     """The COSE_Key map of an issuer's public key (for embedding in a trust list)."""
+    return {KTY: KTY_OKP, KID: key.kid, ALG: ALG_EDDSA, OKP_CRV: CRV_ED25519,
+            OKP_X: key.public_key.raw}
+
+
+def terminal_public_cose_map(key: TerminalKey) -> dict[int, object]:
+    """The COSE_Key map of a terminal's public key (the same OKP shape)."""
     return {KTY: KTY_OKP, KID: key.kid, ALG: ALG_EDDSA, OKP_CRV: CRV_ED25519,
             OKP_X: key.public_key.raw}
 

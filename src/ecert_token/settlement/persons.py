@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..model import InsuranceType, PsnCertType, Region
 from ..model.credential import validate_credential_id
 from ..model.settlement import credential_ref
+from .db import guarded, open_db
 
 SCHEMA_COMPONENT = "settlement-persons"
 SCHEMA_VERSION = 1
@@ -103,10 +103,6 @@ class Person:
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS settlement_schema (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS settlement_persons (
     credential_id TEXT PRIMARY KEY,
     ref BLOB NOT NULL,
@@ -129,31 +125,12 @@ class PersonRegistry:
     """
 
     def __init__(self, path: Path | str, *, clock: Clock = system_clock) -> None:
-        self.path = Path(path)
+        self.path = path
         self._clock = clock
-        try:
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute(
-                "SELECT version FROM settlement_schema WHERE component = ?", (SCHEMA_COMPONENT,)
-            ).fetchone()
-            if row is None:
-                self._db.execute("INSERT OR IGNORE INTO settlement_schema VALUES (?, ?)",
-                                 (SCHEMA_COMPONENT, SCHEMA_VERSION))
-            elif row[0] != SCHEMA_VERSION:
-                raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "unknown schema version")
-        except sqlite3.Error:
-            raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "cannot open the database") from None
+        self._db = open_db(path, SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
 
-    @contextmanager
-    def _guard(self, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            yield self._db
-        except sqlite3.IntegrityError:
-            raise EcertError(ErrorCode.PERSON_EXISTS) from None
-        except sqlite3.Error:
-            raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, what) from None
+    def _guard(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
+        return guarded(self._db, what, ErrorCode.PERSON_EXISTS)
 
     def add(self, person: Person) -> None:
         """Register ``person``; PERSON_EXISTS if the credential id is taken."""
