@@ -19,7 +19,14 @@ from ecert_token import (
     mask_name,
 )
 from ecert_token.keys.keydir import KeyDir
-from ecert_token.settlement import Person, PersonRegistry, Resolver, settlement_token_ids
+from ecert_token.keys.terminal import TerminalSigningKey, new_terminal_key
+from ecert_token.settlement import (
+    Person,
+    PersonRegistry,
+    RecordVerifier,
+    Resolver,
+    settlement_token_ids,
+)
 from tests.conftest import NOW, deterministic_random
 
 CITIZEN_ID = "11010519491231002X"
@@ -63,3 +70,20 @@ def registry(tmp_path: Path, citizen: Person, foreigner: Person) -> Iterator[Per
 @pytest.fixture
 def resolver(keys: KeyDir, registry: PersonRegistry) -> Resolver:
     return Resolver(keys.issuer_ring, registry, clock=FixedClock(NOW))
+
+
+@pytest.fixture
+def till() -> TerminalSigningKey:
+    """A pharmacy till's terminal key (filing number, institution code)."""
+    return new_terminal_key("T3101150001", "P31011500017", deterministic_random(b"till"))
+
+
+@pytest.fixture
+def kiosk() -> TerminalSigningKey:
+    """A second, separate offline terminal of another pharmacy."""
+    return new_terminal_key("T3101150002", "P31011500025", deterministic_random(b"kiosk"))
+
+
+@pytest.fixture
+def records(till: TerminalSigningKey, kiosk: TerminalSigningKey) -> RecordVerifier:
+    return RecordVerifier([till.public, kiosk.public])

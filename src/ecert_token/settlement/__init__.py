@@ -7,6 +7,7 @@ the platform's keys); the keyless handle composition a terminal needs lives in
 """
 
 from ..model.settlement import Settlement, compose_handle, credential_ref, parse_handle
+from .confirm import Confirmations, Transaction
 from .handles import (
     DEFAULT_RESOLVE_WINDOW,
     CheckedHandle,
@@ -14,21 +15,44 @@ from .handles import (
     HandleKey,
     settlement_token_ids,
 )
+from .ledger import SettledVoucher, VoucherLedger
 from .persons import Person, PersonRegistry
+from .records import (
+    Receipt,
+    RecordKind,
+    RecordVerifier,
+    Voucher,
+    cbor_sequence,
+    double_uses,
+    sign_record,
+    split_cbor_sequence,
+)
 from .resolver import Resolution, Resolver
 
 __all__ = [
     "DEFAULT_RESOLVE_WINDOW",
     "CheckedHandle",
+    "Confirmations",
     "HandleChecker",
     "HandleKey",
     "Person",
     "PersonRegistry",
+    "Receipt",
+    "RecordKind",
+    "RecordVerifier",
     "Resolution",
     "Resolver",
+    "SettledVoucher",
     "Settlement",
+    "Transaction",
+    "Voucher",
+    "VoucherLedger",
+    "cbor_sequence",
     "compose_handle",
     "credential_ref",
+    "double_uses",
     "parse_handle",
     "settlement_token_ids",
+    "sign_record",
+    "split_cbor_sequence",
 ]

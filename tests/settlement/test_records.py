@@ -1,0 +1,174 @@
+"""Signed receipts and vouchers: round trips, every tampered byte refused, forged
+and cross-kind records refused, batches as CBOR sequences and JSON lines, and one
+payment code used at two offline terminals found in their receipts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecert_token import BusinessType, Credential, EcertError, ErrorCode, Issuer, TokenRejected
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.keys.material import KeyState, Validity
+from ecert_token.keys.terminal import TerminalKey, TerminalSigningKey, new_terminal_key
+from ecert_token.settlement import (
+    Receipt,
+    RecordKind,
+    RecordVerifier,
+    Voucher,
+    cbor_sequence,
+    double_uses,
+    sign_record,
+    split_cbor_sequence,
+)
+from ecert_token.settlement.records import json_line, read_json_lines
+from tests.conftest import NOW, deterministic_random, running_verifier
+
+PHARMACY = BusinessType.PHARMACY_PURCHASE
+REFUSED = {ErrorCode.RECEIPT_INVALID, ErrorCode.RECEIPT_BAD_SIGNATURE, ErrorCode.UNKNOWN_TERMINAL}
+
+
+def accepted(keys: KeyDir, issuer: Issuer, credential: Credential,
+             signer: TerminalSigningKey, amount: int = 2_350) -> Receipt:
+    verified = running_verifier(keys.trust_store()).verify(
+        issuer.mint(credential, PHARMACY), PHARMACY, now=NOW)
+    return Receipt.of_verified(verified, signer, NOW + 1, amount_fen=amount, sequence=7)
+
+
+def test_receipt_round_trip(keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+                            till: TerminalSigningKey, records: RecordVerifier) -> None:
+    receipt = accepted(keys, settling_issuer, credential, till)
+    assert receipt.accepted and receipt.handle is not None and receipt.issuer == "NHSA"
+    signed = sign_record(receipt, till)
+    assert records.receipt(signed) == receipt
+    assert credential.credential_id not in repr(receipt) and receipt.handle not in repr(receipt)
+
+
+def test_a_refused_code_gets_a_receipt_too(keys: KeyDir, settling_issuer: Issuer,
+                                           credential: Credential, till: TerminalSigningKey,
+                                           records: RecordVerifier) -> None:
+    token = settling_issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION)
+    with pytest.raises(TokenRejected) as info:
+        running_verifier(keys.trust_store()).verify(token, PHARMACY, now=NOW)
+    receipt = Receipt.of_rejection(token, info.value, PHARMACY, till, NOW)
+    assert records.receipt(sign_record(receipt, till)).outcome == "wrong_business_type"
+
+
+def test_every_flipped_bit_is_refused(keys: KeyDir, settling_issuer: Issuer,
+                                      credential: Credential, till: TerminalSigningKey,
+                                      records: RecordVerifier) -> None:
+    signed = sign_record(accepted(keys, settling_issuer, credential, till), till)
+    for bit in range(len(signed) * 8):
+        damaged = bytearray(signed)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(EcertError) as info:
+            records.receipt(bytes(damaged))
+        assert info.value.code in REFUSED, (bit, info.value)
+
+
+def test_forged_receipts(keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+                         till: TerminalSigningKey, records: RecordVerifier) -> None:
+    receipt = accepted(keys, settling_issuer, credential, till)
+    # An impostor with the same filing number but its own key: not trusted.
+    impostor = new_terminal_key(till.terminal_id, till.institution, deterministic_random(b"x"))
+    with pytest.raises(EcertError) as info:
+        records.receipt(sign_record(receipt, impostor))
+    assert info.value.code is ErrorCode.UNKNOWN_TERMINAL
+    # The impostor's signature under the trusted kid: the signature fails.
+    forged = sign_record(receipt, impostor).replace(impostor.kid, till.kid)
+    with pytest.raises(EcertError) as info:
+        records.receipt(forged)
+    assert info.value.code is ErrorCode.RECEIPT_BAD_SIGNATURE
+    # A trusted terminal cannot sign in another terminal's name.
+    other = new_terminal_key("T9999", "H11010500001", deterministic_random(b"other"))
+    with pytest.raises(EcertError):
+        sign_record(receipt, other)
+
+
+def test_a_revoked_or_expired_terminal_key(keys: KeyDir, settling_issuer: Issuer,
+                                           credential: Credential,
+                                           till: TerminalSigningKey) -> None:
+    signed = sign_record(accepted(keys, settling_issuer, credential, till), till)
+    public = till.public
+    for key in (TerminalKey(public.terminal_id, public.institution, public.kid,
+                            public.public_key, state=KeyState.REVOKED),
+                TerminalKey(public.terminal_id, public.institution, public.kid,
+                            public.public_key, Validity(None, NOW))):
+        with pytest.raises(EcertError) as info:
+            RecordVerifier([key]).receipt(signed)
+        assert info.value.code is ErrorCode.UNKNOWN_TERMINAL
+
+
+def test_a_voucher_is_not_a_receipt_nor_the_reverse(
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
+    records: RecordVerifier,
+) -> None:
+    receipt = accepted(keys, settling_issuer, credential, till)
+    voucher = Voucher(receipt, 2_350, "ORDER-1")
+    signed_voucher, signed_receipt = sign_record(voucher, till), sign_record(receipt, till)
+    assert records.voucher(signed_voucher) == voucher
+    for data, kind in ((signed_voucher, RecordKind.RECEIPT), (signed_receipt, RecordKind.VOUCHER)):
+        with pytest.raises(EcertError) as info:
+            records.verify(data, kind)
+        assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+@pytest.mark.parametrize(("paid", "order", "device"), [
+    (2_349, "O-1", None), (2_350, "", None), (2_350, "订单", None), (2_350, "O-1", ("d1", None)),
+])
+def test_invalid_vouchers(keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+                          till: TerminalSigningKey, paid: int, order: str,
+                          device: tuple[str, int | None] | None) -> None:
+    receipt = accepted(keys, settling_issuer, credential, till)
+    with pytest.raises(EcertError) as info:
+        Voucher(receipt, paid, order, *(device or (None, None)))
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_batches_and_double_use_at_two_offline_terminals(
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
+    kiosk: TerminalSigningKey, records: RecordVerifier,
+) -> None:
+    """One payment code scanned at two offline terminals with separate replay stores:
+    both accept it (neither can know), and the platform finds it in their receipts."""
+    token = settling_issuer.mint(credential, PHARMACY)
+    signed = []
+    for terminal in (till, kiosk):
+        verified = running_verifier(keys.trust_store()).verify(token, PHARMACY, now=NOW)
+        signed.append(sign_record(Receipt.of_verified(verified, terminal, NOW, amount_fen=990),
+                                  terminal))
+    other = accepted(keys, settling_issuer, credential, till, 100)
+    signed.append(sign_record(other, till))
+    batch = cbor_sequence(signed)
+    assert split_cbor_sequence(batch) == signed
+    receipts = [records.receipt(r) for r in split_cbor_sequence(batch)]
+    doubles = double_uses(receipts)
+    assert list(doubles.values()) == [[till.terminal_id, kiosk.terminal_id]]
+    lines = "\n".join(json_line(r, RecordKind.RECEIPT, v) for r, v in zip(signed, receipts,
+                                                                          strict=True))
+    assert list(read_json_lines(lines, records)) == receipts
+    edited = json.loads(lines.splitlines()[0])
+    edited["amount_fen"] = 1
+    with pytest.raises(EcertError) as info:
+        list(read_json_lines(json.dumps(edited), records))
+    assert info.value.code is ErrorCode.RECEIPT_INVALID
+    with pytest.raises(EcertError) as info:
+        split_cbor_sequence(batch[:-1])
+    assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_garbage_is_refused_with_a_record_code(data: bytes) -> None:
+    verifier = RecordVerifier([new_terminal_key("T1", "P1", deterministic_random(b"g")).public])
+    for kind in RecordKind:
+        with pytest.raises(EcertError) as info:
+            verifier.verify(data, kind)
+        assert info.value.code in REFUSED
+    try:
+        split_cbor_sequence(data)
+    except EcertError as exc:
+        assert exc.code is ErrorCode.RECEIPT_INVALID
