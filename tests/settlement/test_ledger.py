@@ -36,7 +36,7 @@ def offline_voucher(keys: KeyDir, token: str, terminal: TerminalSigningKey, amou
                        terminal)
 
 
-def test_deferred_path_end_to_end(
+def test_deferred_path_end_to_end(  # noqa: PLR0917
     tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
     till: TerminalSigningKey, kiosk: TerminalSigningKey, records: RecordVerifier,
     resolver: Resolver, citizen: Person,
@@ -69,7 +69,7 @@ def test_deferred_path_end_to_end(
         assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
 
 
-def test_device_counter_duplicates(
+def test_device_counter_duplicates(  # noqa: PLR0917
     tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
     till: TerminalSigningKey, kiosk: TerminalSigningKey, records: RecordVerifier,
 ) -> None:
@@ -90,7 +90,7 @@ def test_device_counter_duplicates(
         assert len(ledger.pending()) == 2
 
 
-def test_forged_or_too_old_vouchers(
+def test_forged_or_too_old_vouchers(  # noqa: PLR0917
     tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
     till: TerminalSigningKey, records: RecordVerifier, resolver: Resolver,
 ) -> None:

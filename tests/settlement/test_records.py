@@ -128,7 +128,7 @@ def test_invalid_vouchers(keys: KeyDir, settling_issuer: Issuer, credential: Cre
     assert info.value.code is ErrorCode.INVALID_ARGUMENT
 
 
-def test_batches_and_double_use_at_two_offline_terminals(
+def test_batches_and_double_use_at_two_offline_terminals(  # noqa: PLR0917
     keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
     kiosk: TerminalSigningKey, records: RecordVerifier,
 ) -> None:
