@@ -119,9 +119,10 @@ def test_a_voucher_is_not_a_receipt_nor_the_reverse(
 @pytest.mark.parametrize(("paid", "order", "device"), [
     (2_349, "O-1", None), (2_350, "", None), (2_350, "订单", None), (2_350, "O-1", ("d1", None)),
 ])
-def test_invalid_vouchers(keys: KeyDir, settling_issuer: Issuer, credential: Credential,
-                          till: TerminalSigningKey, paid: int, order: str,
-                          device: tuple[str, int | None] | None) -> None:
+def test_invalid_vouchers(  # noqa: PLR0917
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+    till: TerminalSigningKey, paid: int, order: str,
+    device: tuple[str, int | None] | None) -> None:
     receipt = accepted(keys, settling_issuer, credential, till)
     with pytest.raises(EcertError) as info:
         Voucher(receipt, paid, order, *(device or (None, None)))
