@@ -19,7 +19,7 @@ from ..model.codes import SubjectKind
 from ..settlement.handles import settlement_token_ids
 from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
-from . import bench_cmd, replay_cmd, sdk_cmd, settle_cmd, trust_cmd
+from . import bench_cmd, records_cmd, replay_cmd, sdk_cmd, settle_cmd, trust_cmd
 from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
 from .verifying import add_verify_arguments, verify_once
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.register(sub)
     replay_cmd.register(sub)
     settle_cmd.register(sub)
+    records_cmd.register(sub)
     return parser
 
 
