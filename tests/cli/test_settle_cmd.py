@@ -128,3 +128,13 @@ def test_bad_person_and_malformed_handle(
                     "not-a-handle")
     assert (code, out["error"]) == (1, "handle_malformed")
 
+
+
+def test_demo_shows_a_pharmacy_payment_from_scan_to_settlement() -> None:
+    proc = ecert("demo", "--no-qr")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for shown in ("A pharmacy payment (02121)", "mdtrt_cert_type 01", "SETTLED",
+                  "verifies at the platform", "code=voucher_duplicate", "settled once"):
+        assert shown in out
+    assert "11010519491231002X" not in out and "张三丰" not in out  # masked in the demo

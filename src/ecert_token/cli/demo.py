@@ -92,5 +92,10 @@ def run_demo(qr: bool = True) -> int:
     _step("6. A registration code is presented at the settlement (payment) step")
     fresh = issuer.mint(person, BusinessType.HOSPITAL_REGISTRATION, now=now)
     _rejected(verifier, fresh, BusinessType.HOSPITAL_SETTLEMENT)
-    print("\nDone: one valid code accepted once; replay, expiry and misuse refused.")
+
+    from .demo_settlement import run_pharmacy_payment
+
+    run_pharmacy_payment(keys, person, now)
+    print("\nDone: one valid code accepted once; replay, expiry and misuse refused;"
+          " a pharmacy payment settled online and, with the platform down, by voucher.")
     return 0
