@@ -16,7 +16,7 @@ from .examples import ROOT
 DOCS = ROOT / "docs"
 DOCUMENTED = (
     "keygen", "mint", "verify", "demo", "qr", "scan", "inspect", "vectors", "trust", "keys",
-    "bench", "replay",
+    "bench", "replay", "person", "settle", "terminal", "receipts", "voucher",
 )
 
 
