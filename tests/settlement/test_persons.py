@@ -78,7 +78,7 @@ def test_round_trip_in_a_shared_file(tmp_path: Path) -> None:
         assert again.get("FRGN000001") is not None
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT * FROM activations").fetchall() == [("E4Q7ZK2M9PXA",)]
-        assert check.execute("SELECT component, version FROM settlement_schema").fetchall() == [
+        assert check.execute("SELECT component, version FROM schema_versions").fetchall() == [
             (SCHEMA_COMPONENT, SCHEMA_VERSION)]
 
 
@@ -95,7 +95,7 @@ def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     PersonRegistry(db).close()
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE settlement_schema SET version = 99")
+        conn.execute("UPDATE schema_versions SET version = 99")
     with pytest.raises(EcertError) as info:
         PersonRegistry(db)
     assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE

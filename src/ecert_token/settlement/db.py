@@ -1,8 +1,10 @@
 """One SQLite opening for the settlement tables (persons, vouchers, confirmations).
 
 Each component keeps its own tables (prefixed ``settlement_``) and its own row
-in ``settlement_schema``, so all of them, and the activation registry's
-tables, can live in one file.  Every database fault becomes
+in ``schema_versions (component, version)``, the per-component version table
+the activation registry (``ecert_token.registry``) keeps too, so all of them
+can live in one file (``PRAGMA user_version`` is one integer for the whole
+file, so no component uses it).  Every database fault becomes
 REGISTRY_UNAVAILABLE with a fixed message (no query text, no values).
 """
 
@@ -16,10 +18,8 @@ from pathlib import Path
 from ..errors import EcertError, ErrorCode
 
 _VERSIONS = """
-CREATE TABLE IF NOT EXISTS settlement_schema (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);
+CREATE TABLE IF NOT EXISTS schema_versions (
+    component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -38,10 +38,10 @@ def open_db(path: Path | str, component: str, version: int, schema: str) -> sqli
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_VERSIONS + schema)
-        row = db.execute("SELECT version FROM settlement_schema WHERE component = ?",
+        row = db.execute("SELECT version FROM schema_versions WHERE component = ?",
                          (component,)).fetchone()
         if row is None:
-            db.execute("INSERT OR IGNORE INTO settlement_schema VALUES (?, ?)",
+            db.execute("INSERT OR IGNORE INTO schema_versions VALUES (?, ?)",
                        (component, version))
         elif row[0] != version:
             db.close()

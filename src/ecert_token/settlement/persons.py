@@ -7,7 +7,7 @@ in this registry, which the platform consults when it resolves a handle.
 
 The registry can share one SQLite file with the activation registry
 (``ecert_token.registry``): its tables are prefixed ``settlement_`` and it keeps
-its own schema version row in ``settlement_schema``.
+its own version row in ``schema_versions``.
 """
 
 from __future__ import annotations
