@@ -31,7 +31,7 @@ from ..codec.cbor import CBORError
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.terminal import validate_institution, validate_terminal_id
 from ..model.settlement import parse_handle
-from .db import guarded, open_db
+from .db import Database, guarded, open_db
 from .records import MAX_AMOUNT_FEN
 
 SCHEMA_COMPONENT = "settlement-confirmations"
@@ -112,7 +112,7 @@ def _decode(binding: bytes) -> Transaction:
         raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "a stored row is invalid") from None
 
 
-class Confirmations:
+class Confirmations(Database):
     """The platform's record of approved payments, by settlement handle (SQLite)."""
 
     def __init__(self, path: Path | str, *, clock: Clock = system_clock) -> None:
@@ -158,12 +158,3 @@ class Confirmations:
         if cursor.rowcount != 1:
             raise EcertError(ErrorCode.ALREADY_SETTLED)
         return approved
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Confirmations:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

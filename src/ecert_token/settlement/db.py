@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from ..errors import EcertError, ErrorCode
 
@@ -65,3 +66,19 @@ def guarded(db: sqlite3.Connection, what: str,
         raise EcertError(conflict) from None
     except sqlite3.Error:
         raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, what) from None
+
+
+class Database:
+    """A settlement component's SQLite connection: opened by :func:`open_db`, closed
+    by :meth:`close` or at the end of a ``with`` block."""
+
+    _db: sqlite3.Connection
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

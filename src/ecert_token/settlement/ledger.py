@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..clock import Clock, system_clock
 from ..errors import EcertError, ErrorCode, InvalidArgument
-from .db import guarded, open_db
+from .db import Database, guarded, open_db
 from .persons import Person
 from .records import RecordVerifier, Voucher
 from .resolver import Resolver
@@ -61,7 +61,7 @@ class SettledVoucher:
                 "settled_at": self.settled_at}
 
 
-class VoucherLedger:
+class VoucherLedger(Database):
     """Submitted and settled vouchers in a SQLite file (may share the registry's)."""
 
     def __init__(self, path: Path | str, verifier: RecordVerifier, *,
@@ -114,12 +114,3 @@ class VoucherLedger:
             rows = db.execute("SELECT token_digest FROM settlement_vouchers"
                               " WHERE settled_at IS NULL ORDER BY submitted_at").fetchall()
         return [bytes(r[0]) for r in rows]
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> VoucherLedger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -23,7 +23,7 @@ from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..model import InsuranceType, PsnCertType, Region
 from ..model.credential import validate_credential_id
 from ..model.settlement import credential_ref
-from .db import guarded, open_db
+from .db import Database, guarded, open_db
 
 SCHEMA_COMPONENT = "settlement-persons"
 SCHEMA_VERSION = 1
@@ -117,7 +117,7 @@ CREATE INDEX IF NOT EXISTS settlement_persons_ref ON settlement_persons (ref);
 """
 
 
-class PersonRegistry:
+class PersonRegistry(Database):
     """Persons by credential id, in a SQLite file (WAL; several processes may share it).
 
     Every database fault becomes REGISTRY_UNAVAILABLE with a fixed message; no
@@ -175,12 +175,3 @@ class PersonRegistry:
             cursor = db.execute("DELETE FROM settlement_persons WHERE credential_id = ?",
                                 (credential_id,))
         return cursor.rowcount > 0
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> PersonRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

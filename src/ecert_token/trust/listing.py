@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from ..codec import cbor
 from ..codec.cbor import CBORError
+from ..crypto.ed25519 import Ed25519PublicKey
 from ..errors import EcertError, ErrorCode, KeyMaterialError, TrustListError
 from ..keys.cose_key import issuer_public_cose_map, okp_public_from_map, terminal_public_cose_map
 from ..keys.material import (
@@ -220,18 +221,23 @@ def _binding(entry: dict[int, object]) -> tuple[str, KeyState, Validity]:
         raise _invalid("an entry has invalid values") from None
 
 
+def _listed_key(key_map: dict[object, object], what: str) -> tuple[bytes, Ed25519PublicKey]:
+    """``(kid, public key)`` of a listed key's COSE_Key map; a weak key is WEAK_KEY."""
+    try:
+        return okp_public_from_map(key_map)
+    except KeyMaterialError as exc:
+        if exc.code is ErrorCode.WEAK_KEY:
+            raise TrustListError(ErrorCode.WEAK_KEY, f"a listed {what} key is weak") from None
+        raise _invalid(f"a listed {what} key is not an Ed25519 COSE_Key") from None
+
+
 def _issuer(value: object) -> IssuerVerifyKey:
     entry = _entry(value, _ISSUER_REQUIRED, _ISSUER_ALLOWED)
     name, state, validity = _binding(entry)
     key_map = entry[_KEY]
     if type(key_map) is not dict:
         raise _invalid("an issuer key is not a COSE_Key map")
-    try:
-        kid, public = okp_public_from_map(key_map)
-    except KeyMaterialError as exc:
-        if exc.code is ErrorCode.WEAK_KEY:
-            raise TrustListError(ErrorCode.WEAK_KEY, "a listed issuer key is weak") from None
-        raise _invalid("an issuer key is not an Ed25519 COSE_Key") from None
+    kid, public = _listed_key(key_map, "issuer")
     regions: frozenset[str] | None = None
     if _REGIONS in entry:
         raw = entry[_REGIONS]
@@ -272,12 +278,7 @@ def _terminal(value: object) -> TerminalKey:
     key_map, institution = entry[_KEY], entry[_INSTITUTION]
     if type(key_map) is not dict or type(institution) is not str:
         raise _invalid("a terminal entry has fields of the wrong type")
-    try:
-        kid, public = okp_public_from_map(key_map)
-    except KeyMaterialError as exc:
-        if exc.code is ErrorCode.WEAK_KEY:
-            raise TrustListError(ErrorCode.WEAK_KEY, "a listed terminal key is weak") from None
-        raise _invalid("a terminal key is not an Ed25519 COSE_Key") from None
+    kid, public = _listed_key(key_map, "terminal")
     try:
         return TerminalKey(name, institution, kid, public, validity, state)
     except EcertError:
