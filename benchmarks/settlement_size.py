@@ -7,9 +7,7 @@ QR versions need the ``qr`` extra (segno).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-from collections.abc import Callable
 
 from ecert_token import (
     BusinessType,
@@ -22,23 +20,9 @@ from ecert_token import (
 )
 from ecert_token.keys import keydir
 from ecert_token.settlement import settlement_token_ids
+from ecert_token.vectors import seeded_random
 
 NOW = 1_790_000_000
-
-
-def seeded(seed: bytes) -> Callable[[int], bytes]:
-    """Deterministic bytes (SHA-256 in counter mode): the same table on every rerun."""
-    counter = 0
-
-    def draw(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return draw
 
 
 def _credential(cid: str, name: str) -> Credential:
@@ -49,10 +33,10 @@ def _credential(cid: str, name: str) -> Credential:
 def measure() -> list[dict[str, object]]:
     from ecert_token.qr import qr_version
 
-    keys = keydir.generate(random_bytes=seeded(b"settlement-size keys"))
-    plain = Issuer(keys.signing_key, keys.group_key, random_bytes=seeded(b"nonces"))
-    settling = Issuer(keys.signing_key, keys.group_key, random_bytes=seeded(b"nonces"),
-                      token_ids=settlement_token_ids(keys.signing_key, seeded(b"salts")))
+    keys = keydir.generate(random_bytes=seeded_random(b"settlement-size keys"))
+    plain = Issuer(keys.signing_key, keys.group_key, random_bytes=seeded_random(b"nonces"))
+    settling = Issuer(keys.signing_key, keys.group_key, random_bytes=seeded_random(b"nonces"),
+                      token_ids=settlement_token_ids(keys.signing_key, seeded_random(b"salts")))
     holder = _credential("E4Q7ZK2M9PXA", "张*丰")
     member = _credential("K8D2WQ5T7RNB", "张*")
     longest = _credential("Z" * 32, "*" * 16)
