@@ -138,3 +138,25 @@ def test_demo_shows_a_pharmacy_payment_from_scan_to_settlement() -> None:
                   "verifies at the platform", "code=voucher_duplicate", "settled once"):
         assert shown in out
     assert "11010519491231002X" not in out and "张三丰" not in out  # masked in the demo
+
+
+def test_online_confirmation_approve_then_charge(
+    capsys: pytest.CaptureFixture[str], keydir: Path, tmp_path: Path
+) -> None:
+    token = run(capsys, "mint", "--keys", str(keydir), "--cert-id", "E4Q7ZK2M9PXA", "--region",
+                "110105", "--business", "02121", "--now", str(NOW))[1]["text"]
+    fields = run(capsys, "verify", "--keys", str(keydir), "--business", "02121", "--now",
+                 str(NOW), str(token))[1]
+    handle = str(fields["settlement"]["mdtrt_cert_no"])  # type: ignore[index]
+    db = str(tmp_path / "platform.db")
+    tx = ("--db", db, "--handle", handle, "--payee", "P31011500017", "--order", "RX-1",
+          "--terminal-id", "T3101150001", "--now", str(NOW + 5))
+    code, out = run(capsys, "settle", "charge", *tx, "--amount", "12800")
+    assert (code, out["error"]) == (1, "confirmation_missing")
+    assert run(capsys, "settle", "approve", *tx, "--amount", "12800")[0] == 0
+    code, out = run(capsys, "settle", "charge", *tx, "--amount", "12801")
+    assert (code, out["error"]) == (1, "transaction_mismatch")
+    code, out = run(capsys, "settle", "charge", *tx, "--amount", "12800")
+    assert (code, out["settled"], out["amount_fen"]) == (0, True, 12800)
+    code, out = run(capsys, "settle", "charge", *tx, "--amount", "12800")
+    assert (code, out["error"]) == (1, "already_settled")

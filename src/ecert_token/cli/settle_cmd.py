@@ -1,5 +1,6 @@
-"""``ecert settle resolve`` and ``ecert person add|remove``: the platform's side of
-settlement (handles -> the person's settlement identity), on a SQLite registry.
+"""``ecert settle resolve|approve|charge`` and ``ecert person add|remove``: the
+platform's side of settlement (handles -> the person's settlement identity, and
+the online payment confirmation), on SQLite files.
 
 ``person add`` is this project's way to register a person's settlement
 identity; the activation command (``ecert activate ... --psn-cert-type``) can
@@ -15,7 +16,14 @@ from typing import Any
 from ..clock import system_clock
 from ..keys import keydir
 from ..model import InsuranceType, PsnCertType, Region
-from ..settlement import DEFAULT_RESOLVE_WINDOW, Person, PersonRegistry, Resolver
+from ..settlement import (
+    DEFAULT_RESOLVE_WINDOW,
+    Confirmations,
+    Person,
+    PersonRegistry,
+    Resolver,
+    Transaction,
+)
 from .output import EXIT_OK, emit
 
 
@@ -25,6 +33,30 @@ def cmd_settle_resolve(args: argparse.Namespace) -> int:
     with PersonRegistry(args.registry) as registry:
         resolver = Resolver(keys.issuer_ring, registry, window=args.window)
         emit(resolver.resolve(args.handle.strip(), now=now).to_dict())
+    return EXIT_OK
+
+
+def _transaction(args: argparse.Namespace) -> Transaction:
+    now = system_clock() if args.now is None else args.now
+    return Transaction(args.amount, args.payee, args.order, args.terminal_id, now)
+
+
+def cmd_settle_approve(args: argparse.Namespace) -> int:
+    """The person approved the payment in the app: the platform records it."""
+    transaction = _transaction(args)
+    with Confirmations(args.db) as confirmations:
+        confirmations.approve(args.handle.strip(), transaction, now=transaction.time)
+    emit({"approved": True, "transaction_digest": transaction.digest.hex()})
+    return EXIT_OK
+
+
+def cmd_settle_charge(args: argparse.Namespace) -> int:
+    """The settlement step: the terminal's own transaction against the approved one."""
+    charged = _transaction(args)
+    with Confirmations(args.db) as confirmations:
+        approved = confirmations.consume(args.handle.strip(), charged, now=charged.time)
+    emit({"settled": True, "amount_fen": approved.amount_fen, "payee": approved.payee,
+          "order_id": approved.order_id})
     return EXIT_OK
 
 
@@ -65,6 +97,21 @@ def register(subparsers: Any) -> None:
     r.add_argument("--now", type=int, help="resolution time as Unix seconds (default: now)")
     r.add_argument("handle", help="the 40-character handle")
     r.set_defaults(func=cmd_settle_resolve)
+    for name, func, text in (
+        ("approve", cmd_settle_approve,
+         "online confirmation: the person approved this amount at this payee in the app"),
+        ("charge", cmd_settle_charge,
+         "the settlement step: the terminal's transaction must be the approved one"),
+    ):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--db", required=True, help="the platform's confirmations (SQLite file)")
+        c.add_argument("--handle", required=True, help="the code's handle (mdtrt_cert_no)")
+        c.add_argument("--amount", type=int, required=True, help="amount in fen")
+        c.add_argument("--payee", required=True, help="payee institution code")
+        c.add_argument("--order", required=True, help="order id")
+        c.add_argument("--terminal-id", required=True, help="terminal filing number")
+        c.add_argument("--now", type=int, help="Unix seconds (default: now)")
+        c.set_defaults(func=func)
 
     p = subparsers.add_parser("person", help="the platform's person registry")
     sub = p.add_subparsers(dest="person_command", required=True, metavar="ACTION")
