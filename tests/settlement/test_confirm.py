@@ -14,6 +14,7 @@ from ecert_token import BusinessType, Credential, EcertError, ErrorCode, FixedCl
 from ecert_token.codec import cbor
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.settlement import Confirmations, Resolver, Transaction
+from ecert_token.settlement.confirm import require_bound
 from tests.conftest import NOW, running_verifier
 
 PHARMACY = BusinessType.PHARMACY_PURCHASE
@@ -73,3 +74,14 @@ def test_transaction_values(amount: int, order: str, counter: int | None) -> Non
         assert not ok and exc.code is ErrorCode.INVALID_ARGUMENT
     else:
         assert ok
+
+
+def test_two_scan_binding_check() -> None:
+    """The device signs the terminal's transaction challenge; any other is refused."""
+    require_bound(SEEN.challenge, SEEN)
+    assert len(SEEN.challenge) == 16 and SEEN.challenge == SEEN.digest[:16]
+    refused(ErrorCode.CONFIRMATION_MISSING, require_bound, None, SEEN)
+    other = dataclasses.replace(SEEN, amount_fen=12_801)
+    refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, other.challenge, SEEN)
+    counted = dataclasses.replace(SEEN, device_counter=7)
+    refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, counted.challenge, SEEN)

@@ -22,6 +22,7 @@ docs/settlement.md).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from ..model.settlement import parse_handle
 from .db import Database, guarded, open_db
 from .records import MAX_AMOUNT_FEN
 
+CHALLENGE_BYTES = 16
 SCHEMA_COMPONENT = "settlement-confirmations"
 SCHEMA_VERSION = 1
 
@@ -92,6 +94,12 @@ class Transaction:
     def digest(self) -> bytes:
         return hashlib.sha256(b"ecert-token transaction v1\x00" + self.encode()).digest()
 
+    @property
+    def challenge(self) -> bytes:
+        """16 bytes of :attr:`digest`: what a holder's device signs as its presentation's
+        challenge (``cnonce``) in the two-scan flow, binding it to this transaction."""
+        return self.digest[:CHALLENGE_BYTES]
+
     def matches(self, other: Transaction) -> bool:
         """Same amount, payee and order (what the person approved and the terminal charges).
 
@@ -100,6 +108,18 @@ class Transaction:
         """
         return (self.amount_fen, self.payee, self.order_id) == (
             other.amount_fen, other.payee, other.order_id)
+
+
+def require_bound(signed_challenge: bytes | None, transaction: Transaction) -> None:
+    """The offline two-scan check: the challenge the person's device signed must be the
+    terminal's own transaction's.  CONFIRMATION_MISSING without one,
+    TRANSACTION_MISMATCH when it belongs to another transaction."""
+    if signed_challenge is None:
+        raise EcertError(ErrorCode.CONFIRMATION_MISSING, "the presentation binds no transaction")
+    if not isinstance(signed_challenge, bytes) or not hmac.compare_digest(
+        signed_challenge, transaction.challenge
+    ):
+        raise EcertError(ErrorCode.TRANSACTION_MISMATCH)
 
 
 def _decode(binding: bytes) -> Transaction:
