@@ -45,7 +45,7 @@ def _settle(db: str, terminal: TerminalKey, key: IssuerSigningKey, digest: bytes
     return "settled"
 
 
-def test_one_submission_and_one_settlement_win(
+def test_one_submission_and_one_settlement_win(  # noqa: PLR0917
     tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
     till: TerminalSigningKey, citizen: Person,
 ) -> None:
