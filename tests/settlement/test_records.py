@@ -173,3 +173,21 @@ def test_garbage_is_refused_with_a_record_code(data: bytes) -> None:
         split_cbor_sequence(data)
     except EcertError as exc:
         assert exc.code is ErrorCode.RECEIPT_INVALID
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(digest=st.binary(min_size=16, max_size=16),
+       issuer=st.one_of(st.none(), st.from_regex(r"[A-Z]{1,8}", fullmatch=True)),
+       business=st.sampled_from(BusinessType),
+       time=st.integers(0, 2**40 - 1),
+       outcome=st.sampled_from(["accepted", *(c.value for c in ErrorCode)]),
+       amount=st.one_of(st.none(), st.integers(0, 10**12 - 1)),
+       sequence=st.integers(0, 2**63 - 1))
+def test_any_receipt_round_trips(  # noqa: PLR0917
+    digest: bytes, issuer: str | None, business: BusinessType, time: int, outcome: str,
+    amount: int | None, sequence: int,
+) -> None:
+    signer = new_terminal_key("T1", "P1", deterministic_random(b"rt"))
+    receipt = Receipt(digest, issuer, business, "P1", "T1", time, outcome, None, amount,
+                      sequence)
+    assert RecordVerifier([signer.public]).receipt(sign_record(receipt, signer)) == receipt
