@@ -191,3 +191,51 @@ def test_any_receipt_round_trips(  # noqa: PLR0917
     receipt = Receipt(digest, issuer, business, "P1", "T1", time, outcome, None, amount,
                       sequence)
     assert RecordVerifier([signer.public]).receipt(sign_record(receipt, signer)) == receipt
+
+
+def _signed_payload(signer: TerminalSigningKey, kind: RecordKind, payload: object) -> bytes:
+    """A record whose payload is anything, validly signed by a trusted terminal."""
+    from ecert_token.codec import cbor
+    from ecert_token.settlement.records import _protected, _to_be_signed
+
+    protected = _protected(kind, signer.kid)
+    body = cbor.dumps(payload)
+    signature = signer.private_key.sign(_to_be_signed(protected, kind, body))
+    return b"\xd2" + cbor.dumps([protected, {}, body, signature])
+
+
+FIELD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 2**64), st.text(max_size=50),
+    st.binary(max_size=20), st.lists(st.integers(), max_size=2),
+    st.sampled_from(["accepted", "T1", "P1", "replayed", "AFVLCO54E4ECDXI4DBUZEW47KHWBORVCCC37FMQJ",
+                     2121, 1301, 1101, bytes(16)]),
+)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(payload=st.dictionaries(st.integers(0, 16), FIELD_VALUES, max_size=16),
+       kind=st.sampled_from(RecordKind))
+def test_signed_garbage_payloads_are_receipt_invalid(payload: dict[int, object],
+                                                     kind: RecordKind) -> None:
+    """A trusted terminal signing nonsense: refused as RECEIPT_INVALID, never another error."""
+    signer = new_terminal_key("T1", "P1", deterministic_random(b"pl"))
+    data = _signed_payload(signer, kind, payload)
+    try:
+        RecordVerifier([signer.public]).verify(data, kind)
+    except EcertError as exc:
+        assert exc.code is ErrorCode.RECEIPT_INVALID
+
+
+@pytest.mark.parametrize(("field", "value"), [(8, [1]), (8, b"accepted"), (14, 7), (14, b"d"),
+                                             (15, "3"), (13, 5)])
+def test_wrong_types_in_a_signed_voucher(  # noqa: PLR0917
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
+    field: int, value: object,
+) -> None:
+    voucher = Voucher(accepted(keys, settling_issuer, credential, till), 2_350, "O-1",
+                      "phone-1", 3)
+    payload = voucher.fields()
+    payload[field] = value
+    with pytest.raises(EcertError) as info:
+        RecordVerifier([till.public]).voucher(_signed_payload(till, RecordKind.VOUCHER, payload))
+    assert info.value.code is ErrorCode.RECEIPT_INVALID

@@ -123,7 +123,7 @@ class Receipt:
         validate_institution(self.institution)
         validate_terminal_id(self.terminal_id)
         _uint(self.time, "time")
-        if self.outcome not in _OUTCOMES:
+        if not isinstance(self.outcome, str) or self.outcome not in _OUTCOMES:
             raise InvalidArgument("outcome must be 'accepted' or an error code")
         if self.handle is not None:
             parse_handle(self.handle)
@@ -201,6 +201,8 @@ class Voucher:
         if (self.device_id is None) != (self.device_counter is None):
             raise InvalidArgument("a device id and its counter come together")
         if self.device_id is not None:
+            if not isinstance(self.device_id, str):
+                raise InvalidArgument("a device id is text")
             validate_terminal_id(self.device_id.upper())  # same alphabet, any case
             _uint(self.device_counter, "device counter", 2**63)
 
