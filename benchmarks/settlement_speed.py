@@ -29,8 +29,9 @@ from ecert_token import (
 )
 from ecert_token.keys import keydir
 from ecert_token.keys.terminal import new_terminal_key
-from ecert_token.model.settlement import compose_handle, credential_ref
+from ecert_token.model.settlement import compose_handle
 from ecert_token.settlement import (
+    Person,
     PersonRegistry,
     Receipt,
     RecordVerifier,
@@ -70,12 +71,8 @@ def measure(persons: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "platform.db"
         with PersonRegistry(db) as registry:
-            registry._db.execute("BEGIN")
-            registry._db.executemany(
-                "INSERT INTO settlement_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(cid, credential_ref(cid), PsnCertType.OTHER.value, "X1", "Test", "110105",
-                  "310", NOW) for cid in ids])
-            registry._db.execute("COMMIT")
+            registry.add_many(Person(cid, PsnCertType.OTHER, "X1", "Test", Region("110105"),
+                                     InsuranceType.EMPLOYEE_BASIC) for cid in ids)
             resolver = Resolver(keys.issuer_ring, registry, clock=FixedClock(NOW))
             handles = [v.settlement.mdtrt_cert_no for v in verified]
             receipts = [Receipt.of_verified(v, till, NOW, amount_fen=100) for v in verified]

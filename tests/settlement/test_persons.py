@@ -121,3 +121,16 @@ def test_faults_are_registry_unavailable(tmp_path: Path) -> None:
         registry.candidates(b"\x00" * 8)
     assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
     registry.close()
+
+
+def test_bulk_import_is_all_or_nothing(tmp_path: Path) -> None:
+    people = [person(PsnCertType.FOREIGN_PASSPORT, f"E{i:08d}", "John Smith", f"BULK{i:06d}")
+              for i in range(50)]
+    with PersonRegistry(tmp_path / "p.db") as registry:
+        assert registry.add_many(people) == 50
+        again = [person(PsnCertType.FOREIGN_PASSPORT, "E1", "Ann Lee", "BULK999999"), people[7]]
+        with pytest.raises(EcertError) as info:
+            registry.add_many(again)
+        assert info.value.code is ErrorCode.PERSON_EXISTS
+        assert registry.get("BULK999999") is None  # the first row was rolled back too
+        assert registry.get("BULK000049") == people[49]

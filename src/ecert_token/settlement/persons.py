@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,15 +135,32 @@ class PersonRegistry(Database):
 
     def add(self, person: Person) -> None:
         """Register ``person``; PERSON_EXISTS if the credential id is taken."""
-        if not isinstance(person, Person):
-            raise InvalidArgument("person must be a Person")
+        self.add_many([person])
+
+    def add_many(self, persons: Iterable[Person]) -> int:
+        """Register several persons in one transaction (a bulk import): all or none.
+
+        PERSON_EXISTS if any credential id is taken or repeated; nothing is
+        written then.  Returns how many were registered.
+        """
+        at = self._clock()
+        rows = []
+        for person in persons:
+            if not isinstance(person, Person):
+                raise InvalidArgument("person must be a Person")
+            rows.append((person.credential_id, credential_ref(person.credential_id),
+                         person.psn_cert_type.value, person.certno, person.psn_name,
+                         person.insuplc_admdvs.code, person.insutype.value, at))
         with self._guard("cannot write the database") as db:
-            db.execute(
-                "INSERT INTO settlement_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (person.credential_id, credential_ref(person.credential_id),
-                 person.psn_cert_type.value, person.certno, person.psn_name,
-                 person.insuplc_admdvs.code, person.insutype.value, self._clock()),
-            )
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT INTO settlement_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return len(rows)
 
     def get(self, credential_id: str) -> Person | None:
         """The person registered for ``credential_id``, or None."""
