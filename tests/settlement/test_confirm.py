@@ -79,9 +79,12 @@ def test_transaction_values(amount: int, order: str, counter: int | None) -> Non
 def test_two_scan_binding_check() -> None:
     """The device signs the terminal's transaction challenge; any other is refused."""
     require_bound(SEEN.challenge, SEEN)
-    assert len(SEEN.challenge) == 16 and SEEN.challenge == SEEN.digest[:16]
+    assert len(SEEN.challenge) == 16
+    # Another till or time of the same payment: the same challenge (as matches() says).
+    assert dataclasses.replace(SEEN, terminal_id="T9", time=NOW + 30).challenge == SEEN.challenge
     refused(ErrorCode.CONFIRMATION_MISSING, require_bound, None, SEEN)
     other = dataclasses.replace(SEEN, amount_fen=12_801)
     refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, other.challenge, SEEN)
-    counted = dataclasses.replace(SEEN, device_counter=7)
-    refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, counted.challenge, SEEN)
+    for field, value in (("payee", "P31011500025"), ("order_id", "RX-2")):
+        changed = dataclasses.replace(SEEN, **{field: value})
+        refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, changed.challenge, SEEN)

@@ -134,3 +134,13 @@ def test_bulk_import_is_all_or_nothing(tmp_path: Path) -> None:
         assert info.value.code is ErrorCode.PERSON_EXISTS
         assert registry.get("BULK999999") is None  # the first row was rolled back too
         assert registry.get("BULK000049") == people[49]
+
+
+def test_put_registers_or_replaces(tmp_path: Path) -> None:
+    with PersonRegistry(tmp_path / "p.db") as registry:
+        registry.put(person())
+        moved = Person("E4Q7ZK2M9PXA", PsnCertType.RESIDENT_ID_CARD, CITIZEN_ID, "张三丰",
+                       Region("619900"), InsuranceType.RESIDENT_BASIC)
+        registry.put(moved)
+        assert registry.get("E4Q7ZK2M9PXA") == moved
+        assert registry.candidates(credential_ref("E4Q7ZK2M9PXA")) == ["E4Q7ZK2M9PXA"]

@@ -96,9 +96,11 @@ class Transaction:
 
     @property
     def challenge(self) -> bytes:
-        """16 bytes of :attr:`digest`: what a holder's device signs as its presentation's
-        challenge (``cnonce``) in the two-scan flow, binding it to this transaction."""
-        return self.digest[:CHALLENGE_BYTES]
+        """What a holder's device signs as its presentation's challenge (``cnonce``) in
+        the two-scan flow: 16 bytes of SHA-256 over the amount, payee and order (the
+        fields :meth:`matches` compares), so the phone and the terminal compute it
+        from what the person confirmed and what the terminal charges."""
+        return payment_challenge(self.amount_fen, self.payee, self.order_id)
 
     def matches(self, other: Transaction) -> bool:
         """Same amount, payee and order (what the person approved and the terminal charges).
@@ -108,6 +110,14 @@ class Transaction:
         """
         return (self.amount_fen, self.payee, self.order_id) == (
             other.amount_fen, other.payee, other.order_id)
+
+
+def payment_challenge(amount_fen: int, payee: str, order_id: str) -> bytes:
+    """16 bytes binding a presentation to one payment: SHA-256 over the deterministic
+    CBOR ``{1: amount, 2: payee, 3: order}`` with a domain prefix."""
+    body = cbor.dumps({1: amount_fen, 2: payee, 3: order_id})
+    return hashlib.sha256(b"ecert-token payment challenge v1\x00" + body).digest()[
+        :CHALLENGE_BYTES]
 
 
 def require_bound(signed_challenge: bytes | None, transaction: Transaction) -> None:

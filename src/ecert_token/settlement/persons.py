@@ -162,6 +162,24 @@ class PersonRegistry(Database):
             db.execute("COMMIT")
         return len(rows)
 
+    def put(self, person: Person) -> None:
+        """Register ``person`` or replace what is held for its credential id: what an
+        activation does (a person who activates again on a new phone, or whose
+        document changed, keeps one row)."""
+        if not isinstance(person, Person):
+            raise InvalidArgument("person must be a Person")
+        with self._guard("cannot write the database") as db:
+            db.execute(
+                "INSERT INTO settlement_persons VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (credential_id) DO UPDATE SET psn_cert_type = excluded.psn_cert_type,"
+                " certno = excluded.certno, psn_name = excluded.psn_name,"
+                " insuplc_admdvs = excluded.insuplc_admdvs, insutype = excluded.insutype,"
+                " registered_at = excluded.registered_at",
+                (person.credential_id, credential_ref(person.credential_id),
+                 person.psn_cert_type.value, person.certno, person.psn_name,
+                 person.insuplc_admdvs.code, person.insutype.value, self._clock()),
+            )
+
     def get(self, credential_id: str) -> Person | None:
         """The person registered for ``credential_id``, or None."""
         validate_credential_id(credential_id)
