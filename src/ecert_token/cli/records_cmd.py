@@ -40,7 +40,7 @@ from ..settlement import (
     sign_record,
     split_cbor_sequence,
 )
-from ..settlement.records import json_line, read_json_lines
+from ..settlement.batches import json_line, read_json_lines
 from ..trust import load_trust_root, verify_trust_list
 from .output import EXIT_OK, EXIT_REJECTED, emit
 from .verifying import add_verify_arguments, verify_once

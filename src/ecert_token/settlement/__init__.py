@@ -7,6 +7,7 @@ the platform's keys); the keyless handle composition a terminal needs lives in
 """
 
 from ..model.settlement import Settlement, compose_handle, credential_ref, parse_handle
+from .batches import cbor_sequence, double_uses, split_cbor_sequence
 from .confirm import Confirmations, Transaction
 from .handles import (
     DEFAULT_RESOLVE_WINDOW,
@@ -17,16 +18,7 @@ from .handles import (
 )
 from .ledger import SettledVoucher, VoucherLedger
 from .persons import Person, PersonRegistry
-from .records import (
-    Receipt,
-    RecordKind,
-    RecordVerifier,
-    Voucher,
-    cbor_sequence,
-    double_uses,
-    sign_record,
-    split_cbor_sequence,
-)
+from .records import Receipt, RecordKind, RecordVerifier, Voucher, sign_record
 from .resolver import Resolution, Resolver
 
 __all__ = [
