@@ -104,7 +104,8 @@ def scans(paths: Sequence[Path]) -> Iterator[Scan]:
 
 def replay_store(path: str, policy: VerifyPolicy) -> ReplayStore:
     store: ReplayStore = SqliteReplayStore(
-        Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock
+        Path(path), max_lifetime=policy.max_lifetime + policy.leeway, clock=policy.clock,
+        leeway=policy.leeway,  # every verifier sharing the file must use the same leeway
     )
     return store
 

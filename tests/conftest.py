@@ -57,12 +57,14 @@ def issuer(keys: KeyDir, clock: FixedClock) -> Issuer:
     )
 
 
-def running_store(started: int = NOW - 3600, max_lifetime: int = 305) -> MemoryReplayStore:
+def running_store(
+    started: int = NOW - 3600, max_lifetime: int = 305, leeway: int = 5
+) -> MemoryReplayStore:
     """An in-memory replay store whose memory began at ``started`` (default: an hour
     before NOW), as in a terminal that has been running.  A store created at NOW
     would fence tokens issued at NOW (restart fencing), which is right for a
     freshly started process and wrong for most tests."""
-    return MemoryReplayStore(max_lifetime=max_lifetime, clock=lambda: started)
+    return MemoryReplayStore(max_lifetime=max_lifetime, clock=lambda: started, leeway=leeway)
 
 
 def running_verifier(
@@ -70,7 +72,8 @@ def running_verifier(
 ) -> Verifier:
     """A verifier at ``clock`` (default NOW) whose replay memory began an hour earlier."""
     return Verifier(
-        trust, VerifyPolicy(clock=clock or FixedClock(NOW), **policy), running_store()
+        trust, VerifyPolicy(clock=clock or FixedClock(NOW), **policy),
+        running_store(leeway=policy.get("leeway", 5)),
     )
 
 

@@ -18,6 +18,10 @@ Answers:
 * ``503`` ``{"error": "store_unavailable", ...}`` when the replay store cannot
   answer (the service fails closed).
 
+``GET /healthz`` is liveness (the process answers; no store call);
+``GET /readyz`` is readiness: ``200 {"status": "ready"}`` when the replay store
+answers its health probe, else ``503`` with the ``store_unavailable`` body.
+
 Configuration, from the environment:
 
 * ``ECERT_KEYS``: a key directory (``ecert keygen --out DIR``);
@@ -49,7 +53,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ecert_token import BusinessType, EcertError, ErrorCode, InvalidArgument, Verifier, VerifyPolicy
+from ecert_token import (
+    BusinessType,
+    EcertError,
+    ErrorCode,
+    InvalidArgument,
+    StoreUnavailable,
+    Verifier,
+    VerifyPolicy,
+)
 from ecert_token.aio import AsyncReplayStore, AsyncVerifier, ThreadedReplayStore
 from ecert_token.clock import Clock, system_clock
 from ecert_token.keys import keydir
@@ -149,6 +161,17 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (no store call, so a store outage never
+        gets a live process restarted)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", response_model=None)
+    async def readyz() -> dict[str, str] | JSONResponse:
+        """Readiness: the replay store answers; else 503 with a problem body, so a load
+        balancer sends scans to an instance that can verify them."""
+        if await verifier.ready():
+            return {"status": "ready"}
+        err = StoreUnavailable("the replay store does not answer its health probe")
+        return JSONResponse(err.to_dict(), status_code=503)
 
     return app

@@ -25,7 +25,7 @@ from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
 from .token.batch import check_all
 from .token.result import VerifiedToken
-from .token.verify import Verifier
+from .token.verify import Verifier, check_terms
 
 __all__ = ["AsyncReplayStore", "AsyncVerifier", "ThreadedReplayStore"]
 
@@ -74,6 +74,11 @@ class ThreadedReplayStore:
     ) -> list[MarkResult]:
         return await asyncio.to_thread(self.store.check_and_mark_many, list(entries), now)
 
+    async def healthy(self) -> bool:
+        """The wrapped store's ``healthy()`` probe, in a thread (True if it has none)."""
+        probe = getattr(self.store, "healthy", None)
+        return True if probe is None else bool(await asyncio.to_thread(probe))
+
 
 class AsyncVerifier:
     """Verifies tokens with a :class:`~ecert_token.Verifier` and an awaited replay store.
@@ -103,11 +108,25 @@ class AsyncVerifier:
             or not store_timeout > 0
         ):
             raise InvalidArgument("store_timeout must be a positive number of seconds or None")
+        if replay_store is not None:
+            check_terms(getattr(replay_store, "store", replay_store), verifier.policy.leeway)
         self.verifier = verifier
         if replay_store is None:  # not `or`: an empty store may have len() == 0
             replay_store = ThreadedReplayStore(verifier.replay_store)
         self.replay_store: AsyncReplayStore = replay_store
         self.store_timeout = store_timeout
+
+    async def ready(self) -> bool:
+        """Can the replay store answer (its ``healthy()`` probe, under ``store_timeout``)?
+        A store without a probe counts as ready.  Never raises."""
+        probe = getattr(self.replay_store, "healthy", None)
+        if probe is None:
+            return True
+        try:
+            async with asyncio.timeout(self.store_timeout):
+                return bool(await probe())
+        except Exception:  # a probe's own failure or the timeout: not ready
+            return False
 
     def _now(self, now: int | None) -> int:
         return self.verifier.policy.clock() if now is None else now
@@ -116,11 +135,16 @@ class AsyncVerifier:
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
     ) -> VerifiedToken:
         """Verify ``token`` for the ``business_type`` step; mark it used if valid."""
+        verifier = self.verifier
         at = self._now(now)
-        verified = self.verifier.check(token, business_type, now=at)
-        entry = self.verifier.replay_entry(verified)
-        mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
-        rejection = self.verifier.mark_outcome(verified, mark, now is None)
+        verified = verifier.check(token, business_type, now=at)
+        entry = verifier.replay_entry(verified)
+        try:
+            mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
+        except BaseException:  # failed, timed out or cancelled: it may have been marked
+            verifier.attempts.unknown((entry,), at)
+            raise
+        rejection = verifier.mark_outcome(verified, mark, now is None)
         if rejection is not None:
             raise rejection
         return verified
@@ -156,7 +180,11 @@ class AsyncVerifier:
             marks = await self._store_call(self.replay_store.check_and_mark_many(entries, at))
         except StoreUnavailable as exc:
             marks = exc
-        return verifier.settle_batch(outcomes, checked, marks, now is None)
+        except BaseException:  # cancelled: the outcome is unknown
+            verifier.attempts.unknown(entries, at)
+            raise
+        return verifier.settle_batch(outcomes, checked, entries, marks,
+                                     clock_read=now is None, now=at)
 
     async def _store_call(self, call: Awaitable[_T]) -> _T:
         """Await one store call under the timeout; any failure fails closed."""

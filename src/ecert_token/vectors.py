@@ -400,7 +400,7 @@ def run_checks(
     Yields ``(outcome, claims)``: ``"valid"`` and the verification result, or
     an error code and None.
     """
-    replay = MemoryReplayStore(policy.replay_window, clock=lambda: 0)
+    replay = MemoryReplayStore(policy.replay_window, clock=lambda: 0, leeway=policy.leeway)
     verifier = Verifier(trust, policy, replay)
     for token, business_type, now in checks:
         try:

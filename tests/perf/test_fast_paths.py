@@ -328,7 +328,7 @@ def test_policy_and_key_outcomes(keys: KeyDir, issuer: Issuer, credential: Crede
     def verifier(issuer_key: IssuerVerifyKey = pub, group: GroupKey = gk,
                  **policy: object) -> Verifier:
         return Verifier(TrustStore([issuer_key], [group]), VerifyPolicy(**policy),  # type: ignore[arg-type]
-                        running_store())
+                        running_store(leeway=policy.get("leeway", 5)))  # type: ignore[arg-type]
 
     def key(**kw: object) -> IssuerVerifyKey:
         fields = {"issuer": pub.issuer, "kid": pub.kid, "public_key": pub.public_key,

@@ -13,7 +13,7 @@ import pytest
 
 from ecert_token import FixedClock, StoreUnavailable
 from ecert_token.replay import MarkResult, ReplayEntry
-from tests.conftest import NOW
+from tests.replay.redis_server import REDIS_NOW as NOW
 from tests.replay.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis

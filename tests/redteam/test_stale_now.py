@@ -15,6 +15,7 @@ from ecert_token import (
     BusinessType,
     Credential,
     ErrorCode,
+    FixedClock,
     Issuer,
     TokenRejected,
     VerifiedToken,
@@ -24,8 +25,14 @@ from ecert_token import (
 from ecert_token.aio import AsyncVerifier
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import ReplayStore
-from tests.conftest import NOW
+from tests.replay.redis_server import REDIS_NOW as NOW
 from tests.replay.redis_server import RedisServer
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The tests' clock at REDIS_NOW: Redis decides its horizon by its own clock."""
+    return FixedClock(NOW)
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 LAST = NOW + 60 + VerifyPolicy().leeway - 1

@@ -15,7 +15,15 @@ from ecert_token import FixedClock
 from ecert_token.keys.keydir import KeyDir, save
 from ecert_token.replay import MemoryReplayStore, ReplayStore, SqliteReplayStore
 
-from .redis_server import REQUIRE_ENV, RedisServer, redis_missing, redis_required
+from .redis_server import REDIS_NOW, REQUIRE_ENV, RedisServer, redis_missing, redis_required
+
+NOW = REDIS_NOW
+"""These tests' "now" (see redis_server.REDIS_NOW); the ``clock`` fixture reads it."""
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
 
 
 def need_redis() -> None:

@@ -15,6 +15,13 @@ import time
 from pathlib import Path
 
 REQUIRE_ENV = "ECERT_REQUIRE_REDIS"
+REDIS_NOW = 2_000_000_000
+"""The tests' fixed "now" wherever Redis is involved (2033-05-18), later than the
+real time.  The Redis store decides its horizon (a token that expired, by the
+server's own clock, more than the skew ago is refused) by the server's clock,
+which tests cannot set: a verifier clock ahead of it never meets the horizon,
+one behind it (the shared tests' 2026 date) would meet it at once.  Tests of
+the horizon itself read the server's clock (``TIME``)."""
 START_TIMEOUT = 10.0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from ..conftest import NOW
+from .conftest import NOW
 from .redis_server import RedisServer
 
 

@@ -18,9 +18,8 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore
-from tests.conftest import NOW
 
-from .conftest import StoreFactory
+from .conftest import NOW, StoreFactory
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 LEEWAY = VerifyPolicy().leeway
@@ -142,3 +141,40 @@ def test_fenced_entries_are_not_marked(make_store: StoreFactory, clock: FixedClo
         MarkResult.FENCED,
         MarkResult.FIRST_USE,
     ]
+
+
+def attempted(token_id: bytes, attempt: bytes, issued: int = NOW) -> ReplayEntry:
+    return ReplayEntry("NHSA", token_id, issued, issued + 65, attempt)
+
+
+def test_an_id_marked_with_the_same_attempt_is_own_mark(
+    make_store: StoreFactory, clock: FixedClock
+) -> None:
+    """Lost replies: the store keeps each id's attempt value; the same value again is
+    OWN_MARK (that attempt's earlier mark), any other value or none is REPLAYED."""
+    store = make_store(FixedClock(STARTED))
+    mine = attempted(b"attempt1", b"A" * 16)
+    assert store.check_and_mark(mine, NOW) is MarkResult.FIRST_USE
+    assert store.check_and_mark(mine, NOW + 1) is MarkResult.OWN_MARK
+    assert store.check_and_mark(attempted(b"attempt1", b"B" * 16), NOW + 1) is MarkResult.REPLAYED
+    assert store.check_and_mark(entry(b"attempt1"), NOW + 1) is MarkResult.REPLAYED
+    assert store.check_and_mark_many(
+        [mine, attempted(b"attempt1", b"C" * 16), attempted(b"attempt2", b"D" * 16),
+         attempted(b"attempt2", b"E" * 16)], NOW + 2,
+    ) == [MarkResult.OWN_MARK, MarkResult.REPLAYED, MarkResult.FIRST_USE, MarkResult.REPLAYED]
+    # An id marked without an attempt value never matches an empty one.
+    assert store.check_and_mark(entry(b"attempt3"), NOW) is MarkResult.FIRST_USE
+    assert store.check_and_mark(entry(b"attempt3"), NOW) is MarkResult.REPLAYED
+
+
+def test_a_verifier_refuses_a_store_built_for_another_leeway(
+    make_store: StoreFactory, keys: KeyDir, clock: FixedClock
+) -> None:
+    """Defect 2: verifiers sharing a store must agree on the leeway (it decides how long
+    ids are kept and which tokens are fenced)."""
+    from ecert_token import InvalidArgument
+
+    store = make_store(FixedClock(STARTED))  # the default leeway, 5 s
+    with pytest.raises(InvalidArgument):
+        Verifier(keys.trust_store(), VerifyPolicy(clock=clock, leeway=10), replay_store=store)
+    assert Verifier(keys.trust_store(), VerifyPolicy(clock=clock), replay_store=store)

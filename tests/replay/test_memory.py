@@ -20,7 +20,9 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, MemoryReplayStore, ReplayEntry
-from tests.conftest import NOW, running_store
+from tests.conftest import running_store
+
+from .conftest import NOW
 
 FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
 
@@ -123,3 +125,37 @@ def test_single_path_matches_the_batch_path(ops: list[tuple[str, int, int, int, 
         entry = ReplayEntry(issuer, bytes([token]) * 8, began + issued, began + issued + life)
         assert single.check_and_mark(entry, now) == batch.check_and_mark_many([entry], now)[0]
         assert single.held() == batch.held()
+
+
+def test_a_million_ids_expiring_in_one_second_are_purged_in_steps() -> None:
+    """Incremental purge: a bucket of 10^6 ids is removed PURGE_STEP ids per call, and
+    while the backlog drains the horizon still holds: an expired id not yet purged is
+    REPLAYED, never FIRST_USE; a forgotten one is FENCED.  (Its timing is in
+    benchmarks/bench_replay.py.)"""
+    from ecert_token.replay.memory import PURGE_STEP
+
+    store = MemoryReplayStore(max_lifetime=305, clock=lambda: NOW - 3600)
+    count = 1_000_000
+    expires = NOW + 65
+    marks = store.check_and_mark_many(
+        [ReplayEntry("NHSA", i.to_bytes(8, "big"), NOW, expires) for i in range(count)], NOW
+    )
+    assert marks.count(MarkResult.FIRST_USE) == count
+    first, last = (ReplayEntry("NHSA", i.to_bytes(8, "big"), NOW, expires) for i in (0, count - 1))
+    calls = 0
+    later = expires + 1
+    while store.held():
+        before = store.held()
+        fresh = ReplayEntry("NHSA", b"fresh-%d" % calls, later, later + 65)
+        assert store.check_and_mark(fresh, later) is MarkResult.FIRST_USE
+        calls += 1
+        assert before + 1 - store.held() <= PURGE_STEP  # bounded work per call
+        # Both ends of the bucket: purged (FENCED) or still held (REPLAYED), never new.
+        assert store.check_and_mark(first, later - 3) in (MarkResult.FENCED, MarkResult.REPLAYED)
+        assert store.check_and_mark(last, later - 3) in (MarkResult.FENCED, MarkResult.REPLAYED)
+        if store.held() <= calls:  # only the fresh ids are left
+            break
+    assert calls >= count // PURGE_STEP  # it took many calls: the work was spread
+    assert not store.backlog()
+    assert store.held() == calls
+    assert store.check_and_mark(first, later) is MarkResult.FENCED

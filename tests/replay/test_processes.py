@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from ecert_token import BusinessType, Credential, ErrorCode, Issuer, TokenRejected
-from tests.conftest import NOW
 
-from .conftest import need_redis
+from .conftest import NOW, need_redis
 from .redis_server import RedisServer
 from .verifier_process import Outcome, begin_memory, go, make_verifier, race, spawn
 

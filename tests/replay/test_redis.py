@@ -22,8 +22,8 @@ from ecert_token import (
 )
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.replay import MarkResult, ReplayEntry
-from tests.conftest import NOW
 
+from .conftest import NOW
 from .redis_server import RedisServer
 from .verifier_process import EVERY_GROUP, begin_memory
 
@@ -96,7 +96,8 @@ def test_keys_of_one_call_share_a_cluster_slot(
 ) -> None:
     ids = [i.to_bytes(8, "big") for i in range(64)]
     assert store.check_and_mark_many([entry(i) for i in ids], NOW) == [FIRST] * 64
-    keys = [k for k in client.scan_iter(match=b"ecert:{*") if not k.endswith(b":!began")]
+    keys = [k for k in client.scan_iter(match=b"ecert:{*")
+            if not k.endswith((b":!began", b":!terms"))]
     assert sorted(k.rsplit(b":NHSA:", 1)[1] for k in keys) == ids
     groups = {k.split(b":")[1] for k in keys}
     assert len(groups) > 4  # spread over several slots (shards of a cluster)
@@ -104,18 +105,18 @@ def test_keys_of_one_call_share_a_cluster_slot(
         tag = key.split(b":")[1]
         marker = b"ecert:" + tag + b":!began"
         assert client.get(marker) == str(NOW).encode()
-        assert key_slot(key) == key_slot(marker)
+        assert key_slot(key) == key_slot(marker) == key_slot(marker[:-5] + b"terms")
 
 
-def test_expiry_is_absolute_and_never_extended(
-    store: RedisReplayStore, client: redis.Redis
-) -> None:
+def test_expiry_is_absolute_and_never_extended(client: redis.Redis) -> None:
     now = int(client.time()[0])  # the server's own clock, so EXPIRETIME is predictable
+    store = RedisReplayStore(client, 305, FixedClock(now - 3600))
     first = entry(b"expiry-1", issued=now, expires=now + 65)
     assert store.check_and_mark(first, now) is FIRST
     key = next(k for k in client.scan_iter(match=b"*:NHSA:expiry-1"))
     expiretime = client.expiretime(key)
-    assert now + 65 <= expiretime <= now + 66  # +1 only if the server's second ticked
+    # Kept one skew (the leeway) and a second past the entry's expiry: see the script.
+    assert now + 65 + LEEWAY + 1 <= expiretime <= now + 65 + LEEWAY + 2  # +1: a second ticked
     later = entry(b"expiry-1", issued=now, expires=now + 300)
     assert store.check_and_mark(later, now + 10) is REPLAYED
     assert store.check_and_mark_many([later], now + 20) == [REPLAYED]
@@ -125,11 +126,15 @@ def test_expiry_is_absolute_and_never_extended(
 def test_a_verifier_clock_behind_the_server_does_not_shorten_expiry(
     store: RedisReplayStore, client: redis.Redis
 ) -> None:
-    # NOW is in the past for the server: the id must still live its 65 s, by the server's clock.
-    assert store.check_and_mark(entry(b"skewed-1"), NOW) is FIRST
+    # The verifier runs 1,000 s behind the server: the id must still live its 65 s (and
+    # one skew more) by the server's clock, though its absolute expiry is long past there.
+    behind = int(client.time()[0]) - 1000
+    skewed = entry(b"skewed-1", issued=behind - 3000, expires=behind + 65)
+    with_skew = RedisReplayStore(client, 305, FixedClock(behind - 3600), skew=2000)
+    assert with_skew.check_and_mark(skewed, behind) is FIRST
     key = next(k for k in client.scan_iter(match=b"*:NHSA:skewed-1"))
-    assert 60 <= client.ttl(key) <= 65
-    assert store.check_and_mark(entry(b"skewed-1"), NOW + 1) is REPLAYED
+    assert 65 + 2000 <= client.ttl(key) <= 65 + 2001
+    assert with_skew.check_and_mark(skewed, behind + 1) is REPLAYED
 
 
 def test_flushall_fences_tokens_used_before(
@@ -318,3 +323,39 @@ def test_async_store_has_the_same_semantics(redis_server: RedisServer) -> None:
         await store.aclose()
 
     asyncio.run(scenario())
+
+
+def test_another_leeway_or_skew_is_refused_by_the_server(client: redis.Redis) -> None:
+    """Defect 2: each key group records the terms its memory began with; a store with
+    other terms fails closed (even with fail_open: it would keep ids too briefly)."""
+    first = RedisReplayStore(client, 305, FixedClock(NOW - 3600), groups=1)
+    assert first.check_and_mark(entry(b"terms-1"), NOW) is FIRST
+    for terms in ({"leeway": 10}, {"skew": 30}, {"leeway": 10, "fail_open": True}):
+        other = RedisReplayStore(client, 305, FixedClock(NOW - 3600), groups=1,
+                                 **terms)  # type: ignore[arg-type]
+        with pytest.raises(StoreUnavailable) as info:
+            other.check_and_mark(entry(b"terms-2"), NOW)
+        assert info.value.detail == (
+            "the replay store's memory was begun with different terms (leeway)"
+        )
+    assert client.exists(b"ecert:{0}:NHSA:terms-2") == 0  # nothing written
+    assert first.check_and_mark(entry(b"terms-2"), NOW) is FIRST
+
+
+def test_the_server_refuses_a_mark_past_its_horizon(client: redis.Redis) -> None:
+    """Defect 1, at the store: by the server's clock, an entry whose expiry plus the skew
+    has passed is FENCED unless its key is still there (then REPLAYED, or OWN_MARK for
+    the same attempt); one second earlier it is marked."""
+    now = int(client.time()[0])
+    store = RedisReplayStore(client, 305, FixedClock(now - 3600))  # skew = leeway = 5
+    late = ReplayEntry("NHSA", b"late-1", now - 100, now - LEEWAY)
+    assert store.check_and_mark(late, now - 10) is FENCED  # a caller clock far behind
+    edge = ReplayEntry("NHSA", b"edge-1", now - 100, now - LEEWAY + 2, b"a" * 16)
+    assert store.check_and_mark(edge, now - 10) is FIRST
+    key = next(k for k in client.scan_iter(match=b"*:NHSA:edge-1"))
+    assert client.expiretime(key) >= now + 3  # kept past expiry + skew, by the server's clock
+    client.expireat(key, now + 3600)  # (kept longer only to look at it past its horizon)
+    past = ReplayEntry("NHSA", b"edge-1", now - 100, now - LEEWAY - 10, b"a" * 16)
+    assert store.check_and_mark(past, now) is MarkResult.OWN_MARK
+    other = ReplayEntry("NHSA", b"edge-1", now - 100, now - LEEWAY - 10, b"b" * 16)
+    assert store.check_and_mark(other, now) is REPLAYED

@@ -11,7 +11,8 @@ import pytest
 from ecert_token import ErrorCode, FixedClock, InvalidArgument, StoreUnavailable
 from ecert_token.replay import MarkResult, ReplayEntry, SqliteReplayStore
 from ecert_token.replay.sqlite import PURGE_BATCH
-from tests.conftest import NOW
+
+from .conftest import NOW
 
 FIRST, REPLAYED, FENCED = MarkResult.FIRST_USE, MarkResult.REPLAYED, MarkResult.FENCED
 

@@ -23,10 +23,16 @@ from ecert_token import (
 )
 from ecert_token.aio import AsyncReplayStore, AsyncVerifier
 from ecert_token.keys.keydir import KeyDir
-from tests.conftest import NOW
+from tests.replay.redis_server import REDIS_NOW as NOW
 from tests.replay.redis_server import REQUIRE_ENV, RedisServer, redis_missing, redis_required
 
 from .examples import load
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The tests' clock at REDIS_NOW: Redis decides its horizon by its own clock."""
+    return FixedClock(NOW)
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import EcertError
+from ..errors import EcertError, InvalidArgument
 from ..keys import keydir
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..model.codes import SubjectKind
@@ -30,12 +31,37 @@ def _read_token(value: str | None) -> str:
     return value.strip()
 
 
+_OUT_NOT_EMPTY = (
+    "--out names a file or a non-empty directory (it may hold keys in use); give --force "
+    "to move its contents to a backup directory and write new keys"
+)
+
+
+def _backup(out: Path) -> Path:
+    """Move ``out`` aside to a new sibling ``<name>.backup-<UTC time>[-n]``; return it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in range(1000):
+        backup = out.with_name(f"{out.name}.backup-{stamp}" + (f"-{n}" if n else ""))
+        if not backup.exists():
+            out.rename(backup)  # atomic, keeps the files' modes
+            return backup
+    raise InvalidArgument("cannot find a free name for the backup directory")
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     regions = frozenset(args.regions.split(",")) if args.regions else None
+    out = Path(args.out)
+    backup = None
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        # Replacing keys in use turns every code minted with them into unknown_key.
+        if not args.force:
+            raise InvalidArgument(_OUT_NOT_EMPTY)
+        backup = _backup(out)
     keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions)
-    keydir.save(keys, Path(args.out))
+    keydir.save(keys, out)
     emit(
         {
+            "backup": str(backup) if backup is not None else None,
             "keys": str(args.out),
             "issuer": keys.signing_key.issuer,
             "issuer_kid": keys.signing_key.kid.hex(),
@@ -90,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--issuer", default="NHSA", help="issuer code (default NHSA)")
     p.add_argument("--group", default="national", help="verifier group name")
     p.add_argument("--regions", help="comma-separated province prefixes this issuer may serve")
+    p.add_argument("--force", action="store_true",
+                   help="if --out is not empty, move it to <out>.backup-<time> first")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("mint", help="mint one token and print its text")

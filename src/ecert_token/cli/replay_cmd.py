@@ -22,14 +22,16 @@ def cmd_replay_init(args: argparse.Namespace) -> int:
     policy = policy_at(args.now)
     if args.replay_db:
         with SqliteReplayStore(
-            Path(args.replay_db), max_lifetime=policy.replay_window, clock=policy.clock
+            Path(args.replay_db), max_lifetime=policy.replay_window, clock=policy.clock,
+            leeway=policy.leeway,
         ) as db:
             began = db.memory_began
     else:
         from ..replay.redis import RedisReplayStore  # the redis extra, only when asked for
 
         store = RedisReplayStore.from_url(
-            args.replay_redis, max_lifetime=policy.replay_window, clock=policy.clock
+            args.replay_redis, max_lifetime=policy.replay_window, clock=policy.clock,
+            leeway=policy.leeway,
         )
         try:
             began = store.begin_memory()

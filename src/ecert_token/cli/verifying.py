@@ -41,12 +41,13 @@ def replay_store(args: argparse.Namespace, policy: VerifyPolicy) -> ReplayStore 
     if args.replay_db:
         from ..replay.sqlite import SqliteReplayStore
 
-        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock)
+        return SqliteReplayStore(Path(args.replay_db), max_lifetime=lifetime, clock=policy.clock,
+                                 leeway=policy.leeway)
     if args.replay_redis:
         from ..replay.redis import RedisReplayStore
 
         return RedisReplayStore.from_url(
-            args.replay_redis, max_lifetime=lifetime, clock=policy.clock
+            args.replay_redis, max_lifetime=lifetime, clock=policy.clock, leeway=policy.leeway
         )
     return None
 

@@ -17,6 +17,20 @@ no longer turns anyone away.  The rule is applied to every token, not only
 within that window: a store configured with a too-short ``max_lifetime`` then
 still cannot be replayed through.
 
+Lost replies: an entry carries ``attempt``, a value unique to one verifier's
+attempt at marking it, and the store keeps it with the id.  A mark that finds
+the id already marked with the same attempt value answers
+:attr:`MarkResult.OWN_MARK`: the store did record this very attempt earlier
+but its answer never reached the verifier.  Only the verifier that remembers
+that attempt as "outcome unknown" may accept on it (see
+:mod:`ecert_token.token.attempts`); to everyone else it is a replay.
+
+Terms: every verifier sharing a store must use the same leeway (it decides how
+long an id is kept and the fencing rule above).  A store is built with its
+``leeway``, records it where its memory lives when that memory begins, and
+refuses (StoreUnavailable) to work on a memory recorded with other terms; the
+verifier refuses (InvalidArgument) a store built for another leeway.
+
 Granularity: times are whole seconds.  ``ReplayEntry.issued_at`` is not the
 token's ``iat`` but the earliest time the token could have been used: the
 verifier passes ``iat - leeway - 1`` (an issuer clock may run up to one leeway
@@ -37,6 +51,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
+from ..errors import InvalidArgument
+
+DEFAULT_LEEWAY = 5
+"""The verifier's default clock tolerance (seconds); stores default to it too."""
+MAX_LEEWAY = 30
+
 
 class MarkResult(Enum):
     """Outcome of one check-and-mark."""
@@ -44,6 +64,9 @@ class MarkResult(Enum):
     FIRST_USE = "first_use"
     REPLAYED = "replayed"
     FENCED = "fenced"
+    OWN_MARK = "own_mark"
+    """The id was already marked with this entry's own ``attempt`` value: an
+    earlier call of the same attempt reached the store but its answer was lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +77,35 @@ class ReplayEntry:
     been used (the verifier passes its ``iat`` minus leeway minus one second;
     see the module docstring); ``expires_at`` is the last moment a verifier
     could still accept it (expiry plus leeway): the store keeps the id until
-    then and forgets it at ``expires_at``.
+    then and forgets it at ``expires_at``.  ``attempt`` identifies the
+    verifier's attempt at marking it (kept with the id; empty: no attempt
+    value, never :attr:`MarkResult.OWN_MARK`).
     """
 
     issuer: str
     token_id: bytes
     issued_at: int
     expires_at: int
+    attempt: bytes = b""
+
+
+TERMS_MISMATCH = "the replay store's memory was begun with different terms (leeway)"
+"""The fixed detail of the StoreUnavailable a store raises for a memory recorded
+with another leeway (or skew) than its own."""
+
+
+def check_leeway(leeway: object) -> int:
+    """``leeway`` as a store takes it: whole seconds, 0 to MAX_LEEWAY (the policy's range)."""
+    if isinstance(leeway, bool) or not isinstance(leeway, int) or not 0 <= leeway <= MAX_LEEWAY:
+        raise InvalidArgument(f"leeway must be 0 to {MAX_LEEWAY} seconds")
+    return leeway
+
+
+def own_mark(entry: ReplayEntry, recorded: bytes | None) -> MarkResult:
+    """The answer for an id found already marked with attempt value ``recorded``."""
+    if entry.attempt and recorded == entry.attempt:
+        return MarkResult.OWN_MARK
+    return MarkResult.REPLAYED
 
 
 def is_fenced(entry: ReplayEntry, memory_began: int) -> bool:
@@ -93,6 +138,6 @@ class ReplayStore(Protocol):
         """The batch form: one result per entry, in order, in one round trip.
 
         An id repeated within the batch is FIRST_USE at its first position and
-        REPLAYED after.
+        REPLAYED after (OWN_MARK when it carries the same attempt value).
         """
         ...

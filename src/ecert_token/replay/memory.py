@@ -1,20 +1,26 @@
-"""In-process replay store: a set of live ids plus per-second expiry buckets.
+"""In-process replay store: a map of live ids plus per-second expiry buckets.
 
-Layout, chosen for memory (about 100 bytes per live id at a million ids):
+Layout, chosen for memory:
 
 * each id is one ``bytes`` object: a length byte, the issuer and the token id;
-* ``_live`` is a set of those objects (lookup and insert are O(1));
+* ``_live`` maps those objects to the attempt value they were marked with
+  (the entry's own ``attempt`` object, not a copy; lookup and insert O(1));
 * ``_buckets`` maps an expiry second to the list of ids that expire then; the
   same objects, so each id costs one pointer there.
 
-Expiry never scans the live set: when time reaches a second, that second's
-bucket is popped and its ids are discarded from the set.  Each id is removed
-exactly once, so the cost per call is O(1) amortised.
+Expiry never scans the live map: when time reaches a second, that second's
+bucket is emptied and its ids are removed from the map.  Each id is removed
+exactly once.  **Incremental purge**: one call removes at most
+``PURGE_STEP`` ids (a bucket of a million ids that expire in the same second
+would otherwise stall one verification for a fifth of a second); the rest is a
+backlog that the next calls drain.  An expired id still in the backlog is
+still in the map, so it is answered REPLAYED, never FIRST_USE.
 
-Callers' ``now`` values are not monotonic (threads read the clock at different
-moments, a batch reads it once before its checks), so an entry may arrive
-whose ``expires_at`` is at or before a second already purged: its id may have
-been used and forgotten, and it is answered FENCED, never FIRST_USE.
+Horizon: callers' ``now`` values are not monotonic (threads read the clock at
+different moments, a batch reads it once before its checks), so an entry may
+arrive whose ``expires_at`` is at or before the latest ``now`` seen (the
+horizon, which does not wait for the backlog): its id may have been used and
+forgotten, and it is answered FENCED, never FIRST_USE.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ from collections.abc import Sequence
 
 from ..clock import Clock, system_clock
 from ..errors import InvalidArgument
-from .base import MarkResult, ReplayEntry, is_fenced
+from .base import DEFAULT_LEEWAY, MarkResult, ReplayEntry, check_leeway, is_fenced, own_mark
 
 _REPLAYED = MarkResult.REPLAYED
 _FENCED = MarkResult.FENCED
 _FIRST_USE = MarkResult.FIRST_USE
 _MAX_CACHED_ISSUERS = 256
+PURGE_STEP = 4096
+"""Most ids one call removes (under a millisecond of work here); the rest waits."""
 
 
 def entry_key(entry: ReplayEntry) -> bytes:
@@ -47,18 +55,26 @@ class MemoryReplayStore:
     ``clock``), so tokens issued before then are fenced (see
     :mod:`ecert_token.replay.base`).  ``max_lifetime`` is the longest time a
     token can be accepted; ``fenced_until`` is when the fence stops mattering.
+    ``leeway`` is the verifiers' clock tolerance this memory is kept for (a
+    :class:`~ecert_token.Verifier` refuses a store built for another one).
     """
 
-    def __init__(self, max_lifetime: int = 300, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, max_lifetime: int = 300, clock: Clock = system_clock, *,
+        leeway: int = DEFAULT_LEEWAY,
+    ) -> None:
         if isinstance(max_lifetime, bool) or not isinstance(max_lifetime, int) or max_lifetime < 1:
             raise InvalidArgument("max_lifetime must be a positive number of seconds")
+        self.leeway = check_leeway(leeway)
         self._lock = threading.Lock()
         self._prefixes: dict[str, bytes] = {}
-        self._live: set[bytes] = set()
+        self._live: dict[bytes, bytes] = {}
         self._buckets: dict[int, list[bytes]] = {}
         self.memory_began = clock()
         self.max_lifetime = max_lifetime
-        # Every bucket at or before this second has been purged.
+        # The latest `now` seen: entries expiring at or before it are fenced.
+        self._horizon = self.memory_began - 1
+        # Every bucket at or before this second has been emptied (<= _horizon).
         self._purged_through = self.memory_began - 1
 
     @property
@@ -74,29 +90,52 @@ class MemoryReplayStore:
         """
         return len(self._live)
 
+    def backlog(self) -> bool:
+        """Are expired ids waiting to be purged (more than one call's work was due)?"""
+        return self._purged_through < self._horizon
+
+    def healthy(self) -> bool:
+        """Can the store answer?  Memory always can."""
+        return True
+
     def _purge(self, now: int) -> None:
+        self._horizon = max(self._horizon, now)
         start = self._purged_through
-        if now <= start:
+        horizon = self._horizon
+        if horizon <= start:
             return
         buckets = self._buckets
-        if now - start <= len(buckets):
-            due = [s for s in range(start + 1, now + 1) if s in buckets]
+        if horizon - start <= len(buckets):
+            due = [s for s in range(start + 1, horizon + 1) if s in buckets]
         else:  # a long idle gap: looking at every bucket is cheaper than every second
-            due = [s for s in buckets if s <= now]
+            due = sorted(s for s in buckets if s <= horizon)
         live = self._live
+        budget = PURGE_STEP
         for second in due:
-            for key in buckets.pop(second):
-                live.discard(key)
-        self._purged_through = now
+            bucket = buckets[second]
+            if len(bucket) > budget:
+                # Take the bucket's tail and stop: the next call goes on from here.
+                cut = len(bucket) - budget
+                for key in bucket[cut:]:
+                    del live[key]
+                del bucket[cut:]
+                self._purged_through = second - 1
+                return
+            budget -= len(bucket)
+            del buckets[second]
+            for key in bucket:
+                del live[key]
+        self._purged_through = horizon
 
     def _mark(self, entry: ReplayEntry) -> MarkResult:
         key = entry_key(entry)
         live = self._live
-        if key in live:
-            return MarkResult.REPLAYED
-        if entry.expires_at <= self._purged_through or is_fenced(entry, self.memory_began):
+        recorded = live.get(key)
+        if recorded is not None:
+            return own_mark(entry, recorded)
+        if entry.expires_at <= self._horizon or is_fenced(entry, self.memory_began):
             return MarkResult.FENCED  # (the first: it may have been used and forgotten)
-        live.add(key)
+        live[key] = entry.attempt
         second = entry.expires_at
         bucket = self._buckets.get(second)
         if bucket is None:
@@ -116,13 +155,14 @@ class MemoryReplayStore:
             if now > self._purged_through:
                 self._purge(now)
             live = self._live
-            if key in live:
-                return _REPLAYED
+            recorded = live.get(key)
+            if recorded is not None:
+                return own_mark(entry, recorded)
             second = entry.expires_at
             # (is_fenced, written out)
-            if second <= self._purged_through or entry.issued_at < self.memory_began:
+            if second <= self._horizon or entry.issued_at < self.memory_began:
                 return _FENCED
-            live.add(key)
+            live[key] = entry.attempt
             bucket = self._buckets.get(second)
             if bucket is None:
                 self._buckets[second] = [key]

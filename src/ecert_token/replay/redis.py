@@ -1,14 +1,16 @@
 """Redis replay store: the shared replay memory of a region.
 
 One check is one round trip: an ``EVALSHA`` of a small Lua script that reads
-the fence marker and does ``SET key 1 NX EXAT <expiry>`` atomically on the
-server.  The batch form sends one script call per key group in one pipeline.
+the fence marker and the recorded terms and does ``SET key <attempt> NX EXAT
+<expiry>`` atomically on the server.  The batch form sends one script call
+per key group in one pipeline.
 ``redis`` (redis-py) is an optional extra, imported only when a store is made.
 
 **Keys and Redis Cluster.**  Every key carries a hash tag, so the marker and
 the ids that one script call touches are in one slot::
 
     <prefix>:{<group>}:!began              the group's "memory began" marker
+    <prefix>:{<group>}:!terms              the terms the group's memory began with
     <prefix>:{<group>}:<issuer>:<token id> one used id (token id as raw bytes)
 
 The group is ``crc32(token id) % groups`` (``groups=16`` by default).  One
@@ -24,10 +26,21 @@ store records its count in ``<prefix>:groups`` and every store compares its own
 with it before its first check.  A store with another count fails closed
 (StoreUnavailable, even with ``fail_open``): it would accept ids used elsewhere.
 
-**Expiry.**  An id's key expires at the entry's absolute ``expires_at``
-(``EXAT``), but never sooner than its remaining lifetime by the server's own
-clock, so a Redis whose clock runs ahead cannot forget live ids early.
-``NX`` means a second SET of the same id never extends or resets its expiry.
+**Expiry and the horizon (clock skew).**  An id's key expires at the entry's
+absolute ``expires_at`` plus the ``skew`` plus one second (``EXAT``), but
+never sooner than its remaining lifetime by the caller's clock plus as much,
+so a Redis whose clock runs ahead cannot forget live ids early.  ``NX`` means
+a second SET of the same id never extends or resets its expiry.  The server
+refuses (FENCED) a mark whose ``expires_at`` plus the skew is at or before its
+own time.  Together: verifiers whose clocks are within ``skew`` (default: the
+leeway) of the server's never both accept one id.
+
+**Terms.**  Each key group records ``leeway=L;skew=S`` in
+``<prefix>:{<group>}:!terms`` when its memory begins; a store with other terms
+fails closed (StoreUnavailable, even with ``fail_open``) and writes nothing.
+
+**Lost replies.**  An id's value is the entry's attempt value; a mark that
+finds its own value answers OWN_MARK (see :mod:`ecert_token.token.attempts`).
 
 **Restart fencing.**  The marker has no expiry.  If the script finds it
 missing (a new, flushed, or restarted-without-persistence Redis, or a cluster
@@ -51,9 +64,9 @@ which fails closed.
 replica) raises :class:`~ecert_token.errors.StoreUnavailable`: verification
 fails closed.  ``fail_open=True`` is the operator's explicit choice to accept
 tokens without a replay check while Redis is down; each episode is logged as
-a warning (never with token data).  redis-py retries connection errors
-(three times by default); a retried check whose first attempt did reach the
-server answers REPLAYED, which rejects the token rather than accepting it twice.
+a warning (never with token data).  A client resend of a check whose first
+transmission did reach the server (redis-py ``retry_on_error``) finds the
+call's own attempt value and answers OWN_MARK: accepted once, never twice.
 """
 
 from __future__ import annotations
@@ -67,7 +80,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from ..clock import Clock, system_clock
 from ..errors import InvalidArgument, StoreUnavailable
-from .base import MarkResult, ReplayEntry
+from .base import DEFAULT_LEEWAY, TERMS_MISMATCH, MarkResult, ReplayEntry, check_leeway
 
 try:
     import redis
@@ -81,6 +94,9 @@ logger = logging.getLogger(__name__)
 SCRIPT = """
 if redis.replicate_commands then redis.replicate_commands() end
 local now = tonumber(ARGV[1])
+local skew = tonumber(ARGV[4])
+local terms = redis.call('GET', KEYS[2])
+if terms and terms ~= ARGV[3] then return {2, 0} end
 local began = redis.call('GET', KEYS[1])
 local created = 0
 if began then
@@ -90,17 +106,32 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
   created = 1
 end
+if not terms then redis.call('SET', KEYS[2], ARGV[3]) end
 local server_now = tonumber(redis.call('TIME')[1])
 local out = {created, began}
-for i = 2, #KEYS do
-  local issued = tonumber(ARGV[2 * i - 1])
-  local expires = tonumber(ARGV[2 * i])
+local function held(key, attempt)
+  local value = redis.call('GET', key)
+  if not value then return 2 end
+  if attempt ~= '' and value == attempt then return 3 end
+  return 1
+end
+for i = 3, #KEYS do
+  local j = 3 * i - 4
+  local issued = tonumber(ARGV[j])
+  local expires = tonumber(ARGV[j + 1])
+  local attempt = ARGV[j + 2]
   local r
-  if issued < began then
-    if redis.call('EXISTS', KEYS[i]) == 1 then r = 1 else r = 2 end
+  if issued < began or expires + skew <= server_now then
+    r = held(KEYS[i], attempt)
   else
-    local at = math.max(expires, server_now + expires - now, server_now + 1)
-    if redis.call('SET', KEYS[i], '1', 'NX', 'EXAT', at) then r = 0 else r = 1 end
+    local at = math.max(expires, server_now + expires - now) + skew + 1
+    local value = attempt
+    if value == '' then value = '1' end
+    if redis.call('SET', KEYS[i], value, 'NX', 'EXAT', at) then
+      r = 0
+    else
+      r = held(KEYS[i], attempt)
+    end
   end
   out[#out + 1] = r
 end
@@ -108,15 +139,26 @@ return out
 """
 """The check-and-mark script for the ids of one key group.
 
-KEYS[1] is the group's marker, KEYS[2..] the id keys.  ARGV[1] is the
-caller's now, ARGV[2] the store clock's time (the marker's value if it must
-be set), then issued_at and expires_at for each id.  (Replicating effects,
-needed by Redis 6.2 for TIME before a write, is the default from 7.0 on.)  It returns
-``{marker_was_missing, memory_began, code...}`` with code 0 first use,
-1 replayed, 2 fenced.
+KEYS[1] is the group's marker, KEYS[2] its terms key, KEYS[3..] the id keys.
+ARGV[1] is the caller's now, ARGV[2] the store clock's time (the marker's
+value if it must be set), ARGV[3] the store's terms (``leeway=L;skew=S``),
+ARGV[4] the skew, then issued_at, expires_at and the attempt value for each
+id.  (Replicating effects, needed by Redis 6.2 for TIME before a write, is the
+default from 7.0 on.)  It returns ``{status, memory_began, code...}``:
+status 0, or 1 when the marker was missing (set now), or 2 when the terms key
+holds other terms (then nothing is read or written and no codes follow); code
+0 first use, 1 replayed, 2 fenced, 3 own mark (the id holds this attempt).
+
+The horizon, decided by the server's clock: an id whose entry expiry is at or
+before the server's time minus the skew is FENCED unless its key is still
+there, and a key lives until the entry's expiry plus the skew plus one second
+(or its remaining lifetime by the caller's clock plus as much, if later).  So
+at every moment a verifier whose clock is within the skew of the server's sees
+a used id as REPLAYED (the key is there) or FENCED (too late), never first use.
 """
 
-_CODES = (MarkResult.FIRST_USE, MarkResult.REPLAYED, MarkResult.FENCED)
+_CODES = (MarkResult.FIRST_USE, MarkResult.REPLAYED, MarkResult.FENCED, MarkResult.OWN_MARK)
+_TERMS_DIFFER = 2
 _SAFE_POLICY = "noeviction"
 _SHA = hashlib.sha1(SCRIPT.encode("utf-8"), usedforsecurity=False).hexdigest()
 _ERRORS = (RedisError, OSError)
@@ -156,7 +198,7 @@ class _Call:
     """One script call: the ids of one key group, and where they sit in the batch."""
 
     keys: list[bytes]
-    args: list[int]
+    args: list[int | bytes | str]
     positions: list[int]
 
 
@@ -175,7 +217,14 @@ class _RedisLogic:
         groups: int,
         fail_open: bool,
         check_eviction: bool,
+        leeway: int = DEFAULT_LEEWAY,
+        skew: int | None = None,
     ) -> None:
+        self.leeway = check_leeway(leeway)
+        self.skew = self.leeway if skew is None else skew
+        if isinstance(self.skew, bool) or not isinstance(self.skew, int) or self.skew < 0:
+            raise InvalidArgument("skew must be a non-negative number of seconds")
+        self.terms = f"leeway={self.leeway};skew={self.skew}"
         if isinstance(max_lifetime, bool) or not isinstance(max_lifetime, int) or max_lifetime < 1:
             raise InvalidArgument("max_lifetime must be a positive number of seconds")
         if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "{}"):
@@ -188,6 +237,7 @@ class _RedisLogic:
         self.groups = groups
         self._tags = [f"{prefix}:{{{g}}}:".encode() for g in range(groups)]
         self._markers = [tag + b"!began" for tag in self._tags]
+        self._terms_keys = [tag + b"!terms" for tag in self._tags]
         self._eviction_pending = check_eviction
         self.groups_key = f"{prefix}:groups".encode()
         self._groups_agreed = False
@@ -216,9 +266,12 @@ class _RedisLogic:
             group = self.group(entry)
             call = calls.get(group)
             if call is None:
-                call = calls[group] = _Call([self._markers[group]], [now, began_if_new], [])
+                call = calls[group] = _Call(
+                    [self._markers[group], self._terms_keys[group]],
+                    [now, began_if_new, self.terms, self.skew], [],
+                )
             call.keys.append(self.key(entry, group))
-            call.args.extend((entry.issued_at, entry.expires_at))
+            call.args.extend((entry.issued_at, entry.expires_at, entry.attempt))
             call.positions.append(position)
         return list(calls.values())
 
@@ -238,6 +291,8 @@ class _RedisLogic:
         """Turn the script replies back into one result per entry, in order."""
         out: list[MarkResult] = [MarkResult.REPLAYED] * sum(len(c.positions) for c in calls)
         for call, reply in zip(calls, replies, strict=True):
+            if isinstance(reply, list) and reply[:1] == [_TERMS_DIFFER]:
+                raise StoreUnavailable(TERMS_MISMATCH)  # fails closed even with fail_open
             if not isinstance(reply, list) or len(reply) != 2 + len(call.positions):
                 raise StoreUnavailable("unexpected reply from redis")
             if reply[0] == 1:
@@ -338,16 +393,28 @@ class _RedisStoreBase(Generic[ClientT]):
         groups: int = 16,
         fail_open: bool = False,
         check_eviction: bool = True,
+        leeway: int = DEFAULT_LEEWAY,
+        skew: int | None = None,
     ) -> None:
         self.client = client
         self._logic = _RedisLogic(
             max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
-            check_eviction=check_eviction,
+            check_eviction=check_eviction, leeway=leeway, skew=skew,
         )
 
     @property
     def max_lifetime(self) -> int:
         return self._logic.max_lifetime
+
+    @property
+    def leeway(self) -> int:
+        """The verifiers' clock tolerance this store keeps ids for (its recorded terms)."""
+        return self._logic.leeway
+
+    @property
+    def skew(self) -> int:
+        """How far (seconds) a verifier's clock may be from the server's (default: the leeway)."""
+        return self._logic.skew
 
     @classmethod
     def from_url(
@@ -361,6 +428,8 @@ class _RedisStoreBase(Generic[ClientT]):
         groups: int = 16,
         fail_open: bool = False,
         check_eviction: bool = True,
+        leeway: int = DEFAULT_LEEWAY,
+        skew: int | None = None,
         **client_options: object,
     ) -> Self:
         """A store on ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
@@ -377,7 +446,7 @@ class _RedisStoreBase(Generic[ClientT]):
             raise InvalidArgument("not a usable Redis URL or client option") from None
         return cls(
             client, max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
-            check_eviction=check_eviction,
+            check_eviction=check_eviction, leeway=leeway, skew=skew,
         )
 
     @staticmethod
@@ -479,6 +548,13 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
             config = None
         return self._logic.judge_eviction(config)
 
+    def healthy(self) -> bool:
+        """Can the store answer right now?  One PING (no id is marked); never raises."""
+        try:
+            return bool(self.client.ping())
+        except _ERRORS:
+            return False
+
 
 class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio.RedisCluster"]):
     """The asyncio form of :class:`RedisReplayStore` (``redis.asyncio``).
@@ -553,3 +629,10 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
         except _ERRORS:
             config = None
         return self._logic.judge_eviction(config)
+
+    async def healthy(self) -> bool:
+        """Can the store answer right now?  One PING (no id is marked); never raises."""
+        try:
+            return bool(await self.client.ping())
+        except _ERRORS:
+            return False

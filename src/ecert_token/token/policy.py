@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from ..clock import Clock, system_clock
 from ..errors import InvalidArgument
 from ..model import BusinessType
+from ..replay.base import DEFAULT_LEEWAY, MAX_LEEWAY  # one definition, shared with the stores
 
 DEFAULT_TTL = 60
 MIN_TTL = 10
 MAX_TTL = 300
-DEFAULT_LEEWAY = 5
-MAX_LEEWAY = 30
 
 
 def _accepts_all() -> frozenset[BusinessType]:

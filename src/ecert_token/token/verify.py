@@ -8,6 +8,7 @@ replay mark, so only a fully valid token can consume its id.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ from ..model.codes import PAYER_REFUSED, may_use
 from ..replay.base import MarkResult, ReplayEntry, ReplayStore
 from ..replay.memory import MemoryReplayStore
 from . import batch
+from .attempts import Attempts, RandomSource
 from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import TextError, from_text
@@ -36,6 +38,7 @@ _REVOKED = KeyState.REVOKED
 _RESULT_TWIN = twin_of(VerifiedToken)
 _ENTRY_TWIN = twin_of(ReplayEntry)
 _FIRST_USE = MarkResult.FIRST_USE
+_OWN_MARK = MarkResult.OWN_MARK
 _ACCEPTS = frozenset(
     (requested, presented) for requested in BusinessType for presented in BusinessType
     if business_type_accepts(requested, presented)
@@ -62,7 +65,13 @@ class Verifier:
     """Verifies tokens against trust material, a policy and a replay store.
 
     With no ``replay_store`` an in-memory one is created (one process); pass
-    a SQLite or Redis store to share replay memory between processes.
+    a SQLite or Redis store to share replay memory between processes.  A
+    store built for another leeway than the policy's is refused
+    (InvalidArgument): verifiers sharing a store must agree on it.
+
+    ``random`` (``os.urandom`` by default) seeds the attempt values that let
+    this verifier recognise its own mark after a lost reply (see
+    :mod:`ecert_token.token.attempts`).
     """
 
     def __init__(
@@ -70,6 +79,8 @@ class Verifier:
         trust: TrustStore,
         policy: VerifyPolicy | None = None,
         replay_store: ReplayStore | None = None,
+        *,
+        random: RandomSource = os.urandom,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise InvalidArgument("trust must be a TrustStore")
@@ -80,9 +91,12 @@ class Verifier:
         # "is None", not "or": an empty store has len() 0 and would be replaced.
         self.replay_store: ReplayStore = (
             replay_store if replay_store is not None else MemoryReplayStore(
-                max_lifetime=self.policy.replay_window, clock=self.policy.clock
+                max_lifetime=self.policy.replay_window, clock=self.policy.clock,
+                leeway=self.policy.leeway,
             )
         )
+        check_terms(self.replay_store, self.policy.leeway)
+        self.attempts = Attempts(random)
 
     def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
@@ -102,7 +116,12 @@ class Verifier:
         if sign_open(NULL, NULL, signed, len(signed), prepared[1]) != 0:
             raise TokenRejected(ErrorCode.BAD_SIGNATURE)
         verified = self._accept(prepared)
-        mark = self.replay_store.check_and_mark(self.replay_entry(verified), now)
+        entry = self.replay_entry(verified)
+        try:
+            mark = self.replay_store.check_and_mark(entry, now)
+        except StoreUnavailable:
+            self.attempts.unknown((entry,), now)  # it may have been marked: a lost reply
+            raise
         if mark is not _FIRST_USE or clock_read:
             rejection = self.mark_outcome(verified, mark, clock_read)
             if rejection is not None:
@@ -117,9 +136,11 @@ class Verifier:
 
         ``clock_read``: the verifier read "now" itself, so a token that expired
         before its mark landed is refused (see :meth:`verify`).  An answer that
-        is not a :class:`MarkResult` fails closed.
+        is not a :class:`MarkResult` fails closed.  OWN_MARK (this
+        presentation's own earlier mark, whose answer was lost; see
+        :mod:`~ecert_token.token.attempts`) counts as the first use.
         """
-        if mark is _FIRST_USE:
+        if mark is _FIRST_USE or mark is _OWN_MARK:
             if clock_read and self.expired_since(verified):
                 return TokenRejected(ErrorCode.EXPIRED, _EXPIRED_BEFORE_MARK)
             return None
@@ -138,19 +159,25 @@ class Verifier:
         self,
         results: list[VerifiedToken | TokenRejected],
         checked: Sequence[tuple[int, VerifiedToken]],
+        entries: Sequence[ReplayEntry],
         marks: object,
+        *,
         clock_read: bool,
+        now: int,
     ) -> list[VerifiedToken | TokenRejected]:
         """Apply a store's batch answer to ``results`` (in place) and return them.
 
-        ``marks`` is the store's list of answers, or the :class:`StoreUnavailable`
-        it raised; a failed or malformed answer fails every checked token
-        closed and leaves the other rejections as they are.
+        ``marks`` is the store's list of answers for ``entries``, or the
+        :class:`StoreUnavailable` it raised; a failed or malformed answer fails
+        every checked token closed (their outcome is unknown: the attempts are
+        remembered, see :mod:`~ecert_token.token.attempts`) and leaves the
+        other rejections as they are.
         """
         if isinstance(marks, StoreUnavailable) or not (
             type(marks) is list and len(marks) == len(checked)
             and all(isinstance(m, MarkResult) for m in marks)
         ):
+            self.attempts.unknown(entries, now)
             detail = marks.detail if isinstance(marks, StoreUnavailable) else _INVALID_ANSWER
             for i, _ in checked:
                 results[i] = StoreUnavailable(detail)
@@ -196,7 +223,8 @@ class Verifier:
             marks = self.replay_store.check_and_mark_many(entries, now)
         except StoreUnavailable as exc:
             marks = exc
-        return self.settle_batch(results, checked, marks, clock_read)
+        return self.settle_batch(results, checked, entries, marks, clock_read=clock_read,
+                                 now=now)
 
     def check(
         self, token: str | bytes, business_type: BusinessType, *, now: int
@@ -351,16 +379,19 @@ class Verifier:
         ``iat`` (an issuer clock may run that far ahead) and one second more,
         because times are whole seconds and a use in the very second a store
         lost its memory must be fenced too.
+        Its ``attempt`` is a new attempt value, or the remembered one of this
+        code's earlier mark whose outcome was unknown (:class:`Attempts`).
         """
         c = verified.claims
         leeway = self.policy.leeway
-        # ReplayEntry(issuer, token_id, iat - leeway - 1, exp + leeway), built
-        # from fields that are already checked (see codec/trusted.py).
+        # ReplayEntry(issuer, token_id, iat - leeway - 1, exp + leeway, attempt),
+        # built from fields that are already checked (see codec/trusted.py).
         entry = _new(_ENTRY_TWIN)
-        entry.issuer = verified.issuer
-        entry.token_id = c.token_id
+        entry.issuer = issuer = verified.issuer
+        entry.token_id = token_id = c.token_id
         entry.issued_at = c.issued_at - leeway - 1
         entry.expires_at = c.expires_at + leeway
+        entry.attempt = self.attempts.attempt(issuer, token_id)
         entry.__class__ = ReplayEntry
         built: ReplayEntry = entry
         return built
@@ -378,7 +409,20 @@ def _bound(key: _Key | None, alg: int, kind: str) -> _Key:
     return key
 
 
+def check_terms(store: object, leeway: int) -> None:
+    """Refuse a store built for another leeway than the verifier's policy (a store
+    without a ``leeway`` attribute, a caller's own, is taken as it is)."""
+    terms = getattr(store, "leeway", None)
+    if terms is not None and terms != leeway:
+        raise InvalidArgument(
+            "the replay store was built for another leeway than the policy's; verifiers "
+            "sharing a store must use the same leeway"
+        )
+
+
 def _mark_rejection(result: MarkResult) -> TokenRejected:
-    if result is MarkResult.REPLAYED:
-        return TokenRejected(ErrorCode.REPLAYED)
-    return TokenRejected(ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue")
+    if result is MarkResult.FENCED:
+        return TokenRejected(
+            ErrorCode.POSSIBLY_REPLAYED, "replay store memory began after issue"
+        )
+    return TokenRejected(ErrorCode.REPLAYED)
