@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
     init = sub.add_parser("init", help="create a replay store now, before codes are scanned")
     where = init.add_mutually_exclusive_group(required=True)
     where.add_argument("--replay-db", help="SQLite replay store file to create")
-    where.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    where.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
+                       "any node of a Redis Cluster)")
     init.add_argument("--now", type=int, help="the time its memory begins (default: now)")
     init.set_defaults(func=cmd_replay_init)

@@ -26,7 +26,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--business", required=True, help="business type being performed")
     store = p.add_mutually_exclusive_group()
     store.add_argument("--replay-db", help="SQLite replay store shared across processes")
-    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0)")
+    store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
+                       "any node of a Redis Cluster)")
     p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
 
 

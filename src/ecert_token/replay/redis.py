@@ -47,9 +47,9 @@ missing (a new, flushed, or restarted-without-persistence Redis, or a cluster
 shard that lost its data) it sets it to the store's clock and tokens issued
 before that are FENCED (see :mod:`ecert_token.replay.base`); the store logs a
 warning.  Persistence that loses recent writes without losing the marker (AOF
-``appendfsync everysec``, asynchronous replication at failover) is not
-detected: use ``appendfsync always``, or no persistence at all, for the
-replay database.
+``appendfsync everysec``) is not detected: use ``appendfsync always``, or no
+persistence at all, for the replay database.  Asynchronous replication at
+failover is handled by replica acknowledgement (below).
 
 **Eviction.**  Only ``maxmemory-policy noeviction`` (or no ``maxmemory``
 limit) is safe.  Every ``allkeys-*`` policy may evict live ids, and every
@@ -61,33 +61,65 @@ unsafe or cannot be read.  Under ``noeviction`` a full Redis refuses writes,
 which fails closed.
 
 **Failures.**  Any Redis error (unreachable, timeout, out of memory, read-only
-replica) raises :class:`~ecert_token.errors.StoreUnavailable`: verification
-fails closed.  ``fail_open=True`` is the operator's explicit choice to accept
-tokens without a replay check while Redis is down; each episode is logged as
-a warning (never with token data).  A client resend of a check whose first
-transmission did reach the server (redis-py ``retry_on_error``) finds the
-call's own attempt value and answers OWN_MARK: accepted once, never twice.
+replica, a cluster that is failing over) raises
+:class:`~ecert_token.errors.StoreUnavailable`: verification fails closed, and
+no redis-py exception leaves the store.  ``fail_open=True`` is the operator's
+explicit choice to accept tokens without a replay check while Redis cannot
+answer; each episode is logged as a warning (never with token data).  One
+deadline (``timeout``) bounds each whole call; the store retries by itself
+(once for a lost connection to one server; on a cluster, what a failover or a
+resharding makes fail for a moment, until the deadline).  A retried check
+whose first transmission did reach the server finds the call's own attempt
+value and answers OWN_MARK: accepted once, never twice.
+
+**Routing and Redis Cluster.**  The store sends its commands itself
+(:mod:`ecert_token.replay.cluster`): to the one server, or, when the server is
+a cluster node (``INFO cluster``, or ``cluster=True``), to the master serving
+each key group, one pipelined request per master.  On a cluster master that
+has replicas a mark counts only once a replica confirms it (``WAIT`` on the
+connection that ran the script; ``replica_acks``), so a replica promoted
+after its master died has every accepted mark; without the confirmation the
+call fails closed.  See ``docs/guides/redis-cluster.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import logging
+import threading
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 
 from ..clock import Clock, system_clock
-from ..errors import InvalidArgument, StoreUnavailable
+from ..errors import EcertError, InvalidArgument, StoreUnavailable
 from .base import DEFAULT_LEEWAY, TERMS_MISMATCH, MarkResult, ReplayEntry, check_leeway
 
 try:
     import redis
     import redis.asyncio
-    from redis.exceptions import NoScriptError, RedisError
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError, ResponseError
+    from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("the Redis replay store needs: pip install 'ecert-token[redis]'") from exc
+
+from .cluster import (
+    TRANSPORT_ERRORS,
+    Address,
+    Command,
+    Dispatch,
+    Job,
+    SlotMap,
+    Unreachable,
+    cluster_enabled,
+    split_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -366,22 +398,81 @@ class _RedisLogic:
         return check
 
 
-def redo_missing_scripts(calls: Sequence[_Call], replies: list[object]) -> list[int]:
-    """Which calls failed with NOSCRIPT (a new or restarted server) and must be redone."""
-    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+def strictest_eviction_config(configs: Sequence[object]) -> object:
+    """Of every master's ``CONFIG GET maxmemory*`` reply, the one to judge the store by:
+    the first unsafe one, else the first unreadable one, else the first."""
+    checks = [(eviction_check(c).safe, c) for c in configs]
+    for verdict in (False, None):
+        for safe, config in checks:
+            if safe is verdict:
+                return config
+    return checks[0][1] if checks else None
 
 
-def _raise_errors(replies: Sequence[object]) -> None:
-    for reply in replies:
-        if isinstance(reply, BaseException):
-            raise reply
+def _config_dict(reply: object) -> object:
+    """A raw ``CONFIG GET`` reply (a RESP3 map, or RESP2's flat list of names and
+    values) as a dict of str."""
+    if isinstance(reply, dict):
+        pairs = list(reply.items())
+    elif isinstance(reply, list) and not len(reply) % 2:
+        pairs = list(zip(reply[::2], reply[1::2], strict=True))
+    else:
+        return None
+    return {_text(k): _text(v) for k, v in pairs}
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _answered(reply: object) -> bool:
+    """Did one request get a reply that is not an error?"""
+    return isinstance(reply, list) and bool(reply) and not isinstance(reply[0], BaseException)
+
+
+def _integer(value: object) -> int:
+    """A marker's value (bytes of decimal digits) as an int; ValueError otherwise."""
+    if not isinstance(value, bytes | str | int):
+        raise ValueError("not a number")
+    return int(value)
+
+
+def _script_jobs(calls: Sequence[_Call]) -> list[Job]:
+    return [Job(("EVALSHA", _SHA, len(c.keys), *c.keys, *c.args), c.keys[0]) for c in calls]
+
+
+def _memory_jobs(logic: _RedisLogic, now: int) -> list[Job]:
+    """SET every missing marker to ``now``, then read them all back (GET per marker:
+    they sit in different slots)."""
+    markers = [logic.marker(g) for g in range(logic.groups)]
+    return [Job(("SET", m, now, "NX"), m) for m in markers] + [Job(("GET", m), m) for m in markers]
+
+
+def _groups_jobs(logic: _RedisLogic) -> list[Job]:
+    key = logic.groups_key
+    return [Job(("SET", key, logic.groups, "NX"), key), Job(("GET", key), key)]
 
 
 ClientT = TypeVar("ClientT")
+_CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ecert_redis_call_deadline", default=None
+)
 
 
 class _RedisStoreBase(Generic[ClientT]):
-    """Construction shared by the blocking and the asyncio store."""
+    """Construction and routing state shared by the blocking and the asyncio store.
+
+    ``client`` is a redis-py client for one server, or for any one node of a
+    Redis Cluster (the seed: the store asks it for the slot map and opens its
+    own connections to each master with the same options).  ``cluster``: True
+    or False, or None to ask the server once (``INFO cluster``).
+    ``replica_acks``: how many replicas must confirm a mark before it counts
+    (``WAIT``); None means 1 on a cluster master that has replicas and 0
+    otherwise (see ``docs/guides/redis-cluster.md``).  ``timeout`` (seconds)
+    bounds each whole store call, retries and waits included.  ``seeds``: more
+    cluster nodes, ``(host, port)``, to ask for the slot map when the client's
+    own node does not answer.
+    """
 
     def __init__(
         self,
@@ -395,12 +486,37 @@ class _RedisStoreBase(Generic[ClientT]):
         check_eviction: bool = True,
         leeway: int = DEFAULT_LEEWAY,
         skew: int | None = None,
+        cluster: bool | None = None,
+        replica_acks: int | None = None,
+        timeout: float = 1.0,
+        seeds: Sequence[Address] = (),
     ) -> None:
+        if isinstance(client, redis.RedisCluster | redis.asyncio.RedisCluster):
+            raise InvalidArgument(
+                "give the store a client for one node of the cluster (or use from_url): it "
+                "routes to the masters itself"
+            )
+        if cluster is not None and not isinstance(cluster, bool):
+            raise InvalidArgument("cluster must be True, False or None")
+        if replica_acks is not None and (
+            isinstance(replica_acks, bool) or not isinstance(replica_acks, int)
+            or not 0 <= replica_acks <= 16
+        ):
+            raise InvalidArgument("replica_acks must be 0 to 16 or None")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise InvalidArgument("timeout must be a positive number of seconds")
         self.client = client
         self._logic = _RedisLogic(
             max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
             check_eviction=check_eviction, leeway=leeway, skew=skew,
         )
+        self.timeout = float(timeout)
+        self._cluster = cluster
+        self._replica_acks = replica_acks
+        self._slot_map: SlotMap | None = None
+        self._nodes: dict[Address, ClientT] = {}
+        self._nodes_lock = threading.Lock()
+        self._extra_seeds: list[Address] = [(str(h), int(p)) for h, p in seeds]
 
     @property
     def max_lifetime(self) -> int:
@@ -416,6 +532,18 @@ class _RedisStoreBase(Generic[ClientT]):
         """How far (seconds) a verifier's clock may be from the server's (default: the leeway)."""
         return self._logic.skew
 
+    @property
+    def is_cluster(self) -> bool | None:
+        """True on a Redis Cluster, False on one server, None before the first call."""
+        return self._cluster
+
+    @property
+    def replica_acks(self) -> int:
+        """Replicas that must confirm each mark (per master, at most its replica count)."""
+        if self._replica_acks is not None:
+            return self._replica_acks
+        return 1 if self._cluster else 0
+
     @classmethod
     def from_url(
         cls,
@@ -430,180 +558,460 @@ class _RedisStoreBase(Generic[ClientT]):
         check_eviction: bool = True,
         leeway: int = DEFAULT_LEEWAY,
         skew: int | None = None,
+        cluster: bool | None = None,
+        replica_acks: int | None = None,
         **client_options: object,
     ) -> Self:
         """A store on ``redis://host:port/db`` (or ``rediss://``, ``unix://``).
 
-        ``timeout`` bounds connecting and each reply (seconds) so that a dead
-        server fails closed quickly; ``client_options`` go to redis-py's
+        The URL may name any node of a Redis Cluster: the store asks it
+        (``INFO cluster``) on its first call, or is told with ``?cluster=true``
+        (``false`` for one server).  ``?replica_acks=N`` sets ``replica_acks``;
+        ``?seeds=host:port,host:port`` names more nodes to ask for the slot map
+        when the URL's node is down (and implies ``cluster=true``).  These
+        parameters are removed before redis-py sees the URL; the keywords
+        of the same names win over them.  ``timeout`` bounds each whole store
+        call, connecting and every retry included (seconds), so a dead server
+        or a failover fails closed in time; ``client_options`` go to redis-py's
         ``from_url``.  The other keywords are the constructor's.
         """
+        options = split_url(url)
         client_options.setdefault("socket_timeout", timeout)
         client_options.setdefault("socket_connect_timeout", timeout)
+        client_options.setdefault("retry", cls._no_retry())  # the store retries itself
         try:
-            client = cls._client_from_url(url, **client_options)
+            client = cls._client_from_url(options.url, **client_options)
         except (ValueError, TypeError):
             raise InvalidArgument("not a usable Redis URL or client option") from None
         return cls(
             client, max_lifetime, clock, prefix=prefix, groups=groups, fail_open=fail_open,
-            check_eviction=check_eviction, leeway=leeway, skew=skew,
+            check_eviction=check_eviction, leeway=leeway, skew=skew, timeout=timeout,
+            cluster=options.cluster if cluster is None else cluster,
+            replica_acks=options.replica_acks if replica_acks is None else replica_acks,
+            seeds=options.seeds,
         )
 
     @staticmethod
     def _client_from_url(url: str, **options: Any) -> ClientT:
         raise NotImplementedError
 
+    def _node_client(self, node: Address | None) -> ClientT:
+        """The client for ``node`` (None: the seed), made from the seed's options."""
+        if node is None:
+            return self.client
+        client = self._nodes.get(node)
+        if client is None:
+            with self._nodes_lock:  # threads sharing a store make one client per node
+                client = self._nodes.get(node)
+                if client is None:
+                    pool = self.client.connection_pool  # type: ignore[attr-defined]
+                    kwargs = {**pool.connection_kwargs, "host": node[0], "port": node[1]}
+                    kwargs.pop("path", None)
+                    client = self._nodes[node] = self._client_from_pool(
+                        type(pool)(connection_class=pool.connection_class, **kwargs)
+                    )
+        return client
 
-class RedisReplayStore(_RedisStoreBase["redis.Redis | redis.RedisCluster"]):
+    @staticmethod
+    def _client_from_pool(pool: Any) -> ClientT:
+        raise NotImplementedError
+
+    @staticmethod
+    def _no_retry() -> object:
+        raise NotImplementedError
+
+    def _dispatch_for(self, jobs: list[Job], script: bool) -> Dispatch:
+        return Dispatch(
+            jobs, self._deadline(), self._slot_map, self.replica_acks, SCRIPT if script else None
+        )
+
+    def _deadline(self) -> float:
+        """The deadline of the store call under way (one per check, group agreement and
+        eviction check included), or a new one."""
+        deadline = _CALL_DEADLINE.get()
+        return time.monotonic() + self.timeout if deadline is None else deadline
+
+    def _call(self) -> contextvars.Token[float | None]:
+        """Start one store call: its commands share one deadline (reset the token after)."""
+        return _CALL_DEADLINE.set(time.monotonic() + self.timeout)
+
+    def _eviction_due(self) -> bool:
+        """Check the eviction policy now?  Only with half the call's time left (else on
+        a later call: a check must not stretch the call past its deadline)."""
+        return self._logic.eviction_due() and (
+            self._deadline() - time.monotonic() > self.timeout / 2
+        )
+
+    def _seeds(self) -> list[Address | None]:
+        """Where to ask for the slot map: the known masters, the seed, the extra seeds."""
+        known: list[Address | None] = list(self._slot_map.nodes()) if self._slot_map else []
+        return [*known, None, *self._extra_seeds]
+
+    def _masters(self) -> list[Address | None]:
+        """Every master of the cluster as the map knows them, or the one server (None)."""
+        return list(self._slot_map.nodes()) if self._cluster and self._slot_map else [None]
+
+    def _learn(self, reply: object, node: Address | None) -> None:
+        seed = self.client.connection_pool.connection_kwargs  # type: ignore[attr-defined]
+        address = node or (str(seed.get("host", "127.0.0.1")), int(seed.get("port", 6379)))
+        self._slot_map = SlotMap(reply, address, time.monotonic())
+
+
+class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
     """Replay memory in Redis, shared by every verifier of a region.
 
     Build it with :meth:`from_url`, or around an existing ``redis.Redis``
-    (or ``redis.RedisCluster``) client: ``RedisReplayStore(client,
-    max_lifetime=300, clock=system_clock, *, prefix="ecert", groups=16,
-    fail_open=False, check_eviction=True)``.  ``max_lifetime`` is the longest
-    time a token can be accepted; ``clock`` dates a new memory (the marker).
+    client for one server or any one node of a cluster:
+    ``RedisReplayStore(client, max_lifetime=300, clock=system_clock, *,
+    prefix="ecert", groups=16, fail_open=False, check_eviction=True,
+    cluster=None, replica_acks=None, timeout=1.0)``.  ``max_lifetime`` is the
+    longest time a token can be accepted; ``clock`` dates a new memory (the
+    marker).
     """
 
     @staticmethod
     def _client_from_url(url: str, **options: Any) -> redis.Redis:
         return redis.Redis.from_url(url, **options)
 
+    @staticmethod
+    def _client_from_pool(pool: Any) -> redis.Redis:
+        return redis.Redis(connection_pool=pool)
+
+    @staticmethod
+    def _no_retry() -> object:
+        return Retry(NoBackoff(), 0)
+
     def close(self) -> None:
-        """Release the client's connections."""
+        """Release the client's connections (and those to the cluster's other nodes)."""
+        for client in self._nodes.values():
+            client.close()
+        self._nodes.clear()
         self.client.close()
 
-    def _evalsha(self, calls: Sequence[_Call]) -> list[object]:
-        client = self.client
-        if len(calls) == 1:
-            call = calls[0]
+    def _send(self, node: Address | None, commands: Sequence[Command], deadline: float) -> Any:
+        """One pipelined round trip: the replies (error replies as exception objects),
+        or what failed."""
+        return self._send_many([(node, commands)], deadline)[0]
+
+    def _send_many(
+        self, requests: Sequence[tuple[Address | None, Sequence[Command]]], deadline: float
+    ) -> list[Any]:
+        """Write every request (one per node), then read their replies, each within
+        what is left of the deadline: several masters cost one round trip, not several.
+        A connection goes back to its pool only once all its replies are read."""
+        held: list[tuple[Any, Any]] = []  # (pool, connection) not yet back in the pool
+        sent: list[tuple[Any, Any] | BaseException] = []
+        try:
+            for node, commands in requests:
+                pool: Any = self._node_client(node).connection_pool
+                try:
+                    try:
+                        connection: Any = pool.get_connection()
+                    except TypeError:  # redis-py before 5.3 wants a command name
+                        connection = pool.get_connection("EVALSHA")
+                except TRANSPORT_ERRORS as exc:
+                    sent.append(exc)
+                    continue
+                held.append((pool, connection))
+                try:
+                    connection.send_packed_command(connection.pack_commands(commands))
+                except TRANSPORT_ERRORS as exc:
+                    sent.append(exc)
+                    continue
+                sent.append((pool, connection))
+            out: list[Any] = []
+            for (_, commands), state in zip(requests, sent, strict=True):
+                if isinstance(state, BaseException):
+                    out.append(state)
+                    continue
+                pool, connection = state
+                try:
+                    out.append(self._read(connection, len(commands), deadline))
+                except TRANSPORT_ERRORS as exc:
+                    out.append(exc)
+                    continue
+                held.remove(state)
+                pool.release(connection)
+            return out
+        finally:
+            for pool, connection in held:  # replies may still be due: unusable
+                connection.disconnect()
+                pool.release(connection)
+
+    @staticmethod
+    def _read(connection: Any, count: int, deadline: float) -> list[object]:
+        replies: list[object] = []
+        for _ in range(count):
+            left = deadline - time.monotonic()
+            if left <= 0 or not connection.can_read(timeout=left):
+                raise redis.TimeoutError("deadline")
             try:
-                return [client.evalsha(_SHA, len(call.keys), *call.keys, *call.args)]
-            except NoScriptError as exc:
-                return [exc]
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.evalsha(_SHA, len(call.keys), *call.keys, *call.args)
-        return list(pipe.execute(raise_on_error=False))
+                replies.append(connection.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
+
+    def _topology(self, dispatch: Dispatch) -> None:
+        """Find out (once) whether the seed is a cluster node; read the slot map
+        when there is none or it is old."""
+        if self._cluster is None:
+            reply = self._send(None, [("INFO", "cluster")], dispatch.deadline)
+            if isinstance(reply, BaseException):
+                raise Unreachable("redis replay store cannot be reached")
+            self._cluster = cluster_enabled(reply[0])
+            dispatch.replica_acks = self.replica_acks
+        if self._cluster and (
+            self._slot_map is None or self._slot_map.stale(time.monotonic())
+        ):
+            self._refresh(dispatch)
+
+    def _refresh(self, dispatch: Dispatch) -> None:
+        for node in self._seeds():
+            reply = self._send(node, [("CLUSTER", "NODES")], dispatch.deadline)
+            if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException):
+                self._learn(reply[0], node)
+                dispatch.slot_map = self._slot_map
+                dispatch.need_refresh = False
+                return
+
+    def _dispatch(self, jobs: list[Job], *, script: bool = False) -> list[object]:
+        """Run ``jobs`` to completion within one deadline, or raise StoreUnavailable
+        (whatever redis-py raises, too: no other exception leaves the store)."""
+        try:
+            return self._dispatch_jobs(jobs, script)
+        except EcertError:
+            raise
+        except Exception as exc:
+            raise Unreachable("redis call failed") from exc
+
+    def _dispatch_jobs(self, jobs: list[Job], script: bool) -> list[object]:
+        dispatch = self._dispatch_for(jobs, script)
+        self._topology(dispatch)
+        while True:
+            if self._cluster and self._slot_map is None:
+                self._refresh(dispatch)
+            if self._cluster is False or self._slot_map is not None:
+                requests = dispatch.requests()
+                replies = self._send_many([(r.node, r.commands) for r in requests],
+                                          dispatch.deadline)
+                for request, reply in zip(requests, replies, strict=True):
+                    dispatch.feed(request, reply)
+            if dispatch.finished():
+                return dispatch.replies()
+            if dispatch.need_refresh:
+                self._refresh(dispatch)
+            time.sleep(dispatch.backoff())
 
     def _run(self, calls: Sequence[_Call]) -> list[object]:
-        replies = self._evalsha(calls)
-        missing = redo_missing_scripts(calls, replies)
-        if missing:
-            self.client.script_load(SCRIPT)
-            again = self._evalsha([calls[i] for i in missing])
-            for i, reply in zip(missing, again, strict=True):
-                replies[i] = reply
-        _raise_errors(replies)
-        return replies
+        return self._dispatch(_script_jobs(calls), script=True)
 
     def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         return self.check_and_mark_many((entry,), now)[0]
 
     def _agree_groups(self) -> None:
-        logic = self._logic
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(logic.groups_key, logic.groups, nx=True)
-        pipe.get(logic.groups_key)
-        logic.judge_groups(pipe.execute()[-1])
+        self._logic.judge_groups(self._dispatch(_groups_jobs(self._logic))[-1])
 
     def begin_memory(self) -> int:
         """Set every key group's "memory began" marker that is missing, now, in one
-        round trip, and return the latest marker: tokens issued up to one leeway
-        after it are fenced.  Run it when a deployment starts (``ecert replay
-        init``), so that the first token of each group is not the one to set it.
+        round trip per master, and return the latest marker: tokens issued up to
+        one leeway after it are fenced.  Run it when a deployment starts
+        (``ecert replay init``), so that the first token of each group is not the
+        one to set it.
         """
-        now = self._logic.clock()
-        markers = [self._logic.marker(g) for g in range(self._logic.groups)]
+        logic = self._logic
+        call = self._call()
         try:
             self._agree_groups()  # the same guard as every check: one group count per prefix
-            pipe = self.client.pipeline(transaction=False)
-            for marker in markers:
-                pipe.set(marker, now, nx=True)
-            pipe.mget(markers)
-            values = pipe.execute()[-1]
-            return max(int(v) for v in values)
+            values = self._dispatch(_memory_jobs(logic, logic.clock()))[logic.groups:]
+            return max(_integer(v) for v in values)
         except (*_ERRORS, TypeError, ValueError) as exc:
             raise StoreUnavailable("cannot set the memory-began markers") from exc
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         if not entries:
             return []
         logic = self._logic
         calls = logic.plan(entries, now)
+        call = self._call()
         try:
-            if logic.groups_due():
-                self._agree_groups()
-            results = logic.results(calls, self._run(calls), now)
-        except _ERRORS:
-            return logic.unavailable(entries)
-        if logic.eviction_due():
-            self.check_eviction_policy()
-        return results
+            try:
+                if logic.groups_due():
+                    self._agree_groups()
+                results = logic.results(calls, self._run(calls), now)
+            except Unreachable:
+                return logic.unavailable(entries)
+            if self._eviction_due():
+                self.check_eviction_policy()
+            return results
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     def check_eviction_policy(self) -> EvictionCheck:
-        """Ask the server whether it may evict live ids; log a warning if so."""
+        """Ask the server (every master of a cluster) whether it may evict live ids;
+        log a warning if so."""
+        configs: list[object] = []
         try:
-            config: object = self.client.config_get("maxmemory*")
-        except _ERRORS:
-            config = None
-        return self._logic.judge_eviction(config)
+            dispatch = self._dispatch_for([], False)
+            self._dispatch([])  # finds the topology
+            for node in self._masters():
+                reply = self._send(node, [("CONFIG", "GET", "maxmemory*")], dispatch.deadline)
+                configs.append(None if isinstance(reply, BaseException) else _config_dict(reply[0]))
+        except Unreachable:
+            configs.append(None)
+        return self._logic.judge_eviction(strictest_eviction_config(configs))
 
     def healthy(self) -> bool:
-        """Can the store answer right now?  One PING (no id is marked); never raises."""
+        """Can the store answer right now?  One PING to the server (to every master of
+        a cluster) within the timeout, once more after a failure (a closed pooled
+        connection; on a cluster, with the slot map read again: a failover may have
+        moved the masters); no id is marked; never raises."""
+        call = self._call()
         try:
-            return bool(self.client.ping())
-        except _ERRORS:
+            self._dispatch([])  # finds the topology
+            for again in (False, True):
+                if again and self._cluster:
+                    self._refresh(self._dispatch_for([], False))
+                replies = self._send_many([(n, [("PING",)]) for n in self._masters()],
+                                          self._deadline())
+                if all(_answered(r) for r in replies):
+                    return True
             return False
+        except Exception:  # a health probe reports, never raises
+            return False
+        finally:
+            _CALL_DEADLINE.reset(call)
 
 
-class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio.RedisCluster"]):
+class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
     """The asyncio form of :class:`RedisReplayStore` (``redis.asyncio``).
 
-    Same constructor, keys, script, fencing and failure policy; the methods
-    are coroutines.
+    Same constructor, keys, script, routing, fencing and failure policy; the
+    methods are coroutines, and a call's requests to several masters run
+    concurrently.
     """
 
     @staticmethod
     def _client_from_url(url: str, **options: Any) -> redis.asyncio.Redis:
         return redis.asyncio.Redis.from_url(url, **options)
 
+    @staticmethod
+    def _client_from_pool(pool: Any) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis(connection_pool=pool)
+
+    @staticmethod
+    def _no_retry() -> object:
+        return AsyncRetry(NoBackoff(), 0)
+
     async def aclose(self) -> None:
-        """Release the client's connections."""
+        """Release the client's connections (and those to the cluster's other nodes)."""
+        for client in self._nodes.values():
+            await client.aclose()
+        self._nodes.clear()
         await self.client.aclose()
 
-    async def _evalsha(self, calls: Sequence[_Call]) -> list[object]:
-        client = self.client
-        if len(calls) == 1:
-            call = calls[0]
-            try:
-                return [await client.evalsha(_SHA, len(call.keys), *call.keys, *call.args)]
-            except NoScriptError as exc:
-                return [exc]
-        pipe = client.pipeline(transaction=False)
-        for call in calls:
-            pipe.evalsha(_SHA, len(call.keys), *call.keys, *call.args)
-        return list(await pipe.execute(raise_on_error=False))
+    async def _send(
+        self, node: Address | None, commands: Sequence[Command], deadline: float
+    ) -> Any:
+        """One pipelined round trip within what is left of the deadline: the replies
+        (error replies as exception objects), or what failed."""
+        pool: Any = self._node_client(node).connection_pool
+        connection: Any = None
+        clean = False  # every reply read: the connection may go back to the pool
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                try:
+                    connection = await pool.get_connection()
+                except TypeError:  # redis-py before 5.3 wants a command name
+                    connection = await pool.get_connection("EVALSHA")
+                await connection.send_packed_command(connection.pack_commands(commands))
+                replies: list[object] = []
+                for _ in commands:
+                    try:
+                        replies.append(await connection.read_response())
+                    except ResponseError as exc:
+                        replies.append(exc)
+                clean = True
+                return replies
+        except (*TRANSPORT_ERRORS, TimeoutError) as exc:
+            return exc if isinstance(exc, TRANSPORT_ERRORS) else redis.TimeoutError("deadline")
+        finally:
+            if connection is not None:
+                if not clean:  # replies may still be due (even when cancelled from outside)
+                    await connection.disconnect()
+                await pool.release(connection)
+
+    async def _topology(self, dispatch: Dispatch) -> None:
+        if self._cluster is None:
+            reply = await self._send(None, [("INFO", "cluster")], dispatch.deadline)
+            if isinstance(reply, BaseException):
+                raise Unreachable("redis replay store cannot be reached")
+            self._cluster = cluster_enabled(reply[0])
+            dispatch.replica_acks = self.replica_acks
+        if self._cluster and (
+            self._slot_map is None or self._slot_map.stale(time.monotonic())
+        ):
+            await self._refresh(dispatch)
+
+    async def _refresh(self, dispatch: Dispatch) -> None:
+        for node in self._seeds():
+            reply = await self._send(node, [("CLUSTER", "NODES")], dispatch.deadline)
+            if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException):
+                self._learn(reply[0], node)
+                dispatch.slot_map = self._slot_map
+                dispatch.need_refresh = False
+                return
+
+    async def _dispatch(self, jobs: list[Job], *, script: bool = False) -> list[object]:
+        """The coroutine form of :meth:`RedisReplayStore._dispatch`."""
+        try:
+            return await self._dispatch_jobs(jobs, script)
+        except EcertError:
+            raise
+        except Exception as exc:
+            raise Unreachable("redis call failed") from exc
+
+    async def _dispatch_jobs(self, jobs: list[Job], script: bool) -> list[object]:
+        dispatch = self._dispatch_for(jobs, script)
+        await self._topology(dispatch)
+        while True:
+            if self._cluster and self._slot_map is None:
+                await self._refresh(dispatch)
+            if self._cluster is False or self._slot_map is not None:
+                requests = dispatch.requests()
+                replies = await asyncio.gather(
+                    *(self._send(r.node, r.commands, dispatch.deadline) for r in requests)
+                )
+                for request, reply in zip(requests, replies, strict=True):
+                    dispatch.feed(request, reply)
+            if dispatch.finished():
+                return dispatch.replies()
+            if dispatch.need_refresh:
+                await self._refresh(dispatch)
+            await asyncio.sleep(dispatch.backoff())
 
     async def _run(self, calls: Sequence[_Call]) -> list[object]:
-        replies = await self._evalsha(calls)
-        missing = redo_missing_scripts(calls, replies)
-        if missing:
-            await self.client.script_load(SCRIPT)
-            again = await self._evalsha([calls[i] for i in missing])
-            for i, reply in zip(missing, again, strict=True):
-                replies[i] = reply
-        _raise_errors(replies)
-        return replies
+        return await self._dispatch(_script_jobs(calls), script=True)
 
     async def check_and_mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         return (await self.check_and_mark_many((entry,), now))[0]
 
     async def _agree_groups(self) -> None:
+        self._logic.judge_groups((await self._dispatch(_groups_jobs(self._logic)))[-1])
+
+    async def begin_memory(self) -> int:
+        """The coroutine form of :meth:`RedisReplayStore.begin_memory`."""
         logic = self._logic
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(logic.groups_key, logic.groups, nx=True)
-        pipe.get(logic.groups_key)
-        logic.judge_groups((await pipe.execute())[-1])
+        call = self._call()
+        try:
+            await self._agree_groups()
+            values = (await self._dispatch(_memory_jobs(logic, logic.clock())))[logic.groups:]
+            return max(_integer(v) for v in values)
+        except (*_ERRORS, TypeError, ValueError) as exc:
+            raise StoreUnavailable("cannot set the memory-began markers") from exc
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     async def check_and_mark_many(
         self, entries: Sequence[ReplayEntry], now: int
@@ -612,27 +1020,50 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis | redis.asyncio
             return []
         logic = self._logic
         calls = logic.plan(entries, now)
+        call = self._call()
         try:
-            if logic.groups_due():
-                await self._agree_groups()
-            results = logic.results(calls, await self._run(calls), now)
-        except _ERRORS:
-            return logic.unavailable(entries)
-        if logic.eviction_due():
-            await self.check_eviction_policy()
-        return results
+            try:
+                if logic.groups_due():
+                    await self._agree_groups()
+                results = logic.results(calls, await self._run(calls), now)
+            except Unreachable:
+                return logic.unavailable(entries)
+            if self._eviction_due():
+                await self.check_eviction_policy()
+            return results
+        finally:
+            _CALL_DEADLINE.reset(call)
 
     async def check_eviction_policy(self) -> EvictionCheck:
-        """Ask the server whether it may evict live ids; log a warning if so."""
+        """Ask the server (every master of a cluster) whether it may evict live ids;
+        log a warning if so."""
+        configs: list[object] = []
         try:
-            config: object = await self.client.config_get("maxmemory*")
-        except _ERRORS:
-            config = None
-        return self._logic.judge_eviction(config)
+            dispatch = self._dispatch_for([], False)
+            await self._dispatch([])  # finds the topology
+            for node in self._masters():
+                reply = await self._send(node, [("CONFIG", "GET", "maxmemory*")],
+                                         dispatch.deadline)
+                configs.append(None if isinstance(reply, BaseException) else _config_dict(reply[0]))
+        except Unreachable:
+            configs.append(None)
+        return self._logic.judge_eviction(strictest_eviction_config(configs))
 
     async def healthy(self) -> bool:
-        """Can the store answer right now?  One PING (no id is marked); never raises."""
+        """The coroutine form of :meth:`RedisReplayStore.healthy`."""
+        call = self._call()
         try:
-            return bool(await self.client.ping())
-        except _ERRORS:
+            await self._dispatch([])  # finds the topology
+            for again in (False, True):
+                if again and self._cluster:
+                    await self._refresh(self._dispatch_for([], False))
+                replies = await asyncio.gather(
+                    *(self._send(n, [("PING",)], self._deadline()) for n in self._masters())
+                )
+                if all(_answered(r) for r in replies):
+                    return True
             return False
+        except Exception:  # a health probe reports, never raises
+            return False
+        finally:
+            _CALL_DEADLINE.reset(call)
