@@ -19,10 +19,10 @@ import pytest
 from ecert_token.bench.scenario import NOW, REG, Scenario
 from ecert_token.codec import cose
 from ecert_token.codec.base45 import b45decode, b45encode
-from ecert_token.codec.canonical import read_sign1, read_sign1_python
-from ecert_token.codec.cwt import claims_from_fields, decode_claims, decode_claims_fast
+from ecert_token.codec.cwt import claims_from_fields, decode_claims, read_claims
 from ecert_token.replay.base import ReplayEntry
 from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.token import verify as pipeline_module
 
 TOKENS = 3000
 
@@ -36,11 +36,13 @@ def scenario() -> Scenario:
 def parts(scenario: Scenario) -> dict[str, Any]:
     text = scenario.tokens[0]
     raw = b45decode(text[4:])
-    _, _, _, iv, ct, aad = cose.split_encrypt0(raw)
+    env = cose.decode_encrypt0(raw)
+    iv, ct, aad = env.iv, env.ciphertext, cose.enc_structure(env.protected)
     plaintext = scenario.keys.group_key.aead.decrypt(iv, ct, aad)
-    signed = cose.split_sign1(plaintext)
+    signed = cose.decode_sign1(plaintext)
+    sm = signed.signature + cose.sig_structure(signed.protected, signed.payload)
     return {"text": text, "raw": raw, "iv": iv, "ct": ct, "aad": aad,
-            "plaintext": plaintext, "payload": signed[3], "sm": signed[4] + signed[5]}
+            "plaintext": plaintext, "payload": signed.payload, "sm": sm}
 
 
 def test_full_verify(benchmark: Any, scenario: Scenario) -> None:
@@ -69,42 +71,35 @@ def test_base45_encode(benchmark: Any, parts: dict[str, Any]) -> None:
     benchmark(b45encode, parts["raw"])
 
 
-def test_split_encrypt0(benchmark: Any, parts: dict[str, Any]) -> None:
-    benchmark(cose.split_encrypt0, parts["raw"])
+def test_decode_encrypt0(benchmark: Any, parts: dict[str, Any]) -> None:
+    benchmark(cose.decode_encrypt0, parts["raw"])
 
 
 def test_aes_ccm_decrypt(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
     benchmark(scenario.keys.group_key.aead.decrypt, parts["iv"], parts["ct"], parts["aad"])
 
 
-def test_split_sign1(benchmark: Any, parts: dict[str, Any]) -> None:
-    benchmark(cose.split_sign1, parts["plaintext"])
+def test_decode_sign1(benchmark: Any, parts: dict[str, Any]) -> None:
+    benchmark(cose.decode_sign1, parts["plaintext"])
 
 
-def test_claims_fast_path(benchmark: Any, parts: dict[str, Any]) -> None:
-    benchmark(decode_claims_fast, parts["payload"])
+def test_read_claims(benchmark: Any, parts: dict[str, Any]) -> None:
+    benchmark(read_claims, parts["payload"])
 
 
-def test_read_sign1(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
-    """The verifier's reader of the decrypted token (compiled where built)."""
+def test_accelerator_stages_2_to_8(benchmark: Any, scenario: Scenario,
+                                   parts: dict[str, Any]) -> None:
+    """The compiled accelerator (where built): Base45 to signature in one call."""
+    accelerate = pipeline_module._accelerator
     routes = scenario.verifier.trust.routes()
-    assert routes is not None
-    benchmark(read_sign1, parts["plaintext"], routes.issuers)
+    if accelerate is None or routes is None:
+        pytest.skip("the accelerator is not built")
+    benchmark(accelerate, parts["text"][4:], routes.groups, routes.issuers, NOW, 5, 300)
 
 
-def test_read_sign1_python(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
-    routes = scenario.verifier.trust.routes()
-    assert routes is not None
-    benchmark(read_sign1_python, parts["plaintext"], routes.issuers)
-
-
-def test_claims_checks(benchmark: Any, scenario: Scenario, parts: dict[str, Any]) -> None:
-    """The checks and construction of the claims from the reader's fields."""
-    routes = scenario.verifier.trust.routes()
-    assert routes is not None
-    read = read_sign1(parts["plaintext"], routes.issuers)
-    assert read is not None
-    benchmark(claims_from_fields, read[2])
+def test_claims_checks(benchmark: Any, parts: dict[str, Any]) -> None:
+    """Stage 9: every claim value checked by the model, and the TokenClaims."""
+    benchmark(claims_from_fields, read_claims(parts["payload"]))
 
 
 def test_replay_mark_in_memory(benchmark: Any) -> None:

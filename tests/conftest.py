@@ -7,6 +7,7 @@ area live here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -85,3 +86,69 @@ def verifier(keys: KeyDir, clock: FixedClock) -> Verifier:
 @pytest.fixture
 def token(issuer: Issuer, credential: Credential) -> str:
     return issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION)
+
+
+class Impl:
+    """One implementation of the pipeline and codecs: ``python`` (the Python stages,
+    accelerator off) or ``accelerated`` (the compiled accelerator, where it answers)."""
+
+    def __init__(self, name: str) -> None:
+        from ecert_token import _speedups
+
+        self.name = name
+        self.extension = _speedups.extension if name == "accelerated" else None
+
+    @property
+    def accelerated(self) -> bool:
+        return self.extension is not None
+
+    def b45decode(self, text: str) -> bytes:
+        """Base45 as this implementation decodes it: the extension's answer where it
+        gives one (which must be exactly the Python one), else the Python decoder's
+        answer or error."""
+        from ecert_token.codec import base45
+
+        if self.extension is not None:
+            data: bytes | None = self.extension.b45decode(text)
+            if data is not None:
+                assert data == base45.b45decode(text)
+                return data
+        return base45.b45decode(text)
+
+    def b45encode(self, data: bytes) -> str:
+        from ecert_token.codec import base45
+
+        if self.extension is not None:
+            text: str | None = self.extension.b45encode(data)
+            if text is not None:
+                assert text == base45.b45encode(data)
+                return text
+        return base45.b45encode(data)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(scope="module", params=["python", "accelerated"])
+def impl(request: pytest.FixtureRequest) -> Iterator[Impl]:
+    """THE implementation fixture: every verifier and codec test runs on both.
+
+    ``python`` switches the compiled accelerator off for the module's tests (the
+    pipeline's Python stages answer everything); ``accelerated`` keeps it on.
+    Without the extension the accelerated runs are skipped, or fail under
+    ``ECERT_REQUIRE_SPEEDUPS=1`` (CI).
+    """
+    from ecert_token import _speedups
+    from ecert_token.token import verify
+
+    if request.param == "accelerated" and verify._accelerator is None:
+        if _speedups.required():
+            pytest.fail("ECERT_REQUIRE_SPEEDUPS=1 but the accelerator is not built")
+        pytest.skip("the compiled accelerator is not built or is turned off")
+    saved = verify._accelerator
+    if request.param == "python":
+        verify._accelerator = None
+    try:
+        yield Impl(request.param)
+    finally:
+        verify._accelerator = saved

@@ -1,9 +1,11 @@
 """Async verification for asyncio services: store I/O never blocks the event loop.
 
-:class:`AsyncVerifier` runs the CPU checks of a :class:`~ecert_token.Verifier`
-(:meth:`Verifier.check`: decoding, decryption, time window, signature, policy;
-about a tenth of a millisecond) on the event loop, then *awaits* the replay
-mark on an :class:`AsyncReplayStore`.  A network store (Redis through
+:class:`AsyncVerifier` runs the CPU stages of a :class:`~ecert_token.Verifier`
+(decoding, decryption, time window, signature, policy; about a tenth of a
+millisecond) on the event loop, then *awaits* the replay mark on an
+:class:`AsyncReplayStore`.  Both shells share the verifier's I/O-free pipeline
+(``token/verify.py``): the stages, the store entry, and what the store's
+answer means are decided there; this module only does the awaiting.  A network store (Redis through
 ``redis.asyncio``) implements that protocol natively; a synchronous store
 (memory, SQLite) is wrapped in :class:`ThreadedReplayStore`, which runs each
 call in a worker thread with :func:`asyncio.to_thread`.
@@ -25,7 +27,7 @@ from .model import BusinessType
 from .replay.base import MarkResult, ReplayEntry, ReplayStore
 from .token.batch import check_all
 from .token.result import VerifiedToken
-from .token.verify import Verifier, check_terms
+from .token.verify import Verifier, _Pipeline, check_terms
 
 __all__ = ["AsyncReplayStore", "AsyncVerifier", "ThreadedReplayStore"]
 
@@ -89,7 +91,7 @@ class AsyncVerifier:
     connection.
     """
 
-    __slots__ = ("replay_store", "store_timeout", "verifier")
+    __slots__ = ("_pipeline", "replay_store", "store_timeout", "verifier")
 
     def __init__(
         self,
@@ -111,6 +113,8 @@ class AsyncVerifier:
         if replay_store is not None:
             check_terms(getattr(replay_store, "store", replay_store), verifier.policy.leeway)
         self.verifier = verifier
+        # The verifier's trust, policy and attempt memory: one pipeline state for both shells.
+        self._pipeline = _Pipeline(verifier.trust, verifier.policy, verifier.attempts)
         if replay_store is None:  # not `or`: an empty store may have len() == 0
             replay_store = ThreadedReplayStore(verifier.replay_store)
         self.replay_store: AsyncReplayStore = replay_store
@@ -129,22 +133,22 @@ class AsyncVerifier:
             return False
 
     def _now(self, now: int | None) -> int:
-        return self.verifier.policy.clock() if now is None else now
+        return self._pipeline.policy.clock() if now is None else now
 
     async def verify(
         self, token: str | bytes, business_type: BusinessType, *, now: int | None = None
     ) -> VerifiedToken:
         """Verify ``token`` for the ``business_type`` step; mark it used if valid."""
-        verifier = self.verifier
+        pipeline = self._pipeline
         at = self._now(now)
-        verified = verifier.check(token, business_type, now=at)
-        entry = verifier.replay_entry(verified)
+        verified = pipeline.check(token, business_type, at)
+        entry = pipeline.replay_entry(verified)
         try:
             mark = await self._store_call(self.replay_store.check_and_mark(entry, at))
         except BaseException:  # failed, timed out or cancelled: it may have been marked
-            verifier.attempts.unknown((entry,), at)
+            pipeline.attempts.unknown((entry,), at)
             raise
-        rejection = verifier.mark_outcome(verified, mark, now is None)
+        rejection = pipeline.mark_outcome(verified, mark, now is None)
         if rejection is not None:
             raise rejection
         return verified
@@ -166,13 +170,12 @@ class AsyncVerifier:
         passed the checks gets a :class:`~ecert_token.StoreUnavailable` (fail
         closed) and the other rejections stand, as in the synchronous batch.
         """
-        verifier = self.verifier
+        pipeline = self._pipeline
         at = self._now(now)
         # The checks are CPU work: run them here, in order (the event loop has no
         # store I/O to wait for until the mark).
-        outcomes = check_all(verifier.check, tokens, business_type, at, workers=1,
-                             split=(verifier._prepare, verifier._accept))
-        checked, entries = verifier.replay_entries(outcomes)
+        outcomes = check_all(pipeline.check, tokens, business_type, at, workers=1)
+        checked, entries = pipeline.replay_entries(outcomes)
         if not checked:
             return outcomes
         marks: object
@@ -181,9 +184,9 @@ class AsyncVerifier:
         except StoreUnavailable as exc:
             marks = exc
         except BaseException:  # cancelled: the outcome is unknown
-            verifier.attempts.unknown(entries, at)
+            pipeline.attempts.unknown(entries, at)
             raise
-        return verifier.settle_batch(outcomes, checked, entries, marks,
+        return pipeline.settle_batch(outcomes, checked, entries, marks,
                                      clock_read=now is None, now=at)
 
     async def _store_call(self, call: Awaitable[_T]) -> _T:

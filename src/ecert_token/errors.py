@@ -10,6 +10,7 @@ be logged or returned to a client as it is.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypedDict
 
 
 class ErrorCode(StrEnum):
@@ -101,6 +102,13 @@ _MESSAGES: dict[ErrorCode, str] = {
 }
 
 
+class ErrorDict(TypedDict):
+    """:meth:`EcertError.to_dict`: the stable code and the message."""
+
+    error: str
+    message: str
+
+
 class EcertError(Exception):
     """Root of every error this library raises on purpose.
 
@@ -116,7 +124,7 @@ class EcertError(Exception):
         message = _MESSAGES[code]
         super().__init__(f"{message}: {detail}" if detail else message)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> ErrorDict:
         """A JSON-ready form: ``{"error": code, "message": text}``."""
         return {"error": self.code.value, "message": str(self)}
 

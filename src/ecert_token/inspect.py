@@ -101,9 +101,8 @@ class Inspection:
         # side by side; the trust fields are headers here, so they are dropped.
         assert self.claims is not None and self.sign1 is not None
         fields = VerifiedToken(self.claims, "", self.sign1.kid, self.encrypt0.kid).to_dict()
-        for header_field in ("issuer", "issuer_kid", "group_kid"):
-            del fields[header_field]
-        return fields
+        return {k: v for k, v in fields.items()
+                if k not in ("issuer", "issuer_kid", "group_kid")}
 
 
 def _group_key(keys: TrustStore | GroupKey | None, kid: bytes) -> GroupKey | None:

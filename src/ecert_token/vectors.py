@@ -408,7 +408,7 @@ def run_checks(
         except EcertError as err:
             yield err.code.value, None
         else:
-            yield VALID, result.to_dict()
+            yield VALID, dict(result.to_dict())
 
 
 def _validity_dict(v: Validity) -> dict[str, int | None]:

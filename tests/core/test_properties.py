@@ -35,6 +35,8 @@ from ecert_token.token.text import PREFIX
 from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.core.forge import seal, sign1, unseal
 
+pytestmark = pytest.mark.usefixtures("impl")  # both implementations (tests/conftest.py)
+
 REGISTRATION = BusinessType.HOSPITAL_REGISTRATION
 PROPERTY = settings(max_examples=300, derandomize=True, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

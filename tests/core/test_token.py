@@ -43,6 +43,8 @@ from ecert_token.token.text import MAX_TEXT_CHARS, PREFIX
 from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.core.forge import seal, sign1, unseal
 
+pytestmark = pytest.mark.usefixtures("impl")  # both implementations (tests/conftest.py)
+
 REGISTRATION = BusinessType.HOSPITAL_REGISTRATION
 SETTLEMENT = BusinessType.HOSPITAL_SETTLEMENT
 
@@ -711,8 +713,25 @@ def test_garbage_is_malformed(verifier: Verifier, bad: object) -> None:
     rejected(ErrorCode.MALFORMED, lambda: verifier.verify(bad, REGISTRATION))  # type: ignore[arg-type]
 
 
-def test_whitespace_around_a_token_is_refused(token: str, verifier: Verifier) -> None:
-    for variant in (token + "\n", " " + token, token.lower(), token.replace("EC1:", "EC1:0")):
+@pytest.mark.parametrize("added", [
+    ("", "\n"), ("", "\r\n"), ("", "\r"), ("  ", "  \r\n"), (" ", ""), ("\ufeff", ""),
+    ("\ufeff ", " \n"),
+])
+def test_what_a_scanner_adds_is_tolerated(token: str, verifier: Verifier,
+                                          added: tuple[str, str]) -> None:
+    """A keyboard-wedge scanner types CR/LF after the code, some add spaces, and some
+    text sources start with a UTF-8 BOM: the same token, as text and as bytes."""
+    before, after = added
+    text = before + token + after
+    assert verifier.check(text, REGISTRATION, now=NOW).claims.token_id
+    assert verifier.check(text.encode(), REGISTRATION, now=NOW).claims.token_id
+    assert verifier.verify(text, REGISTRATION, now=NOW).issuer
+
+
+def test_anything_else_around_a_token_is_refused(token: str, verifier: Verifier) -> None:
+    for variant in ("\n" + token, "\t" + token, token + "\t", token + "\x00", token + "\n\n x",
+                    token.lower(), token.replace("EC1:", "EC1:0"), token.replace("EC1:", "EC1: "),
+                    token[:40] + "\n" + token[40:], "\ufeff\ufeff" + token, token + "\ufeff"):
         rejected(ErrorCode.MALFORMED, lambda v=variant: verifier.verify(v, REGISTRATION))
 
 
@@ -753,3 +772,16 @@ def test_api_misuse_raises_invalid_argument(
     ):
         with pytest.raises(InvalidArgument):
             call()
+
+
+def test_to_dict_is_its_typed_dict(token: str, verifier: Verifier) -> None:
+    from typing import get_type_hints
+
+    from ecert_token.token.result import VerifiedTokenDict
+
+    fields = verifier.verify(token, REGISTRATION).to_dict()
+    hints = get_type_hints(VerifiedTokenDict)
+    assert list(fields) == list(hints)
+    for name, value in fields.items():
+        expected = hints[name]
+        assert isinstance(value, expected if expected in (str, int) else (str, type(None)))

@@ -29,26 +29,15 @@ def version(dist: str) -> str | None:
 
 def speedups() -> dict[str, str]:
     """Which optional C extensions ran (each is "C extension" or "pure Python")."""
-    from ..codec import base45, canonical
-    from ..crypto import ed25519
+    from .. import _speedups
 
-    return {
-        "base45": base45.IMPLEMENTATION,
-        "token reader": canonical.IMPLEMENTATION,
-        "batch signatures": "C extension" if ed25519.open_many is not None else "pure Python",
-    }
+    return {"accelerator": "C extension" if _speedups.extension is not None else "pure Python"}
 
 
 def describe(extra: dict[str, str | None] | None = None) -> dict[str, object]:
     """A JSON-ready description of this machine and the library versions."""
     libs: dict[str, str | None] = {name: version(name) for name in LIBRARIES}
     libs.update(extra or {})
-    try:
-        from nacl._sodium import ffi, lib
-
-        libs["libsodium"] = ffi.string(lib.sodium_version_string()).decode()
-    except (ImportError, AttributeError):
-        pass
     try:
         from cryptography.hazmat.backends.openssl import backend
 

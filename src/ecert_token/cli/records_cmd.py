@@ -28,6 +28,7 @@ from ..keys.terminal import (
     save_terminal,
 )
 from ..model import BusinessType
+from ..model.settlement import SettlementDict
 from ..settlement import (
     PersonRegistry,
     Receipt,
@@ -79,7 +80,7 @@ def _add_terminal_trust(p: argparse.ArgumentParser) -> None:
 
 
 def _scan(args: argparse.Namespace, terminal: TerminalSigningKey, at: int,
-          sequence: int) -> tuple[Receipt, dict[str, object] | None]:
+          sequence: int) -> tuple[Receipt, SettlementDict | None]:
     """Verify the token as ``ecert verify`` does; the receipt of what happened."""
     token = args.token.strip()
     business = BusinessType.from_code(args.business)

@@ -19,20 +19,13 @@ on the verifier's hot path (docs/performance.md):
   characters with ``bytes.translate``.  (A 65536-entry lookup table was
   slower: its 4 MB miss the CPU caches.)
 
-Where the optional C extension ``_base45`` was built (``setup.py``; it needs
-a C compiler at install time), :func:`b45decode` and :func:`b45encode` call
-it first: it answers for valid input and hands anything else back, so the
-pure-Python functions (``b45decode_python`` / ``b45encode_python``) still
-give every error.  ``ECERT_TOKEN_PURE_PYTHON=1`` in the environment at import
-time turns the extension off.  :data:`IMPLEMENTATION` says which is in use.
+The compiled accelerator (``ecert_token._accel``) has its own Base45 decoder
+for the tokens it reads; the tests hold it to this one.
 """
 
 from __future__ import annotations
 
 import functools
-from types import ModuleType
-
-from .. import speedups
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -59,41 +52,8 @@ def _masks(groups: int) -> tuple[int, int, int]:
 _MASKS = [_masks(g) for g in range(_MASK_CACHE_GROUPS + 1)]
 
 
-def _load_compiled() -> ModuleType | None:
-    if not speedups.allowed():
-        return None
-    try:
-        from . import _base45
-    except ImportError:  # built without a C compiler: pure Python
-        return None
-    return _base45
-
-
-_compiled = _load_compiled()
-IMPLEMENTATION = "C extension" if _compiled is not None else "pure Python"
-"""Which Base45 is in use (the benchmark reports it)."""
-
-
 def b45decode(text: str) -> bytes:
     """Decode Base45 text strictly; raise :class:`Base45Error` on any fault."""
-    if _compiled is not None:
-        data: bytes | None = _compiled.decode(text)
-        if data is not None:
-            return data
-    return b45decode_python(text)
-
-
-def b45encode(data: bytes) -> str:
-    """Encode bytes as Base45 text."""
-    if _compiled is not None:
-        text: str | None = _compiled.encode(data)
-        if text is not None:
-            return text
-    return b45encode_python(data)
-
-
-def b45decode_python(text: str) -> bytes:
-    """:func:`b45decode` in pure Python (the reference the C extension is tested against)."""
     if not isinstance(text, str):
         raise Base45Error("Base45 input must be text")
     groups, rest = divmod(len(text), 3)
@@ -139,8 +99,8 @@ _CHARS = bytes(ALPHABET.encode()[i - 1] if 1 <= i <= 45 else 0 for i in range(25
 """``bytes.translate`` table: digit value + 1 -> its character (0 stays 0)."""
 
 
-def b45encode_python(data: bytes) -> str:
-    """:func:`b45encode` in pure Python."""
+def b45encode(data: bytes) -> str:
+    """Encode bytes as Base45 text."""
     n = len(data)
     groups = n >> 1
     high, low, six, ones = (

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model.limits import MAX_KID_BYTES
 from . import cbor
 from .cbor import CBORError
 
@@ -30,7 +31,6 @@ TAG_SIGN1 = 18
 _TAG_ENCRYPT0_BYTE = b"\xd0"
 _TAG_SIGN1_BYTE = b"\xd2"
 
-MAX_KID_BYTES = 16
 _SIG1_CONTEXT = b"\x6aSignature1"
 _ENC0_CONTEXT = b"\x68Encrypt0"
 
@@ -177,107 +177,3 @@ def decode_encrypt0(data: bytes) -> Encrypt0:
     if encode_encrypt0(protected, iv, ciphertext) != data:
         raise COSEError("COSE_Encrypt0 is not deterministically encoded")
     return Encrypt0(protected, parse_protected(protected), iv, ciphertext)
-
-
-# --- The fast path --------------------------------------------------------
-#
-# The verifier reads both envelopes with ``split_encrypt0`` and
-# ``split_sign1``: when the bytes have exactly the canonical layout this
-# format writes (shortest headings, protected header ``{1: alg, 4: kid}`` in
-# that order, 13-byte IV, no trailing bytes) the fields are sliced out
-# directly; the strict CBOR decoder would read the same values from such
-# bytes.  Any other input goes through ``decode_encrypt0`` / ``decode_sign1``,
-# which give the answer or the error, so results and errors are unchanged.
-
-EncryptParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
-"""``(protected, alg, kid, iv, ciphertext, enc_structure)``."""
-SignParts = tuple[bytes, int, bytes, bytes, bytes, bytes]
-"""``(protected, alg, kid, payload, signature, to_be_signed)``."""
-
-_IV_HEADER = b"\xa1\x05\x4d"
-"""``{5: h'<13 bytes>'}``: the unprotected header with its IV heading."""
-SIGNATURE_HEADING = b"\x58\x40"
-"""The heading of a 64-byte byte string: a COSE_Sign1's Ed25519 signature."""
-_SIG1_PREFIX = b"\x84" + _SIG1_CONTEXT
-"""The Sig_structure's first bytes: the array heading and ``"Signature1"``."""
-_ENC0_PREFIX = b"\x83" + _ENC0_CONTEXT
-
-
-def encrypt0_opening(alg: int, kid: bytes) -> bytes:
-    """The first bytes of every canonical COSE_Encrypt0 under key ``(alg, kid)``:
-    tag, array heading, protected header, and the unprotected ``{5: `` with the
-    13-byte IV's heading; the IV follows."""
-    protected = encode_protected(alg, kid)
-    return b"\xd0\x83" + _head(len(protected)) + protected + _IV_HEADER
-
-
-def sign1_opening(alg: int, kid: bytes) -> bytes:
-    """The first bytes of every canonical COSE_Sign1 under key ``(alg, kid)`` whose
-    payload is 24 to 255 bytes long: tag, array heading, protected header, the
-    empty unprotected map, and the payload's one-byte-length heading; the
-    length follows."""
-    protected = encode_protected(alg, kid)
-    return b"\xd2\x84" + _head(len(protected)) + protected + b"\xa0\x58"
-
-
-def _protected_fields(data: bytes, start: int, end: int) -> tuple[int, bytes] | None:
-    """``(alg, kid)`` if ``data[start:end]`` is a canonical ``{1: alg, 4: kid}`` with a
-    one-byte alg, else None."""
-    if (end - start < 6 or data[start] != 0xA2 or data[start + 1] != ALG
-            or data[start + 3] != KID or end - start != 5 + data[start + 4] - 0x40
-            or not 0x41 <= data[start + 4] <= 0x40 + MAX_KID_BYTES):
-        return None
-    a = data[start + 2]
-    if a <= 0x17:
-        return a, data[start + 5:end]
-    if 0x20 <= a <= 0x37:
-        return 0x1F - a, data[start + 5:end]
-    return None
-
-
-def split_encrypt0(data: bytes) -> EncryptParts:
-    """The fields of :func:`decode_encrypt0` and the Enc_structure, with its errors."""
-    try:
-        if data[0] == 0xD0 and data[1] == 0x83 and 0x46 <= data[2] <= 0x57:
-            p = 3 + data[2] - 0x40
-            if data[p:p + 3] == _IV_HEADER:
-                fields = _protected_fields(data, 3, p)
-                h = data[p + 16]
-                if h == 0x58 and data[p + 17] >= 24:  # the usual ciphertext heading
-                    start, end = p + 18, p + 18 + data[p + 17]
-                else:
-                    start, end = cbor.string_span(data, p + 16, cbor.BYTES)
-                if end == len(data) and fields is not None:
-                    aad = b"".join((_ENC0_PREFIX, data[2:p], b"\x40"))
-                    return (data[3:p], fields[0], fields[1], data[p + 3:p + 16], data[start:],
-                            aad)
-    except (IndexError, CBORError):
-        pass
-    env = decode_encrypt0(data)
-    return (env.protected, env.header.alg, env.header.kid, env.iv, env.ciphertext,
-            enc_structure(env.protected))
-
-
-def split_sign1(data: bytes) -> SignParts:
-    """The fields of :func:`decode_sign1` and the Sig_structure, with its errors."""
-    try:
-        if data[0] == 0xD2 and data[1] == 0x84 and 0x46 <= data[2] <= 0x57:
-            p = 3 + data[2] - 0x40
-            if data[p] == 0xA0:
-                fields = _protected_fields(data, 3, p)
-                h = data[p + 1]
-                if h == 0x58 and data[p + 2] >= 24:  # the usual payload heading
-                    start, end = p + 3, p + 3 + data[p + 2]
-                else:
-                    start, end = cbor.string_span(data, p + 1, cbor.BYTES)
-                if (end + 66 == len(data) and fields is not None
-                        and data[end:end + 2] == SIGNATURE_HEADING):
-                    protected = data[3:p]
-                    payload = data[start:end]
-                    tbs = b"".join((_SIG1_PREFIX, data[2:p], b"\x40", data[p + 1:end]))
-                    return protected, fields[0], fields[1], payload, data[end + 2:], tbs
-    except (IndexError, CBORError):
-        pass
-    msg = decode_sign1(data)
-    return (msg.protected, msg.header.alg, msg.header.kid, msg.payload, msg.signature,
-            sig_structure(msg.protected, msg.payload))

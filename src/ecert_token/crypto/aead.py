@@ -18,6 +18,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from ..errors import InvalidArgument
+from ..model.limits import AES_KEY_BYTES as KEY_BYTES
+from ..model.limits import ALG_AES_CCM_16_64_128, NONCE_BYTES, TAG_BYTES
 
 __all__ = [
     "ALG_AES_CCM_16_64_128",
@@ -29,11 +31,6 @@ __all__ = [
     "InvalidTag",
 ]
 
-ALG_AES_CCM_16_64_128 = 10
-KEY_BYTES = 16
-NONCE_BYTES = 13
-TAG_BYTES = 8
-
 
 class DecryptionFailed(Exception):
     """Wrong key, wrong nonce, or tampered ciphertext or header."""
@@ -44,6 +41,7 @@ class AesCcmKey:
 
     __slots__ = ("_aead",)
     alg = ALG_AES_CCM_16_64_128
+    nonce_bytes = NONCE_BYTES
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:

@@ -8,72 +8,40 @@ they are loaded as well, so a weak key never reaches the trust store.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
-from collections.abc import Callable
-from typing import Any
 
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from .. import speedups
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
+from ..model.limits import ALG_EDDSA, PUBLIC_KEY_BYTES, SIGNATURE_BYTES
 
 
-def _sign_open_fallback(m: object, mlen_p: object, signed: bytes, size: int, pk: bytes) -> int:
-    """``crypto_sign_open``'s answer through PyNaCl's wrapper: 0 if valid, else -1."""
+def signature_valid(signed: bytes, public_raw: bytes) -> bool:
+    """Is ``signed`` (a 64-byte signature followed by its message) valid under the
+    32-byte ``public_raw``?  libsodium's ``crypto_sign_open`` through PyNaCl's
+    public bindings."""
     try:
-        sodium.crypto_sign_open(signed[:size], pk)
+        sodium.crypto_sign_open(signed, public_raw)
     except nacl.exceptions.BadSignatureError:
-        return -1
-    return 0
+        return False
+    return True
 
 
-try:  # libsodium's own entry point, as PyNaCl's bindings call it (see Ed25519PublicKey.verify)
-    from nacl._sodium import ffi as _ffi
-    from nacl._sodium import lib as _lib
+__all__ = [
+    "ALG_EDDSA",
+    "PUBLIC_KEY_BYTES",
+    "SEED_BYTES",
+    "SIGNATURE_BYTES",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
+    "signature_valid",
+    "thumbprint_kid",
+    "validate_public_key",
+]
 
-    sign_open: Callable[[Any, Any, bytes, int, bytes], int] = _lib.crypto_sign_open
-    """libsodium's ``crypto_sign_open(m, mlen_p, sm, smlen, pk)``: 0 if ``sm`` is a valid
-    signature followed by its message.  Call it as ``sign_open(NULL, NULL, signed,
-    len(signed), public_raw)``: no output buffers, and cffi releases the GIL."""
-    _sign = _lib.crypto_sign
-    NULL: Any = _ffi.NULL
-except (ImportError, AttributeError):  # pragma: no cover - a PyNaCl without the cffi module
-    sign_open = _sign_open_fallback
-    _sign = None
-    NULL = None
-
-
-_SIGN_OPEN_TYPE = ("int(*)(unsigned char *, unsigned long long *, unsigned char *, "
-                   "unsigned long long, unsigned char *)")
-
-
-def _load_open_many() -> Callable[[list[bytes], list[bytes]], bytes] | None:
-    """The compiled batch check bound to libsodium's ``crypto_sign_open``, if built."""
-    if _sign is None or not speedups.allowed():
-        return None
-    try:
-        from . import _ed25519_batch
-    except ImportError:  # built without a C compiler
-        return None
-    pointer = _ffi.addressof(_lib, "crypto_sign_open")
-    if _ffi.getctype(_ffi.typeof(pointer)) != _SIGN_OPEN_TYPE:  # pragma: no cover
-        return None
-    return functools.partial(_ed25519_batch.open_many, int(_ffi.cast("uintptr_t", pointer)))
-
-
-open_many = _load_open_many()
-"""``open_many(signed, keys) -> bytes``: for each ``signed`` (signature + message)
-and 32-byte public key, 1 if valid else 0, all checked by libsodium inside one
-release of the GIL (``_ed25519_batch.c``); None where the extension is not
-built.  Same answers as :data:`sign_open`, one at a time."""
-
-ALG_EDDSA = -8
-PUBLIC_KEY_BYTES = 32
 SEED_BYTES = 32
-SIGNATURE_BYTES = 64
 
 
 def thumbprint_kid(public_key: bytes, size: int = 4) -> bytes:
@@ -102,10 +70,7 @@ class Ed25519PublicKey:
         """True if ``signature`` is valid for ``message``; never raises for bad input."""
         if len(signature) != SIGNATURE_BYTES:
             return False
-        signed = signature + message
-        # The same libsodium call as nacl.bindings.crypto_sign_open, without
-        # the output buffer it allocates and copies.
-        return sign_open(NULL, NULL, signed, len(signed), self.raw) == 0
+        return signature_valid(signature + message, self.raw)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Ed25519PublicKey) and other.raw == self.raw
@@ -140,13 +105,6 @@ class Ed25519PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached signature of ``message``."""
-        if _sign is not None:
-            # libsodium's crypto_sign as PyNaCl calls it, copying out only the
-            # signature instead of the whole signed message.
-            out = _ffi.new("unsigned char[]", len(message) + SIGNATURE_BYTES)
-            if _sign(out, NULL, message, len(message), self._secret) != 0:
-                raise InvalidArgument("signing failed")  # pragma: no cover - libsodium never fails
-            return bytes(_ffi.buffer(out, SIGNATURE_BYTES))
         return bytes(sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES])
 
     def __repr__(self) -> str:

@@ -1,22 +1,14 @@
-"""Routes: a key found by the exact bytes that open an envelope sealed with it.
+"""Routes: what the accelerator needs from each key, precomputed, by kid.
 
-A token names its keys in the COSE protected headers.  This format writes
-each envelope one way only: deterministic CBOR, the protected header
-``{1: alg, 4: kid}``, a 13-byte IV, a payload of one-byte length.  So for
-every key in a trust store, every canonical envelope made with it begins with
-the same bytes (tag, array heading, protected header, and the heading that
-follows it; see ``cose.encrypt0_opening`` / ``cose.sign1_opening``).  A route
-maps those bytes to the key and to everything the verifier derives from the
-key for each token: the AEAD's additional data (the Enc_structure) or the
-start of the Sig_structure, the key state and validity window as plain
-integers, the region scope.
-
-One dictionary lookup of a slice of the token then finds the key, proves the
-envelope's opening is canonical, and proves ``alg`` is the key's algorithm.
-Anything that does not hit a route (another encoding, an unknown kid, a wrong
-alg) is left to the general, strict decoders, which give the answer or the
-error; so routes change how fast a token is verified, never what the answer
-is.
+The compiled accelerator (``ecert_token._accel``) reads a token in the one
+canonical layout this format writes and must give exactly the answer of the
+Python pipeline (``token/verify.py``).  It cannot read key objects cheaply,
+so the trust store gives it, per kid, a tuple of plain values: the key's
+algorithm, the AEAD's additional data (the Enc_structure) or the start of the
+Sig_structure, the key state and validity window as integers, and the key
+object itself (which the pipeline's later stages read).  A route holds
+nothing the key does not say; the pure-Python pipeline reads the keys
+directly and never needs routes.
 """
 
 from __future__ import annotations
@@ -28,8 +20,9 @@ from ..codec import cose
 from .material import GroupKey, IssuerVerifyKey, KeyState, Validity
 
 _OPEN_LOW = -1
-_OPEN_HIGH = 2**63
-"""Bounds standing in for an open side of a validity window (times are >= 0)."""
+_OPEN_HIGH = 2**63 - 1
+"""Bounds standing in for an open side of a validity window (times are >= 0 and
+below 2**40), within a C ``long long``."""
 
 
 def window(validity: Validity) -> tuple[int, int]:
@@ -40,34 +33,34 @@ def window(validity: Validity) -> tuple[int, int]:
 
 
 class GroupRoute(NamedTuple):
-    """What decrypting under one group key needs, precomputed."""
+    """What opening an envelope under one group key needs."""
 
     key: GroupKey
+    alg: int
     aad: bytes
-    """The Enc_structure ``["Encrypt0", protected, h'']``."""
-    decrypt: Callable[[bytes, bytes, bytes], bytes]
-    """The AEAD's raw decrypt ``(nonce, ciphertext, aad)``; raises ``InvalidTag``."""
+    """The Enc_structure ``["Encrypt0", protected, h'']`` of the canonical header."""
+    open: Callable[[bytes, bytes, bytes], bytes | None]
+    """The key's AEAD ``open(nonce, ciphertext, aad)``: the plaintext or None."""
     revoked: bool
     not_before: int
     not_after: int
 
 
 class IssuerRoute(NamedTuple):
-    """What checking a signature of one issuer key needs, precomputed."""
+    """What checking a signature of one issuer key needs."""
 
     key: IssuerVerifyKey
+    alg: int
     sig_prefix: bytes
     """The Sig_structure up to the payload: ``["Signature1", protected, h'',``."""
     public_raw: bytes
     revoked: bool
     not_before: int
     not_after: int
-    regions: frozenset[str] | None
 
 
 class Routes(NamedTuple):
-    """Envelope opening -> route: COSE_Encrypt0 openings to group keys, COSE_Sign1
-    openings to issuer keys.  Built once per trust store and shared: read-only."""
+    """kid -> route, per kind.  Built once per trust store and shared: read-only."""
 
     groups: dict[bytes, GroupRoute]
     issuers: dict[bytes, IssuerRoute]
@@ -76,16 +69,16 @@ class Routes(NamedTuple):
 def build_routes(issuers: Iterable[IssuerVerifyKey], groups: Iterable[GroupKey]) -> Routes:
     """The routes of a trust store's keys (kids are unique per kind there)."""
     group_routes = {
-        cose.encrypt0_opening(gk.alg, gk.kid): GroupRoute(
-            gk, cose.enc_structure(cose.encode_protected(gk.alg, gk.kid)), gk.aead.raw_decrypt,
-            gk.state is KeyState.REVOKED, *window(gk.validity))
+        gk.kid: GroupRoute(
+            gk, gk.alg, cose.enc_structure(cose.encode_protected(gk.alg, gk.kid)),
+            gk.aead.open, gk.state is KeyState.REVOKED, *window(gk.validity))
         for gk in groups
     }
-    issuer_routes = {}
-    for ik in issuers:
-        protected = cose.encode_protected(ik.alg, ik.kid)
-        issuer_routes[cose.sign1_opening(ik.alg, ik.kid)] = IssuerRoute(
-            # The Sig_structure of an empty payload, minus that payload's heading.
-            ik, cose.sig_structure(protected, b"")[:-1], ik.public_key.raw,
-            ik.state is KeyState.REVOKED, *window(ik.validity), ik.regions)
+    issuer_routes = {
+        # The Sig_structure of an empty payload, minus that payload's heading.
+        ik.kid: IssuerRoute(
+            ik, ik.alg, cose.sig_structure(cose.encode_protected(ik.alg, ik.kid), b"")[:-1],
+            ik.public_key.raw, ik.state is KeyState.REVOKED, *window(ik.validity))
+        for ik in issuers
+    }
     return Routes(group_routes, issuer_routes)

@@ -29,6 +29,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from ..errors import EcertError, ErrorCode
 from .claims import TokenClaims
@@ -100,6 +101,18 @@ def parse_handle(handle: object) -> HandleParts:
     return HandleParts(int.from_bytes(raw[1:5], "big"), raw[5:17], raw[17:])
 
 
+class SettlementDict(TypedDict):
+    """:meth:`Settlement.to_dict`: the national interface's field names."""
+
+    mdtrt_cert_type: str
+    mdtrt_cert_no: str | None
+    insuplc_admdvs: str
+    insutype: str
+    business_type: str
+    business_class: str
+    ec_qr_channel: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """What a verified code gives the settlement request (national interface names).
@@ -129,7 +142,7 @@ class Settlement:
         return cls(compose_handle(claims), claims.region, claims.insurance_type,
                    claims.business_type, claims.channel.national_code)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> SettlementDict:
         """JSON-ready, keyed by the national interface's field names."""
         return {
             "mdtrt_cert_type": self.mdtrt_cert_type.value,

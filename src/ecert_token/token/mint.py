@@ -14,12 +14,12 @@ from collections.abc import Callable
 from ..clock import Clock, system_clock
 from ..codec import cose
 from ..codec.cwt import encode_claims
-from ..codec.trusted import twin_of
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
 from ..model import BusinessType, Channel, Credential, FamilyAccount, TokenClaims
-from ..model.claims import MAX_TOKEN_ID_BYTES, MIN_TOKEN_ID_BYTES
 from ..model.codes import PAYER_REFUSED, may_use
+from ..model.construct import construct
+from ..model.limits import MIN_TOKEN_ID_BYTES
 from .policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from .text import to_text
 
@@ -109,11 +109,13 @@ class Issuer:
         expires_at = issued_at + lifetime
         token_id = (self._random(MIN_TOKEN_ID_BYTES) if self._token_ids is None
                     else self._token_ids(credential.credential_id, expires_at))
-        claims = _new_claims(
-            token_id, issued_at, expires_at, credential,
-            business_type=business_type,
-            channel=credential.channel if channel is None else channel,
-            actor_id=None if actor is None else actor.credential_id,
+        claims = construct(
+            TokenClaims,
+            token_id, issued_at, expires_at,
+            credential.credential_id, credential.subject_kind, credential.region,
+            credential.insurance_type, credential.masked_name, business_type,
+            credential.channel if channel is None else channel,
+            None if actor is None else actor.credential_id,
         )
         return self.mint_claims(claims)
 
@@ -143,50 +145,6 @@ class Issuer:
         signed = cose.encode_sign1(self._sign_protected, payload, signature)
         nonce, ciphertext = self.group_key.aead.encrypt(signed, self._aad, self._random)
         return to_text(cose.encode_encrypt0(self._enc_protected, nonce, ciphertext))
-
-
-_CLAIMS_TWIN = twin_of(TokenClaims)
-
-
-def _new_claims(
-    token_id: bytes, issued_at: int, expires_at: int, credential: Credential, *,
-    business_type: BusinessType, channel: Channel, actor_id: str | None,
-) -> TokenClaims:
-    """``TokenClaims(...)`` from a validated credential, without re-validating it.
-
-    Makes exactly the checks of ``TokenClaims.__post_init__`` that the
-    credential (validated when it was built) and ``mint`` do not already
-    guarantee, with the same errors, then builds the frozen object through
-    its twin (see codec/trusted.py): minting is a hot path too.
-    """
-    if not isinstance(token_id, bytes) or not (
-        MIN_TOKEN_ID_BYTES <= len(token_id) <= MAX_TOKEN_ID_BYTES
-    ):
-        raise InvalidArgument("token id must be 8 to 16 bytes")
-    for name, value in (("issued_at", issued_at), ("expires_at", expires_at)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**40:
-            raise InvalidArgument(f"{name} must be a Unix time in whole seconds")
-    if expires_at <= issued_at:
-        raise InvalidArgument("expires_at must be after issued_at")
-    if not isinstance(channel, Channel):
-        raise InvalidArgument("channel must be a Channel")
-    if actor_id is not None and actor_id == credential.credential_id:
-        raise InvalidArgument("actor must differ from the subject")
-    c = object.__new__(_CLAIMS_TWIN)
-    c.token_id = token_id
-    c.issued_at = issued_at
-    c.expires_at = expires_at
-    c.credential_id = credential.credential_id
-    c.subject_kind = credential.subject_kind
-    c.region = credential.region
-    c.insurance_type = credential.insurance_type
-    c.masked_name = credential.masked_name
-    c.business_type = business_type
-    c.channel = channel
-    c.actor_id = actor_id
-    c.__class__ = TokenClaims
-    claims: TokenClaims = c
-    return claims
 
 
 def _check_ttl(ttl: int) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 
 from ..clock import Clock, system_clock
 from ..errors import InvalidArgument
@@ -19,7 +20,7 @@ def _accepts_all() -> frozenset[BusinessType]:
     return frozenset(BusinessType)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class VerifyPolicy:
     """What a verifier accepts.
 
@@ -28,17 +29,35 @@ class VerifyPolicy:
       not-before and issued-at; small (5 s) so a 60 s code is not silently
       valid for twice as long, and capped at 30 s;
     * ``max_lifetime``: longest exp - iat accepted;
+      (both durations: whole seconds as an ``int``, or a ``datetime.timedelta``
+      of whole seconds; they are kept as ``int`` seconds);
     * ``clock``: where "now" comes from (injectable for tests);
     * ``credential_usable``: optional hook that says whether a credential id
       may still be used (for example, not unbound since the code was minted);
       asked for the subject and, on a family code, for the presenting holder.
     """
 
-    business_types: frozenset[BusinessType] = field(default_factory=_accepts_all)
-    leeway: int = DEFAULT_LEEWAY
-    max_lifetime: int = MAX_TTL
-    clock: Clock = system_clock
-    credential_usable: Callable[[str], bool] | None = None
+    business_types: frozenset[BusinessType]
+    leeway: int
+    max_lifetime: int
+    clock: Clock
+    credential_usable: Callable[[str], bool] | None
+
+    def __init__(
+        self,
+        business_types: frozenset[BusinessType] | None = None,
+        leeway: int | timedelta = DEFAULT_LEEWAY,
+        max_lifetime: int | timedelta = MAX_TTL,
+        clock: Clock = system_clock,
+        credential_usable: Callable[[str], bool] | None = None,
+    ) -> None:
+        init = object.__setattr__  # frozen: the one place the fields are set
+        init(self, "business_types", _accepts_all() if business_types is None else business_types)
+        init(self, "leeway", _seconds(leeway, "leeway"))
+        init(self, "max_lifetime", _seconds(max_lifetime, "max_lifetime"))
+        init(self, "clock", clock)
+        init(self, "credential_usable", credential_usable)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not isinstance(self.business_types, frozenset) or not all(
@@ -62,6 +81,17 @@ class VerifyPolicy:
         ``iat + max_lifetime + leeway``.  Stores are built with this as ``max_lifetime``.
         """
         return self.max_lifetime + 2 * self.leeway + 1
+
+
+def _seconds(value: object, name: str) -> object:
+    """A duration as whole seconds: an int as it is, a timedelta of whole seconds as
+    its int; anything else is left for the range checks to refuse."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        if seconds != int(seconds):
+            raise InvalidArgument(f"{name} must be whole seconds")
+        return int(seconds)
+    return value
 
 
 def business_type_accepts(requested: BusinessType, presented: BusinessType) -> bool:

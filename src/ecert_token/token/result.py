@@ -3,9 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from ..model import BusinessClass, CertType, TokenClaims
-from ..model.settlement import Settlement
+from ..model.settlement import Settlement, SettlementDict
+
+__all__ = ["VerifiedToken", "VerifiedTokenDict"]
+
+
+class VerifiedTokenDict(TypedDict):
+    """:meth:`VerifiedToken.to_dict`: JSON-ready fields, codes in their wire form."""
+
+    cert_type: str
+    credential_id: str
+    actor_id: str | None
+    subject_kind: str
+    insured_region: str
+    insurance_type: str
+    masked_name: str
+    business_type: str
+    business_class: str
+    channel: str
+    issued_at: int
+    expires_at: int
+    token_id: str
+    issuer: str
+    issuer_kid: str
+    group_kid: str
+    settlement: SettlementDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +65,7 @@ class VerifiedToken:
         """The settlement request's fields (``mdtrt_cert_no`` is the 40-character handle)."""
         return Settlement.of(self.claims)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> VerifiedTokenDict:
         """JSON-ready fields, with codes in their wire form."""
         c = self.claims
         return {

@@ -1,4 +1,5 @@
-"""Helpers for the fast-path tests: seal arbitrary bytes as a token.
+"""Every verifier test runs on both implementations (the ``impl`` fixture); and
+helpers that seal arbitrary bytes as a token.
 
 ``seal`` signs and encrypts any payload with the test keys, with every
 envelope field overridable, so tests reach the claims and COSE parsers with
@@ -15,7 +16,12 @@ from ecert_token.codec import cose
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.token.text import to_text
 
-from ..conftest import deterministic_random
+from ..conftest import Impl, deterministic_random
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _both_implementations(impl: Impl) -> Impl:
+    return impl
 
 
 class Sealer:

@@ -1,0 +1,105 @@
+"""The one place where compiled code is chosen (as cbor2 5.x chose its C module in
+its ``__init__``): every other module asks here and never imports an extension.
+
+The optional C extensions are built by ``setup.py`` where a C compiler exists;
+without them the package is pure Python with the same results and the same
+errors.  Two environment variables, read once at import:
+
+* ``ECERT_TOKEN_PURE_PYTHON=1``: use no compiled code (to test or measure the
+  pure-Python path on a machine that has the extensions);
+* ``ECERT_REQUIRE_SPEEDUPS=1``: a missing extension is an ``ImportError``
+  instead of a silent fallback (CI sets it, so a broken build cannot pass as
+  "pure Python").
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+ENV_PURE_PYTHON = "ECERT_TOKEN_PURE_PYTHON"
+ENV_REQUIRE = "ECERT_REQUIRE_SPEEDUPS"
+
+
+def allowed() -> bool:
+    """May compiled extensions be used (the environment does not forbid them)?"""
+    return os.environ.get(ENV_PURE_PYTHON, "") in ("", "0")
+
+
+def required() -> bool:
+    """Must the compiled extensions be present (``ECERT_REQUIRE_SPEEDUPS=1``)?"""
+    return allowed() and os.environ.get(ENV_REQUIRE, "") == "1"
+
+
+def _load(name: str) -> ModuleType | None:
+    if not allowed():
+        return None
+    try:
+        return importlib.import_module(f"ecert_token.{name}")
+    except ImportError:
+        if required():
+            raise
+        return None
+
+
+extension = _load("_accel")
+"""The one compiled extension (``_accel.c``), or None."""
+
+
+def constants() -> dict[str, int]:
+    """The values the extension must have been compiled with (``model/limits.py``
+    and the claim keys of ``codec/cwt.py``)."""
+    from .codec import cwt
+    from .model import limits
+
+    return {
+        "ALG_EDDSA": limits.ALG_EDDSA,
+        "ALG_AES_CCM_16_64_128": limits.ALG_AES_CCM_16_64_128,
+        "NONCE_BYTES": limits.NONCE_BYTES,
+        "SIGNATURE_BYTES": limits.SIGNATURE_BYTES,
+        "PUBLIC_KEY_BYTES": limits.PUBLIC_KEY_BYTES,
+        "MAX_KID_BYTES": limits.MAX_KID_BYTES,
+        "CLAIM_SUB": cwt.SUB,
+        "CLAIM_EXP": cwt.EXP,
+        "CLAIM_IAT": cwt.IAT,
+        "CLAIM_CTI": cwt.CTI,
+        "CLAIM_ECERT": cwt.ECERT,
+    }
+
+
+def accelerator(rejections: tuple[tuple[str, str | None], ...]) -> Callable[..., Any] | None:
+    """The extension's ``open_token`` (stages 2 to 8 of ``token/verify.py`` for the
+    canonical layout), or None without the extension.
+
+    ``rejections`` is the pipeline's table of numbered rejections; an extension
+    compiled with another table or other constants is refused (``ImportError``),
+    for its answers would not be the pipeline's.
+    """
+    if extension is None:
+        return None
+    if constants() != extension.CONSTANTS or rejections != extension.REJECTIONS:
+        raise ImportError("ecert_token._accel was built from other value rules; rebuild it")
+    open_token: Callable[..., Any] = extension.open_token
+    return open_token
+
+
+def _choose_b45encode() -> Callable[[bytes], str]:
+    from .codec.base45 import b45encode as python
+
+    if extension is None:
+        return python
+    compiled: Callable[[bytes], str | None] = extension.b45encode
+
+    def b45encode(data: bytes) -> str:
+        text = compiled(data)
+        return text if text is not None else python(data)
+
+    return b45encode
+
+
+b45encode = _choose_b45encode()
+"""Base45 encoding for minting: the extension's (exactly the Python one's answer,
+or None for what it does not take), else ``codec.base45.b45encode``."""
