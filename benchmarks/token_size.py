@@ -1,8 +1,9 @@
 """Token length and QR version of typical tokens: the figures in the README.
 
 Deterministic (fixed keys, time and random bytes), so anyone who reruns it gets
-the same table:  python benchmarks/token_size.py [--json FILE]
-QR versions need the ``qr`` extra (segno).
+the same table:  python benchmarks/token_size.py [--suite sm] [--json FILE]
+QR versions need the ``qr`` extra (segno); ``--suite sm`` (SM2/SM3 + SM4-CCM
+keys) needs the ``gm`` extra.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ecert_token import (
 )
 from ecert_token.codec.base45 import b45decode
 from ecert_token.keys import keydir
+from ecert_token.keys.suite import Suite
 from ecert_token.token.text import PREFIX
 from ecert_token.vectors import seeded_random
 
@@ -42,10 +44,11 @@ def _credential(cid: str, name: str, region: str = "110105") -> Credential:
                       NOW - 86_400)
 
 
-def measure() -> list[Row]:
+def measure(suite: str = "ed25519") -> list[Row]:
     from ecert_token.qr import qr_version
 
-    keys = keydir.generate(random_bytes=seeded_random(b"token-size keys"))
+    keys = keydir.generate(random_bytes=seeded_random(b"token-size keys"),
+                           suite=Suite.parse(suite))
     issuer = Issuer(keys.signing_key, keys.group_key, random_bytes=seeded_random(b"nonces"))
     holder = _credential("E4Q7ZK2M9PXA", "张*丰")
     member = _credential("K8D2WQ5T7RNB", "张*")
@@ -82,8 +85,10 @@ def markdown(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", help="also write the rows as JSON to this file")
+    parser.add_argument("--suite", choices=[s.value for s in Suite], default="ed25519",
+                        help="cipher suite of the keys (default ed25519)")
     args = parser.parse_args()
-    rows = measure()
+    rows = measure(args.suite)
     print(markdown(rows))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -15,16 +15,14 @@ from dataclasses import dataclass, field
 from .codec import cose
 from .codec.cose import COSEError
 from .codec.cwt import ClaimsError, decode_claims
-from .crypto.aead import ALG_AES_CCM_16_64_128, DecryptionFailed
-from .crypto.ed25519 import ALG_EDDSA
+from .crypto.aead import DecryptionFailed
 from .errors import EcertError, ErrorCode, InvalidArgument, TokenRejected
 from .keys.material import GroupKey
+from .keys.suite import ALG_NAMES
 from .keys.trust_store import TrustStore
 from .model import TokenClaims
 from .token.result import VerifiedToken
 from .token.text import PREFIX, TextError, from_text
-
-ALG_NAMES = {ALG_AES_CCM_16_64_128: "AES-CCM-16-64-128", ALG_EDDSA: "EdDSA"}
 
 NOT_VERIFIED = (
     "inspection only: the signature, time window, business type and replay were not checked"

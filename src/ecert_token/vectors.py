@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .codec import cose
-from .crypto.ed25519 import Ed25519PrivateKey
+from .codec.cwt import encode_claims
+from .crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey
+from .crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey
+from .crypto.sm4 import ALG_SM4_GCM
 from .errors import EcertError, ErrorCode, InvalidArgument
 from .inspect import inspect_token
 from .keys.jwk import (
@@ -31,8 +34,9 @@ from .keys.jwk import (
     issuer_public_from_jwk,
     issuer_public_jwk,
 )
-from .keys.keydir import KeyDir, generate
+from .keys.keydir import KeyDir, generate, new_group_key
 from .keys.material import GroupKey, IssuerSigningKey, IssuerVerifyKey, KeyState, Validity
+from .keys.suite import Suite
 from .keys.trust_store import TrustStore
 from .model import (
     BusinessType,
@@ -152,12 +156,42 @@ def sample_family() -> FamilyAccount:
 class _Keys:
     main: KeyDir
     rogue: KeyDir
+    sm: KeyDir
+    """The SM suite: an SM2 issuer key and an SM4-CCM group key."""
+    sm_gcm: GroupKey
+    sm_rogue: IssuerSigningKey
+    sm_custom_id: IssuerSigningKey
+    """An SM2 issuer key signing under a signer ID other than the default."""
+
+
+SM2_CUSTOM_ID = b"NHSA-SM issuer 01"
+
+
+def _seeded_sm2(key: IssuerSigningKey, name: bytes, uid: bytes | None = None
+                ) -> IssuerSigningKey:
+    """``key`` signing with nonces from a seeded stream (vectors only: the files must
+    regenerate byte for byte; a real SM2 key draws every nonce from os.urandom)."""
+    assert isinstance(key.private_key, SM2PrivateKey)
+    private = SM2PrivateKey(key.private_key.secret, uid or key.private_key.uid,
+                            random_bytes=seeded_random(SEED + b"/sm2-nonces/" + name))
+    return dataclasses.replace(key, private_key=private)
 
 
 def _keys() -> _Keys:
+    sm = generate("NHSA-SM", "national-sm", random_bytes=seeded_random(SEED + b"/keys/sm"),
+                  suite=Suite.SM)
+    rogue = generate("ROGUE", "rogue", random_bytes=seeded_random(SEED + b"/keys/sm-rogue"),
+                     suite=Suite.SM)
+    custom = generate("NHSA-SM-ID", "unused", random_bytes=seeded_random(SEED + b"/keys/sm-id"),
+                      suite=Suite.SM)
     return _Keys(
         main=generate("NHSA", "national", random_bytes=seeded_random(SEED + b"/keys/main")),
         rogue=generate("ROGUE", "rogue", random_bytes=seeded_random(SEED + b"/keys/rogue")),
+        sm=KeyDir.of(_seeded_sm2(sm.signing_key, b"main"), sm.group_key),
+        sm_gcm=new_group_key("national-sm-gcm", seeded_random(SEED + b"/keys/sm-gcm"),
+                             alg=ALG_SM4_GCM),
+        sm_rogue=_seeded_sm2(rogue.signing_key, b"rogue"),
+        sm_custom_id=_seeded_sm2(custom.signing_key, b"custom-id", SM2_CUSTOM_ID),
     )
 
 
@@ -383,10 +417,71 @@ def _malformed(k: _Keys) -> Vector:
     ))
 
 
+def _sm_trust(k: _Keys) -> Trust:
+    return Trust((k.sm.signing_key, k.sm_custom_id), (k.sm.group_key, k.sm_gcm))
+
+
+def _sm_valid(k: _Keys) -> Vector:
+    iss = _issuer(k.sm.signing_key, k.sm.group_key, "sm_valid")
+    gcm = _issuer(k.sm.signing_key, k.sm_gcm, "sm_valid_gcm")
+    custom = _issuer(k.sm_custom_id, k.sm.group_key, "sm_valid_custom_id")
+    p = sample_person()
+    return Vector("sm_valid", "the SM suite: SM2 signatures over SM3 (default signer ID) and "
+                  "SM4-CCM-16-64-128 or SM4-GCM encryption, chosen by the keys",
+                  _sm_trust(k), (
+        Check("SM2 + SM4-CCM registration code at the registration step", iss.mint(p, REG),
+              REG, NOW, VALID),
+        Check("SM2 + SM4-CCM purchase code at a pharmacy till, 30 s after issue",
+              iss.mint(p, BUY), BUY, NOW + 30, VALID),
+        Check("SM2 + SM4-GCM registration code", gcm.mint(p, REG), REG, NOW, VALID),
+        Check("SM2 under the signer ID 'NHSA-SM issuer 01' (JWK member sm2_id)",
+              custom.mint(p, REG), REG, NOW, VALID),
+    ))
+
+
+def _sealed(sk: IssuerSigningKey, gk: GroupKey, sign_alg: int, tag: str) -> str:
+    """A token whose COSE_Sign1 names ``sign_alg`` under ``sk``'s kid, signed by ``sk``."""
+    protected = cose.encode_protected(sign_alg, sk.kid)
+    payload = encode_claims(_claims(tag, NOW, NOW + 60))
+    signature = sk.private_key.sign(cose.sig_structure(protected, payload))
+    enc = cose.encode_protected(gk.alg, gk.kid)
+    nonce, ciphertext = gk.aead.encrypt(
+        cose.encode_sign1(protected, payload, signature), cose.enc_structure(enc),
+        seeded_random(SEED + b"/sealed/" + tag.encode()))
+    return to_text(cose.encode_encrypt0(enc, nonce, ciphertext))
+
+
+def _sm_rejected(k: _Keys) -> Vector:
+    iss = _issuer(k.sm.signing_key, k.sm.group_key, "sm_rejected")
+    impostor = dataclasses.replace(k.sm_rogue, issuer=k.sm.signing_key.issuer,
+                                   kid=k.sm.signing_key.kid)
+    forged = _issuer(impostor, k.sm.group_key, "sm_bad_signature")
+    p = sample_person()
+    trust = Trust((k.sm.signing_key, k.main.signing_key),
+                  (k.sm.group_key, k.sm_gcm, k.main.group_key))
+    token = iss.mint(p, REG)
+    return Vector("sm_rejected", "SM-suite codes that must be refused, with the same codes "
+                  "as the Ed25519 suite; the algorithm comes from the key bound to the kid",
+                  trust, (
+        Check("first presentation", token, REG, NOW, VALID),
+        Check("second presentation, 5 s later", token, REG, NOW + 5, ErrorCode.REPLAYED),
+        Check("bit 0 of the last byte (the SM4-CCM tag)",
+              _flip(iss.mint(p, REG), "ciphertext", -1), REG, NOW, ErrorCode.DECRYPTION_FAILED),
+        Check("the trusted SM2 kid, signed by another SM2 key", forged.mint(p, REG), REG, NOW,
+              ErrorCode.BAD_SIGNATURE),
+        Check("an SM2 key's kid with the EdDSA alg (-8) in the COSE_Sign1",
+              _sealed(k.sm.signing_key, k.sm.group_key, ALG_EDDSA, "sm-as-ed"), REG, NOW,
+              ErrorCode.MALFORMED),
+        Check("an Ed25519 key's kid with the SM2 alg (-65537) in the COSE_Sign1",
+              _sealed(k.main.signing_key, k.main.group_key, ALG_SM2_SM3, "ed-as-sm"), REG, NOW,
+              ErrorCode.MALFORMED),
+    ))
+
+
 BUILDERS: tuple[Callable[[_Keys], Vector], ...] = (
     _valid, _family_member, _expired, _not_yet_valid, _time_window, _lifetime_too_long,
     _replayed, _tampered, _wrong_business_type, _unknown_key, _wrong_region, _bad_signature,
-    _key_revoked, _key_not_valid, _malformed,
+    _key_revoked, _key_not_valid, _malformed, _sm_valid, _sm_rejected,
 )
 
 
@@ -556,6 +651,10 @@ def check_document(document: dict[str, Any]) -> list[tuple[str, dict[str, object
 
 
 def seed_matches(key: dict[str, Any]) -> bool:
-    """Does an issuer key's published test seed give its public key?"""
+    """Does an issuer key's published test seed (an SM2 key's ``d``) give its public key?"""
     seed = bytes.fromhex(key["test_only_private_seed_hex"])
-    return bool(Ed25519PrivateKey(seed).public_key.raw == b64url_decode(key["public_jwk"]["x"]))
+    jwk = key["public_jwk"]
+    if jwk.get("crv") == "SM2":
+        public = b64url_decode(jwk["x"]) + b64url_decode(jwk["y"])
+        return bool(SM2PrivateKey(seed).public_key.raw == public)
+    return bool(Ed25519PrivateKey(seed).public_key.raw == b64url_decode(jwk["x"]))

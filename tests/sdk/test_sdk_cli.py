@@ -153,6 +153,6 @@ def test_vectors_command_shows_progress_and_matches_the_published_files(
     assert sorted(files) == published
     progress = run.stderr.splitlines()
     assert progress[0] == f"[1/{len(files)}] valid"
-    assert progress[-1] == f"[{len(files)}/{len(files)}] malformed"
+    assert progress[-1] == f"[{len(files)}/{len(files)}] sm_rejected"
     for name in files:
         assert (out / name).read_bytes() == (VECTOR_DIR / name).read_bytes()

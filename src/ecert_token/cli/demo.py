@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..clock import FixedClock, system_clock
 from ..errors import EcertError
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..token import Issuer, Verifier, VerifyPolicy
 
@@ -39,7 +40,7 @@ def _rejected(verifier: Verifier, token: str, business: BusinessType) -> None:
         raise SystemExit("demo error: a token that should be rejected was accepted")
 
 
-def run_demo(qr: bool = True) -> int:
+def run_demo(qr: bool = True, suite: Suite = Suite.ED25519) -> int:
     now = system_clock()
     # The terminal has been running for five minutes when the person arrives: a
     # replay store that started empty refuses codes minted before it started
@@ -47,9 +48,11 @@ def run_demo(qr: bool = True) -> int:
     terminal_clock = FixedClock(now - 300)
     _step("1. The issuing platform makes an issuer key and a verifier-group key;"
           " a hospital terminal with the group key has been running for five minutes")
-    keys = keydir.generate()
-    print(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} (Ed25519)")
-    print(f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()} (AES-CCM-16-64-128)")
+    keys = keydir.generate(suite=suite)
+    print(f"   issuer {keys.signing_key.issuer}, kid {keys.signing_key.kid.hex()} "
+          f"({ALG_NAMES[keys.signing_key.public.alg]})")
+    print(f"   group  {keys.group_key.group}, kid {keys.group_key.kid.hex()} "
+          f"({ALG_NAMES[keys.group_key.alg]})")
 
     person = Credential(
         credential_id="E4Q7ZK2M9PXA",

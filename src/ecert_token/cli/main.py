@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import EcertError, InvalidArgument
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, Credential, InsuranceType, Region, mask_name
 from ..model.codes import SubjectKind
 from ..settlement.handles import settlement_token_ids
@@ -57,7 +58,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         if not args.force:
             raise InvalidArgument(_OUT_NOT_EMPTY)
         backup = _backup(out)
-    keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions)
+    keys = keydir.generate(issuer=args.issuer, group=args.group, regions=regions,
+                           suite=Suite.parse(args.suite))
     keydir.save(keys, out)
     emit(
         {
@@ -68,6 +70,9 @@ def cmd_keygen(args: argparse.Namespace) -> int:
             "group": keys.group_key.group,
             "group_kid": keys.group_key.kid.hex(),
             "regions": sorted(regions) if regions else None,
+            "suite": args.suite,
+            "issuer_alg": ALG_NAMES[keys.signing_key.public.alg],
+            "group_alg": ALG_NAMES[keys.group_key.alg],
         }
     )
     return EXIT_OK
@@ -101,7 +106,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(qr=not args.no_qr)
+    return run_demo(qr=not args.no_qr, suite=Suite.parse(args.suite))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--issuer", default="NHSA", help="issuer code (default NHSA)")
     p.add_argument("--group", default="national", help="verifier group name")
     p.add_argument("--regions", help="comma-separated province prefixes this issuer may serve")
+    p.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="ed25519 (Ed25519 + AES-CCM, default) or sm (SM2/SM3 + SM4-CCM; "
+                        "needs the gm extra)")
     p.add_argument("--force", action="store_true",
                    help="if --out is not empty, move it to <out>.backup-<time> first")
     p.set_defaults(func=cmd_keygen)
@@ -144,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="mint, show, verify; then a replay and an expired code")
     p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    p.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="cipher suite of the demo's keys (sm: SM2/SM3 + SM4-CCM)")
     p.set_defaults(func=cmd_demo)
 
     sdk_cmd.register(sub)

@@ -31,6 +31,7 @@ from ..keys.cose_key import KID, group_key_from_cose_key, issuer_public_to_cose_
 from ..keys.files import read_private, write_file
 from ..keys.jwk import b64url, issuer_public_jwk
 from ..keys.material import GroupKey, IssuerVerifyKey, Validity
+from ..keys.suite import ALG_NAMES, Suite
 from ..keys.terminal import load_terminal_public
 from ..keys.trust_store import TrustStore
 from ..trust import (
@@ -52,6 +53,7 @@ from .output import EXIT_OK, emit
 
 DEFAULT_LIFETIME = 30 * 86_400
 ROOT_PEM = "root.key.pem"
+ROOT_SM2 = "root.key.jwk.json"
 ROOT_PUB = "root.pub.cose"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -83,6 +85,13 @@ def _window(v: Validity) -> dict[str, int | None]:
     return {"not_before": v.not_before, "not_after": v.not_after}
 
 
+def _public_coordinates(raw: bytes) -> dict[str, str]:
+    """``x`` of an Ed25519 key; ``x`` and ``y`` of an SM2 key (64 bytes), as in their JWKs."""
+    if len(raw) == 64:
+        return {"x": b64url(raw[:32]), "y": b64url(raw[32:])}
+    return {"x": b64url(raw)}
+
+
 def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
     """A JSON view of a trust list (public data only)."""
     return {
@@ -93,7 +102,8 @@ def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
         "issuer_keys": [
             {"issuer": k.issuer, "kid": k.kid.hex(), "state": k.state.value,
              "regions": sorted(k.regions) if k.regions is not None else None,
-             "x": b64url(k.public_key.raw), **_window(k.validity)}
+             "alg": ALG_NAMES[k.alg], **_public_coordinates(k.public_key.raw),
+             **_window(k.validity)}
             for k in tl.issuer_keys
         ],
         "group_keys": [
@@ -170,13 +180,16 @@ def trust_store_from_args(args: argparse.Namespace, now: int | None = None) -> T
 
 
 def cmd_trust_keygen(args: argparse.Namespace) -> int:
-    """Create the national root key (private PEM 0600, pinned public COSE_Key)."""
+    """Create the national root key (private PEM 0600, or an SM2 JWK for ``--suite sm``;
+    pinned public COSE_Key)."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    key = RootSigningKey.generate()
-    save_root(key, out / ROOT_PEM, out / ROOT_PUB, _passphrase(args))
-    emit({"root_kid": key.kid.hex(), "private_key": str(out / ROOT_PEM),
-           "public_key": str(out / ROOT_PUB)})
+    suite = Suite.parse(args.suite)
+    key = RootSigningKey.generate(suite=suite)
+    private = out / (ROOT_SM2 if suite is Suite.SM else ROOT_PEM)
+    save_root(key, private, out / ROOT_PUB, _passphrase(args))
+    emit({"root_kid": key.kid.hex(), "private_key": str(private),
+          "public_key": str(out / ROOT_PUB), "alg": ALG_NAMES[key.alg]})
     return EXIT_OK
 
 
@@ -325,6 +338,8 @@ def register(subparsers: Any) -> None:
 
     p = _add(tsub, "keygen", cmd_trust_keygen, "create the national root key")
     p.add_argument("--out", required=True, help="directory for root.key.pem and root.pub.cose")
+    p.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="ed25519 (default) or sm: an SM2 root (root.key.jwk.json)")
     _passphrase_arg(p)
 
     p = _add(tsub, "build", cmd_trust_build, "build an unsigned trust list from key dirs")
@@ -340,7 +355,7 @@ def register(subparsers: Any) -> None:
 
     p = _add(tsub, "sign", cmd_trust_sign, "sign a built payload with the root key")
     p.add_argument("payload", help="payload file from 'trust build'")
-    p.add_argument("--root-key", required=True, help="root.key.pem")
+    p.add_argument("--root-key", required=True, help="root.key.pem (SM2: root.key.jwk.json)")
     p.add_argument("--out", required=True, help="signed list file (COSE_Sign1)")
     _passphrase_arg(p)
 

@@ -26,6 +26,7 @@ __all__ = [
     "KEY_BYTES",
     "NONCE_BYTES",
     "TAG_BYTES",
+    "Aead",
     "AesCcmKey",
     "DecryptionFailed",
     "InvalidTag",
@@ -36,12 +37,40 @@ class DecryptionFailed(Exception):
     """Wrong key, wrong nonce, or tampered ciphertext or header."""
 
 
-class AesCcmKey:
+class Aead:
+    """What a group key's AEAD offers the minter and the verifier (AES-CCM here, the SM4
+    modes in crypto/sm4.py): its COSE ``alg``, nonce and tag sizes, ``encrypt`` under a
+    fresh nonce, ``open`` (None on any fault), ``decrypt`` (raising) and ``raw_decrypt``."""
+
+    __slots__ = ()
+    alg: int
+    nonce_bytes: int
+    tag_bytes: int
+    name: str
+
+    def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
+        raise NotImplementedError  # pragma: no cover - every AEAD defines it
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        """Decrypt and authenticate; :class:`DecryptionFailed` on any fault.
+
+        The nonce length is checked here: the underlying library would accept
+        other lengths than COSE's.
+        """
+        plaintext = self.open(nonce, ciphertext, aad)
+        if plaintext is None:
+            raise DecryptionFailed
+        return plaintext
+
+
+class AesCcmKey(Aead):
     """A 128-bit AES-CCM key with COSE's fixed nonce and tag sizes."""
 
     __slots__ = ("_aead",)
     alg = ALG_AES_CCM_16_64_128
     nonce_bytes = NONCE_BYTES
+    tag_bytes = TAG_BYTES
+    name = "AES-CCM-16-64-128"
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:
@@ -56,17 +85,6 @@ class AesCcmKey:
         if len(nonce) != NONCE_BYTES:
             raise InvalidArgument("the random source returned the wrong number of bytes")
         return nonce, self._aead.encrypt(nonce, plaintext, aad)
-
-    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        """Decrypt and authenticate; :class:`DecryptionFailed` on any fault.
-
-        The nonce length is checked here: the underlying library would accept
-        other lengths than COSE's 13 bytes.
-        """
-        plaintext = self.open(nonce, ciphertext, aad)
-        if plaintext is None:
-            raise DecryptionFailed
-        return plaintext
 
     @property
     def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:

@@ -13,19 +13,38 @@ On import, an optional ``key_ops`` (4) is accepted when it allows what we do
 with the key (verify, 2, for public keys; decrypt, 4, for group keys):
 python-cwt and other libraries add it.  Export never writes it.
 
+The SM suite's keys (docs/sm-suite.md) take the same two shapes:
+
+* an SM2 public key: ``{1: 2 (EC2), 2: kid, 3: -65537 (SM2 over SM3),
+  -1: -65537 (crv SM2, private use), -2: x, -3: y}`` with 32-byte coordinates,
+  and ``-65537: signer ID`` (a private-use label) only for an ID other than the
+  default;
+* an SM4 group key: ``{1: 4, 2: kid, 3: -65539 (SM4-CCM-16-64-128) or -65538
+  (SM4-GCM), -1: k}`` with a 16-byte ``k``.
+
 Like JWK import, only the key and its kid come from the map; the binding
 (issuer, regions, window, state) comes from the caller or the trust list.
-Public keys are validated on import (no identity or small-order points).
+Public keys are validated on import (Ed25519: no identity or small-order
+points; SM2: on the curve, of order n).
 """
 
 from __future__ import annotations
 
 from ..codec import cbor
 from ..codec.cbor import CBORError
-from ..crypto.aead import ALG_AES_CCM_16_64_128, KEY_BYTES
+from ..crypto.aead import KEY_BYTES
 from ..crypto.ed25519 import ALG_EDDSA, Ed25519PublicKey
-from ..errors import ErrorCode, KeyMaterialError
-from .material import ALWAYS, GroupKey, IssuerVerifyKey, KeyState, Validity
+from ..crypto.sm2 import ALG_SM2_SM3, DEFAULT_ID, MAX_ID_BYTES, SM2PublicKey
+from ..errors import EcertError, ErrorCode, KeyMaterialError
+from .material import (
+    ALWAYS,
+    GroupKey,
+    IssuerVerifyKey,
+    KeyState,
+    PublicKey,
+    Validity,
+)
+from .suite import ALG_NAMES, GROUP_ALGS
 from .terminal import TerminalKey
 
 KTY = 1
@@ -41,15 +60,30 @@ OKP_X = -2
 OKP_D = -4
 SYMMETRIC_K = -1
 CRV_ED25519 = 6
+KTY_EC2 = 2
+EC2_Y = -3
+CRV_SM2 = -65537
+"""sm2p256v1: no COSE curve id is registered; this one is from the private-use range."""
+EC2_SM2_ID = -65537
+"""An SM2 key's signer ID (bstr), a private-use label present only for a non-default ID."""
 
 _OKP_LABELS = frozenset({KTY, KID, ALG, OKP_CRV, OKP_X})
+_EC2_LABELS = frozenset({KTY, KID, ALG, OKP_CRV, OKP_X, EC2_Y})
+_EC2_LABELS_WITH_ID = _EC2_LABELS | {EC2_SM2_ID}
 _SYMMETRIC_LABELS = frozenset({KTY, KID, ALG, SYMMETRIC_K})
 
 
 def issuer_public_cose_map(key: IssuerVerifyKey) -> dict[int, object]:
     """The COSE_Key map of an issuer's public key (for embedding in a trust list)."""
+    public = key.public_key
+    if isinstance(public, SM2PublicKey):
+        out: dict[int, object] = {KTY: KTY_EC2, KID: key.kid, ALG: ALG_SM2_SM3,
+                                  OKP_CRV: CRV_SM2, OKP_X: public.raw[:32], EC2_Y: public.raw[32:]}
+        if public.uid != DEFAULT_ID:
+            out[EC2_SM2_ID] = public.uid
+        return out
     return {KTY: KTY_OKP, KID: key.kid, ALG: ALG_EDDSA, OKP_CRV: CRV_ED25519,
-            OKP_X: key.public_key.raw}
+            OKP_X: public.raw}
 
 
 def terminal_public_cose_map(key: TerminalKey) -> dict[int, object]:
@@ -64,7 +98,7 @@ def issuer_public_to_cose_key(key: IssuerVerifyKey) -> bytes:
 
 def group_key_to_cose_key(key: GroupKey) -> bytes:
     """The group's secret AEAD key as a COSE_Key; store it with mode 0600."""
-    return cbor.dumps({KTY: KTY_SYMMETRIC, KID: key.kid, ALG: ALG_AES_CCM_16_64_128,
+    return cbor.dumps({KTY: KTY_SYMMETRIC, KID: key.kid, ALG: key.alg,
                        SYMMETRIC_K: key.secret})
 
 
@@ -116,6 +150,31 @@ def okp_public_from_map(value: dict[object, object]) -> tuple[bytes, Ed25519Publ
     return _check_kid(value[KID]), Ed25519PublicKey(x)
 
 
+def sm2_public_from_map(value: dict[object, object]) -> tuple[bytes, SM2PublicKey]:
+    """``(kid, validated public key)`` from an SM2 EC2 COSE_Key map."""
+    if OKP_D in value:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "a public COSE_Key must not hold d")
+    value = _without_key_ops(value, OP_VERIFY)
+    if (value.keys() not in (_EC2_LABELS, _EC2_LABELS_WITH_ID) or not _is(value[KTY], KTY_EC2)
+            or not _is(value[OKP_CRV], CRV_SM2) or not _is(value[ALG], ALG_SM2_SM3)):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "not an SM2 EC2 COSE_Key")
+    x, y = value[OKP_X], value[EC2_Y]
+    if type(x) is not bytes or type(y) is not bytes or len(x) != 32 or len(y) != 32:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "SM2 coordinates are 32-byte strings")
+    uid = value.get(EC2_SM2_ID, DEFAULT_ID)
+    if type(uid) is not bytes or (EC2_SM2_ID in value and uid == DEFAULT_ID) or not (
+            1 <= len(uid) <= MAX_ID_BYTES):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "an SM2 signer ID is 1 to 8191 bytes")
+    return _check_kid(value[KID]), SM2PublicKey(x + y, uid)
+
+
+def public_from_map(value: dict[object, object]) -> tuple[bytes, PublicKey]:
+    """``(kid, validated public key)`` from an Ed25519 OKP or SM2 EC2 COSE_Key map."""
+    if _is(value.get(KTY), KTY_EC2):
+        return sm2_public_from_map(value)
+    return okp_public_from_map(value)
+
+
 def issuer_public_from_cose_key(
     data: bytes,
     issuer: str,
@@ -123,21 +182,25 @@ def issuer_public_from_cose_key(
     validity: Validity = ALWAYS,
     state: KeyState = KeyState.VERIFY_ONLY,
 ) -> IssuerVerifyKey:
-    """Import an issuer's public COSE_Key; the binding comes from the caller."""
-    kid, public = okp_public_from_map(load_map(data))
+    """Import an issuer's public COSE_Key (Ed25519 or SM2); the binding comes from the
+    caller."""
+    kid, public = public_from_map(load_map(data))
     return IssuerVerifyKey(issuer, kid, public, regions, validity, state)
 
 
 def group_key_from_cose_key(
     data: bytes, group: str, validity: Validity = ALWAYS, state: KeyState = KeyState.PRIMARY
 ) -> GroupKey:
-    """Import a group's AEAD COSE_Key (kty Symmetric, alg 10, 16-byte k)."""
+    """Import a group's AEAD COSE_Key (kty Symmetric, alg 10 / -65539 / -65538, 16-byte k)."""
     value = _without_key_ops(load_map(data), OP_DECRYPT)
     if value.keys() != _SYMMETRIC_LABELS or not _is(value[KTY], KTY_SYMMETRIC):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "not a symmetric COSE_Key")
-    secret = value[SYMMETRIC_K]
-    if not _is(value[ALG], ALG_AES_CCM_16_64_128) or type(secret) is not bytes:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "not an AES-CCM-16-64-128 COSE_Key")
+    secret, alg = value[SYMMETRIC_K], value[ALG]
+    if type(alg) is not int or alg not in GROUP_ALGS or type(secret) is not bytes:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "not an AES-CCM or SM4 COSE_Key")
     if len(secret) != KEY_BYTES:
-        raise KeyMaterialError(ErrorCode.KEY_FILE, "AES-CCM-16-64-128 keys are 16 bytes")
-    return GroupKey(group, _check_kid(value[KID]), secret, validity, state)
+        raise KeyMaterialError(ErrorCode.KEY_FILE, f"{ALG_NAMES[alg]} keys are 16 bytes")
+    try:
+        return GroupKey(group, _check_kid(value[KID]), secret, validity, state, alg)
+    except EcertError:  # pragma: no cover - every field is checked above
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "not a usable group key") from None

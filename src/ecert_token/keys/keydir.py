@@ -6,13 +6,19 @@ It holds one issuer's key ring and one verifier group's key ring.  Layout::
     manifest.json                      issuer, group, every key's kid, state,
                                        window and regions (public, 0644)
     issuer-<kid hex>.key.pem           an issuer Ed25519 private key, PKCS#8 PEM (0600)
-    issuer-<kid hex>.pub.jwk.json      its public key, RFC 8037 OKP JWK (0644)
-    group-<kid hex>.key.cose           a group AES-CCM key, COSE_Key (0600)
+    issuer-<kid hex>.key.jwk.json      or an issuer SM2 private key, EC/SM2 JWK (0600)
+    issuer-<kid hex>.pub.jwk.json      its public key, RFC 8037 OKP JWK or EC/SM2 JWK (0644)
+    group-<kid hex>.key.cose           a group AES-CCM or SM4 key, COSE_Key (0600)
+
+A manifest issuer entry of an SM2 key says ``"alg": "SM2-SM3"`` (no ``alg``
+means Ed25519); ``ecert keygen --suite sm`` makes an SM2 issuer key and an
+SM4-CCM group key, and rotation keeps each ring's algorithm.  SM2 private
+keys cannot be passphrase-protected yet (cryptography has no SM2 PKCS#8).
 
 The current primary pair is also written under fixed names, for tools that
 read one key and speak JOSE (python-cwt, the interop tests, other languages):
-``issuer.key.pem``, ``issuer.pub.jwk.json`` and ``group.key.jwk.json`` (an
-``oct`` JWK, 0600), and the manifest repeats it as ``issuer_kid``,
+``issuer.key.pem`` (``issuer.key.jwk.json`` for SM2), ``issuer.pub.jwk.json``
+and ``group.key.jwk.json`` (an ``oct`` JWK, 0600), and the manifest repeats it as ``issuer_kid``,
 ``group_kid`` and ``regions``.  :func:`load` reads only the per-kid files.
 Files of keys no longer in the manifest are ignored (delete them after pruning).
 """
@@ -26,11 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..crypto.ed25519 import Ed25519PrivateKey, thumbprint_kid
+from ..crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey, thumbprint_kid
+from ..crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey
 from ..errors import EcertError, ErrorCode, KeyMaterialError
 from .cose_key import group_key_from_cose_key, group_key_to_cose_key
 from .files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
-from .jwk import b64url, b64url_decode, group_key_jwk, issuer_public_from_jwk, issuer_public_jwk
+from .jwk import (
+    b64url,
+    b64url_decode,
+    group_key_jwk,
+    issuer_public_from_jwk,
+    issuer_public_jwk,
+    sm2_private_from_jwk,
+    sm2_private_jwk,
+)
 from .material import (
     ALWAYS,
     KID_BYTES,
@@ -38,15 +53,18 @@ from .material import (
     IssuerSigningKey,
     IssuerVerifyKey,
     KeyState,
+    PrivateKey,
     Validity,
     validate_regions,
 )
 from .ring import KeyRing
+from .suite import ALG_NAMES, Suite
 from .trust_store import TrustStore
 
 FORMAT = "ecert-keydir/1"
 MANIFEST = "manifest.json"
 ISSUER_PEM = "issuer.key.pem"
+ISSUER_SM2 = "issuer.key.jwk.json"
 ISSUER_JWK = "issuer.pub.jwk.json"
 GROUP_JWK = "group.key.jwk.json"
 RandomBytes = Callable[[int], bytes]
@@ -54,6 +72,10 @@ RandomBytes = Callable[[int], bytes]
 
 def issuer_pem_name(kid: bytes) -> str:
     return f"issuer-{kid.hex()}.key.pem"
+
+
+def issuer_sm2_name(kid: bytes) -> str:
+    return f"issuer-{kid.hex()}.key.jwk.json"
 
 
 def issuer_jwk_name(kid: bytes) -> str:
@@ -70,9 +92,13 @@ def new_issuer_key(
     random_bytes: RandomBytes = os.urandom,
     validity: Validity = ALWAYS,
     state: KeyState = KeyState.PRIMARY,
+    *,
+    suite: Suite = Suite.ED25519,
 ) -> IssuerSigningKey:
-    """A fresh Ed25519 issuer key; its kid is derived from the public key."""
-    private = Ed25519PrivateKey(random_bytes(32))
+    """A fresh issuer key of ``suite`` (Ed25519 or SM2); its kid is derived from the
+    public key."""
+    private: PrivateKey = (SM2PrivateKey.generate(random_bytes) if Suite.parse(suite) is Suite.SM
+                           else Ed25519PrivateKey(random_bytes(32)))
     return IssuerSigningKey(
         issuer, thumbprint_kid(private.public_key.raw, KID_BYTES), private,
         validate_regions(regions), validity, state,
@@ -84,9 +110,11 @@ def new_group_key(
     random_bytes: RandomBytes = os.urandom,
     validity: Validity = ALWAYS,
     state: KeyState = KeyState.PRIMARY,
+    *,
+    alg: int = Suite.ED25519.group_alg,
 ) -> GroupKey:
-    """A fresh AES-CCM-16-64-128 key with a random kid."""
-    return GroupKey(group, random_bytes(KID_BYTES), random_bytes(16), validity, state)
+    """A fresh group key (AES-CCM-16-64-128 unless ``alg`` names an SM4 AEAD), random kid."""
+    return GroupKey(group, random_bytes(KID_BYTES), random_bytes(16), validity, state, alg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +151,14 @@ class KeyDir:
         old = self.issuer_ring.primary
         new = new_issuer_key(
             old.issuer, old.regions if regions is None else regions, random_bytes,
-            Validity(now, None),
+            Validity(now, None), suite=_suite_of(old),
         )
         return KeyDir(self.issuer_ring.rotate(new, now), self.group_ring)
 
     def rotate_group(self, now: int, random_bytes: RandomBytes = os.urandom) -> KeyDir:
         """A new primary group key; the old one still decrypts the tokens made before."""
-        new = new_group_key(self.group_ring.primary.group, random_bytes, Validity(now, None))
+        old = self.group_ring.primary
+        new = new_group_key(old.group, random_bytes, Validity(now, None), alg=old.alg)
         return KeyDir(self.issuer_ring, self.group_ring.rotate(new, now))
 
     def revoke(self, kid: bytes) -> KeyDir:
@@ -144,10 +173,29 @@ def generate(
     group: str = "national",
     regions: frozenset[str] | None = None,
     random_bytes: RandomBytes = os.urandom,
+    *,
+    suite: Suite = Suite.ED25519,
 ) -> KeyDir:
-    """New keys: an Ed25519 issuer key (kid from its thumbprint) and an AEAD group key."""
-    signing = new_issuer_key(issuer, regions, random_bytes)
-    return KeyDir.of(signing, new_group_key(group, random_bytes))
+    """New keys of ``suite``: an issuer key (kid from its thumbprint; Ed25519, or SM2 for
+    the SM suite) and a group key (AES-CCM-16-64-128, or SM4-CCM-16-64-128)."""
+    suite = Suite.parse(suite)
+    signing = new_issuer_key(issuer, regions, random_bytes, suite=suite)
+    return KeyDir.of(signing, new_group_key(group, random_bytes, alg=suite.group_alg))
+
+
+def _suite_of(key: IssuerSigningKey) -> Suite:
+    return Suite.SM if isinstance(key.private_key, SM2PrivateKey) else Suite.ED25519
+
+
+def _private_file(key: IssuerSigningKey, passphrase: bytes | None) -> tuple[str, str, bytes]:
+    """``(per-kid name, fixed name, bytes)`` of an issuer private key's file."""
+    private = key.private_key
+    if isinstance(private, SM2PrivateKey):
+        if passphrase:
+            raise KeyMaterialError(ErrorCode.KEY_FILE,
+                                   "SM2 private keys cannot be passphrase-protected yet")
+        return issuer_sm2_name(key.kid), ISSUER_SM2, _dump(sm2_private_jwk(key.kid, private))
+    return issuer_pem_name(key.kid), ISSUER_PEM, ed25519_to_pem(private, passphrase)
 
 
 def _window(v: Validity) -> dict[str, int | None]:
@@ -163,13 +211,16 @@ def save(keys: KeyDir, directory: Path, passphrase: bytes | None = None) -> None
     directory.mkdir(parents=True, exist_ok=True)
     issuer_entries: list[dict[str, object]] = []
     for sk in keys.issuer_ring:
-        write_file(directory / issuer_pem_name(sk.kid),
-                   ed25519_to_pem(sk.private_key, passphrase), 0o600)
+        name, _, data = _private_file(sk, passphrase)
+        write_file(directory / name, data, 0o600)
         write_file(directory / issuer_jwk_name(sk.kid), _dump(issuer_public_jwk(sk.public)), 0o644)
-        issuer_entries.append({
+        entry: dict[str, object] = {
             "kid": b64url(sk.kid), "state": sk.state.value, **_window(sk.validity),
             "regions": sorted(sk.regions) if sk.regions is not None else None,
-        })
+        }
+        if sk.public.alg != ALG_EDDSA:
+            entry["alg"] = ALG_NAMES[sk.public.alg]
+        issuer_entries.append(entry)
     group_entries: list[dict[str, object]] = []
     for gk in keys.group_ring:
         write_file(directory / group_key_name(gk.kid), group_key_to_cose_key(gk), 0o600)
@@ -195,12 +246,16 @@ def _save_primary_pair(
     issuer = [k for k in keys.issuer_ring if k.state is KeyState.PRIMARY]
     if issuer:
         sk = issuer[0]
-        write_file(directory / ISSUER_PEM, ed25519_to_pem(sk.private_key, passphrase), 0o600)
+        _, name, data = _private_file(sk, passphrase)
+        write_file(directory / name, data, 0o600)
+        # The other suite's fixed-name private file, if a rotation changed the suite.
+        (directory / (ISSUER_PEM if name == ISSUER_SM2 else ISSUER_SM2)).unlink(missing_ok=True)
         write_file(directory / ISSUER_JWK, _dump(issuer_public_jwk(sk.public)), 0o644)
         fields["issuer_kid"] = b64url(sk.kid)
         fields["regions"] = sorted(sk.regions) if sk.regions is not None else None
     else:
         (directory / ISSUER_PEM).unlink(missing_ok=True)
+        (directory / ISSUER_SM2).unlink(missing_ok=True)
         (directory / ISSUER_JWK).unlink(missing_ok=True)
     group = [k for k in keys.group_ring if k.state is KeyState.PRIMARY]
     if group:
@@ -284,13 +339,32 @@ def load_public(directory: Path) -> PublicKeyDir:
     return PublicKeyDir(tuple(issuers), group, groups)
 
 
+def _read_issuer_private(
+    directory: Path, entry: dict[str, Any], kid: bytes, passphrase: bytes | None
+) -> PrivateKey:
+    """The private key of a manifest issuer entry: PKCS#8 PEM, or an SM2 JWK file."""
+    alg = entry.get("alg", ALG_NAMES[ALG_EDDSA])
+    if alg == ALG_NAMES[ALG_EDDSA]:
+        return ed25519_from_pem(read_private(directory / issuer_pem_name(kid)), passphrase)
+    if alg != ALG_NAMES[ALG_SM2_SM3]:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest names an unknown issuer alg")
+    try:
+        jwk = json.loads(read_private(directory / issuer_sm2_name(kid)))
+    except (ValueError, RecursionError):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "cannot read an SM2 private key") from None
+    jwk_kid, private = sm2_private_from_jwk(jwk)
+    if jwk_kid != kid:
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
+    return private
+
+
 def load(directory: Path, passphrase: bytes | None = None) -> KeyDir:
     """Read a key directory, refusing private files that others may read."""
     manifest, issuer, group = _manifest(directory)
     signing: list[IssuerSigningKey] = []
     for raw in _list(manifest, "issuer_keys"):
         entry, kid, state, validity = _entry_binding(raw)
-        private = ed25519_from_pem(read_private(directory / issuer_pem_name(kid)), passphrase)
+        private = _read_issuer_private(directory, entry, kid, passphrase)
         if kid != thumbprint_kid(private.public_key.raw, len(kid)):
             raise KeyMaterialError(ErrorCode.KEY_FILE, "issuer kid does not match the key")
         signing.append(IssuerSigningKey(

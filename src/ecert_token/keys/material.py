@@ -1,10 +1,16 @@
 """Key material with its binding: who owns a key, for which regions, and when.
 
-A key never stands alone: an issuer's Ed25519 key is bound to the issuer id,
+A key never stands alone: an issuer's signing key is bound to the issuer id,
 the provinces it may issue for, a validity window and a state; a verifier
 group's AEAD key is bound to the group and its window.  The token names keys
 by ``kid`` only; everything else comes from this binding, so a token cannot
 choose its own algorithm, issuer or scope.
+
+The cipher suite is a property of the key too: an issuer key is Ed25519
+(COSE alg -8) or SM2 over SM3 (-65537) by the type of its public key, and a
+group key is AES-CCM-16-64-128 (10), SM4-CCM-16-64-128 (-65539) or SM4-GCM
+(-65538) by its ``alg``.  Rings, trust stores and trust lists may mix them;
+the verifier takes the algorithm from the key bound to the kid.
 """
 
 from __future__ import annotations
@@ -15,12 +21,33 @@ from enum import StrEnum
 
 from ..crypto.aead import ALG_AES_CCM_16_64_128, AesCcmKey
 from ..crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey, Ed25519PublicKey
+from ..crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey, SM2PublicKey
+from ..crypto.sm4 import ALG_SM4_CCM_16_64_128, ALG_SM4_GCM, Sm4CcmKey, Sm4GcmKey
 from ..errors import InvalidArgument
 from ..model import Region
 from ..model.region import PROVINCE_PREFIXES
 
 _NAME = re.compile(r"[0-9A-Za-z_.-]{1,32}")
 KID_BYTES = 4
+
+PublicKey = Ed25519PublicKey | SM2PublicKey
+PrivateKey = Ed25519PrivateKey | SM2PrivateKey
+Aead = AesCcmKey | Sm4CcmKey | Sm4GcmKey
+AEADS: dict[int, type[AesCcmKey] | type[Sm4CcmKey] | type[Sm4GcmKey]] = {
+    ALG_AES_CCM_16_64_128: AesCcmKey,
+    ALG_SM4_CCM_16_64_128: Sm4CcmKey,
+    ALG_SM4_GCM: Sm4GcmKey,
+}
+"""A group key's COSE alg -> its AEAD class."""
+
+
+def signature_alg(public_key: object) -> int:
+    """The COSE alg of a public key's signatures; InvalidArgument for anything else."""
+    if isinstance(public_key, Ed25519PublicKey):
+        return ALG_EDDSA
+    if isinstance(public_key, SM2PublicKey):
+        return ALG_SM2_SM3
+    raise InvalidArgument("public_key must be an Ed25519PublicKey or an SM2PublicKey")
 
 
 class KeyState(StrEnum):
@@ -87,17 +114,17 @@ class IssuerVerifyKey:
 
     issuer: str
     kid: bytes
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
     regions: frozenset[str] | None = None
     validity: Validity = ALWAYS
     state: KeyState = KeyState.VERIFY_ONLY
     alg: int = field(default=ALG_EDDSA, init=False)
+    """From the public key's type: -8 (EdDSA) or -65537 (SM2 over SM3)."""
 
     def __post_init__(self) -> None:
         validate_name(self.issuer, "issuer")
         validate_kid(self.kid)
-        if not isinstance(self.public_key, Ed25519PublicKey):
-            raise InvalidArgument("public_key must be an Ed25519PublicKey")
+        object.__setattr__(self, "alg", signature_alg(self.public_key))
         validate_regions(self.regions)
         if not isinstance(self.state, KeyState):
             raise InvalidArgument("state must be a KeyState")
@@ -113,7 +140,7 @@ class IssuerSigningKey:
 
     issuer: str
     kid: bytes
-    private_key: Ed25519PrivateKey
+    private_key: PrivateKey
     regions: frozenset[str] | None = None
     validity: Validity = ALWAYS
     state: KeyState = KeyState.PRIMARY
@@ -121,6 +148,8 @@ class IssuerSigningKey:
     def __post_init__(self) -> None:
         validate_name(self.issuer, "issuer")
         validate_kid(self.kid)
+        if not isinstance(self.private_key, Ed25519PrivateKey | SM2PrivateKey):
+            raise InvalidArgument("private_key must be an Ed25519PrivateKey or an SM2PrivateKey")
         validate_regions(self.regions)
 
     @property
@@ -136,20 +165,26 @@ class IssuerSigningKey:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class GroupKey:
-    """A verifier group's AEAD key: minters encrypt to it, the group's terminals decrypt."""
+    """A verifier group's AEAD key: minters encrypt to it, the group's terminals decrypt.
+
+    ``alg`` names the AEAD (:data:`AEADS`): AES-CCM-16-64-128 unless given.
+    """
 
     group: str
     kid: bytes
     secret: bytes
     validity: Validity = ALWAYS
     state: KeyState = KeyState.PRIMARY
-    alg: int = field(default=ALG_AES_CCM_16_64_128, init=False)
-    aead: AesCcmKey = field(init=False, compare=False)
+    alg: int = ALG_AES_CCM_16_64_128
+    aead: Aead = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         validate_name(self.group, "group")
         validate_kid(self.kid)
-        object.__setattr__(self, "aead", AesCcmKey(self.secret))
+        aead = AEADS.get(self.alg) if type(self.alg) is int else None
+        if aead is None:
+            raise InvalidArgument("a group key's alg is AES-CCM-16-64-128, SM4-CCM or SM4-GCM")
+        object.__setattr__(self, "aead", aead(self.secret))
         if not isinstance(self.state, KeyState):
             raise InvalidArgument("state must be a KeyState")
 

@@ -2,10 +2,11 @@
 
 Purpose separation on the wire, in both directions:
 
-* the protected header is ``{1: -8 (EdDSA), 3: "application/ecert-trust-list+cbor",
-  4: root kid}``; the token parser accepts exactly ``{1, 4}``, so a trust list
-  is never read as a token, and this parser requires the content type, so a
-  token's COSE_Sign1 is never read as a trust list;
+* the protected header is ``{1: -8 (EdDSA) or -65537 (SM2 over SM3, an SM2 root),
+  3: "application/ecert-trust-list+cbor", 4: root kid}``; the token parser
+  accepts exactly ``{1, 4}``, so a trust list is never read as a token, and
+  this parser requires the content type, so a token's COSE_Sign1 is never
+  read as a trust list;
 * the signature covers a domain-separated ``external_aad``
   (``"ecert-token trust list v1"``), while token signatures use an empty one,
   so a root signature can never verify as a token signature, nor a token
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from ..codec import cbor
 from ..codec.cbor import CBORError
 from ..crypto.ed25519 import ALG_EDDSA
+from ..crypto.sm2 import ALG_SM2_SM3
 from ..errors import ErrorCode, InvalidArgument, TrustListError
 from .listing import TrustList, decode_payload, encode_payload, load_map
 from .root import RootSigningKey, TrustRoot
@@ -42,6 +44,7 @@ class SignedList:
     kid: bytes
     payload: bytes
     signature: bytes
+    alg: int = ALG_EDDSA
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
@@ -54,7 +57,7 @@ def sign_payload(payload: bytes, key: RootSigningKey) -> bytes:
         raise InvalidArgument("trust lists are signed only with a RootSigningKey")
     if not isinstance(payload, bytes):
         raise InvalidArgument("payload must be bytes")
-    protected = cbor.dumps({_ALG: ALG_EDDSA, _CTY: CONTENT_TYPE, _KID: key.kid})
+    protected = cbor.dumps({_ALG: key.alg, _CTY: CONTENT_TYPE, _KID: key.kid})
     signature = key.private_key.sign(_sig_structure(protected, payload))
     return _TAG_SIGN1 + cbor.dumps([protected, {}, payload, signature])
 
@@ -89,13 +92,13 @@ def parse_envelope(data: bytes) -> SignedList:
         raise _invalid("the unprotected header must be empty")
     header = load_map(protected, 1, _PROTECTED_KEYS, "protected header")
     alg, cty, kid = header[_ALG], header[_CTY], header[_KID]
-    if type(alg) is not int or alg != ALG_EDDSA:
-        raise _invalid("trust lists are signed with EdDSA")
+    if type(alg) is not int or alg not in (ALG_EDDSA, ALG_SM2_SM3):
+        raise _invalid("trust lists are signed with EdDSA or SM2")
     if type(cty) is not str or cty != CONTENT_TYPE:
         raise _invalid("not a trust list content type")
     if type(kid) is not bytes:
         raise _invalid("kid must be a byte string")
-    return SignedList(protected, kid, payload, signature)
+    return SignedList(protected, kid, payload, signature, alg)
 
 
 def verify_trust_list(data: bytes, root: TrustRoot, now: int) -> TrustList:
@@ -109,7 +112,7 @@ def verify_trust_list(data: bytes, root: TrustRoot, now: int) -> TrustList:
     if not isinstance(root, TrustRoot):
         raise InvalidArgument("trust lists verify only against a TrustRoot")
     signed = parse_envelope(data)
-    if signed.kid != root.kid:
+    if signed.kid != root.kid or signed.alg != root.alg:
         raise TrustListError(ErrorCode.TRUST_LIST_BAD_SIGNATURE, "signed by another key")
     if not root.public_key.verify(
         signed.signature, _sig_structure(signed.protected, signed.payload)

@@ -4,7 +4,7 @@ Payload (a CBOR map with integer keys, deterministic encoding)::
 
     {1: version (1), 2: sequence, 3: issued_at, 4: expires_at,
      5: [issuer entry, ...], 6: [group entry, ...], ? 7: [terminal entry, ...]}
-    issuer entry: {1: issuer, 2: COSE_Key (OKP Ed25519, public), 3: state,
+    issuer entry: {1: issuer, 2: COSE_Key (OKP Ed25519 or EC2 SM2, public), 3: state,
                    ? 4: not_before, ? 5: not_after, ? 6: [province prefix, ...]}
     group entry:  {1: group, 2: kid, 3: state, ? 4: not_before, ? 5: not_after}
     terminal entry: {1: terminal filing number, 2: COSE_Key (OKP Ed25519, public),
@@ -15,7 +15,10 @@ verification receipts and visit vouchers; a list without terminals has no
 key 7, so its bytes are those of a list made before terminals existed.
 
 Issuer keys travel as public keys with their whole binding: window, state
-and the provinces each may issue for (absent means nationwide).
+and the provinces each may issue for (absent means nationwide).  A list may
+mix Ed25519 and SM2 issuers (keys/cose_key.py gives both shapes), and name
+AES-CCM and SM4 group keys alike (a descriptor carries no algorithm: the
+provisioned key does).
 
 Verifier-group AEAD keys are secrets and never travel in the list, in clear
 or otherwise: a list is public and copied to every terminal, and a list that
@@ -36,7 +39,12 @@ from ..codec import cbor
 from ..codec.cbor import CBORError
 from ..crypto.ed25519 import Ed25519PublicKey
 from ..errors import EcertError, ErrorCode, KeyMaterialError, TrustListError
-from ..keys.cose_key import issuer_public_cose_map, okp_public_from_map, terminal_public_cose_map
+from ..keys.cose_key import (
+    issuer_public_cose_map,
+    okp_public_from_map,
+    public_from_map,
+    terminal_public_cose_map,
+)
 from ..keys.material import (
     ALWAYS,
     GroupKey,
@@ -237,7 +245,12 @@ def _issuer(value: object) -> IssuerVerifyKey:
     key_map = entry[_KEY]
     if type(key_map) is not dict:
         raise _invalid("an issuer key is not a COSE_Key map")
-    kid, public = _listed_key(key_map, "issuer")
+    try:
+        kid, public = public_from_map(key_map)
+    except KeyMaterialError as exc:
+        if exc.code is ErrorCode.WEAK_KEY:
+            raise TrustListError(ErrorCode.WEAK_KEY, "a listed issuer key is weak") from None
+        raise _invalid("an issuer key is not an Ed25519 or SM2 COSE_Key") from None
     regions: frozenset[str] | None = None
     if _REGIONS in entry:
         raw = entry[_REGIONS]
