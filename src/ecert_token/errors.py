@@ -60,6 +60,14 @@ class ErrorCode(StrEnum):
     ALREADY_SETTLED = "already_settled"
     TRANSACTION_MISMATCH = "transaction_mismatch"
     CONFIRMATION_MISSING = "confirmation_missing"
+    # Holder credentials (device-bound, presented offline) and their status lists.
+    CREDENTIAL_REVOKED = "credential_revoked"
+    STATUS_LIST_STALE = "status_list_stale"
+    STATUS_LIST_INVALID = "status_list_invalid"
+    STATUS_LIST_ROLLBACK = "status_list_rollback"
+    CHALLENGE_MISMATCH = "challenge_mismatch"
+    FAMILY_FULL = "family_full"
+    REGISTRY_ERROR = "registry_error"
 
 
 _MESSAGES: dict[ErrorCode, str] = {
@@ -99,6 +107,13 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.ALREADY_SETTLED: "the voucher was already settled",
     ErrorCode.TRANSACTION_MISMATCH: "the transaction differs from the one the person confirmed",
     ErrorCode.CONFIRMATION_MISSING: "the person has not confirmed this payment",
+    ErrorCode.CREDENTIAL_REVOKED: "the holder credential has been revoked (unbound)",
+    ErrorCode.STATUS_LIST_STALE: "the status list is older than the staleness limit",
+    ErrorCode.STATUS_LIST_INVALID: "the status list is not well formed or not trusted",
+    ErrorCode.STATUS_LIST_ROLLBACK: "the status list is older than one already loaded",
+    ErrorCode.CHALLENGE_MISMATCH: "the presentation does not answer this terminal's challenge",
+    ErrorCode.FAMILY_FULL: "the holder already has five family members",
+    ErrorCode.REGISTRY_ERROR: "the activation registry cannot complete the operation",
 }
 
 

@@ -19,7 +19,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from .codec.base45 import Base45Error, b45decode
 from .errors import EcertError, ErrorCode, InvalidArgument
+from .model.limits import MAX_TEXT_CHARS as _MAX_PRESENTATION
+from .model.limits import PRESENTATION_PREFIX
 from .token.text import PREFIX, TextError, from_text
 
 LEVELS = ("L", "M", "Q", "H")
@@ -83,12 +86,16 @@ def _check_level(level: object) -> str:
 
 
 def _check_token(token: object) -> str:
-    """Only the text of a token of this format is rendered (prefix and Base45 checked)."""
+    """Only the text of a token of this format, or of a holder presentation, is rendered
+    (prefix and Base45 checked)."""
     if not isinstance(token, str):
         raise InvalidArgument("token must be text")
     try:
-        from_text(token)
-    except TextError:
+        if token.startswith(PRESENTATION_PREFIX) and len(token) <= _MAX_PRESENTATION:
+            b45decode(token[len(PRESENTATION_PREFIX):])
+        else:
+            from_text(token)
+    except (TextError, Base45Error):
         raise EcertError(ErrorCode.MALFORMED, "not the text of a token") from None
     return token
 
@@ -228,5 +235,6 @@ def scan_image(source: str | os.PathLike[str] | BinaryIO | Any) -> list[str]:
 
 
 def scan_tokens(source: str | os.PathLike[str] | BinaryIO | Any) -> list[str]:
-    """The e-certificate codes in an image: the scanned texts that carry the ``EC1:`` prefix."""
-    return [t for t in scan_image(source) if t.startswith(PREFIX)]
+    """The e-certificate codes in an image: the scanned texts that carry the ``EC1:`` prefix
+    (platform codes) or the ``EP1:`` prefix (holder presentations)."""
+    return [t for t in scan_image(source) if t.startswith((PREFIX, PRESENTATION_PREFIX))]

@@ -159,7 +159,36 @@ def op_mint(req: dict[str, Any]) -> str:
     return PREFIX + base45.b45encode(envelope).decode("ascii")
 
 
-OPS = {"import_jwk": op_import_jwk, "read": op_read, "mint": op_mint}
+def op_read_holder(req: dict[str, Any]) -> dict[str, Any]:
+    """Read a holder credential (open and sealed) and check a presentation's device signature.
+
+    Keys come as COSE_Key parameters (hex); the device key is taken from the
+    credential's ``cnf`` claim, as a terminal does.
+    """
+    issuer = COSEKey.new({1: 1, -1: 6, -2: bytes.fromhex(req["issuer_public"]), 3: -8,
+                          2: bytes.fromhex(req["issuer_kid"])})
+    claims = cwt.decode(bytes.fromhex(req["credential"]), keys=[issuer], no_verify=True)
+    out: dict[str, Any] = {"claims": to_json(claims)}
+    if req.get("sealed"):
+        group = COSEKey.new({1: 4, -1: bytes.fromhex(req["group_key"]), 3: 10,
+                             2: bytes.fromhex(req["group_kid"])})
+        sealed = cwt.decode(bytes.fromhex(req["sealed"]), keys=[group, issuer], no_verify=True)
+        out["sealed_claims"] = to_json(sealed)
+    text: str = req["presentation"]
+    if not text.startswith("EP1:"):
+        raise ValueError("not an EP1 presentation")
+    device = COSEKey.new({1: 1, -1: 6, -2: claims[8][1][-2], 3: -8})
+    protected, unprotected, payload = COSE.new().decode_with_headers(
+        base45.b45decode(text[4:]), device)
+    out["presentation"] = {"protected_labels": sorted(protected),
+                           "credential_in_kcwt": to_json(cbor2.dumps(protected[13])),
+                           "unprotected": to_json(unprotected),
+                           "payload": to_json(cbor2.loads(payload))}
+    return out
+
+
+OPS = {"import_jwk": op_import_jwk, "read": op_read, "mint": op_mint,
+       "read_holder": op_read_holder}
 
 
 def main() -> int:

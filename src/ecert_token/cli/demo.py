@@ -3,7 +3,9 @@
 Mints a code for a sample insured person, shows it (as a QR code in the
 terminal when the ``qr`` extra is installed), verifies it at a hospital
 counter, then shows the same code rejected as a replay and an old code
-rejected as expired.  Keys are made fresh in memory and thrown away.
+rejected as expired.  Then the holder mode: the person's phone is bound
+once, mints a code offline, and is unbound.  Keys are made fresh in memory
+and thrown away.
 """
 
 from __future__ import annotations
@@ -96,9 +98,15 @@ def run_demo(qr: bool = True, suite: Suite = Suite.ED25519) -> int:
     fresh = issuer.mint(person, BusinessType.HOSPITAL_REGISTRATION, now=now)
     _rejected(verifier, fresh, BusinessType.HOSPITAL_SETTLEMENT)
 
+    from .demo_holder import run_holder_mode
     from .demo_settlement import run_pharmacy_payment
 
-    run_pharmacy_payment(keys, person, now)
-    print("\nDone: one valid code accepted once; replay, expiry and misuse refused;"
-          " a pharmacy payment settled online and, with the platform down, by voucher.")
+    holder = suite is Suite.ED25519  # holder credentials are Ed25519 (holder-credentials.md)
+    if holder:
+        run_holder_mode(keys, verifier, now, _step, _qr_art if qr else lambda _text: None)
+        run_pharmacy_payment(keys, person, now)
+    print("\nDone: one valid code accepted once; replay, expiry and misuse refused"
+          + ("; a code minted offline on the phone accepted, and refused once unbound;"
+             " a pharmacy payment settled online and, with the platform down, by voucher."
+             if holder else "."))
     return 0

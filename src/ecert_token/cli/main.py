@@ -21,7 +21,7 @@ from ..model.codes import SubjectKind
 from ..settlement.handles import settlement_token_ids
 from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
-from . import bench_cmd, records_cmd, replay_cmd, sdk_cmd, settle_cmd, trust_cmd
+from . import bench_cmd, holder_cmd, records_cmd, replay_cmd, sdk_cmd, settle_cmd, trust_cmd
 from .output import EXIT_OK, EXIT_USAGE, emit, emit_error
 from .verifying import add_verify_arguments, verify_once
 
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay_cmd.register(sub)
     settle_cmd.register(sub)
     records_cmd.register(sub)
+    holder_cmd.register(sub)
     return parser
 
 

@@ -12,6 +12,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import InvalidArgument
+from ..holder.presentation import is_presentation
+from ..holder.status_loader import StatusListLoader
+from ..holder.verify import PresentationVerifier
 from ..keys import keydir
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType
@@ -29,6 +32,8 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     store.add_argument("--replay-redis", help="Redis replay store URL (redis://host:port/0; "
                        "any node of a Redis Cluster)")
     p.add_argument("--now", type=int, help="verification time as Unix seconds (default: now)")
+    p.add_argument("--status-list", help="signed status list of holder credentials")
+    p.add_argument("--status-state", help="directory persisting the newest status list seen")
 
 
 def policy_at(now: int | None) -> VerifyPolicy:
@@ -63,11 +68,27 @@ def _trust(args: argparse.Namespace, now: int) -> TrustStore:
     return keydir.load(Path(args.keys)).trust_store()
 
 
+def _presentations(args: argparse.Namespace, trust: TrustStore, policy: VerifyPolicy,
+                   token: str) -> PresentationVerifier | None:
+    """The holder-presentation checker, with the status list given by ``--status-list``;
+    None for a platform code, which never reads the status list (a stale one included)."""
+    if not is_presentation(token):
+        return None
+    status = None
+    if getattr(args, "status_list", None):
+        state = getattr(args, "status_state", None)
+        status = StatusListLoader(trust, Path(state) if state else None, clock=policy.clock)
+        status.offer_file(Path(args.status_list))
+    return PresentationVerifier(trust, policy, status)
+
+
 def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bool]:
     """Verify ``token`` as the arguments say; return the result and whether replay was checked."""
     policy = policy_at(args.now)
     store = replay_store(args, policy)
-    verifier = Verifier(_trust(args, policy.clock()), policy, store)
+    trust = _trust(args, policy.clock())
+    verifier = Verifier(trust, policy, store,
+                        presentations=_presentations(args, trust, policy, token))
     business = BusinessType.from_code(args.business)
     if store is None:
         return verifier.check(token, business, now=policy.clock()), False

@@ -12,6 +12,9 @@ TEXT_PREFIX = "EC1:"
 """A token's text starts with this: format ``EC``, version 1, then Base45."""
 MAX_TEXT_CHARS = 600
 """Longest token text looked at; longer input is refused before any decoding."""
+PRESENTATION_PREFIX = "EP1:"
+"""A holder presentation's text (minted on the phone, ``ecert_token.holder``) starts
+with this; it shares :data:`MAX_TEXT_CHARS`."""
 
 MAX_KID_BYTES = 16
 """A key id is 1 to 16 bytes."""

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from .. import _speedups
 from ..codec.base45 import Base45Error, b45decode
-from ..model.limits import MAX_TEXT_CHARS, TEXT_PREFIX
+from ..model.limits import MAX_TEXT_CHARS, PRESENTATION_PREFIX, TEXT_PREFIX
 
 __all__ = ["KINDS", "MAX_TEXT_CHARS", "PREFIX", "TextError", "from_text", "read_text",
            "to_text"]
 
 PREFIX = TEXT_PREFIX
-KINDS = (PREFIX,)
+KINDS = (PREFIX, PRESENTATION_PREFIX)
 """The prefixes of the kinds of code this library reads; :func:`read_text`
 answers which one a text has, and the verifier dispatches on it."""
 _BOM = "\ufeff"
@@ -85,7 +85,7 @@ def _as_str(text: object) -> str:
 def from_text(text: str | bytes) -> bytes:
     """The envelope bytes of a token's text: :func:`read_text`, then Base45."""
     kind, body = read_text(text)
-    if kind != PREFIX:  # pragma: no cover - no other kind yet
+    if kind != PREFIX:  # a holder presentation is not a token envelope
         raise TextError("unknown prefix")
     try:
         return b45decode(body)

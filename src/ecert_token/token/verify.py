@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import _speedups
 from ..codec import cose
@@ -55,6 +55,9 @@ from .policy import VerifyPolicy, business_type_accepts, whole_seconds
 from .result import VerifiedToken
 from .text import PREFIX, TextError, read_text
 
+if TYPE_CHECKING:
+    from ..holder.verify import PresentationVerifier
+
 __all__ = ["Verifier"]
 
 
@@ -69,6 +72,12 @@ class Verifier:
     ``random`` (``os.urandom`` by default) seeds the attempt values that let
     this verifier recognise its own mark after a lost reply (see
     :mod:`ecert_token.token.attempts`).
+
+    Holder presentations (text ``EP1:``, see :mod:`ecert_token.holder`) are
+    verified too, by ``presentations`` (a
+    :class:`~ecert_token.holder.PresentationVerifier`; by default one on the
+    same trust and policy, without a status list) and marked in the same
+    replay store.
     """
 
     def __init__(
@@ -78,6 +87,7 @@ class Verifier:
         replay_store: ReplayStore | None = None,
         *,
         random: RandomSource = os.urandom,
+        presentations: PresentationVerifier | None = None,
     ) -> None:
         if not isinstance(trust, TrustStore):
             raise InvalidArgument("trust must be a TrustStore")
@@ -85,7 +95,7 @@ class Verifier:
             raise InvalidArgument("policy must be a VerifyPolicy")
         policy = policy or VerifyPolicy()
         self.attempts = Attempts(random)
-        self._pipeline = _Pipeline(trust, policy, self.attempts)
+        self._pipeline = _Pipeline(trust, policy, self.attempts, presentations)
         # "is None", not "or": an empty store has len() 0 and would be replaced.
         self.replay_store: ReplayStore = (
             replay_store if replay_store is not None else MemoryReplayStore(
@@ -98,6 +108,11 @@ class Verifier:
     def trust(self) -> TrustStore:
         """The trust material keys are found in."""
         return self._pipeline.trust
+
+    @property
+    def presentations(self) -> PresentationVerifier:
+        """The checker of holder presentations (created on first use)."""
+        return self._pipeline.holder()
 
     @property
     def policy(self) -> VerifyPolicy:
@@ -232,12 +247,22 @@ class _Pipeline:
     replay store between :meth:`replay_entry` and :meth:`mark_outcome`.
     """
 
-    __slots__ = ("attempts", "policy", "trust")
+    __slots__ = ("attempts", "policy", "presentations", "trust")
 
-    def __init__(self, trust: TrustStore, policy: VerifyPolicy, attempts: Attempts) -> None:
+    def __init__(self, trust: TrustStore, policy: VerifyPolicy, attempts: Attempts,
+                 presentations: PresentationVerifier | None = None) -> None:
         self.trust = trust
         self.policy = policy
         self.attempts = attempts
+        self.presentations = presentations
+
+    def holder(self) -> PresentationVerifier:
+        """The checker of holder presentations (``ecert_token.holder``), made on first use."""
+        if self.presentations is None:
+            from ..holder.verify import PresentationVerifier
+
+            self.presentations = PresentationVerifier(self.trust, self.policy)
+        return self.presentations
 
     def check(self, token: str | bytes, business_type: BusinessType, now: int) -> VerifiedToken:
         """Stages 1 to 10: the verified token, or the rejection."""
@@ -250,14 +275,14 @@ class _Pipeline:
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
 
-        # 1. Text: the prefix says which kind of code this is.  Only one kind
-        # is read today; a second kind's pipeline is dispatched here.
+        # 1. Text: the prefix says which kind of code this is.  A holder
+        # presentation (EP1:) has its own checks (ecert_token.holder.verify).
         try:
             kind, body = read_text(token)
         except TextError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        if kind != PREFIX:  # pragma: no cover - no other kind yet
-            raise TokenRejected(_MALFORMED, "unknown prefix")
+        if kind != PREFIX:
+            return self.holder().check(kind + body, business_type, now=now)
 
         # 2 to 8: from the Base45 body to a valid signature.
         fields, issuer, group = self._open(body, now)
@@ -380,7 +405,7 @@ class _Pipeline:
         self, results: Sequence[VerifiedToken | TokenRejected]
     ) -> tuple[list[tuple[int, VerifiedToken]], list[ReplayEntry]]:
         """The positions of the tokens that passed every check, and their store entries."""
-        checked = [(i, r) for i, r in enumerate(results) if type(r) is VerifiedToken]
+        checked = [(i, r) for i, r in enumerate(results) if isinstance(r, VerifiedToken)]
         return checked, [self.replay_entry(v) for _, v in checked]
 
     def mark_outcome(

@@ -1,0 +1,253 @@
+"""Write the published test vectors of holder credentials (docs/vectors/holder/).
+
+    python docs/gen_holder_vectors.py [--out DIR]
+
+Fixed seeds, a fixed time and seeded random bytes: rerunning gives
+byte-identical files (the test suite checks that, and every outcome, in
+tests/holder/test_vectors.py).  TEST KEYS ONLY: the seeds are published.
+
+Files (format ``ecert-holder-vectors/1``):
+
+* ``credentials.json``: a holder credential, open (the issuer's COSE_Sign1) and
+  sealed (COSE_Encrypt0 to the verifier group), with its claims map;
+* ``presentations.json``: presentations and the outcome a terminal must give,
+  in order, on one terminal (so the second use of one presentation is a replay);
+* ``delegations.json``: a family member's delegation shown by the holder's
+  device, and by a stranger's;
+* ``status_lists.json``: signed status lists (1 and 2 bits) with lookups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ecert_token import TokenRejected, TrustStore, Verifier, VerifyPolicy
+from ecert_token.codec import cose
+from ecert_token.crypto.ed25519 import Ed25519PrivateKey
+from ecert_token.holder import PresentationVerifier, StatusListLoader, present
+from ecert_token.holder.claims import decode_claims, encode_claims
+from ecert_token.holder.statuslist import StatusList, pack, sign_status_list
+from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token.model import BusinessType, Channel, InsuranceType, Region
+from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
+from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.vectors import seeded_random as seeded
+
+FORMAT = "ecert-holder-vectors/1"
+NOW = 1_790_000_000
+ACTIVATED = NOW - 86_400
+HOLDER, MEMBER, OTHER = "E4Q7ZK2M9PXA", "M7K2Q9ZX4PEA", "R3VN8TQ2LD6W"
+OUT = Path(__file__).resolve().parent / "vectors" / "holder"
+REG, PAY = BusinessType.HOSPITAL_REGISTRATION, BusinessType.HOSPITAL_SETTLEMENT
+
+
+class World:
+    """The issuer, its registry (a temporary SQLite file), phones and status lists."""
+
+    def __init__(self, directory: Path, sealed: bool = False) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.keys: KeyDir = generate(random_bytes=seeded(b"holder vectors keys"))
+        self.seeds = {name: seeded(b"device " + name.encode())(32)
+                      for name in ("holder", "other", "stranger")}
+        self.devices = {n: Ed25519PrivateKey(s) for n, s in self.seeds.items()}
+        self.platform = HolderPlatform(
+            ActivationRegistry(directory / ("sealed.db" if sealed else "open.db")),
+            self.keys.signing_key, self.keys.group_key if sealed else None,
+            random_bytes=seeded(b"holder vectors nonces"))
+        self.random = seeded(b"holder vectors presentations")
+
+    def activate(self, cert_id: str, device: str, name: str = "张*丰") -> bytes:
+        return self.platform.activate(Activation(
+            cert_id, self.devices[device].public_key.raw, Region("110105"),
+            InsuranceType.EMPLOYEE_BASIC, name, Channel.WECHAT), now=ACTIVATED).file.sealed
+
+    def present(self, blob: bytes, device: str, business: BusinessType, at: int,
+                challenge: bytes | None = None) -> str:
+        return present(blob, self.devices[device], business, now=at, challenge=challenge,
+                       random_bytes=self.random)
+
+    def keys_json(self, sealed: bool = False) -> dict[str, object]:
+        sk = self.keys.signing_key
+        out: dict[str, object] = {
+            "issuer": sk.issuer, "issuer_kid": sk.kid.hex(),
+            "issuer_seed": sk.private_key.seed.hex(),
+            "issuer_public": sk.private_key.public_key.raw.hex(),
+            "devices": {n: {"seed": s.hex(), "public": self.devices[n].public_key.raw.hex()}
+                        for n, s in self.seeds.items()},
+        }
+        if sealed:
+            out["group_kid"] = self.keys.group_key.kid.hex()
+            out["group_key"] = self.keys.group_key.secret.hex()
+        return out
+
+
+def _outcome(checker: Verifier, text: str, business: BusinessType, now: int,
+             challenge: bytes | None) -> dict[str, Any]:
+    try:
+        if challenge is not None:
+            result = checker.presentations.check(text, business, now=now, challenge=challenge)
+        else:
+            result = checker.verify(text, business, now=now)
+    except TokenRejected as exc:
+        return {"outcome": exc.code.value}
+    return {"outcome": "valid", "result": result.to_dict()}
+
+
+def terminal(trust: TrustStore, status: bytes | None) -> Verifier:
+    """The vectors' terminal: replay memory began an hour before NOW, status list loaded."""
+    policy = VerifyPolicy(clock=lambda: NOW)
+    loader = StatusListLoader(trust, clock=lambda: NOW)
+    if status is not None:
+        loader.offer(status, now=NOW)
+    return Verifier(trust, policy, MemoryReplayStore(max_lifetime=305, clock=lambda: NOW - 3600),
+                    presentations=PresentationVerifier(trust, policy, loader))
+
+
+def run_checks(trust: TrustStore, status: bytes | None,
+               checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each check's expected outcome, on one terminal, in order."""
+    verifier = terminal(trust, status)
+    for check in checks:
+        challenge = bytes.fromhex(check["challenge"]) if check.get("challenge") else None
+        check["expected"] = _outcome(verifier, check["text"],
+                                     BusinessType.from_code(check["business_type"]),
+                                     check["now"], challenge)
+    return checks
+
+
+def credentials(w: World, ws: World) -> dict[str, Any]:
+    open_blob = w.activate(HOLDER, "holder")
+    sealed_blob = ws.activate(HOLDER, "holder")
+    claims_cbor = cose.decode_sign1(open_blob).payload
+    claims = decode_claims(claims_cbor)
+    assert encode_claims(claims) == claims_cbor
+    return {
+        "description": "A holder credential as the platform issues it at activation.",
+        "keys": w.keys_json(sealed=True),
+        "claims": {
+            "credential_id": claims.credential_id, "issued_at": claims.issued_at,
+            "expires_at": claims.expires_at, "device_key": claims.device_key.hex(),
+            "status": {"uri": claims.status.uri, "idx": claims.status.idx},
+            "insured_region": claims.region.code, "insurance_type": claims.insurance_type.value,
+            "channel": claims.channel.value, "masked_name": claims.masked_name,
+            "subject_kind": claims.subject_kind.value, "actor_id": claims.actor_id,
+        },
+        "claims_cbor_hex": claims_cbor.hex(),
+        "open_cose_sign1_hex": open_blob.hex(),
+        "sealed_cose_encrypt0_hex": sealed_blob.hex(),
+        "sealed_note": "decrypt with group_key (AES-CCM-16-64-128, AAD the Enc_structure): "
+                       "the plaintext is open_cose_sign1_hex, byte for byte",
+    }
+
+
+def presentations(w: World) -> dict[str, Any]:
+    blob = w.activate(HOLDER, "holder")
+    revoked_blob = w.activate(OTHER, "other", name="王*")
+    w.platform.unbind(OTHER, now=NOW - 600)
+    status, _ = w.platform.status_list(now=NOW - 300)
+    p = w.present(blob, "holder", REG, NOW)
+    checks = [
+        {"description": "a presentation minted offline, checked 5 s later",
+         "text": p, "business_type": "01101", "now": NOW + 5},
+        {"description": "the same presentation again", "text": p, "business_type": "01101",
+         "now": NOW + 6},
+        {"description": "a payment presentation at its payment step",
+         "text": w.present(blob, "holder", PAY, NOW), "business_type": "01301", "now": NOW},
+        {"description": "an identity presentation at a payment step",
+         "text": w.present(blob, "holder", REG, NOW), "business_type": "01301", "now": NOW},
+        {"description": "a 60 s presentation two minutes later",
+         "text": w.present(blob, "holder", REG, NOW - 120), "business_type": "01101",
+         "now": NOW},
+        {"description": "the credential presented with another device's key",
+         "text": w.present(blob, "stranger", REG, NOW), "business_type": "01101", "now": NOW},
+        {"description": "an unbound (revoked) credential",
+         "text": w.present(revoked_blob, "other", REG, NOW), "business_type": "01101",
+         "now": NOW},
+        {"description": "the status list 48 h after it was issued",
+         "text": w.present(blob, "holder", REG, NOW + 48 * 3600 - 300),
+         "business_type": "01101", "now": NOW + 48 * 3600 - 299},
+        {"description": "challenge mode: the terminal showed 0a0b0c0d",
+         "text": w.present(blob, "holder", REG, NOW, b"\x0a\x0b\x0c\x0d"),
+         "business_type": "01101", "now": NOW, "challenge": "0a0b0c0d"},
+        {"description": "challenge mode: an answer to another challenge",
+         "text": w.present(blob, "holder", REG, NOW, b"\x01\x02\x03\x04"),
+         "business_type": "01101", "now": NOW, "challenge": "0a0b0c0d"},
+    ]
+    trust = TrustStore([w.keys.signing_key.public])
+    return {
+        "description": "Presentations checked in order on one terminal that holds the issuer's "
+                       "public key and the status list; replay memory began at NOW - 3600.",
+        "keys": w.keys_json(), "status_list_cwt_hex": status.hex(),
+        "checks": run_checks(trust, status, checks),
+    }
+
+
+def delegations(w: World) -> dict[str, Any]:
+    w.activate(HOLDER, "holder")
+    member = Activation(MEMBER, bytes(32), Region("110105"), InsuranceType.RESIDENT_BASIC,
+                        "李*", Channel.WECHAT, auth_method="family-binding")
+    delegation = w.platform.add_family_member(HOLDER, member, now=ACTIVATED + 60).file.sealed
+    checks = [
+        {"description": "a member's code shown by the holder's device",
+         "text": w.present(delegation, "holder", REG, NOW), "business_type": "01101",
+         "now": NOW},
+        {"description": "the member's delegation presented by an unrelated device",
+         "text": w.present(delegation, "stranger", REG, NOW), "business_type": "01101",
+         "now": NOW},
+    ]
+    return {
+        "description": "A family delegation: subject the member, actor the holder, cnf the "
+                       "holder's device key.",
+        "keys": w.keys_json(), "delegation_cose_sign1_hex": delegation.hex(),
+        "delegation_claims_cbor_hex": cose.decode_sign1(delegation).payload.hex(),
+        "checks": run_checks(TrustStore([w.keys.signing_key.public]), None, checks),
+    }
+
+
+def status_lists(w: World) -> dict[str, Any]:
+    out = []
+    for bits, statuses in ((1, {1: 1, 3: 1, 9: 1}), (2, {1: 1, 2: 2, 3: 3})):
+        sl = StatusList("ec:NHSA", NOW, NOW + 86_400, 43_200, bits, pack(statuses, 16, bits))
+        signed = sign_status_list(sl, w.keys.signing_key)
+        out.append({"bits": bits, "cwt_hex": signed.hex(), "issued_at": NOW,
+                    "lst_uncompressed_hex": sl.data.hex(),
+                    "lookups": {str(i): sl.status(i) for i in range(16)}})
+    return {"description": "Signed status lists (Token Status List draft, CWT form).",
+            "keys": w.keys_json(), "lists": out}
+
+
+def write(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        docs = {
+            "credentials.json": credentials(World(t / "a"), World(t / "b", sealed=True)),
+            "presentations.json": presentations(World(t / "c")),
+            "delegations.json": delegations(World(t / "d")),
+            "status_lists.json": status_lists(World(t / "e")),
+        }
+    paths = []
+    for name, doc in docs.items():
+        path = out / name
+        path.write_text(json.dumps({"format": FORMAT, **doc}, ensure_ascii=False, indent=2,
+                                   sort_keys=True) + "\n", "utf-8")
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(OUT), help=f"directory (default {OUT})")
+    args = parser.parse_args(argv)
+    for path in write(Path(args.out)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""The claims of a holder credential (CWT, RFC 8392), strictly encoded and decoded.
+
+A holder credential is what the platform signs once at activation: it binds
+the device's public key (``cnf``, RFC 8747) to the person's pseudonymous
+credential id and the attributes a terminal needs, for days to weeks.  A
+family **delegation** is the same structure naming the member as ``sub``, the
+holder as actor and the holder's device key in ``cnf``; so a terminal checks
+both the same way.  Claims map (deterministic CBOR, integer keys)::
+
+    2      sub      credential id (the member, on a delegation)
+    4      exp      end of validity, Unix seconds
+    6      iat      activation time
+    8      cnf      {1: COSE_Key {1: 1 (OKP), -1: 6 (Ed25519), -2: x}}
+    65535  status   {"status_list": {"idx": index, "uri": list uri}}  (Token Status List draft)
+    -65538 holder   [region, insurance type, channel, masked name, subject kind]
+    -65539 actor    the holder's credential id (delegations only)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..codec import cbor
+from ..codec.cbor import CBORError
+from ..crypto.ed25519 import PUBLIC_KEY_BYTES
+from ..errors import InvalidArgument
+from ..model import Channel, InsuranceType, Region, SubjectKind
+from ..model.construct import construct
+from ..model.credential import validate_credential_id, validate_masked_name
+from ..model.region import PROVINCE_PREFIXES
+
+SUB = 2
+EXP = 4
+IAT = 6
+CNF = 8
+STATUS = 65535
+HOLDER = -65538
+ACTOR = -65539
+COSE_KEY = 1
+_KTY, _CRV, _X = 1, -1, -2
+_KTY_OKP, _CRV_ED25519 = 1, 6
+STATUS_LIST = "status_list"
+IDX = "idx"
+URI = "uri"
+MAX_URI_CHARS = 64
+MAX_INDEX = 2**32 - 1
+_KEYS = frozenset({SUB, EXP, IAT, CNF, STATUS, HOLDER})
+_KEYS_ACTOR = _KEYS | {ACTOR}
+
+
+class HolderClaimsError(ValueError):
+    """Bytes that are not a holder credential's claims map."""
+
+
+def validate_uri(value: object) -> str:
+    """A status list URI: 1 to 64 printable ASCII characters with a scheme."""
+    if not isinstance(value, str) or not 3 <= len(value) <= MAX_URI_CHARS or not (
+        value.isascii() and value.isprintable() and " " not in value
+    ) or ":" not in value[1:]:
+        raise InvalidArgument("status list uri must be 3 to 64 ASCII characters with a scheme")
+    return value
+
+
+def _time(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**40:
+        raise InvalidArgument(f"{what} must be a Unix time in whole seconds")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRef:
+    """Where a credential's status lives: bit ``idx`` of the list named ``uri``."""
+
+    uri: str
+    idx: int
+
+    def __post_init__(self) -> None:
+        validate_uri(self.uri)
+        if isinstance(self.idx, bool) or not isinstance(self.idx, int) or not (
+            0 <= self.idx <= MAX_INDEX
+        ):
+            raise InvalidArgument("status index must be 0 to 2**32-1")
+
+
+@dataclass(frozen=True, slots=True)
+class HolderClaims:
+    """A holder credential's (or a delegation's) signed content.
+
+    ``repr()`` leaves out the ids and the masked name (PIPL).
+    """
+
+    credential_id: str = field(repr=False)
+    issued_at: int
+    expires_at: int
+    device_key: bytes = field(repr=False)
+    status: StatusRef
+    region: Region
+    insurance_type: InsuranceType
+    channel: Channel
+    masked_name: str = field(repr=False)
+    subject_kind: SubjectKind = SubjectKind.INSURED_PERSON
+    actor_id: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        validate_credential_id(self.credential_id)
+        _time(self.issued_at, "issued_at")
+        _time(self.expires_at, "expires_at")
+        if self.expires_at <= self.issued_at:
+            raise InvalidArgument("expires_at must be after issued_at")
+        if not isinstance(self.device_key, bytes) or len(self.device_key) != PUBLIC_KEY_BYTES:
+            raise InvalidArgument("device key must be 32 bytes (Ed25519)")
+        if not isinstance(self.status, StatusRef):
+            raise InvalidArgument("status must be a StatusRef")
+        if not isinstance(self.region, Region):
+            raise InvalidArgument("region must be a Region")
+        for name, enum in (("insurance_type", InsuranceType), ("channel", Channel),
+                           ("subject_kind", SubjectKind)):
+            if not isinstance(getattr(self, name), enum):
+                raise InvalidArgument(f"{name} must be a {enum.__name__}")
+        validate_masked_name(self.masked_name)
+        if self.actor_id is not None:
+            validate_credential_id(self.actor_id)
+            if self.actor_id == self.credential_id:
+                raise InvalidArgument("actor must differ from the subject")
+
+    @property
+    def is_delegation(self) -> bool:
+        """A family member's credential held on the holder's device."""
+        return self.actor_id is not None
+
+
+def cnf_map(device_key: bytes) -> dict[int, object]:
+    """The ``cnf`` claim's value: a COSE_Key for the Ed25519 device key (RFC 8747 §3.2)."""
+    return {COSE_KEY: {_KTY: _KTY_OKP, _CRV: _CRV_ED25519, _X: device_key}}
+
+
+def encode_claims(claims: HolderClaims) -> bytes:
+    """Deterministic CBOR of the claims map."""
+    value: dict[int, object] = {
+        SUB: claims.credential_id,
+        EXP: claims.expires_at,
+        IAT: claims.issued_at,
+        CNF: cnf_map(claims.device_key),
+        STATUS: {STATUS_LIST: {IDX: claims.status.idx, URI: claims.status.uri}},
+        HOLDER: [claims.region.wire, claims.insurance_type.wire, claims.channel.wire,
+                 claims.masked_name, claims.subject_kind.wire],
+    }
+    if claims.actor_id is not None:
+        value[ACTOR] = claims.actor_id
+    return cbor.dumps(value)
+
+
+def _fail(detail: str) -> HolderClaimsError:
+    return HolderClaimsError(detail)
+
+
+_INSURANCE = {m.wire: m for m in InsuranceType}
+_CHANNELS = {m.wire: m for m in Channel}
+_KINDS = {m.wire: m for m in SubjectKind}
+_COSE_KEY_KEYS = frozenset({_KTY, _CRV, _X})
+_REF_KEYS = frozenset({IDX, URI})
+_regions: dict[int, Region] = {}
+
+
+def _region(code: object) -> Region:
+    """The Region of a wire code (validated once per code, then shared)."""
+    region = _regions.get(code) if type(code) is int else None
+    if region is None:
+        if type(code) is not int or not 100000 <= code <= 999999 or (
+            code // 10000 not in PROVINCE_PREFIXES
+        ):
+            raise _fail("region is not a known division code")
+        region = Region(str(code))
+        if len(_regions) < 100_000:  # valid codes only; GB/T 2260 has about 3,300
+            _regions[code] = region
+    return region
+
+
+def decode_device_key(cnf: object) -> bytes:
+    """The Ed25519 public key inside a ``cnf`` claim of exactly the shape we write."""
+    if type(cnf) is not dict or len(cnf) != 1 or COSE_KEY not in cnf:
+        raise _fail("cnf must hold exactly a COSE_Key")
+    key = cnf[COSE_KEY]
+    if type(key) is not dict or key.keys() != _COSE_KEY_KEYS or any(
+        type(k) is not int for k in key
+    ):
+        raise _fail("COSE_Key has the wrong keys")
+    kty, crv, x = key[_KTY], key[_CRV], key[_X]
+    if type(kty) is not int or kty != _KTY_OKP or type(crv) is not int or crv != _CRV_ED25519:
+        raise _fail("cnf key must be an OKP Ed25519 key")
+    if type(x) is not bytes or len(x) != PUBLIC_KEY_BYTES:
+        raise _fail("cnf key must be 32 bytes")
+    return x
+
+
+def decode_claims(payload: bytes) -> HolderClaims:
+    """Parse and validate a holder credential's claims; :class:`HolderClaimsError` if not.
+
+    Every value is checked with the model's rules (types, ranges, code
+    tables, id and name syntax); the canonical layout is read by a fast
+    reader that gives the strict decoder's answers (this is on the
+    verifier's uncached path).
+    """
+    fast = _fast_claims(payload)
+    if fast is not None:
+        return fast
+    try:
+        value = cbor.loads(payload, max_depth=4)
+    except CBORError as exc:
+        raise _fail("claims are not strict CBOR") from exc
+    if type(value) is not dict or any(type(k) is not int for k in value):
+        raise _fail("claims must be a map with integer keys")
+    keys = value.keys()
+    if keys not in (_KEYS, _KEYS_ACTOR):
+        raise _fail("claims have the wrong keys")
+    status = value[STATUS]
+    if type(status) is not dict or len(status) != 1 or STATUS_LIST not in status:
+        raise _fail("status must hold exactly status_list")
+    ref = status[STATUS_LIST]
+    if type(ref) is not dict or ref.keys() != _REF_KEYS:
+        raise _fail("status_list must hold idx and uri")
+    uri, idx = ref[URI], ref[IDX]
+    if type(idx) is not int or not 0 <= idx <= MAX_INDEX:
+        raise _fail("status index out of range")
+    fields = value[HOLDER]
+    if type(fields) is not list or len(fields) != 5:
+        raise _fail("holder fields must be an array of five")
+    region, insutype, channel, name, kind = fields
+    sub, iat, exp, actor = value[SUB], value[IAT], value[EXP], value.get(ACTOR)
+    if type(iat) is not int or type(exp) is not int or not 0 <= iat < exp < 2**40:
+        raise _fail("times must be whole seconds with iat before exp")
+    insurance = _INSURANCE.get(insutype) if type(insutype) is int else None
+    channel_code = _CHANNELS.get(channel) if type(channel) is int else None
+    kind_code = _KINDS.get(kind) if type(kind) is int else None
+    if insurance is None or channel_code is None or kind_code is None:
+        raise _fail("unknown code")
+    try:
+        validate_uri(uri)
+        validate_credential_id(sub)
+        validate_masked_name(name)
+        if actor is not None:
+            validate_credential_id(actor)
+            if actor == sub:
+                raise _fail("actor must differ from the subject")
+    except InvalidArgument as exc:
+        raise _fail(exc.detail or "invalid claim") from None
+    try:
+        return _build(sub, iat, exp, decode_device_key(value[CNF]), uri, idx, _region(region),
+                      insurance, channel_code, name, kind_code, actor)
+    except InvalidArgument as exc:
+        raise _fail(exc.detail or "invalid claim") from None
+
+
+def _build(sub: str, iat: int, exp: int, key: bytes, uri: str, idx: int,  # noqa: PLR0917
+           region: Region, insurance: InsuranceType, channel: Channel, name: str,
+           kind: SubjectKind, actor: str | None) -> HolderClaims:
+    """The frozen claims (model/construct.py: the classes' own checks, once)."""
+    return construct(HolderClaims, sub, iat, exp, key, construct(StatusRef, uri, idx), region,
+                     insurance, channel, name, kind, actor)
+
+
+_CNF_OPENING = b"\x08\xa1\x01\xa3\x01\x01\x20\x06\x21\x58\x20"
+_STATUS_OPENING = b"\x19\xff\xff\xa1\x6bstatus_list\xa2\x63idx"
+_URI_KEY = b"\x63uri"
+_HOLDER_OPENING = b"\x3a\x00\x01\x00\x01\x85\x1a"
+_ACTOR_KEY = b"\x3a\x00\x01\x00\x02"
+
+
+def _text(data: bytes, i: int) -> tuple[str, int]:
+    """The definite text string with its shortest heading at ``i``, and where it ends."""
+    h = data[i]
+    if 0x60 <= h <= 0x77:
+        start, end = i + 1, i + 1 + h - 0x60
+    elif h == 0x78 and data[i + 1] >= 24:
+        start, end = i + 2, i + 2 + data[i + 1]
+    else:
+        raise ValueError("not a short text")
+    if end > len(data):
+        raise ValueError("text runs past the end")
+    return data[start:end].decode("utf-8"), end
+
+
+def _fast_claims(data: bytes) -> HolderClaims | None:
+    """The claims if ``data`` has exactly the canonical layout :func:`encode_claims` writes
+    (the values the strict decoder would read, checked by the same rules), else None:
+    then the strict decoder gives the answer or the error."""
+    try:
+        if data[0] not in (0xA6, 0xA7) or data[1] != SUB:
+            return None
+        sub, i = _text(data, 2)
+        if data[i:i + 2] != b"\x04\x1a" or data[i + 6:i + 8] != b"\x06\x1a":
+            return None
+        exp = int.from_bytes(data[i + 2:i + 6], "big")
+        iat = int.from_bytes(data[i + 8:i + 12], "big")
+        i += 12
+        if data[i:i + 11] != _CNF_OPENING:
+            return None
+        key = data[i + 11:i + 43]
+        i += 43
+        if data[i:i + len(_STATUS_OPENING)] != _STATUS_OPENING:
+            return None
+        i += len(_STATUS_OPENING)
+        h = data[i]
+        if h <= 0x17:
+            idx, i = h, i + 1
+        elif h == 0x18 and data[i + 1] >= 24:
+            idx, i = data[i + 1], i + 2
+        elif h == 0x19 and data[i + 1]:
+            idx, i = int.from_bytes(data[i + 1:i + 3], "big"), i + 3
+        elif h == 0x1A and data[i + 1] | data[i + 2]:
+            idx, i = int.from_bytes(data[i + 1:i + 5], "big"), i + 5
+        else:
+            return None
+        if data[i:i + 4] != _URI_KEY:
+            return None
+        uri, i = _text(data, i + 4)
+        if data[i:i + 7] != _HOLDER_OPENING or data[i + 11] != 0x19:
+            return None
+        region = int.from_bytes(data[i + 7:i + 11], "big")
+        insurance = _INSURANCE.get(int.from_bytes(data[i + 12:i + 14], "big"))
+        channel = _CHANNELS.get(data[i + 14])
+        name, i = _text(data, i + 15)
+        kind = _KINDS.get(data[i])
+        i += 1
+        actor = None
+        if data[0] == 0xA7:
+            if data[i:i + 5] != _ACTOR_KEY:
+                return None
+            actor, i = _text(data, i + 5)
+        if i != len(data) or insurance is None or channel is None or kind is None or (
+            region < 0x10000 or not 0x10000 <= iat < exp or exp < 0x10000
+        ):
+            return None
+        validate_uri(uri)
+        validate_credential_id(sub)
+        validate_masked_name(name)
+        if actor is not None and validate_credential_id(actor) == sub:
+            return None
+        return _build(sub, iat, exp, bytes(key), uri, idx, _region(region), insurance,
+                      channel, name, kind, actor)
+    except (IndexError, ValueError, HolderClaimsError):
+        return None

@@ -1,0 +1,133 @@
+"""Issuing a holder credential: sign (COSE_Sign1), and optionally seal it to the verifier group.
+
+The platform signs the claims with its issuer key exactly as it signs a
+token (protected ``{1: -8, 4: kid}``, empty unprotected header).  Two modes:
+
+* **open** (default): the phone stores and shows the signed CWT itself.  It
+  carries no direct identifier (pseudonymous id, masked name, region,
+  insurance type), so this is minimal disclosure; it fits QR version 13-M.
+* **sealed**: the signed bytes are also encrypted to the verifier group's
+  AES-CCM key exactly as a token's envelope (COSE_Encrypt0, ``{1: 10, 4:
+  group kid}``, 13-byte IV), once, at activation.  The phone stores a blob it
+  cannot read (the group key never leaves the terminals); 38 bytes more.
+
+See docs/holder-credentials.md for the measured trade-off, including
+per-presentation public-key encryption (HPKE / ECDH-ES).
+
+A credential file (what ``ecert activate`` and ``ecert family add`` write)
+is JSON: the sealed blob in base64url plus the fields the phone may show
+(they are the phone's own data, returned at activation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..codec import cose
+from ..errors import EcertError, ErrorCode, InvalidArgument
+from ..keys.files import write_file
+from ..keys.jwk import b64url, b64url_decode
+from ..keys.material import GroupKey, IssuerSigningKey
+from .claims import HolderClaims, encode_claims
+
+RandomBytes = Callable[[int], bytes]
+FILE_FORMAT = "ecert-holder-credential/1"
+
+
+def sign_credential(claims: HolderClaims, key: IssuerSigningKey) -> bytes:
+    """The issuer's COSE_Sign1 over ``claims`` (the CWT a COSE library reads)."""
+    if not isinstance(claims, HolderClaims) or not isinstance(key, IssuerSigningKey):
+        raise InvalidArgument("sign_credential needs HolderClaims and an IssuerSigningKey")
+    if not key.public.allows(claims.region):
+        raise EcertError(ErrorCode.WRONG_REGION, "issuer key is not authorised for region")
+    if not key.validity.contains(claims.issued_at):
+        raise EcertError(ErrorCode.KEY_NOT_VALID, "issuer key is outside its window")
+    protected = cose.encode_protected(key.public.alg, key.kid)
+    payload = encode_claims(claims)
+    signature = key.private_key.sign(cose.sig_structure(protected, payload))
+    return cose.encode_sign1(protected, payload, signature)
+
+
+def seal(signed: bytes, group: GroupKey, random_bytes: RandomBytes = os.urandom) -> bytes:
+    """``signed`` encrypted to the verifier group (a COSE_Encrypt0, as a token's envelope)."""
+    protected = cose.encode_protected(group.alg, group.kid)
+    nonce, ciphertext = group.aead.encrypt(signed, cose.enc_structure(protected), random_bytes)
+    return cose.encode_encrypt0(protected, nonce, ciphertext)
+
+
+def issue(claims: HolderClaims, key: IssuerSigningKey, group: GroupKey | None = None,
+          random_bytes: RandomBytes = os.urandom) -> bytes:
+    """The credential blob the phone stores: :func:`sign_credential`, then :func:`seal`
+    when a ``group`` key is given (sealed mode); without one the signed CWT itself
+    (open mode, minimal disclosure; see docs/holder-credentials.md#confidentiality)."""
+    signed = sign_credential(claims, key)
+    return signed if group is None else seal(signed, group, random_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialFile:
+    """What the phone keeps: the sealed blob and its own readable fields.
+
+    ``kind`` is ``"credential"`` (the holder's own) or ``"delegation"`` (a
+    family member's, shown by the holder's device).
+    """
+
+    sealed: bytes
+    kind: str
+    credential_id: str
+    expires_at: int
+    status_uri: str
+    status_idx: int
+    actor_id: str | None = None
+
+    @classmethod
+    def of(cls, sealed: bytes, claims: HolderClaims) -> CredentialFile:
+        return cls(sealed, "delegation" if claims.is_delegation else "credential",
+                   claims.credential_id, claims.expires_at, claims.status.uri,
+                   claims.status.idx, claims.actor_id)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "format": FILE_FORMAT,
+            "kind": self.kind,
+            "credential": b64url(self.sealed),
+            "credential_id": self.credential_id,
+            "actor_id": self.actor_id,
+            "expires_at": self.expires_at,
+            "status": {"uri": self.status_uri, "idx": self.status_idx},
+        }
+
+    def save(self, path: Path) -> None:
+        """Write the file atomically (0600: it is the phone's private data)."""
+        data = (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
+        try:
+            write_file(path, data, 0o600)
+        except OSError:
+            raise InvalidArgument("cannot write the credential file") from None
+
+    @classmethod
+    def load(cls, path: Path) -> CredentialFile:
+        try:
+            value = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            raise InvalidArgument("cannot read the credential file") from None
+        try:
+            status = value["status"]
+            kind = value["kind"]
+            if value["format"] != FILE_FORMAT or kind not in ("credential", "delegation"):
+                raise TypeError
+            fields = (value["credential_id"], value["expires_at"], status["uri"], status["idx"])
+            if not (isinstance(fields[0], str) and type(fields[1]) is int
+                    and isinstance(fields[2], str) and type(fields[3]) is int):
+                raise TypeError
+            actor = value.get("actor_id")
+            if actor is not None and not isinstance(actor, str):
+                raise TypeError
+            sealed = b64url_decode(value["credential"])
+        except (KeyError, TypeError, EcertError):
+            raise InvalidArgument("not a holder credential file") from None
+        return cls(sealed, kind, fields[0], fields[1], fields[2], fields[3], actor)

@@ -1,0 +1,251 @@
+"""A presentation: what the phone shows, minted offline from its credential and device key.
+
+One QR code, text ``EP1:`` + Base45 of a tagged COSE_Sign1 made by the
+device key::
+
+    COSE_Sign1 [tag 18]
+      protected   {1: -8 (EdDSA), 13 (kcwt): sealed credential}   (RFC 9528 "kcwt")
+      unprotected {}
+      payload     {4: exp, 6: iat, 7: cti (8 random bytes), [39: cnonce], -65540: business type}
+      signature   Ed25519 by the device key named in the credential's ``cnf``
+
+The credential travels in the protected header, so the device signature
+covers it: a presentation cannot be moved onto another credential.  The
+``kcwt`` header is the one EDHOC registered for "a CWT carrying a COSE_Key in
+``cnf``", which is exactly a holder credential.  ``EP1:`` (presentation,
+version 1) lets the text stage tell a presentation from a platform code
+(``EC1:``) by its first characters.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..codec import cbor, cose
+from ..codec.base45 import Base45Error, b45decode, b45encode
+from ..codec.cbor import BYTES, CBORError
+from ..crypto.ed25519 import Ed25519PrivateKey
+from ..errors import InvalidArgument
+from ..model import BusinessType
+from ..model.limits import MAX_TEXT_CHARS, PRESENTATION_PREFIX
+from ..token.policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
+
+PREFIX = PRESENTATION_PREFIX
+"""``EP1:`` (model/limits.py); the longest presentation this library makes (sealed,
+delegation, 32-character ids) is under the shared :data:`MAX_TEXT_CHARS` (600)."""
+KCWT = 13
+EXP, IAT, CTI, CNONCE = 4, 6, 7, 39
+BUSINESS = -65540
+ID_BYTES = 8
+MAX_CHALLENGE_BYTES = 16
+_PROTECTED_OPENING = b"\xa2\x01\x27\x0d"
+"""``{1: -8, 13: `` in deterministic CBOR; the sealed credential follows."""
+_KEYS = frozenset({EXP, IAT, CTI, BUSINESS})
+_KEYS_CHALLENGE = _KEYS | {CNONCE}
+RandomBytes = Callable[[int], bytes]
+
+
+class PresentationError(ValueError):
+    """Text that is not a presentation of this format's shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationClaims:
+    """The device-signed part: when, which step, a random id, and an optional challenge."""
+
+    issued_at: int
+    expires_at: int
+    presentation_id: bytes
+    business_type: BusinessType
+    challenge: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """A parsed (not yet verified) presentation.
+
+    ``sealed`` is the credential envelope; ``signed`` is the device
+    signature followed by the Sig_structure, as libsodium's
+    ``crypto_sign_open`` takes it.
+    """
+
+    sealed: bytes
+    claims: PresentationClaims
+    signed: bytes
+
+
+def is_presentation(text: object) -> bool:
+    """Does ``text`` carry the presentation prefix (``EP1:``)?"""
+    if isinstance(text, str):
+        return text.startswith(PREFIX)
+    if isinstance(text, bytes | bytearray):
+        return bytes(text[:4]) == PREFIX.encode()
+    return False
+
+
+def encode_payload(claims: PresentationClaims) -> bytes:
+    value: dict[int, object] = {EXP: claims.expires_at, IAT: claims.issued_at,
+                                CTI: claims.presentation_id, BUSINESS: claims.business_type.wire}
+    if claims.challenge is not None:
+        value[CNONCE] = claims.challenge
+    return cbor.dumps(value)
+
+
+def present(
+    sealed: bytes,
+    device: Ed25519PrivateKey,
+    business_type: BusinessType,
+    *,
+    now: int,
+    ttl: int = DEFAULT_TTL,
+    challenge: bytes | None = None,
+    random_bytes: RandomBytes = os.urandom,
+) -> str:
+    """Mint one presentation on the phone, with no network: the QR text."""
+    if not isinstance(sealed, bytes) or not sealed:
+        raise InvalidArgument("sealed credential must be bytes")
+    if not isinstance(device, Ed25519PrivateKey):
+        raise InvalidArgument("device must be an Ed25519PrivateKey")
+    if not isinstance(business_type, BusinessType):
+        raise InvalidArgument("business_type must be a BusinessType")
+    if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now < 2**40 - MAX_TTL:
+        raise InvalidArgument("now must be a Unix time in whole seconds")
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL <= ttl <= MAX_TTL:
+        raise InvalidArgument(f"ttl must be {MIN_TTL} to {MAX_TTL} seconds")
+    if challenge is not None and (
+        not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES
+    ):
+        raise InvalidArgument("challenge must be 1 to 16 bytes")
+    presentation_id = random_bytes(ID_BYTES)
+    if not isinstance(presentation_id, bytes) or len(presentation_id) != ID_BYTES:
+        raise InvalidArgument("the random source returned the wrong number of bytes")
+    claims = PresentationClaims(now, now + ttl, presentation_id, business_type, challenge)
+    protected = _PROTECTED_OPENING + sealed
+    payload = encode_payload(claims)
+    signature = device.sign(cose.sig_structure(protected, payload))
+    return PREFIX + b45encode(cose.encode_sign1(protected, payload, signature))
+
+
+def _fail(detail: str) -> PresentationError:
+    return PresentationError(detail)
+
+
+def parse(text: str | bytes) -> Presentation:
+    """Check length, prefix, Base45 and the exact COSE_Sign1 layout; nothing verified yet."""
+    blob, iat, exp, cti, business, challenge, signed = split(text)
+    return Presentation(blob, PresentationClaims(iat, exp, cti, business, challenge), signed)
+
+
+Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes]
+"""``(credential blob, iat, exp, presentation id, business type, challenge, signed)``."""
+_FAST_PAYLOAD = struct.Struct(">BBBIBBIBB8s5sBH")
+_FAST_HEAD = (0xA4, EXP, 0x1A, IAT, 0x1A, CTI, 0x48, b"\x3a\x00\x01\x00\x03", 0x19)
+_BY_WIRE = {m.wire: m for m in BusinessType}
+
+
+def split(text: str | bytes) -> Split:
+    """:func:`parse` as a tuple (the verifier's hot path), with the same checks and errors."""
+    if type(text) is not str:
+        if isinstance(text, bytes | bytearray):
+            if len(text) > MAX_TEXT_CHARS:
+                raise _fail("too long")
+            try:
+                text = bytes(text).decode("ascii")
+            except UnicodeDecodeError:
+                raise _fail("not ASCII") from None
+        else:
+            raise _fail("not text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise _fail("too long")
+    if not text.startswith(PREFIX):
+        raise _fail("unknown prefix")
+    try:
+        data = b45decode(text[4:])
+    except Base45Error:
+        raise _fail("not Base45") from None
+    try:
+        if data[0] != 0xD2 or data[1] != 0x84:
+            raise _fail("not a tagged COSE_Sign1 of four")
+        if data[2] == 0x58 and data[3] >= 24:  # the usual one-byte length heading
+            start, end = 4, 4 + data[3]
+        else:
+            start, end = cbor.string_span(data, 2, BYTES)
+        if data[end] != 0xA0:
+            raise _fail("unprotected header must be empty")
+        if data[end + 1] == 0x58 and data[end + 2] >= 24:
+            p_start, p_end = end + 3, end + 3 + data[end + 2]
+        else:
+            p_start, p_end = cbor.string_span(data, end + 1, BYTES)
+        if data[p_end:p_end + 2] != _SIGNATURE_HEADING or len(data) != p_end + 66:
+            raise _fail("signature must be 64 bytes and last")
+    except (IndexError, CBORError):
+        raise _fail("not a COSE_Sign1 in deterministic encoding") from None
+    protected = data[start:end]
+    if len(protected) < 5 or protected[:4] != _PROTECTED_OPENING:
+        raise _fail("protected header must be {1: -8, 13: credential}")
+    payload = data[p_start:p_end]
+    fast = _fast_payload(payload)
+    if fast is None:
+        pc = decode_payload(payload)
+        iat, exp, cti, business, challenge = (pc.issued_at, pc.expires_at, pc.presentation_id,
+                                              pc.business_type, pc.challenge)
+    else:
+        iat, exp, cti, business, challenge = fast
+    # signature + Sig_structure, as crypto_sign_open takes it
+    signed = b"".join((data[p_end + 2:], _SIG1_OPENING, data[2:end], b"\x40",
+                       data[end + 1:p_end]))
+    return protected[4:], iat, exp, cti, business, challenge, signed
+
+
+_SIG1_OPENING = b"\x84\x6aSignature1"
+_SIGNATURE_HEADING = b"\x58\x40"
+"""The heading of a 64-byte byte string: the device's Ed25519 signature."""
+
+
+def _fast_payload(payload: bytes) -> tuple[int, int, bytes, BusinessType, None] | None:
+    """The payload's fields if it has exactly the layout :func:`present` writes without a
+    challenge (the values a strict decode gives), else None (then the strict decoder runs)."""
+    if len(payload) != 31:
+        return None
+    (m, k_exp, h_exp, exp, k_iat, h_iat, iat, k_cti, h_cti, cti, k_bt, h_bt,
+     bt) = _FAST_PAYLOAD.unpack(payload)
+    if (m, k_exp, h_exp, k_iat, h_iat, k_cti, h_cti, k_bt, h_bt) != _FAST_HEAD or not (
+        0x10000 <= iat < exp
+    ):
+        return None
+    business = _BY_WIRE.get(bt)
+    if business is None:
+        return None
+    return iat, exp, cti, business, None
+
+
+def decode_payload(payload: bytes) -> PresentationClaims:
+    """The device-signed claims, strictly: exactly the keys and types this format writes."""
+    try:
+        value = cbor.loads(payload, max_depth=1)
+    except CBORError:
+        raise _fail("payload is not strict CBOR") from None
+    if type(value) is not dict or any(type(k) is not int for k in value) or (
+        value.keys() != _KEYS and value.keys() != _KEYS_CHALLENGE
+    ):
+        raise _fail("payload has the wrong keys")
+    exp, iat, cti, business = value[EXP], value[IAT], value[CTI], value[BUSINESS]
+    challenge = value.get(CNONCE)
+    if type(exp) is not int or type(iat) is not int or not 0 <= iat < exp < 2**40:
+        raise _fail("times must be whole seconds with iat before exp")
+    if type(cti) is not bytes or len(cti) != ID_BYTES:
+        raise _fail("presentation id must be 8 bytes")
+    if challenge is not None and (
+        type(challenge) is not bytes or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES
+    ):
+        raise _fail("challenge must be 1 to 16 bytes")
+    if type(business) is not int:
+        raise _fail("business type must be an integer")
+    try:
+        business_type = BusinessType.from_code(business)
+    except InvalidArgument:
+        raise _fail("unknown business type") from None
+    return PresentationClaims(iat, exp, cti, business_type, challenge)

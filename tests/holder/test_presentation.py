@@ -1,0 +1,231 @@
+"""Presentations and credentials under tampering and random input: only TokenRejected, with
+the right code; strict layouts; the fast payload reader agrees with the strict decoder."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecert_token import BusinessType, FixedClock, TokenRejected, TrustStore, VerifyPolicy
+from ecert_token.codec import cbor
+from ecert_token.codec.base45 import b45decode, b45encode
+from ecert_token.errors import ErrorCode, InvalidArgument
+from ecert_token.holder import PresentationVerifier, present
+from ecert_token.holder.claims import (
+    HolderClaims,
+    HolderClaimsError,
+    StatusRef,
+    _fast_claims,
+    decode_claims,
+    encode_claims,
+)
+from ecert_token.holder.presentation import (
+    PresentationClaims,
+    PresentationError,
+    _fast_payload,
+    decode_payload,
+    encode_payload,
+    parse,
+)
+from ecert_token.keys.keydir import KeyDir
+from ecert_token.model import Channel, InsuranceType, Region
+from ecert_token.registry import ActivationRegistry, HolderPlatform
+
+from ..conftest import NOW
+from .conftest import HOLDER, activation, device
+
+REG = BusinessType.HOSPITAL_REGISTRATION
+
+
+@pytest.fixture
+def issued(platform: HolderPlatform) -> tuple[bytes, str]:
+    phone = device(b"phone")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    return blob, present(blob, phone, REG, now=NOW)
+
+
+def _checker(trust: TrustStore) -> PresentationVerifier:
+    return PresentationVerifier(trust, VerifyPolicy(), cache_size=0)
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_every_flipped_byte_is_refused(registry: ActivationRegistry, keys: KeyDir,
+                                       sealed: bool) -> None:
+    platform = HolderPlatform(registry, keys.signing_key, keys.group_key if sealed else None,
+                              clock=FixedClock(NOW - 3600))
+    phone = device(b"phone")
+    text = present(platform.activate(activation(HOLDER, phone)).file.sealed, phone, REG,
+                   now=NOW)
+    data = b45decode(text[4:])
+    checker = _checker(keys.trust_store())
+    assert checker.check(text, REG, now=NOW).subject == HOLDER
+    codes = set()
+    for i in range(len(data)):
+        tampered = bytearray(data)
+        tampered[i] ^= 0x04
+        with pytest.raises(TokenRejected) as info:
+            checker.check("EP1:" + b45encode(bytes(tampered)), REG, now=NOW)
+        codes.add(info.value.code)
+    assert codes <= {ErrorCode.MALFORMED, ErrorCode.BAD_SIGNATURE, ErrorCode.UNKNOWN_KEY,
+                     ErrorCode.WRONG_REGION, ErrorCode.EXPIRED, ErrorCode.NOT_YET_VALID,
+                     ErrorCode.LIFETIME_TOO_LONG, ErrorCode.WRONG_BUSINESS_TYPE,
+                     ErrorCode.KEY_NOT_VALID, ErrorCode.DECRYPTION_FAILED}
+    assert ErrorCode.BAD_SIGNATURE in codes and ErrorCode.MALFORMED in codes
+
+
+def test_credential_swapped_into_anothers_presentation(platform: HolderPlatform,
+                                                      public_trust: TrustStore) -> None:
+    """The device signature covers the credential (it is in the protected header)."""
+    mine, thief = device(b"mine"), device(b"thief")
+    my_blob = platform.activate(activation(HOLDER, mine)).file.sealed
+    their_blob = platform.activate(activation("THIEF00001", thief)).file.sealed
+    theirs = b45decode(present(their_blob, thief, REG, now=NOW)[4:])
+    swapped = theirs.replace(their_blob, my_blob)
+    with pytest.raises(TokenRejected) as info:
+        _checker(public_trust).check("EP1:" + b45encode(swapped), REG, now=NOW)
+    assert info.value.code in {ErrorCode.BAD_SIGNATURE, ErrorCode.MALFORMED}
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text(max_size=700) | st.binary(max_size=450).map(lambda b: "EP1:" + b45encode(b)))
+def test_random_text_is_only_ever_rejected(keys: KeyDir, text: str) -> None:
+    try:
+        _checker(keys.trust_store()).check(text, REG, now=NOW)
+    except TokenRejected:
+        return
+    pytest.fail("random input accepted")
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.integers(0x10000, 2**32 - 301), st.integers(10, 300), st.binary(min_size=8,
+       max_size=8), st.sampled_from(list(BusinessType)),
+       st.none() | st.binary(min_size=1, max_size=16))
+def test_payload_round_trip_fast_and_strict(iat: int, ttl: int, cti: bytes, bt: BusinessType,
+                                            challenge: bytes | None) -> None:
+    pc = PresentationClaims(iat, iat + ttl, cti, bt, challenge)
+    payload = encode_payload(pc)
+    assert decode_payload(payload) == pc
+    fast = _fast_payload(payload)
+    assert fast is None or fast == (iat, iat + ttl, cti, bt, None)
+    assert (fast is None) == (challenge is not None)
+
+
+@pytest.mark.parametrize("value", [
+    {4: 5, 6: 10, 7: b"12345678", -65540: 1101},          # exp before iat
+    {4: 10, 6: 5, 7: b"1234567", -65540: 1101},           # short id
+    {4: 10, 6: 1, 7: b"12345678", -65540: 9999},          # unknown business type
+    {4: 10, 6: 1, 7: b"12345678", -65540: 1101, 1: 0},    # extra claim
+    {4: 10, 6: 1, 7: b"12345678", -65540: "01101"},       # code as text
+    {4: 10, 6: 1, 7: b"12345678", -65540: 1101, 39: b""},  # empty challenge
+    [4, 10],
+])
+def test_strict_payload(value: object) -> None:
+    with pytest.raises(PresentationError):
+        decode_payload(cbor.dumps(value))
+
+
+def test_parse_refuses_other_layouts(issued: tuple[bytes, str]) -> None:
+    _, text = issued
+    assert parse(text).claims.business_type is REG
+    data = b45decode(text[4:])
+    for bad in ("EC1:" + text[4:], text[:-3], "EP1:" + b45encode(data + b"\x00"),
+                "EP1:" + b45encode(data[:1] + b"\x83" + data[2:]), "x" * 601, 5):
+        with pytest.raises(PresentationError):
+            parse(bad)  # type: ignore[arg-type]
+    assert parse(text.encode()).sealed == parse(text).sealed
+
+
+def _claims(**changes: object) -> HolderClaims:
+    fields: dict[str, object] = dict(
+        credential_id=HOLDER, issued_at=NOW, expires_at=NOW + 86_400, device_key=bytes(32),
+        status=StatusRef("ec:NHSA", 7), region=Region("110105"),
+        insurance_type=InsuranceType.EMPLOYEE_BASIC, channel=Channel.WECHAT,
+        masked_name="张*丰")
+    fields.update(changes)
+    return HolderClaims(**fields)  # type: ignore[arg-type]
+
+
+@settings(deadline=None, max_examples=100)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["110105", "310101", "619900"]),
+       st.sampled_from(list(InsuranceType)), st.none() | st.just("ACTOR00001"))
+def test_claims_round_trip(idx: int, region: str, insurance: InsuranceType,
+                           actor: str | None) -> None:
+    claims = _claims(status=StatusRef("ec:NHSA", idx), region=Region(region),
+                     insurance_type=insurance, actor_id=actor)
+    data = encode_claims(claims)
+    assert decode_claims(data) == claims
+    assert _fast_claims(data) == claims  # the canonical layout takes the fast reader
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.data())
+def test_fast_claims_reader_agrees_with_the_strict_decoder(data: st.DataObject) -> None:
+    """Any change to canonical claims bytes: the fast reader answers what the strict
+    decoder answers, or None (and then the strict decoder decides)."""
+    raw = bytearray(encode_claims(_claims(actor_id=data.draw(st.none() | st.just("ACTOR00001")))))
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    fast = _fast_claims(bytes(raw))
+    try:
+        strict = _strict_claims(bytes(raw))
+    except HolderClaimsError:
+        assert fast is None
+        return
+    assert fast is None or fast == strict
+
+
+def _strict_claims(data: bytes) -> HolderClaims:
+    import ecert_token.holder.claims as module
+
+    saved = module._fast_claims
+    module._fast_claims = lambda _data: None  # type: ignore[assignment]
+    try:
+        return decode_claims(data)
+    finally:
+        module._fast_claims = saved
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.update({2: "bad id!"}),
+    lambda m: m.update({8: {1: {1: 1, -1: 4, -2: bytes(32)}}}),     # X25519, not Ed25519
+    lambda m: m.update({8: {1: {1: 1, -1: 6, -2: bytes(31)}}}),
+    lambda m: m.update({65535: {"status_list": {"idx": -1, "uri": "ec:NHSA"}}}),
+    lambda m: m.update({65535: {"status_list": {"idx": 1}}}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张三丰", 1]}),      # unmasked name
+    lambda m: m.update({-65538: [100000, 310, 2, "张*丰", 1]}),       # unknown province
+    lambda m: m.update({-65538: [110105, 311, 2, "张*丰", 1]}),
+    lambda m: m.update({-65539: HOLDER}),                            # actor == subject
+    lambda m: m.update({1: "iss"}),
+    lambda m: m.pop(4),
+    lambda m: m.update({4: NOW - 1}),
+])
+def test_strict_claims(change: object) -> None:
+    value = cbor.loads(encode_claims(_claims()), max_depth=4)
+    assert isinstance(value, dict)
+    change(value)  # type: ignore[operator]
+    with pytest.raises(HolderClaimsError):
+        decode_claims(cbor.dumps(value))
+
+
+def test_claims_arguments() -> None:
+    with pytest.raises(InvalidArgument):
+        _claims(expires_at=NOW)
+    with pytest.raises(InvalidArgument):
+        _claims(actor_id=HOLDER)
+    with pytest.raises(InvalidArgument):
+        StatusRef("ec:NHSA", 2**32)
+    with pytest.raises(InvalidArgument):
+        present(b"\xd2", device(b"d"), REG, now=NOW, ttl=5)
+    with pytest.raises(InvalidArgument):
+        present(b"\xd2", device(b"d"), REG, now=NOW, challenge=b"")
+
+
+def test_repr_leaks_no_personal_data() -> None:
+    text = repr(_claims(actor_id="ACTOR00001"))
+    assert HOLDER not in text and "张" not in text and "ACTOR00001" not in text
+
+
+def test_keys_fixture_is_shared(keys: KeyDir) -> None:
+    assert keys.signing_key.issuer == "NHSA"
