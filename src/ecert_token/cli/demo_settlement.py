@@ -51,7 +51,7 @@ def run_pharmacy_payment(keys: KeyDir, person: Credential, now: int) -> None:
             registry.add(Person(person.credential_id, PsnCertType.RESIDENT_ID_CARD,
                                 "11010519491231002X", "张三丰", person.region,
                                 person.insurance_type))
-            print("\n== 7. A pharmacy payment (02121), from scan to settlement")
+            print("\n== 10. A pharmacy payment (02121), from scan to settlement")
             _say("the platform's person registry holds the ID number and name (never a code)")
             issuer = Issuer(keys.signing_key, keys.group_key,
                             token_ids=settlement_token_ids(keys.signing_key))
@@ -81,7 +81,7 @@ def run_pharmacy_payment(keys: KeyDir, person: Credential, now: int) -> None:
             RecordVerifier([till.public]).receipt(signed)
             _say(f"the till's signed receipt ({len(signed)} bytes) verifies at the platform")
 
-            print("\n== 8. The platform is down at the next payment: the person pays in full")
+            print("\n== 11. The platform is down at the next payment: the person pays in full")
             second = issuer.mint(person, PHARMACY, now=now)
             scanned = verifier.verify(second, PHARMACY)
             receipt = Receipt.of_verified(scanned, till, now, amount_fen=4_800)
