@@ -46,6 +46,20 @@ class ErrorCode(StrEnum):
     TRUST_LIST_EXPIRED = "trust_list_expired"
     TRUST_LIST_ROLLBACK = "trust_list_rollback"
     TRUST_LIST_STALE = "trust_list_stale"
+    # Settlement: handles, the person registry, receipts, vouchers, confirmation.
+    HANDLE_MALFORMED = "handle_malformed"
+    HANDLE_INVALID = "handle_invalid"
+    HANDLE_EXPIRED = "handle_expired"
+    PERSON_NOT_REGISTERED = "person_not_registered"
+    PERSON_EXISTS = "person_exists"
+    REGISTRY_UNAVAILABLE = "registry_unavailable"
+    RECEIPT_INVALID = "receipt_invalid"
+    RECEIPT_BAD_SIGNATURE = "receipt_bad_signature"
+    UNKNOWN_TERMINAL = "unknown_terminal"
+    VOUCHER_DUPLICATE = "voucher_duplicate"
+    ALREADY_SETTLED = "already_settled"
+    TRANSACTION_MISMATCH = "transaction_mismatch"
+    CONFIRMATION_MISSING = "confirmation_missing"
     # Holder credentials (device-bound, presented offline) and their status lists.
     CREDENTIAL_REVOKED = "credential_revoked"
     STATUS_LIST_STALE = "status_list_stale"
@@ -80,6 +94,19 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TRUST_LIST_EXPIRED: "the trust list has expired",
     ErrorCode.TRUST_LIST_ROLLBACK: "the trust list is older than one already loaded",
     ErrorCode.TRUST_LIST_STALE: "the trust list is older than the staleness limit",
+    ErrorCode.HANDLE_MALFORMED: "the settlement handle is not well formed",
+    ErrorCode.HANDLE_INVALID: "the settlement handle is forged or altered",
+    ErrorCode.HANDLE_EXPIRED: "the settlement handle has expired",
+    ErrorCode.PERSON_NOT_REGISTERED: "no registered person matches the settlement handle",
+    ErrorCode.PERSON_EXISTS: "a person is already registered for this credential",
+    ErrorCode.REGISTRY_UNAVAILABLE: "the registry database cannot be used",
+    ErrorCode.RECEIPT_INVALID: "the receipt or voucher is not well formed",
+    ErrorCode.RECEIPT_BAD_SIGNATURE: "the receipt or voucher signature does not verify",
+    ErrorCode.UNKNOWN_TERMINAL: "the receipt names a terminal that is not trusted here",
+    ErrorCode.VOUCHER_DUPLICATE: "a voucher for this code or device counter was already submitted",
+    ErrorCode.ALREADY_SETTLED: "the voucher was already settled",
+    ErrorCode.TRANSACTION_MISMATCH: "the transaction differs from the one the person confirmed",
+    ErrorCode.CONFIRMATION_MISSING: "the person has not confirmed this payment",
     ErrorCode.CREDENTIAL_REVOKED: "the holder credential has been revoked (unbound)",
     ErrorCode.STATUS_LIST_STALE: "the status list is older than the staleness limit",
     ErrorCode.STATUS_LIST_INVALID: "the status list is not well formed or not trusted",

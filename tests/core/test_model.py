@@ -188,7 +188,8 @@ def test_region_is_frozen_and_ordered() -> None:
 @pytest.mark.parametrize(
     ("full", "masked"),
     [("张三丰", "张*丰"), ("李四", "李*"), ("王", "王*"), ("欧阳娜娜", "欧*娜"),
-     ("  张三丰 ", "张*丰"), ("Ahmad Karimi", "A*i")],
+     ("  张三丰 ", "张*丰"), ("Ahmad Karimi", "A* K*"), ("John  Smith", "J* S*"), ("Ahmad", "A*"),
+     ("María O'Neil-Díaz", "M* O*"), ("Jean-Luc Picard", "J* P*"), ("买买提·艾力", "买*力")],
 )
 def test_mask_name(full: str, masked: str) -> None:
     assert mask_name(full) == masked

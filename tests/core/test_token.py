@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
@@ -779,9 +779,15 @@ def test_to_dict_is_its_typed_dict(token: str, verifier: Verifier) -> None:
 
     from ecert_token.token.result import VerifiedTokenDict
 
-    fields = verifier.verify(token, REGISTRATION).to_dict()
-    hints = get_type_hints(VerifiedTokenDict)
-    assert list(fields) == list(hints)
-    for name, value in fields.items():
-        expected = hints[name]
-        assert isinstance(value, expected if expected in (str, int) else (str, type(None)))
+    def check(fields: Mapping[str, object], typed: type) -> None:
+        hints = get_type_hints(typed)
+        assert list(fields) == list(hints)
+        for name, value in fields.items():
+            expected = hints[name]
+            if isinstance(expected, type) and issubclass(expected, dict):  # nested TypedDict
+                assert isinstance(value, dict)
+                check(value, expected)
+            else:
+                assert isinstance(value, expected if expected in (str, int) else (str, type(None)))
+
+    check(verifier.verify(token, REGISTRATION).to_dict(), VerifiedTokenDict)

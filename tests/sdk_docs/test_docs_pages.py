@@ -16,8 +16,8 @@ from .examples import ROOT
 DOCS = ROOT / "docs"
 DOCUMENTED = (
     "keygen", "mint", "verify", "demo", "qr", "scan", "inspect", "vectors", "trust", "keys",
-    "bench", "replay", "device", "activate", "present", "unbind", "family", "status",
-    "completion",
+    "bench", "replay", "person", "settle", "terminal", "receipts", "voucher",
+    "device", "activate", "present", "unbind", "family", "status", "completion",
 )
 
 

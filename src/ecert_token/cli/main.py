@@ -23,9 +23,19 @@ from ..keys import keydir
 from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, Credential, InsuranceType, mask_name
 from ..model.codes import SubjectKind
+from ..settlement.handles import settlement_token_ids
 from ..token import Issuer
 from ..token.policy import DEFAULT_TTL
-from . import bench_cmd, completion, holder_cmd, replay_cmd, sdk_cmd, trust_cmd
+from . import (
+    bench_cmd,
+    completion,
+    holder_cmd,
+    records_cmd,
+    replay_cmd,
+    sdk_cmd,
+    settle_cmd,
+    trust_cmd,
+)
 from .inputs import code_arg, positive_int, read_token, region_arg, regions_arg, unix_time
 from .output import (
     EXIT_INTERRUPTED,
@@ -112,7 +122,9 @@ def cmd_mint(args: argparse.Namespace) -> int:
         issued_at=0,
         subject_kind=args.subject_kind,
     )
-    issuer = Issuer(keys.signing_key, keys.group_key, ttl=args.ttl)
+    # Token ids carry the settlement tag, so the handle of the code resolves.
+    issuer = Issuer(keys.signing_key, keys.group_key, ttl=args.ttl,
+                    token_ids=settlement_token_ids(keys.signing_key))
     token = issuer.mint(credential, args.business, now=now)
     if args.json:
         emit({"token": token, "characters": len(token)})
@@ -165,12 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--business", required=True, type=code_arg(BusinessType, "business type"),
                    help="business type code (e.g. 01101)")
     p.add_argument("--channel", default="2", type=code_arg(Channel, "channel"),
-                   help="channel code (default 2, WeChat)")
+                   help="channel code: 1, 2, 3 national; 21, 22 local extensions (default 2)")
     p.add_argument("--insutype", default="310", type=code_arg(InsuranceType, "insurance type"),
-                   help="insurance type code (default 310)")
+                   help="insurance type code: " + ", ".join(i.value for i in InsuranceType)
+                   + " (default 310)")
     p.add_argument("--name", default="张*", help="masked display name (masked if not yet)")
     p.add_argument("--subject-kind", default="1", type=code_arg(SubjectKind, "subject kind"),
-                   help="subject kind code (default 1)")
+                   help="subject kind code 1-8 (default 1, insured person; only 1 may pay)")
     p.add_argument("--ttl", type=positive_int, default=DEFAULT_TTL, help="lifetime in seconds")
     p.add_argument("--now", type=unix_time, help="issue time as Unix seconds (default: now)")
     add_passphrase_arg(p)
@@ -195,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     trust_cmd.register(sub)
     bench_cmd.register(sub)
     replay_cmd.register(sub)
+    settle_cmd.register(sub)
+    records_cmd.register(sub)
     holder_cmd.register(sub)
     completion.register(sub, build_parser)
     return parser

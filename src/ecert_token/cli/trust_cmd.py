@@ -32,6 +32,7 @@ from ..keys.files import read_private, write_file
 from ..keys.jwk import b64url, issuer_public_jwk
 from ..keys.material import IssuerVerifyKey, Validity
 from ..keys.suite import ALG_NAMES, Suite
+from ..keys.terminal import load_terminal_public
 from ..keys.trust_store import TrustStore
 from ..trust import (
     GroupKeyInfo,
@@ -103,6 +104,11 @@ def list_to_dict(tl: TrustList, verified: bool) -> dict[str, Any]:
         "group_keys": [
             {"group": g.group, "kid": g.kid.hex(), "state": g.state.value, **_window(g.validity)}
             for g in tl.group_keys
+        ],
+        "terminal_keys": [
+            {"terminal_id": t.terminal_id, "institution": t.institution, "kid": t.kid.hex(),
+             "state": t.state.value, **_window(t.validity)}
+            for t in tl.terminal_keys
         ],
     }
 
@@ -186,7 +192,9 @@ def cmd_trust_build(args: argparse.Namespace) -> int:
         groups.extend(GroupKeyInfo(public.group, kid, validity, state)
                       for kid, state, validity in public.group_keys if kid not in known)
     issued_at = _now(args) if args.issued_at is None else args.issued_at
-    tl = build_trust_list(args.sequence, issued_at, issued_at + args.valid_for, issuers, groups)
+    terminals = [load_terminal_public(Path(t)) for t in args.terminal]
+    tl = build_trust_list(args.sequence, issued_at, issued_at + args.valid_for, issuers, groups,
+                          terminal_keys=terminals)
     payload = encode_payload(tl)
     write_file(Path(args.out), payload, 0o644)
     emit({**list_to_dict(tl, verified=False), "payload": str(args.out),
@@ -326,6 +334,8 @@ def register(subparsers: Any) -> None:
 
     p = _add(tsub, "build", cmd_trust_build, "build an unsigned trust list from key dirs")
     p.add_argument("--keys", action="append", required=True, help="key directory (repeatable)")
+    p.add_argument("--terminal", action="append", default=[],
+                   help="terminal public key (terminal.pub.json or its directory; repeatable)")
     p.add_argument("--sequence", type=unix_time, required=True, help="must grow with every list")
     p.add_argument("--issued-at", type=unix_time, help="Unix seconds (default: now)")
     p.add_argument("--valid-for", type=positive_int, default=DEFAULT_LIFETIME,

@@ -45,6 +45,7 @@ from .material import (
     Validity,
 )
 from .suite import ALG_NAMES, GROUP_ALGS
+from .terminal import TerminalKey
 
 KTY = 1
 KID = 2
@@ -83,6 +84,12 @@ def issuer_public_cose_map(key: IssuerVerifyKey) -> dict[int, object]:
         return out
     return {KTY: KTY_OKP, KID: key.kid, ALG: ALG_EDDSA, OKP_CRV: CRV_ED25519,
             OKP_X: public.raw}
+
+
+def terminal_public_cose_map(key: TerminalKey) -> dict[int, object]:
+    """The COSE_Key map of a terminal's public key (the same OKP shape)."""
+    return {KTY: KTY_OKP, KID: key.kid, ALG: ALG_EDDSA, OKP_CRV: CRV_ED25519,
+            OKP_X: key.public_key.raw}
 
 
 def issuer_public_to_cose_key(key: IssuerVerifyKey) -> bytes:

@@ -9,6 +9,7 @@ masked display name such as ``张*三``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
@@ -44,16 +45,33 @@ def mask_name(full_name: str) -> str:
 
     Names of three or more characters keep their first and last character
     around a single ``*`` (which also hides the length); shorter names keep the
-    first character only.
+    first character only.  A Latin-script name (a foreigner's, as on a
+    passport) keeps the initials of its first and last word instead:
+    ``John Smith`` -> ``J* S*``, ``María O'Neil-Díaz`` -> ``M* O*``, ``Ahmad`` ->
+    ``A*``; the last letter of a Latin surname says little, its initial is
+    what a counter calls out.
     """
     if not isinstance(full_name, str):
         raise InvalidArgument("name must be text")
     name = full_name.strip()
     if not name:
         raise InvalidArgument("name is empty")
+    if _is_latin(name):
+        words = name.split()
+        if len(words) == 1:
+            return f"{words[0][0]}*"
+        return f"{words[0][0]}* {words[-1][0]}*"
     if len(name) >= 3:
         return f"{name[0]}*{name[-1]}"
     return f"{name[0]}*"
+
+
+def _is_latin(name: str) -> bool:
+    """Letters of the Latin script only, with spaces, hyphens, apostrophes and dots."""
+    return name[0].isalpha() and all(
+        c in " -'." or (c.isalpha() and unicodedata.name(c, "").startswith("LATIN "))
+        for c in name
+    )
 
 
 def validate_masked_name(value: object) -> str:

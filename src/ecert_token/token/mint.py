@@ -24,13 +24,19 @@ from .policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
 from .text import to_text
 
 RandomBytes = Callable[[int], bytes]
+TokenIdSource = Callable[[str, int], bytes]
+"""``(credential id, expires_at) -> token id``: how an issuer that mints for
+settlement draws token ids (see :mod:`ecert_token.settlement.handles`)."""
 
 
 class Issuer:
     """Mints tokens with one issuer key, encrypted to one verifier group.
 
     ``clock`` and ``random_bytes`` are injectable so tests and published test
-    vectors are reproducible.
+    vectors are reproducible.  ``token_ids``, when given, draws each token id
+    from the credential id and expiry instead of 8 random bytes: the platform
+    uses it to make codes whose settlement handle it can resolve
+    (``ecert_token.settlement.handles.settlement_token_ids``).
     """
 
     def __init__(
@@ -41,6 +47,7 @@ class Issuer:
         ttl: int = DEFAULT_TTL,
         clock: Clock = system_clock,
         random_bytes: RandomBytes = os.urandom,
+        token_ids: TokenIdSource | None = None,
     ) -> None:
         if not isinstance(signing_key, IssuerSigningKey) or not isinstance(group_key, GroupKey):
             raise InvalidArgument("an Issuer needs an IssuerSigningKey and a GroupKey")
@@ -53,6 +60,7 @@ class Issuer:
         self.ttl = _check_ttl(ttl)
         self._clock = clock
         self._random = random_bytes
+        self._token_ids = token_ids
         self._public = signing_key.public  # built once: the property makes a new key
         self._sign_protected = cose.encode_protected(
             signing_key.public.alg, signing_key.kid
@@ -98,9 +106,12 @@ class Issuer:
             raise EcertError(ErrorCode.KEY_NOT_VALID, "issuer key is outside its window")
         if not self.group_key.validity.contains(issued_at):  # verifiers would refuse it
             raise EcertError(ErrorCode.KEY_NOT_VALID, "group key is outside its window")
+        expires_at = issued_at + lifetime
+        token_id = (self._random(MIN_TOKEN_ID_BYTES) if self._token_ids is None
+                    else self._token_ids(credential.credential_id, expires_at))
         claims = construct(
             TokenClaims,
-            self._random(MIN_TOKEN_ID_BYTES), issued_at, issued_at + lifetime,
+            token_id, issued_at, expires_at,
             credential.credential_id, credential.subject_kind, credential.region,
             credential.insurance_type, credential.masked_name, business_type,
             credential.channel if channel is None else channel,

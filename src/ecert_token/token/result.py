@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from ..model import BusinessClass, CertType, TokenClaims
+from ..model.settlement import Settlement, SettlementDict
 
 __all__ = ["VerifiedToken", "VerifiedTokenDict"]
 
@@ -29,6 +30,7 @@ class VerifiedTokenDict(TypedDict):
     issuer: str
     issuer_kid: str
     group_kid: str
+    settlement: SettlementDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,11 @@ class VerifiedToken:
     def business_class(self) -> BusinessClass:
         return self.claims.business_type.business_class
 
+    @property
+    def settlement(self) -> Settlement:
+        """The settlement request's fields (``mdtrt_cert_no`` is the 40-character handle)."""
+        return Settlement.of(self.claims)
+
     def to_dict(self) -> VerifiedTokenDict:
         """JSON-ready fields, with codes in their wire form."""
         c = self.claims
@@ -78,4 +85,5 @@ class VerifiedToken:
             "issuer": self.issuer,
             "issuer_kid": self.issuer_kid.hex(),
             "group_kid": self.group_kid.hex(),
+            "settlement": self.settlement.to_dict(),
         }

@@ -1,0 +1,84 @@
+"""One SQLite opening for the settlement tables (persons, vouchers, confirmations).
+
+Each component keeps its own tables (prefixed ``settlement_``) and its own row
+in ``schema_versions (component, version)``, the per-component version table
+the activation registry (``ecert_token.registry``) keeps too, so all of them
+can live in one file (``PRAGMA user_version`` is one integer for the whole
+file, so no component uses it).  Every database fault becomes
+REGISTRY_UNAVAILABLE with a fixed message (no query text, no values).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+from ..errors import EcertError, ErrorCode
+
+_VERSIONS = """
+CREATE TABLE IF NOT EXISTS schema_versions (
+    component TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+
+def open_db(path: Path | str, component: str, version: int, schema: str) -> sqlite3.Connection:
+    """Open (creating if needed) ``path`` with ``schema`` and the component's version row.
+
+    Autocommit mode (each statement is its own transaction), WAL, a 10 s busy
+    timeout; REGISTRY_UNAVAILABLE if the file cannot be used or holds another
+    version of this component's tables.
+    """
+    try:
+        db = sqlite3.connect(Path(path) if path != ":memory:" else path, timeout=10.0,
+                             isolation_level=None)
+    except sqlite3.Error:
+        raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "cannot open the database") from None
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_VERSIONS + schema)
+        row = db.execute("SELECT version FROM schema_versions WHERE component = ?",
+                         (component,)).fetchone()
+        if row is None:
+            db.execute("INSERT OR IGNORE INTO schema_versions VALUES (?, ?)",
+                       (component, version))
+        elif row[0] != version:
+            db.close()
+            raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "unknown schema version")
+    except sqlite3.Error:
+        db.close()
+        raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "cannot open the database") from None
+    return db
+
+
+@contextmanager
+def guarded(db: sqlite3.Connection, what: str,
+            conflict: ErrorCode | None = None) -> Iterator[sqlite3.Connection]:
+    """Run statements on ``db``; a constraint violation becomes ``conflict`` (when
+    given), any other fault REGISTRY_UNAVAILABLE with the fixed phrase ``what``."""
+    try:
+        yield db
+    except sqlite3.IntegrityError:
+        if conflict is None:
+            raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, what) from None
+        raise EcertError(conflict) from None
+    except sqlite3.Error:
+        raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, what) from None
+
+
+class Database:
+    """A settlement component's SQLite connection: opened by :func:`open_db`, closed
+    by :meth:`close` or at the end of a ``with`` block."""
+
+    _db: sqlite3.Connection
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

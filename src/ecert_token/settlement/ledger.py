@@ -1,0 +1,116 @@
+"""The platform's voucher ledger: submitted once, settled once (SQLite).
+
+When the platform was unreachable at payment, the person paid in full and the
+terminal signed a voucher (:mod:`ecert_token.settlement.records`).  Later the
+person or the institution submits it; the platform
+
+1. verifies the terminal's signature (:class:`~.records.RecordVerifier`);
+2. refuses a second voucher for the same code (token digest) and, when the
+   code came from a holder's device, for the same device counter: one payment
+   code used at two offline terminals gives two vouchers, and the second is
+   refused here (VOUCHER_DUPLICATE);
+3. settles it once: resolves the handle to the person (with a long window,
+   the voucher comes days later) and marks it settled (ALREADY_SETTLED after).
+
+A submission and a settlement are each one SQLite statement, so two
+processes racing on the same voucher cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..clock import Clock, system_clock
+from ..errors import EcertError, ErrorCode, InvalidArgument
+from .db import Database, guarded, open_db
+from .persons import Person
+from .records import RecordVerifier, Voucher
+from .resolver import Resolver
+
+SCHEMA_COMPONENT = "settlement-vouchers"
+SCHEMA_VERSION = 1
+VOUCHER_WINDOW = 90 * 86_400
+"""A voucher's handle resolves for 90 days after the code expired."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settlement_vouchers (
+    token_digest BLOB PRIMARY KEY,
+    terminal_id TEXT NOT NULL,
+    device_id TEXT,
+    device_counter INTEGER,
+    amount_fen INTEGER NOT NULL,
+    voucher BLOB NOT NULL,
+    submitted_at INTEGER NOT NULL,
+    settled_at INTEGER,
+    UNIQUE (device_id, device_counter)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SettledVoucher:
+    """A settled voucher: the visit, the person to reimburse, when."""
+
+    voucher: Voucher
+    person: Person
+    settled_at: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"voucher": self.voucher.to_dict(), "person": self.person.to_dict(),
+                "settled_at": self.settled_at}
+
+
+class VoucherLedger(Database):
+    """Submitted and settled vouchers in a SQLite file (may share the registry's)."""
+
+    def __init__(self, path: Path | str, verifier: RecordVerifier, *,
+                 clock: Clock = system_clock) -> None:
+        if not isinstance(verifier, RecordVerifier):
+            raise InvalidArgument("verifier must be a RecordVerifier")
+        self.verifier = verifier
+        self._clock = clock
+        self._db = open_db(path, SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
+
+    def submit(self, data: bytes, *, now: int | None = None) -> Voucher:
+        """Verify and record a voucher; VOUCHER_DUPLICATE for a second one of the same
+        code or device counter (nothing is written then)."""
+        voucher = self.verifier.voucher(data)
+        r = voucher.receipt
+        at = self._clock() if now is None else now
+        with guarded(self._db, "cannot write the ledger", ErrorCode.VOUCHER_DUPLICATE) as db:
+            db.execute(
+                "INSERT INTO settlement_vouchers (token_digest, terminal_id, device_id,"
+                " device_counter, amount_fen, voucher, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (r.token_digest, r.terminal_id, voucher.device_id, voucher.device_counter,
+                 voucher.paid_in_full_fen, data, at),
+            )
+        return voucher
+
+    def settle(self, token_digest: bytes, resolver: Resolver, *,
+               now: int | None = None, window: int = VOUCHER_WINDOW) -> SettledVoucher:
+        """Resolve the voucher's handle and mark it settled, once."""
+        at = self._clock() if now is None else now
+        with guarded(self._db, "cannot read the ledger") as db:
+            row = db.execute("SELECT voucher FROM settlement_vouchers WHERE token_digest = ?",
+                             (token_digest,)).fetchone()
+        if row is None:
+            raise EcertError(ErrorCode.RECEIPT_INVALID, "no such voucher was submitted")
+        voucher = self.verifier.voucher(bytes(row[0]))
+        handle = voucher.receipt.handle
+        assert handle is not None
+        person = resolver.resolve(handle, now=at, window=window).person
+        with guarded(self._db, "cannot write the ledger") as db:
+            cursor = db.execute(
+                "UPDATE settlement_vouchers SET settled_at = ?"
+                " WHERE token_digest = ? AND settled_at IS NULL", (at, token_digest))
+        if cursor.rowcount != 1:
+            raise EcertError(ErrorCode.ALREADY_SETTLED)
+        return SettledVoucher(voucher, person, at)
+
+    def pending(self) -> list[bytes]:
+        """Token digests of submitted vouchers not settled yet, oldest first."""
+        with guarded(self._db, "cannot read the ledger") as db:
+            rows = db.execute("SELECT token_digest FROM settlement_vouchers"
+                              " WHERE settled_at IS NULL ORDER BY submitted_at").fetchall()
+        return [bytes(r[0]) for r in rows]
