@@ -101,11 +101,11 @@ class CredentialFile:
             "status": {"uri": self.status_uri, "idx": self.status_idx},
         }
 
-    def save(self, path: Path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the file atomically (0600: it is the phone's private data)."""
         data = (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
         try:
-            write_file(path, data, 0o600)
+            write_file(Path(path), data, 0o600)
         except OSError:
             raise InvalidArgument("cannot write the credential file") from None
 

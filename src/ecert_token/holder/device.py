@@ -35,8 +35,9 @@ def device_public_jwk(public: Ed25519PublicKey) -> dict[str, str]:
             "kid": b64url(thumbprint_kid(public.raw)), "alg": "EdDSA", "use": "sig"}
 
 
-def save_device(key: Ed25519PrivateKey, directory: Path) -> None:
+def save_device(key: Ed25519PrivateKey, directory: str | os.PathLike[str]) -> None:
     """Write both files; refuses to replace an existing private key."""
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / PRIVATE_FILE).exists():
         raise KeyMaterialError(ErrorCode.KEY_FILE, f"{PRIVATE_FILE} already exists")
@@ -45,13 +46,14 @@ def save_device(key: Ed25519PrivateKey, directory: Path) -> None:
     write_file(directory / PUBLIC_FILE, jwk.encode(), 0o644)
 
 
-def load_device(directory: Path) -> Ed25519PrivateKey:
+def load_device(directory: str | os.PathLike[str]) -> Ed25519PrivateKey:
     """The device's private key (refused if others may read the file)."""
-    return ed25519_from_pem(read_private(directory / PRIVATE_FILE))
+    return ed25519_from_pem(read_private(Path(directory) / PRIVATE_FILE))
 
 
-def load_device_public(directory: Path) -> Ed25519PublicKey:
+def load_device_public(directory: str | os.PathLike[str]) -> Ed25519PublicKey:
     """The device's public key from its JWK (what the platform receives at activation)."""
+    directory = Path(directory)
     try:
         jwk = json.loads((directory / PUBLIC_FILE).read_text("utf-8"))
     except (OSError, ValueError, RecursionError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class StatusListLoader:
     def __init__(
         self,
         trust: TrustStore,
-        state_dir: Path | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         *,
         staleness: Staleness | None = None,
         clock: Clock = system_clock,
@@ -55,7 +56,7 @@ class StatusListLoader:
         if not isinstance(trust, TrustStore):
             raise InvalidArgument("trust must be a TrustStore")
         self.trust = trust
-        self.state_dir = state_dir
+        self.state_dir = None if state_dir is None else Path(state_dir)
         if staleness is not None and not isinstance(staleness, Staleness):
             raise InvalidArgument("staleness must be a Staleness")
         self.staleness = staleness or DEFAULT_STALENESS
@@ -65,8 +66,8 @@ class StatusListLoader:
         self._digests: dict[str, str] = {}
         self._highest: dict[str, int] = {}
         self._warned: set[tuple[str, int]] = set()
-        if state_dir is not None:
-            self._restore(state_dir)
+        if self.state_dir is not None:
+            self._restore(self.state_dir)
 
     def _restore(self, state_dir: Path) -> None:
         try:
@@ -135,9 +136,9 @@ class StatusListLoader:
         log.info("status list loaded (%d credentials)", sl.size)
         return sl
 
-    def offer_file(self, path: Path, now: int | None = None) -> StatusList:
+    def offer_file(self, path: str | os.PathLike[str], now: int | None = None) -> StatusList:
         try:
-            data = path.read_bytes()
+            data = Path(path).read_bytes()
         except OSError:
             raise StatusListError(ErrorCode.STATUS_LIST_INVALID, "cannot read the file") from None
         return self.offer(data, now)

@@ -123,8 +123,9 @@ def new_terminal_key(
     return TerminalSigningKey(terminal_id, institution, Ed25519PrivateKey(random_bytes(32)))
 
 
-def save_terminal(key: TerminalSigningKey, directory: Path) -> None:
+def save_terminal(key: TerminalSigningKey, directory: str | os.PathLike[str]) -> None:
     """``terminal.key.pem`` (0600) and ``terminal.pub.json`` (the public binding, 0644)."""
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     write_file(directory / TERMINAL_PEM, ed25519_to_pem(key.private_key, None), 0o600)
     write_file(directory / TERMINAL_JSON,
@@ -132,8 +133,9 @@ def save_terminal(key: TerminalSigningKey, directory: Path) -> None:
                0o644)
 
 
-def load_terminal(directory: Path) -> TerminalSigningKey:
+def load_terminal(directory: str | os.PathLike[str]) -> TerminalSigningKey:
     """The terminal key a directory holds (refusing a private file others may read)."""
+    directory = Path(directory)
     public = load_terminal_public(directory / TERMINAL_JSON)
     private = ed25519_from_pem(read_private(directory / TERMINAL_PEM), None)
     if private.public_key != public.public_key:
@@ -141,8 +143,9 @@ def load_terminal(directory: Path) -> TerminalSigningKey:
     return TerminalSigningKey(public.terminal_id, public.institution, private)
 
 
-def load_terminal_public(path: Path) -> TerminalKey:
+def load_terminal_public(path: str | os.PathLike[str]) -> TerminalKey:
     """A terminal's public binding from its JSON file (or a directory holding one)."""
+    path = Path(path)
     if path.is_dir():
         path = path / TERMINAL_JSON
     try:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..clock import Clock, system_clock
 from ..codec import cbor
@@ -145,7 +145,7 @@ def _decode(binding: bytes) -> Transaction:
 class Confirmations(Database):
     """The platform's record of approved payments, by settlement handle (SQLite)."""
 
-    def __init__(self, path: Path | str, *, clock: Clock = system_clock) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = system_clock) -> None:
         self._clock = clock
         self._db = open_db(path, SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
 

@@ -10,6 +10,7 @@ REGISTRY_UNAVAILABLE with a fixed message (no query text, no values).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,9 @@ CREATE TABLE IF NOT EXISTS schema_versions (
 """
 
 
-def open_db(path: Path | str, component: str, version: int, schema: str) -> sqlite3.Connection:
+def open_db(
+    path: str | os.PathLike[str], component: str, version: int, schema: str
+) -> sqlite3.Connection:
     """Open (creating if needed) ``path`` with ``schema`` and the component's version row.
 
     Autocommit mode (each statement is its own transaction), WAL, a 10 s busy

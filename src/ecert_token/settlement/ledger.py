@@ -18,8 +18,8 @@ processes racing on the same voucher cannot both win.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..clock import Clock, system_clock
 from ..errors import EcertError, ErrorCode, InvalidArgument
@@ -64,7 +64,7 @@ class SettledVoucher:
 class VoucherLedger(Database):
     """Submitted and settled vouchers in a SQLite file (may share the registry's)."""
 
-    def __init__(self, path: Path | str, verifier: RecordVerifier, *,
+    def __init__(self, path: str | os.PathLike[str], verifier: RecordVerifier, *,
                  clock: Clock = system_clock) -> None:
         if not isinstance(verifier, RecordVerifier):
             raise InvalidArgument("verifier must be a RecordVerifier")

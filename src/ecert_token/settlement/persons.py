@@ -12,12 +12,12 @@ its own version row in ``schema_versions``.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..clock import Clock, system_clock
 from ..errors import EcertError, ErrorCode, InvalidArgument
@@ -125,7 +125,7 @@ class PersonRegistry(Database):
     query text or value ever reaches an error.
     """
 
-    def __init__(self, path: Path | str, *, clock: Clock = system_clock) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = system_clock) -> None:
         self.path = path
         self._clock = clock
         self._db = open_db(path, SCHEMA_COMPONENT, SCHEMA_VERSION, _SCHEMA)
