@@ -180,6 +180,9 @@ def test_ctrl_c_exits_130_without_a_traceback(keys: Path) -> None:
         else:
             raise AssertionError("ecert never blocked reading standard input")
         proc.send_signal(signal.SIGINT)
+        # Wait with stdin still open: closing it now (as communicate() does at once)
+        # could wake the read with an end of file before the signal is handled.
+        proc.wait(timeout=30)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
