@@ -1,5 +1,11 @@
 """CLI commands of holder credentials: ``device keygen``, ``activate``, ``present``, ``unbind``,
-``family add`` and ``status build``.
+``family add``, ``status build`` and ``pay request``.
+
+Payment confirmation offline (docs/settlement.md#payment-confirmation):
+``pay request`` prints the terminal's transaction as QR text (two scans), and
+``present --transaction TEXT``, ``present --amount --payee --order`` or
+``present --ceiling FEN --payee CODE [--order ID]`` binds what the person
+confirmed, with the device counter kept in the device directory.
 
 ``register(subparsers)`` adds them to the ``ecert`` parser.  Each prints JSON
 on stdout (``present`` prints the presentation text, as ``mint`` prints a
@@ -24,14 +30,16 @@ from ..holder.device import (
     new_device_key,
     save_device,
 )
+from ..holder.payment import Ceiling, Charge, DeviceCounter, Terms
 from ..holder.presentation import present
 from ..keys import keydir
 from ..model import BusinessType, Channel, InsuranceType, Region, mask_name
-from ..model.codes import SubjectKind
+from ..model.codes import PsnCertType, SubjectKind
 from ..registry import Activation, ActivationRegistry, HolderPlatform
 from ..registry.platform import DEFAULT_LIST_VALIDITY, DEFAULT_VALID_DAYS
+from ..settlement.persons import Person, PersonRegistry
 from ..token.policy import DEFAULT_TTL
-from .output import EXIT_OK, emit
+from .output import EXIT_OK, UsageError, emit
 
 MODE_SETTING = "credential_mode"
 
@@ -70,21 +78,56 @@ def _issued_json(out: Path, issued: Any, mode: str) -> dict[str, object]:
     }
 
 
+def _person(args: argparse.Namespace) -> Person | None:
+    """The person's settlement identity from ``--psn-cert-type --certno --name`` (all three
+    or none); ``--name`` is then the full name, which only the registry keeps."""
+    given = [args.psn_cert_type is not None, args.certno is not None]
+    if not any(given):
+        return None
+    if not all(given) or args.name is None:
+        raise UsageError("--psn-cert-type, --certno and --name come together")
+    return Person(args.cert_id, PsnCertType.from_code(args.psn_cert_type), args.certno,
+                  args.name, Region(args.region), InsuranceType.from_code(args.insutype))
+
+
 def cmd_activate(args: argparse.Namespace) -> int:
     device = load_device_public(Path(args.device))
+    person = _person(args)
+    name = mask_name(person.psn_name) if person else _masked(args.name or "张*")
     request = Activation(
         cert_id=args.cert_id, device_key=device.raw, region=Region(args.region),
-        insurance_type=InsuranceType.from_code(args.insutype), masked_name=_masked(args.name),
+        insurance_type=InsuranceType.from_code(args.insutype), masked_name=name,
         channel=Channel.from_code(args.channel),
         subject_kind=SubjectKind.from_code(args.subject_kind), auth_method=args.auth_method,
     )
     with ActivationRegistry(Path(args.registry)) as registry:
         platform = _platform(args, registry, True if args.seal else None)
-        issued = platform.activate(request, valid_days=args.valid_days, now=args.now)
+        if person is None:
+            issued = platform.activate(request, valid_days=args.valid_days, now=args.now)
+        else:
+            issued = _activate_person(platform, request, person, args)
         out = Path(args.out)
         issued.file.save(out)
-        emit(_issued_json(out, issued, "sealed" if platform.group_key else "open"))
+        emit({**_issued_json(out, issued, "sealed" if platform.group_key else "open"),
+              "person_registered": person is not None})
     return EXIT_OK
+
+
+def _activate_person(platform: HolderPlatform, request: Activation, person: Person,
+                     args: argparse.Namespace) -> Any:
+    """Register the person's identity in the registry file, then activate; a failed
+    activation puts back what the registry held before (nothing half-written)."""
+    with PersonRegistry(args.registry) as persons:
+        before = persons.get(person.credential_id)
+        persons.put(person)
+        try:
+            return platform.activate(request, valid_days=args.valid_days, now=args.now)
+        except BaseException:
+            if before is None:
+                persons.remove(person.credential_id)
+            else:
+                persons.put(before)
+            raise
 
 
 def cmd_present(args: argparse.Namespace) -> int:
@@ -102,12 +145,53 @@ def cmd_present(args: argparse.Namespace) -> int:
             raise InvalidArgument("--challenge must be hex") from None
     device = load_device(Path(args.device))
     now = system_clock() if args.now is None else args.now
-    text = present(credential.sealed, device, BusinessType.from_code(args.business), now=now,
-                   ttl=args.ttl, challenge=challenge)
+    business = BusinessType.from_code(args.business)
+    terms = _terms(args)
+    counter = None
+    if terms is not None:
+        if not business.is_payment:
+            raise UsageError("a payment confirmation is for payment-class business types")
+        counter = DeviceCounter(Path(args.device)).next()
+    text = present(credential.sealed, device, business, now=now, ttl=args.ttl,
+                   challenge=challenge, handle_key=credential.handle_key, payment=terms,
+                   counter=counter)
     if args.json:
-        emit({"presentation": text, "characters": len(text)})
+        emit({"presentation": text, "characters": len(text), "device_counter": counter})
     else:
         print(text, flush=True)
+    return EXIT_OK
+
+
+def _terms(args: argparse.Namespace) -> Terms | None:
+    """What the person confirmed on the phone: the terminal's transaction (two scans),
+    an exact payment, or a ceiling (one scan)."""
+    if args.transaction is not None:
+        if any(v is not None for v in (args.amount, args.ceiling, args.payee, args.order)):
+            raise UsageError("--transaction carries the payment; give nothing else with it")
+        return Charge.from_text(args.transaction.strip())
+    if args.amount is not None and args.ceiling is not None:
+        raise UsageError("give --amount or --ceiling, not both")
+    if args.amount is not None:
+        if args.payee is None or args.order is None:
+            raise UsageError("--amount, --payee and --order come together")
+        return Charge(args.amount, args.payee, args.order)
+    if args.ceiling is not None:
+        if args.payee is None:
+            raise UsageError("--ceiling needs --payee")
+        return Ceiling(args.ceiling, args.payee, args.order)
+    if args.payee is not None or args.order is not None:
+        raise UsageError("--payee and --order need --amount or --ceiling")
+    return None
+
+
+def cmd_pay_request(args: argparse.Namespace) -> int:
+    """The terminal's side of the two-scan flow: its transaction as QR text."""
+    now = system_clock() if args.now is None else args.now
+    charge = Charge(args.amount, args.payee, args.order, args.terminal_id, now)
+    text = charge.text()
+    emit({"transaction": text, "characters": len(text), "amount_fen": charge.amount_fen,
+          "payee": charge.payee, "order_id": charge.order_id,
+          "terminal_id": charge.terminal_id, "time": charge.time})
     return EXIT_OK
 
 
@@ -180,7 +264,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert-id", required=True, help="pseudonymous credential id")
     p.add_argument("--region", required=True, help="insured region, six digits")
     p.add_argument("--insutype", default="310", help="insurance type code (default 310)")
-    p.add_argument("--name", default="张*", help="masked display name (masked if not yet)")
+    p.add_argument("--name", help="the display name, masked in the credential (default 张*); "
+                   "with --psn-cert-type the full name, kept only in the registry")
+    p.add_argument("--psn-cert-type",
+                   help="the person's document type (01-15, 90, 99; 07/08 foreigners): "
+                   "registers the settlement identity (with --certno, --name)")
+    p.add_argument("--certno", help="the person's document number (with --psn-cert-type)")
     p.add_argument("--channel", default="2", help="channel code (default 2, WeChat)")
     p.add_argument("--subject-kind", default="1", help="subject kind code (default 1)")
     p.add_argument("--auth-method", default="face+password",
@@ -202,9 +291,26 @@ def register(subparsers: Any) -> None:
     p.add_argument("--challenge", help="the terminal's challenge (hex), for challenge mode")
     p.add_argument("--ttl", type=int, default=DEFAULT_TTL, help="lifetime in seconds")
     p.add_argument("--now", type=int, help="time as Unix seconds (default: now)")
+    p.add_argument("--transaction",
+                   help="the terminal's transaction text (ET1:) the person confirmed (two scans)")
+    p.add_argument("--amount", type=int, help="confirmed amount in fen (with --payee, --order)")
+    p.add_argument("--ceiling", type=int,
+                   help="confirmed ceiling in fen (with --payee, optional --order): one scan")
+    p.add_argument("--payee", help="payee institution code")
+    p.add_argument("--order", help="order id")
     p.add_argument("--json", action="store_true",
                    help="print {\"presentation\": ...} instead of the text")
     p.set_defaults(func=cmd_present)
+
+    p = subparsers.add_parser("pay", help="offline payment confirmation (terminal side)")
+    pay = p.add_subparsers(dest="pay_command", required=True, metavar="COMMAND")
+    q = pay.add_parser("request", help="the terminal's transaction as QR text (two scans)")
+    q.add_argument("--amount", type=int, required=True, help="amount in fen")
+    q.add_argument("--payee", required=True, help="payee institution code")
+    q.add_argument("--order", required=True, help="order id")
+    q.add_argument("--terminal-id", required=True, help="terminal filing number")
+    q.add_argument("--now", type=int, help="time as Unix seconds (default: now)")
+    q.set_defaults(func=cmd_pay_request)
 
     p = subparsers.add_parser("unbind", help="unbind a person's phone (revokes its credential)")
     _issuer_args(p)

@@ -47,7 +47,12 @@ from .output import (
     emit_error,
 )
 from .trust_cmd import add_passphrase_arg, passphrase
-from .verifying import add_verify_arguments, verify_once
+from .verifying import (
+    add_payment_arguments,
+    add_verify_arguments,
+    charge_from_args,
+    verify_once,
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -134,7 +139,7 @@ def cmd_mint(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    result, replay_checked = verify_once(args, read_token(args.token))
+    result, replay_checked = verify_once(args, read_token(args.token), charge_from_args(args))
     emit({**result.to_dict(), "replay_checked": replay_checked})
     return EXIT_OK
 
@@ -192,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="verify a token; print its claims as JSON")
     add_verify_arguments(p)
+    add_payment_arguments(p)
     p.add_argument("token", nargs="?", help="token text; none or - reads stdin")
     p.set_defaults(func=cmd_verify)
 

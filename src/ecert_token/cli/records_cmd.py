@@ -17,6 +17,7 @@ from typing import Any
 
 from ..clock import system_clock
 from ..errors import EcertError, ErrorCode, InvalidArgument, TokenRejected
+from ..holder.payment import Charge
 from ..keys import keydir
 from ..keys.files import write_file
 from ..keys.terminal import (
@@ -80,12 +81,13 @@ def _add_terminal_trust(p: argparse.ArgumentParser) -> None:
 
 
 def _scan(args: argparse.Namespace, terminal: TerminalSigningKey, at: int,
-          sequence: int) -> tuple[Receipt, SettlementDict | None]:
-    """Verify the token as ``ecert verify`` does; the receipt of what happened."""
+          sequence: int, charge: Charge | None = None) -> tuple[Receipt, SettlementDict | None]:
+    """Verify the token as ``ecert verify`` does (a holder presentation against the
+    terminal's transaction ``charge``); the receipt of what happened."""
     token = args.token.strip()
     business = BusinessType.from_code(args.business)
     try:
-        verified, _ = verify_once(args, token)
+        verified, _ = verify_once(args, token, charge)
     except TokenRejected as exc:
         return Receipt.of_rejection(token, exc, business, terminal, at, sequence=sequence), None
     receipt = Receipt.of_verified(verified, terminal, at, amount_fen=args.amount,
@@ -155,9 +157,22 @@ def cmd_receipts_verify(args: argparse.Namespace) -> int:
 # --- vouchers ------------------------------------------------------------------
 
 
+def _voucher_charge(args: argparse.Namespace, terminal: TerminalSigningKey) -> Charge:
+    """The terminal's transaction: the one it showed (``--transaction``), else the amount
+    and order charged at this terminal's institution."""
+    if args.transaction is None:
+        return Charge(args.amount, terminal.institution, args.order)
+    charge = Charge.from_text(args.transaction.strip())
+    if (charge.amount_fen, charge.payee, charge.order_id, charge.terminal_id) != (
+        args.amount, terminal.institution, args.order, terminal.terminal_id
+    ):
+        raise InvalidArgument("--transaction is not this terminal's amount and order")
+    return charge
+
+
 def cmd_voucher_issue(args: argparse.Namespace) -> int:
     terminal = load_terminal(Path(args.terminal))
-    receipt, _ = _scan(args, terminal, _now(args), 0)
+    receipt, _ = _scan(args, terminal, _now(args), 0, _voucher_charge(args, terminal))
     if not receipt.accepted:
         raise TokenRejected(ErrorCode(receipt.outcome))
     device = (args.device_id, args.device_counter)
@@ -226,8 +241,12 @@ def register(subparsers: Any) -> None:
     i.add_argument("--terminal", required=True, help="this terminal's key directory")
     i.add_argument("--amount", type=int, required=True, help="amount paid in full, in fen")
     i.add_argument("--order", required=True, help="the institution's order id")
-    i.add_argument("--device-id", help="presenting device id (holder presentations)")
-    i.add_argument("--device-counter", type=int, help="presenting device's counter")
+    i.add_argument("--transaction", help="the transaction text (ET1:) this terminal showed "
+                   "(two scans); a holder presentation must bind it")
+    i.add_argument("--device-id", help="presenting device id (default: from the presentation's "
+                   "payment binding)")
+    i.add_argument("--device-counter", type=int,
+                   help="presenting device's counter (default: from the payment binding)")
     i.add_argument("--out", required=True, help="voucher file (COSE_Sign1)")
     i.add_argument("token", help="token text")
     i.set_defaults(func=cmd_voucher_issue)

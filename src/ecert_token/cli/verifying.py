@@ -4,6 +4,12 @@ Without a shared replay store (``--replay-db`` or ``--replay-redis``) a
 one-shot process cannot know whether a token was used before (a fresh
 in-memory store would fence every earlier token), so every check but the
 replay mark runs and the output says ``"replay_checked": false``.
+
+Payment confirmation (``--amount --payee --order`` or ``--transaction``): the
+terminal's own transaction, which a holder presentation's device-signed
+payment binding must cover (``transaction_mismatch`` otherwise,
+``confirmation_missing`` without a binding).  Platform codes are confirmed
+online (``ecert settle approve|charge``), so these options do not apply to them.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..holder.challenge import verify_presentation
+from ..holder.payment import Charge
 from ..holder.presentation import is_presentation
 from ..holder.status_loader import StatusListLoader
 from ..holder.verify import PresentationVerifier
@@ -38,6 +46,30 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--status-list", help="signed status list of holder credentials")
     p.add_argument("--status-state", help="directory persisting the newest status list seen")
     add_passphrase_arg(p)
+
+
+def add_payment_arguments(p: argparse.ArgumentParser) -> None:
+    """The terminal's own transaction (payment confirmation of holder presentations)."""
+    p.add_argument("--amount", type=int, help="amount charged, in fen (with --payee, --order)")
+    p.add_argument("--payee", help="payee institution code (with --amount, --order)")
+    p.add_argument("--order", help="order id (with --amount, --payee)")
+    p.add_argument("--transaction", help="the transaction text (ET1:) this terminal showed "
+                   "(two-scan flow; from `ecert pay request`)")
+
+
+def charge_from_args(args: argparse.Namespace) -> Charge | None:
+    """The terminal's transaction from ``--transaction`` or ``--amount --payee --order``."""
+    given = [getattr(args, n, None) is not None for n in ("amount", "payee", "order")]
+    text = getattr(args, "transaction", None)
+    if text is not None:
+        if any(given):
+            raise UsageError("give --transaction or --amount --payee --order, not both")
+        return Charge.from_text(text.strip())
+    if not any(given):
+        return None
+    if not all(given):
+        raise UsageError("--amount, --payee and --order come together")
+    return Charge(args.amount, args.payee, args.order)
 
 
 def policy_at(now: int | None) -> VerifyPolicy:
@@ -86,14 +118,24 @@ def _presentations(args: argparse.Namespace, trust: TrustStore, policy: VerifyPo
     return PresentationVerifier(trust, policy, status)
 
 
-def verify_once(args: argparse.Namespace, token: str) -> tuple[VerifiedToken, bool]:
-    """Verify ``token`` as the arguments say; return the result and whether replay was checked."""
+def verify_once(args: argparse.Namespace, token: str,
+                charge: Charge | None = None) -> tuple[VerifiedToken, bool]:
+    """Verify ``token`` as the arguments say; return the result and whether replay was checked.
+
+    ``charge``: the terminal's transaction, checked against a holder
+    presentation's payment binding (ignored for a platform code).
+    """
     policy = policy_at(args.now)
     store = replay_store(args, policy)
     trust = _trust(args, policy.clock())
     verifier = Verifier(trust, policy, store,
                         presentations=_presentations(args, trust, policy, token))
     business: BusinessType = args.business
+    if charge is not None and is_presentation(token):
+        if store is None:
+            return verifier.presentations.check(token, business, now=policy.clock(),
+                                                charge=charge), False
+        return verify_presentation(verifier, token, business, charge=charge), True
     if store is None:
         return verifier.check(token, business, now=policy.clock()), False
     return verifier.verify(token, business), True

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgument, StoreUnavailable
 from ..model import BusinessType
+from .payment import Charge
 from .presentation import MAX_CHALLENGE_BYTES
 from .verify import VerifiedPresentation
 
@@ -38,10 +39,20 @@ def verify_with_challenge(verifier: Verifier, text: str | bytes, business_type: 
     check, ``challenge_mismatch`` for any other answer, then the verifier's replay mark."""
     if not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES:
         raise InvalidArgument("challenge must be 1 to 16 bytes")
+    return verify_presentation(verifier, text, business_type, challenge=challenge, now=now)
+
+
+def verify_presentation(verifier: Verifier, text: str | bytes, business_type: BusinessType, *,
+                        challenge: bytes | None = None, charge: Charge | None = None,
+                        now: int | None = None) -> VerifiedPresentation:
+    """:meth:`Verifier.verify` for a presentation with the terminal's own inputs: a
+    ``challenge`` it showed and/or its transaction (``charge``, payment confirmation);
+    every check first, then the verifier's replay mark."""
     clock_read = now is None
     pipeline = verifier._pipeline  # the verifier's own replay logic, as Verifier.verify uses it
     at = pipeline.policy.clock() if now is None else now
-    verified = verifier.presentations.check(text, business_type, now=at, challenge=challenge)
+    verified = verifier.presentations.check(text, business_type, now=at, challenge=challenge,
+                                            charge=charge)
     entry = pipeline.replay_entry(verified)
     try:
         mark = verifier.replay_store.check_and_mark(entry, at)

@@ -16,7 +16,9 @@ per-presentation public-key encryption (HPKE / ECDH-ES).
 
 A credential file (what ``ecert activate`` and ``ecert family add`` write)
 is JSON: the sealed blob in base64url plus the fields the phone may show
-(they are the phone's own data, returned at activation).
+(they are the phone's own data, returned at activation), and the handle key
+``Kd`` with which the phone makes its presentations' settlement handles
+resolvable (docs/settlement.md; absent in files of older activations).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..codec import cose
@@ -35,6 +37,7 @@ from ..keys.material import GroupKey, IssuerSigningKey
 from .claims import HolderClaims, encode_claims
 
 RandomBytes = Callable[[int], bytes]
+HANDLE_KEY_BYTES = 32
 FILE_FORMAT = "ecert-holder-credential/1"
 
 
@@ -83,15 +86,17 @@ class CredentialFile:
     status_uri: str
     status_idx: int
     actor_id: str | None = None
+    handle_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, sealed: bytes, claims: HolderClaims) -> CredentialFile:
+    def of(cls, sealed: bytes, claims: HolderClaims,
+           handle_key: bytes | None = None) -> CredentialFile:
         return cls(sealed, "delegation" if claims.is_delegation else "credential",
                    claims.credential_id, claims.expires_at, claims.status.uri,
-                   claims.status.idx, claims.actor_id)
+                   claims.status.idx, claims.actor_id, handle_key)
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "format": FILE_FORMAT,
             "kind": self.kind,
             "credential": b64url(self.sealed),
@@ -100,6 +105,9 @@ class CredentialFile:
             "expires_at": self.expires_at,
             "status": {"uri": self.status_uri, "idx": self.status_idx},
         }
+        if self.handle_key is not None:
+            out["handle_key"] = b64url(self.handle_key)
+        return out
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the file atomically (0600: it is the phone's private data)."""
@@ -128,6 +136,11 @@ class CredentialFile:
             if actor is not None and not isinstance(actor, str):
                 raise TypeError
             sealed = b64url_decode(value["credential"])
+            handle_key = value.get("handle_key")
+            if handle_key is not None:
+                handle_key = b64url_decode(handle_key)
+                if len(handle_key) != HANDLE_KEY_BYTES:
+                    raise TypeError
         except (KeyError, TypeError, EcertError):
             raise InvalidArgument("not a holder credential file") from None
-        return cls(sealed, kind, fields[0], fields[1], fields[2], fields[3], actor)
+        return cls(sealed, kind, fields[0], fields[1], fields[2], fields[3], actor, handle_key)

@@ -6,7 +6,8 @@ device key::
     COSE_Sign1 [tag 18]
       protected   {1: -8 (EdDSA), 13 (kcwt): sealed credential}   (RFC 9528 "kcwt")
       unprotected {}
-      payload     {4: exp, 6: iat, 7: cti (8 random bytes), [39: cnonce], -65540: business type}
+      payload     {4: exp, 6: iat, 7: cti (8 bytes), [39: cnonce], -65540: business type,
+                   [-65541: payment binding]}
       signature   Ed25519 by the device key named in the credential's ``cnf``
 
 The credential travels in the protected header, so the device signature
@@ -15,6 +16,12 @@ covers it: a presentation cannot be moved onto another credential.  The
 ``cnf``", which is exactly a holder credential.  ``EP1:`` (presentation,
 version 1) lets the text stage tell a presentation from a platform code
 (``EC1:``) by its first characters.
+
+The ``cti`` is 8 random bytes, or, when the platform handed the phone a
+handle key with its credential, ``salt (2 random bytes) | tag (6 bytes)``:
+the MAC that makes the presentation's settlement handle resolvable
+(:func:`ecert_token.model.settlement.holder_tag`).  The payment binding
+(:mod:`ecert_token.holder.payment`) says which payment the person confirmed.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from ..crypto.ed25519 import Ed25519PrivateKey
 from ..errors import InvalidArgument
 from ..model import BusinessType
 from ..model.limits import MAX_TEXT_CHARS, PRESENTATION_PREFIX
+from ..model.settlement import HOLDER_SALT_BYTES, holder_tag
 from ..token.policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
+from .payment import BINDING, PaymentBinding, Terms, bind
 
 PREFIX = PRESENTATION_PREFIX
 """``EP1:`` (model/limits.py); the longest presentation this library makes (sealed,
@@ -45,6 +54,8 @@ _PROTECTED_OPENING = b"\xa2\x01\x27\x0d"
 """``{1: -8, 13: `` in deterministic CBOR; the sealed credential follows."""
 _KEYS = frozenset({EXP, IAT, CTI, BUSINESS})
 _KEYS_CHALLENGE = _KEYS | {CNONCE}
+_KEY_SETS = (_KEYS, _KEYS_CHALLENGE, _KEYS | {BINDING}, _KEYS_CHALLENGE | {BINDING})
+HANDLE_KEY_BYTES = 32
 RandomBytes = Callable[[int], bytes]
 
 
@@ -61,6 +72,7 @@ class PresentationClaims:
     presentation_id: bytes
     business_type: BusinessType
     challenge: bytes | None = None
+    binding: PaymentBinding | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,8 @@ def encode_payload(claims: PresentationClaims) -> bytes:
                                 CTI: claims.presentation_id, BUSINESS: claims.business_type.wire}
     if claims.challenge is not None:
         value[CNONCE] = claims.challenge
+    if claims.binding is not None:
+        value[BINDING] = claims.binding.value()
     return cbor.dumps(value)
 
 
@@ -103,8 +117,18 @@ def present(
     ttl: int = DEFAULT_TTL,
     challenge: bytes | None = None,
     random_bytes: RandomBytes = os.urandom,
+    handle_key: bytes | None = None,
+    payment: Terms | None = None,
+    counter: int | None = None,
 ) -> str:
-    """Mint one presentation on the phone, with no network: the QR text."""
+    """Mint one presentation on the phone, with no network: the QR text.
+
+    ``handle_key`` (from the credential file) makes the presentation id carry
+    the settlement handle's tag.  ``payment`` binds what the person confirmed
+    (a :class:`~ecert_token.holder.payment.Charge` read from the terminal, or a
+    :class:`~ecert_token.holder.payment.Ceiling`) with the device's next
+    ``counter`` value; payment-class business types only.
+    """
     if not isinstance(sealed, bytes) or not sealed:
         raise InvalidArgument("sealed credential must be bytes")
     if not isinstance(device, Ed25519PrivateKey):
@@ -119,10 +143,24 @@ def present(
         not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES
     ):
         raise InvalidArgument("challenge must be 1 to 16 bytes")
-    presentation_id = random_bytes(ID_BYTES)
-    if not isinstance(presentation_id, bytes) or len(presentation_id) != ID_BYTES:
+    if handle_key is not None and (
+        not isinstance(handle_key, bytes) or len(handle_key) != HANDLE_KEY_BYTES
+    ):
+        raise InvalidArgument("a handle key is 32 bytes")
+    if payment is not None and not business_type.is_payment:
+        raise InvalidArgument("a payment binding is for payment-class business types")
+    if (payment is None) != (counter is None):
+        raise InvalidArgument("a payment binding needs the device counter (and only then)")
+    n = ID_BYTES if handle_key is None else HOLDER_SALT_BYTES
+    presentation_id = random_bytes(n)
+    if not isinstance(presentation_id, bytes) or len(presentation_id) != n:
         raise InvalidArgument("the random source returned the wrong number of bytes")
-    claims = PresentationClaims(now, now + ttl, presentation_id, business_type, challenge)
+    if handle_key is not None:
+        presentation_id += holder_tag(handle_key, now + ttl, presentation_id)
+    binding = None if payment is None or counter is None else bind(payment, counter,
+                                                                    presentation_id)
+    claims = PresentationClaims(now, now + ttl, presentation_id, business_type, challenge,
+                                binding)
     protected = _PROTECTED_OPENING + sealed
     payload = encode_payload(claims)
     signature = device.sign(cose.sig_structure(protected, payload))
@@ -135,12 +173,15 @@ def _fail(detail: str) -> PresentationError:
 
 def parse(text: str | bytes) -> Presentation:
     """Check length, prefix, Base45 and the exact COSE_Sign1 layout; nothing verified yet."""
-    blob, iat, exp, cti, business, challenge, signed = split(text)
-    return Presentation(blob, PresentationClaims(iat, exp, cti, business, challenge), signed)
+    blob, iat, exp, cti, business, challenge, signed, binding = split(text)
+    return Presentation(blob, PresentationClaims(iat, exp, cti, business, challenge, binding),
+                        signed)
 
 
-Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes]
-"""``(credential blob, iat, exp, presentation id, business type, challenge, signed)``."""
+Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes,
+              "PaymentBinding | None"]
+"""``(credential blob, iat, exp, presentation id, business type, challenge, signed,
+payment binding)``."""
 _FAST_PAYLOAD = struct.Struct(">BBBIBBIBB8s5sBH")
 _FAST_HEAD = (0xA4, EXP, 0x1A, IAT, 0x1A, CTI, 0x48, b"\x3a\x00\x01\x00\x03", 0x19)
 _BY_WIRE = {m.wire: m for m in BusinessType}
@@ -188,16 +229,18 @@ def split(text: str | bytes) -> Split:
         raise _fail("protected header must be {1: -8, 13: credential}")
     payload = data[p_start:p_end]
     fast = _fast_payload(payload)
+    binding = None
     if fast is None:
         pc = decode_payload(payload)
-        iat, exp, cti, business, challenge = (pc.issued_at, pc.expires_at, pc.presentation_id,
-                                              pc.business_type, pc.challenge)
+        iat, exp, cti, business, challenge, binding = (
+            pc.issued_at, pc.expires_at, pc.presentation_id, pc.business_type, pc.challenge,
+            pc.binding)
     else:
         iat, exp, cti, business, challenge = fast
     # signature + Sig_structure, as crypto_sign_open takes it
     signed = b"".join((data[p_end + 2:], _SIG1_OPENING, data[2:end], b"\x40",
                        data[end + 1:p_end]))
-    return protected[4:], iat, exp, cti, business, challenge, signed
+    return protected[4:], iat, exp, cti, business, challenge, signed, binding
 
 
 _SIG1_OPENING = b"\x84\x6aSignature1"
@@ -229,7 +272,7 @@ def decode_payload(payload: bytes) -> PresentationClaims:
     except CBORError:
         raise _fail("payload is not strict CBOR") from None
     if type(value) is not dict or any(type(k) is not int for k in value) or (
-        value.keys() != _KEYS and value.keys() != _KEYS_CHALLENGE
+        value.keys() not in _KEY_SETS
     ):
         raise _fail("payload has the wrong keys")
     exp, iat, cti, business = value[EXP], value[IAT], value[CTI], value[BUSINESS]
@@ -248,4 +291,12 @@ def decode_payload(payload: bytes) -> PresentationClaims:
         business_type = BusinessType.from_code(business)
     except InvalidArgument:
         raise _fail("unknown business type") from None
-    return PresentationClaims(iat, exp, cti, business_type, challenge)
+    binding = None
+    if BINDING in value:
+        try:
+            binding = PaymentBinding.of_value(value[BINDING])
+        except InvalidArgument as exc:
+            raise _fail(exc.detail or "invalid payment binding") from None
+        if not business_type.is_payment:
+            raise _fail("a payment binding on an identity-class step")
+    return PresentationClaims(iat, exp, cti, business_type, challenge, binding)

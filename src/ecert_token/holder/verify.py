@@ -16,7 +16,12 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
 7. business type acceptance (and that the holder kind may pay, for a payment
    step), region scope, the policy's credential hook;
 8. the status bit from the status list, if the terminal holds one;
-9. an optional challenge (``cnonce``) the terminal showed.
+9. an optional challenge (``cnonce``) the terminal showed;
+10. payment confirmation, only when the presentation carries a payment binding
+    or the terminal gives its own transaction (``charge``): the binding must
+    cover the terminal's transaction (:func:`~ecert_token.holder.payment.check_binding`),
+    TRANSACTION_MISMATCH otherwise, CONFIRMATION_MISSING without one.  Other
+    presentations skip the stage with one comparison.
 
 The replay mark is the verifier's (:meth:`Verifier.replay_entry`): the
 result's ``token_id`` is the presentation's random id scoped to the
@@ -40,9 +45,11 @@ from ..keys.trust_store import TrustStore
 from ..model import BusinessType, CertType, TokenClaims
 from ..model.codes import PAYER_REFUSED, may_use
 from ..model.construct import construct
+from ..model.settlement import Settlement
 from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
 from ..token.result import VerifiedToken, VerifiedTokenDict
 from .claims import HolderClaims, HolderClaimsError, decode_claims
+from .payment import Charge, PaymentBinding, PaymentDict, check_binding, device_id
 from .presentation import PresentationError, split
 from .status_loader import StatusListLoader
 
@@ -68,6 +75,7 @@ class VerifiedPresentationDict(VerifiedTokenDict):
     presentation_id: str
     credential_expires_at: int | None
     status: StatusRefDict | None
+    payment: PaymentDict | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +85,27 @@ class VerifiedPresentation(VerifiedToken):
     ``claims.token_id`` is the replay key (the presentation id scoped to the
     credential); ``presentation_id`` is the id as sent; ``credential`` the
     holder credential (or delegation) it was made from.  ``status_checked``
-    says whether a status list was consulted.
+    says whether a status list was consulted.  ``payment`` is the device-signed
+    payment binding (None: none), ``payment_checked`` whether the terminal's
+    own transaction was checked against it.
     """
 
     credential: HolderClaims | None = None
     presentation_id: bytes = b""
     status_checked: bool = False
+    payment: PaymentBinding | None = None
+    payment_checked: bool = False
+
+    @property
+    def settlement(self) -> Settlement:
+        """The settlement fields; ``mdtrt_cert_no`` is the presentation's 34-character
+        handle (version 2, docs/settlement.md)."""
+        return Settlement.of_presentation(self.claims, self.presentation_id)
+
+    @property
+    def device_id(self) -> str | None:
+        """The presenting device's id (receipts, vouchers), None without a credential."""
+        return None if self.credential is None else device_id(self.credential.device_key)
 
     def to_dict(self) -> VerifiedPresentationDict:
         """The token fields and the holder facts, JSON-ready."""
@@ -95,7 +118,15 @@ class VerifiedPresentation(VerifiedToken):
             "presentation_id": self.presentation_id.hex(),
             "credential_expires_at": None if c is None else c.expires_at,
             "status": None if c is None else {"uri": c.status.uri, "idx": c.status.idx},
+            "payment": self._payment_dict(),
         }
+
+    def _payment_dict(self) -> PaymentDict | None:
+        b, device = self.payment, self.device_id
+        if b is None or device is None:
+            return None
+        return {"form": b.form, "device_id": device, "device_counter": b.counter,
+                "ceiling_fen": b.ceiling_fen, "checked": self.payment_checked}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +194,13 @@ class PresentationVerifier:
 
     def check(
         self, text: str | bytes, business_type: BusinessType, *, now: int,
-        challenge: bytes | None = None,
+        challenge: bytes | None = None, charge: Charge | None = None,
     ) -> VerifiedPresentation:
-        """Every check except the replay mark; the result or one :class:`TokenRejected`."""
+        """Every check except the replay mark; the result or one :class:`TokenRejected`.
+
+        ``charge`` is the terminal's own transaction: the presentation must
+        carry a payment binding that covers it (stage 10).
+        """
         policy = self.policy
         if type(business_type) is not BusinessType:
             business_type = BusinessType.from_code(business_type)
@@ -174,7 +209,7 @@ class PresentationVerifier:
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            blob, p_iat, p_exp, p_id, presented, p_challenge, signed = split(text)
+            blob, p_iat, p_exp, p_id, presented, p_challenge, signed, binding = split(text)
         except PresentationError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         opened = self._credential(blob)
@@ -216,7 +251,17 @@ class PresentationVerifier:
                     raise TokenRejected(ErrorCode.CREDENTIAL_REVOKED)
         if challenge is not None and p_challenge != challenge:
             raise TokenRejected(ErrorCode.CHALLENGE_MISMATCH)
-        return _result(opened, p_iat, p_exp, p_id, presented, status_checked)
+        if binding is None and charge is None:
+            return _result(opened, p_iat, p_exp, p_id, presented, status_checked)
+        # 10. Payment confirmation (payment presentations and terminals asking for one).
+        if charge is not None:
+            if not isinstance(charge, Charge):
+                raise InvalidArgument("charge must be a Charge")
+            if not presented.is_payment:
+                raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "no payment at this step")
+            check_binding(binding, charge, p_id)
+        return _result(opened, p_iat, p_exp, p_id, presented, status_checked, binding,
+                       charge is not None)
 
     def _credential(self, sealed: bytes) -> _Opened:
         """The opened credential, from the cache if its trust is unchanged."""
@@ -302,11 +347,14 @@ _ECERT = CertType.ECERT_TOKEN
 
 
 def _result(opened: _Opened, iat: int, exp: int, presentation_id: bytes,  # noqa: PLR0917
-            business_type: BusinessType, status_checked: bool) -> VerifiedPresentation:
+            business_type: BusinessType, status_checked: bool,
+            payment: PaymentBinding | None = None,
+            payment_checked: bool = False) -> VerifiedPresentation:
     """The result (model/construct.py builds the claims with their own checks)."""
     c = opened.claims
     claims = construct(TokenClaims, opened.replay_scope + presentation_id, iat, exp,
                        c.credential_id, c.subject_kind, c.region, c.insurance_type,
                        c.masked_name, business_type, c.channel, c.actor_id)
     return VerifiedPresentation(claims, opened.issuer, opened.issuer_kid, opened.group_kid,
-                                _ECERT, c, presentation_id, status_checked)
+                                _ECERT, c, presentation_id, status_checked, payment,
+                                payment_checked)

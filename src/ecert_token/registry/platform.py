@@ -18,6 +18,7 @@ from ..holder.claims import HolderClaims, StatusRef, validate_uri
 from ..holder.credential import CredentialFile, issue
 from ..holder.statuslist import StatusList, pack, sign_status_list
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
+from ..settlement.handles import HandleKey
 from .store import Activation, ActivationRegistry, Record
 
 DAY = 86_400
@@ -72,6 +73,7 @@ class HolderPlatform:
         self.status_uri = registry.set_setting_once(STATUS_URI_SETTING, uri)
         self._clock = clock
         self._random = random_bytes
+        self._handles = HandleKey.of(signing_key)
 
     def _now(self, now: int | None) -> int:
         t = self._clock() if now is None else now
@@ -88,8 +90,10 @@ class HolderPlatform:
             masked_name=record.masked_name, subject_kind=record.subject_kind,
             actor_id=record.holder_id,
         )
+        # The handle key Kd travels with the credential, to this phone only: its
+        # presentations then carry a settlement handle the platform resolves.
         return CredentialFile.of(issue(claims, self.signing_key, self.group_key, self._random),
-                                 claims)
+                                 claims, self._handles.holder_key(record.cert_id))
 
     def activate(self, request: Activation, *, valid_days: int = DEFAULT_VALID_DAYS,
                  now: int | None = None) -> Issued:

@@ -15,6 +15,17 @@ platform takes it apart, finds the registered credentials of its ``ref``,
 and recomputes the tag with each of its issuer keys (one to three in
 practice).  A match proves that the platform minted a code for exactly this
 credential, expiry and token id; anything else is forged or altered.
+
+A holder's presentation carries a version-2 handle (8-byte presentation id:
+2-byte salt, 6-byte tag).  The phone computes the tag with ``Kd``, a
+per-credential key the platform derives from ``key`` and hands over at
+activation (:meth:`HandleKey.holder_key`)::
+
+    Kd  = HMAC-SHA256(key, "ecert-token holder handle key v1" 0x00 | credential id)
+    tag = HMAC-SHA256(Kd, "ecert-token holder handle v1" | exp u32 | salt)[:6]
+
+so a phone can make handles only for its own person, and the platform again
+recomputes everything from its issuer keys.
 """
 
 from __future__ import annotations
@@ -32,9 +43,12 @@ from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import IssuerSigningKey, KeyState
 from ..model.settlement import (
     HANDLE_TOKEN_ID_BYTES,
+    HOLDER_HANDLE_VERSION,
+    HOLDER_ID_BYTES,
     SALT_BYTES,
     TAG_BYTES,
     HandleParts,
+    holder_tag,
     parse_handle,
 )
 
@@ -46,6 +60,7 @@ Vouchers, settled days later, pass a longer window."""
 _HKDF_SALT = b"ecert-token settlement"
 _HKDF_INFO = b"handle-mac/1"
 _TAG_DOMAIN = b"ecert-token handle v1"
+_HOLDER_KEY_DOMAIN = b"ecert-token holder handle key v1\x00"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -73,6 +88,18 @@ class HandleKey:
             salt, credential_id.encode(),
         ))
         return hmac.new(self.secret, message, sha256).digest()[:TAG_BYTES]
+
+    def holder_key(self, credential_id: str) -> bytes:
+        """``Kd``: the key a holder's phone makes its presentation ids with (32 bytes,
+        handed over at activation with the credential; secret to that phone)."""
+        return hmac.new(self.secret, _HOLDER_KEY_DOMAIN + credential_id.encode(),
+                        sha256).digest()
+
+    def tag_of(self, parts: HandleParts, credential_id: str) -> bytes:
+        """The tag ``parts`` must carry if this key made it for ``credential_id``."""
+        if parts.version == HOLDER_HANDLE_VERSION:
+            return holder_tag(self.holder_key(credential_id), parts.expires_at, parts.salt)
+        return self.tag(parts.expires_at, parts.salt, credential_id)
 
     def __repr__(self) -> str:
         return f"HandleKey(issuer={self.issuer!r}, kid={self.kid.hex()})"
@@ -130,12 +157,13 @@ class HandleChecker:
             raise InvalidArgument("now must be a Unix time in whole seconds")
         if isinstance(window, bool) or not isinstance(window, int) or window < 0:
             raise InvalidArgument("window must be whole seconds, 0 or more")
-        if len(parts.token_id) != HANDLE_TOKEN_ID_BYTES:
+        if len(parts.token_id) != (HOLDER_ID_BYTES if parts.version == HOLDER_HANDLE_VERSION
+                                   else HANDLE_TOKEN_ID_BYTES):
             raise EcertError(ErrorCode.HANDLE_MALFORMED, "unknown handle version")
         found: CheckedHandle | None = None
         for credential_id in candidates:
             for key in self._keys:
-                tag = key.tag(parts.expires_at, parts.salt, credential_id)
+                tag = key.tag_of(parts, credential_id)
                 if hmac.compare_digest(tag, parts.tag) and found is None:
                     found = CheckedHandle(credential_id, key.issuer, key.kid,
                                           parts.expires_at, parts.token_id)

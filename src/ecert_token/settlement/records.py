@@ -14,8 +14,8 @@ Both are tagged COSE_Sign1 (RFC 9052) signed by the terminal's Ed25519 key::
     payload:      {1: 1, 2: token digest (16 bytes), ? 3: issuer, 4: business type,
                    5: institution, 6: terminal filing number, 7: time, 8: outcome,
                    ? 9: handle, ? 10: amount (fen), 11: sequence,
-                   voucher only: 12: paid in full (fen), 13: order id,
-                   ? 14: device id, ? 15: device counter}
+                   ? 14: device id, ? 15: device counter (a holder's payment binding),
+                   voucher only: 12: paid in full (fen), 13: order id}
 
 The content type and the external AAD separate them from each other, from
 tokens and from trust lists, so no signature can stand for another kind.
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from ..codec import cbor
@@ -42,6 +42,7 @@ from ..keys.terminal import (
 )
 from ..model import BusinessType
 from ..model.settlement import parse_handle
+from ..holder.verify import VerifiedPresentation
 from ..token.result import VerifiedToken
 
 ACCEPTED = "accepted"
@@ -105,6 +106,8 @@ class Receipt:
     handle: str | None = field(default=None, repr=False)
     amount_fen: int | None = None
     sequence: int = 0
+    device_id: str | None = None
+    device_counter: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.token_digest, bytes) or len(self.token_digest) != DIGEST_BYTES:
@@ -124,6 +127,7 @@ class Receipt:
         if self.amount_fen is not None:
             _uint(self.amount_fen, "amount", MAX_AMOUNT_FEN)
         _uint(self.sequence, "sequence", 2**63)
+        _device(self.device_id, self.device_counter)
 
     @property
     def accepted(self) -> bool:
@@ -134,10 +138,14 @@ class Receipt:
         cls, verified: VerifiedToken, signer: TerminalSigningKey, time: int, *,
         amount_fen: int | None = None, sequence: int = 0,
     ) -> Receipt:
-        """The receipt of an accepted code at ``signer``'s terminal."""
+        """The receipt of an accepted code at ``signer``'s terminal; for a holder's
+        presentation with a payment binding, the device and its counter too."""
+        device: tuple[str | None, int | None] = (None, None)
+        if isinstance(verified, VerifiedPresentation) and verified.payment is not None:
+            device = verified.device_id, verified.payment.counter
         return cls(token_digest(verified), verified.issuer, verified.claims.business_type,
                    signer.institution, signer.terminal_id, time, ACCEPTED,
-                   verified.settlement.mdtrt_cert_no, amount_fen, sequence)
+                   verified.settlement.mdtrt_cert_no, amount_fen, sequence, *device)
 
     @classmethod
     def of_rejection(
@@ -159,19 +167,37 @@ class Receipt:
             out[9] = self.handle
         if self.amount_fen is not None:
             out[10] = self.amount_fen
+        if self.device_id is not None:
+            out[14] = self.device_id
+            out[15] = self.device_counter
         return out
 
     def to_dict(self) -> dict[str, object]:
         return {"token_digest": self.token_digest.hex(), "issuer": self.issuer,
                 "business_type": self.business_type.value, "institution": self.institution,
                 "terminal_id": self.terminal_id, "time": self.time, "outcome": self.outcome,
-                "handle": self.handle, "amount_fen": self.amount_fen, "sequence": self.sequence}
+                "handle": self.handle, "amount_fen": self.amount_fen, "sequence": self.sequence,
+                "device_id": self.device_id, "device_counter": self.device_counter}
+
+
+def _device(device_id: object, counter: object) -> None:
+    if (device_id is None) != (counter is None):
+        raise InvalidArgument("a device id and its counter come together")
+    if device_id is not None:
+        if not isinstance(device_id, str):
+            raise InvalidArgument("a device id is text")
+        validate_terminal_id(device_id.upper())  # same alphabet, any case
+        _uint(counter, "device counter", 2**63)
 
 
 @dataclass(frozen=True, slots=True)
 class Voucher:
     """A visit voucher: an accepted payment receipt, what the person paid in full,
-    the order, and the presenting device's counter when the code came from one."""
+    the order, and the presenting device's counter when the code came from one.
+
+    The device and counter are the receipt's (a holder's payment binding);
+    given here for a receipt without them, they are added to it.
+    """
 
     receipt: Receipt
     paid_in_full_fen: int
@@ -192,21 +218,22 @@ class Voucher:
             not self.order_id.isascii() or not self.order_id.isprintable()
         ):
             raise InvalidArgument("an order id is 1 to 64 printable ASCII characters")
-        if (self.device_id is None) != (self.device_counter is None):
-            raise InvalidArgument("a device id and its counter come together")
-        if self.device_id is not None:
-            if not isinstance(self.device_id, str):
-                raise InvalidArgument("a device id is text")
-            validate_terminal_id(self.device_id.upper())  # same alphabet, any case
-            _uint(self.device_counter, "device counter", 2**63)
+        _device(self.device_id, self.device_counter)
+        if r.device_id is not None:
+            if self.device_id is not None and (self.device_id, self.device_counter) != (
+                r.device_id, r.device_counter
+            ):
+                raise InvalidArgument("the voucher's device differs from its receipt's")
+            object.__setattr__(self, "device_id", r.device_id)
+            object.__setattr__(self, "device_counter", r.device_counter)
+        elif self.device_id is not None:
+            object.__setattr__(self, "receipt", replace(
+                r, device_id=self.device_id, device_counter=self.device_counter))
 
     def fields(self) -> dict[int, object]:
         out = self.receipt.fields()
         out[12] = self.paid_in_full_fen
         out[13] = self.order_id
-        if self.device_id is not None:
-            out[14] = self.device_id
-            out[15] = self.device_counter
         return out
 
     def to_dict(self) -> dict[str, object]:
@@ -243,9 +270,9 @@ def _invalid(detail: str) -> EcertError:
 
 
 _RECEIPT_REQUIRED = frozenset({1, 2, 4, 5, 6, 7, 8, 11})
-_RECEIPT_ALLOWED = _RECEIPT_REQUIRED | {3, 9, 10}
+_RECEIPT_ALLOWED = _RECEIPT_REQUIRED | {3, 9, 10, 14, 15}
 _VOUCHER_REQUIRED = _RECEIPT_REQUIRED | {12, 13}
-_VOUCHER_ALLOWED = _RECEIPT_ALLOWED | _VOUCHER_REQUIRED | {14, 15}
+_VOUCHER_ALLOWED = _RECEIPT_ALLOWED | _VOUCHER_REQUIRED
 
 
 def _receipt_from(fields: Mapping[int, object]) -> Receipt:
@@ -258,7 +285,8 @@ def _receipt_from(fields: Mapping[int, object]) -> Receipt:
         return Receipt(
             fields[2], fields.get(3), BusinessType.from_code(business),  # type: ignore[arg-type]
             fields[5], fields[6], fields[7], fields[8],  # type: ignore[arg-type]
-            fields.get(9), fields.get(10), fields[11])  # type: ignore[arg-type]
+            fields.get(9), fields.get(10), fields[11],  # type: ignore[arg-type]
+            fields.get(14), fields.get(15))  # type: ignore[arg-type]
     except EcertError:
         raise _invalid("the record has invalid values") from None
 
@@ -274,7 +302,7 @@ def _payload(data: object, kind: RecordKind) -> Receipt | Voucher:
     if kind is RecordKind.RECEIPT:
         return receipt
     try:
-        return Voucher(receipt, data[12], data[13], data.get(14), data.get(15))
+        return Voucher(receipt, data[12], data[13])
     except EcertError:
         raise _invalid("the voucher has invalid values") from None
 
