@@ -268,7 +268,7 @@ def _fast_payload(payload: bytes) -> tuple[int, int, bytes, BusinessType, None] 
 def decode_payload(payload: bytes) -> PresentationClaims:
     """The device-signed claims, strictly: exactly the keys and types this format writes."""
     try:
-        value = cbor.loads(payload, max_depth=1)
+        value = cbor.loads(payload, max_depth=2)
     except CBORError:
         raise _fail("payload is not strict CBOR") from None
     if type(value) is not dict or any(type(k) is not int for k in value) or (

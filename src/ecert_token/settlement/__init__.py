@@ -7,7 +7,7 @@ the platform's keys); the keyless handle composition a terminal needs lives in
 """
 
 from ..model.settlement import Settlement, compose_handle, credential_ref, parse_handle
-from .batches import cbor_sequence, double_uses, split_cbor_sequence
+from .batches import cbor_sequence, counter_reuses, double_uses, split_cbor_sequence
 from .confirm import Confirmations, Transaction
 from .handles import (
     DEFAULT_RESOLVE_WINDOW,
@@ -42,6 +42,7 @@ __all__ = [
     "cbor_sequence",
     "compose_handle",
     "credential_ref",
+    "counter_reuses",
     "double_uses",
     "parse_handle",
     "settlement_token_ids",

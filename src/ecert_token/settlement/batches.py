@@ -5,7 +5,8 @@ after another) or as JSON lines (one record per line: its kind, its COSE
 bytes in base64url and the fields for reading; the platform trusts only the
 COSE bytes and refuses a line whose fields differ from them).  Over verified
 receipts, :func:`double_uses` finds a payment code accepted more than once,
-for example at two offline terminals.
+for example at two offline terminals, and :func:`counter_reuses` one device
+counter in two payments (a holder's payment presentation, or a cloned phone).
 """
 
 from __future__ import annotations
@@ -98,3 +99,16 @@ def double_uses(receipts: Iterable[Receipt]) -> dict[bytes, list[str]]:
         if r.accepted and r.business_type.is_payment:
             seen.setdefault(r.token_digest, []).append(r.terminal_id)
     return {digest: terminals for digest, terminals in seen.items() if len(terminals) > 1}
+
+
+def counter_reuses(receipts: Iterable[Receipt]) -> dict[tuple[str, int], list[str]]:
+    """Device counters accepted for payment more than once: (device id, counter) -> the
+    terminals, in order.  A phone hands each counter value out once, so the same value
+    in two accepted payments is one payment presentation used twice (at two offline
+    terminals) or a cloned device; vouchers refuse the second (VOUCHER_DUPLICATE)."""
+    seen: dict[tuple[str, int], list[str]] = {}
+    for r in receipts:
+        if r.accepted and r.business_type.is_payment and r.device_id is not None:
+            assert r.device_counter is not None
+            seen.setdefault((r.device_id.upper(), r.device_counter), []).append(r.terminal_id)
+    return {key: terminals for key, terminals in seen.items() if len(terminals) > 1}
