@@ -38,6 +38,7 @@ from ..settlement import (
     Resolver,
     Voucher,
     VoucherLedger,
+    counter_reuses,
     double_uses,
     sign_record,
     split_cbor_sequence,
@@ -149,8 +150,11 @@ def cmd_receipts_verify(args: argparse.Namespace) -> int:
     for r in receipts:
         outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
     doubles = double_uses(receipts)
+    reuses = counter_reuses(receipts)
     emit({"verified": len(receipts), "outcomes": outcomes,
-          "double_uses": [{"token_digest": d.hex(), "terminals": t} for d, t in doubles.items()]})
+          "double_uses": [{"token_digest": d.hex(), "terminals": t} for d, t in doubles.items()],
+          "counter_reuses": [{"device_id": dev, "device_counter": n, "terminals": t}
+                             for (dev, n), t in reuses.items()]})
     return EXIT_OK
 
 
