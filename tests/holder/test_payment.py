@@ -8,6 +8,7 @@ platform finds it in their receipts and refuses the second voucher.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -257,11 +258,11 @@ def test_binding_property(charge: Charge, counter: int, pid: bytes, other: Charg
 
 
 @settings(deadline=None, max_examples=200)
-@given(ceiling=amounts, payee=codes, order=st.none() | orders, amount=amounts, counter=st.integers(1, 99),
-       pid=st.binary(min_size=8, max_size=8))
-def test_ceiling_property(ceiling: int, payee: str, order: str | None, amount: int, counter: int,
-                          pid: bytes) -> None:
-    b = bind(Ceiling(ceiling, payee, order), counter, pid)
+@given(terms=st.builds(Ceiling, amounts, codes, st.none() | orders), amount=amounts,
+       counter=st.integers(1, 99), pid=st.binary(min_size=8, max_size=8))
+def test_ceiling_property(terms: Ceiling, amount: int, counter: int, pid: bytes) -> None:
+    ceiling, payee, order = terms.max_fen, terms.payee, terms.order_id
+    b = bind(terms, counter, pid)
     charge = Charge(amount, payee, order or "ANY-ORDER")
     if amount <= ceiling:
         check_binding(b, charge, pid)
@@ -273,10 +274,8 @@ def test_ceiling_property(ceiling: int, payee: str, order: str | None, amount: i
 @settings(deadline=None, max_examples=200)
 @given(st.text(max_size=120) | st.binary(max_size=120).map(lambda b: "ET1:" + b45encode(b)))
 def test_transaction_text_never_fails_otherwise(text: str) -> None:
-    try:
+    with contextlib.suppress(InvalidArgument):
         Charge.from_text(text)
-    except InvalidArgument:
-        pass
 
 
 def test_transaction_text_refuses_noncanonical_and_wrong_fields() -> None:

@@ -33,6 +33,7 @@ from ..codec import cbor
 from ..codec.cbor import CBORError
 from ..crypto.ed25519 import ALG_EDDSA
 from ..errors import EcertError, ErrorCode, InvalidArgument
+from ..holder.verify import VerifiedPresentation
 from ..keys.material import KeyState
 from ..keys.terminal import (
     TerminalKey,
@@ -42,7 +43,6 @@ from ..keys.terminal import (
 )
 from ..model import BusinessType
 from ..model.settlement import parse_handle
-from ..holder.verify import VerifiedPresentation
 from ..token.result import VerifiedToken
 
 ACCEPTED = "accepted"
