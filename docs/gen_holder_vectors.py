@@ -14,7 +14,10 @@ Files (format ``ecert-holder-vectors/1``):
   in order, on one terminal (so the second use of one presentation is a replay);
 * ``delegations.json``: a family member's delegation shown by the holder's
   device, and by a stranger's;
-* ``status_lists.json``: signed status lists (1 and 2 bits) with lookups.
+* ``status_lists.json``: signed status lists (1 and 2 bits) with lookups;
+* ``payments.json``: payment presentations (two scans, ceiling) with their
+  device-signed bindings, the terminal's own transaction and the outcome, and
+  the version-2 settlement handles with the handle key they are made with.
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from ecert_token import TokenRejected, TrustStore, Verifier, VerifyPolicy
-from ecert_token.codec import cose
+from ecert_token.codec import cbor, cose
 from ecert_token.crypto.ed25519 import Ed25519PrivateKey
 from ecert_token.holder import PresentationVerifier, StatusListLoader, present
 from ecert_token.holder.claims import decode_claims, encode_claims
+from ecert_token.holder.payment import Ceiling, Charge
+from ecert_token.holder.presentation import parse
 from ecert_token.holder.statuslist import StatusList, pack, sign_status_list
 from ecert_token.keys.keydir import KeyDir, generate
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.settlement.handles import HandleKey
 from ecert_token.vectors import seeded_random as seeded
 
 FORMAT = "ecert-holder-vectors/1"
@@ -44,6 +50,7 @@ ACTIVATED = NOW - 86_400
 HOLDER, MEMBER, OTHER = "E4Q7ZK2M9PXA", "M7K2Q9ZX4PEA", "R3VN8TQ2LD6W"
 OUT = Path(__file__).resolve().parent / "vectors" / "holder"
 REG, PAY = BusinessType.HOSPITAL_REGISTRATION, BusinessType.HOSPITAL_SETTLEMENT
+PHARMACY = BusinessType.PHARMACY_PURCHASE
 
 
 class World:
@@ -86,11 +93,19 @@ class World:
         return out
 
 
+def charge_of(check: dict[str, Any]) -> Charge | None:
+    """The terminal's own transaction of a check (payments.json), or None."""
+    c = check.get("charge")
+    return None if c is None else Charge(c["amount_fen"], c["payee"], c["order_id"],
+                                         c.get("terminal_id"), c.get("time"))
+
+
 def _outcome(checker: Verifier, text: str, business: BusinessType, now: int,
-             challenge: bytes | None) -> dict[str, Any]:
+             challenge: bytes | None, *, charge: Charge | None = None) -> dict[str, Any]:
     try:
-        if challenge is not None:
-            result = checker.presentations.check(text, business, now=now, challenge=challenge)
+        if challenge is not None or charge is not None:
+            result = checker.presentations.check(text, business, now=now, challenge=challenge,
+                                                 charge=charge)
         else:
             result = checker.verify(text, business, now=now)
     except TokenRejected as exc:
@@ -116,7 +131,7 @@ def run_checks(trust: TrustStore, status: bytes | None,
         challenge = bytes.fromhex(check["challenge"]) if check.get("challenge") else None
         check["expected"] = _outcome(verifier, check["text"],
                                      BusinessType.from_code(check["business_type"]),
-                                     check["now"], challenge)
+                                     check["now"], challenge, charge=charge_of(check))
     return checks
 
 
@@ -221,6 +236,76 @@ def status_lists(w: World) -> dict[str, Any]:
             "keys": w.keys_json(), "lists": out}
 
 
+def _charge_json(c: Charge) -> dict[str, Any]:
+    out: dict[str, Any] = {"amount_fen": c.amount_fen, "payee": c.payee, "order_id": c.order_id}
+    if c.terminal_id is not None:
+        out.update(terminal_id=c.terminal_id, time=c.time)
+    return out
+
+
+def payments(w: World) -> dict[str, Any]:
+    issued = w.platform.activate(Activation(
+        HOLDER, w.devices["holder"].public_key.raw, Region("110105"),
+        InsuranceType.EMPLOYEE_BASIC, "张*丰", Channel.WECHAT), now=ACTIVATED).file
+    assert issued.handle_key is not None
+    till = Charge(2_350, "P11010500017", "RX-0001", "T1101050001", NOW - 30)
+    ceiling = Ceiling(5_000, "P11010500017")
+
+    def bound(terms: Charge | Ceiling | None, counter: int | None) -> str:
+        return present(issued.sealed, w.devices["holder"], PHARMACY, now=NOW,
+                       random_bytes=w.random, handle_key=issued.handle_key, payment=terms,
+                       counter=counter)
+
+    exact, under, plain = bound(till, 1), bound(ceiling, 2), bound(None, None)
+    checks = [
+        {"description": "two scans: the terminal's own transaction (the one it showed)",
+         "text": exact, "charge": _charge_json(till)},
+        {"description": "two scans: another amount than the person confirmed",
+         "text": bound(till, 3), "charge": _charge_json(Charge(2_351, till.payee, till.order_id,
+                                                               till.terminal_id, till.time))},
+        {"description": "one scan: 48.00 yuan under a 50.00 yuan ceiling at the payee",
+         "text": under, "charge": _charge_json(Charge(4_800, "P11010500017", "RX-0002"))},
+        {"description": "one scan: above the ceiling",
+         "text": bound(ceiling, 4), "charge": _charge_json(Charge(5_001, "P11010500017", "X"))},
+        {"description": "one scan: the ceiling was confirmed for another payee",
+         "text": bound(ceiling, 5), "charge": _charge_json(Charge(100, "P11010500018", "X"))},
+        {"description": "a payment presentation without a binding, at a terminal asking for one",
+         "text": plain, "charge": _charge_json(till)},
+    ]
+    for check in checks:
+        check.update(business_type=PHARMACY.value, now=NOW + 5)
+    bindings = []
+    for text in (exact, under):
+        claims = parse(text).claims
+        b = claims.binding
+        assert b is not None
+        terms = (till.terms(b.counter) if b.ceiling_fen is None
+                 else ceiling.terms(b.counter))
+        bindings.append({"presentation_id_hex": claims.presentation_id.hex(),
+                         "claim_value_cbor_hex": cbor.dumps(b.value()).hex(),
+                         "form": b.form, "counter": b.counter, "ceiling_fen": b.ceiling_fen,
+                         "digest_hex": b.digest.hex(), "terms_cbor_hex": terms.hex()})
+    handle_key = HandleKey.of(w.keys.signing_key)
+    handles = []
+    for check in run_checks(TrustStore([w.keys.signing_key.public]), None, checks):
+        result = check["expected"].get("result")
+        if result is not None:
+            claims = parse(check["text"]).claims
+            handles.append({"presentation_id_hex": claims.presentation_id.hex(),
+                            "expires_at": claims.expires_at,
+                            "handle": result["settlement"]["mdtrt_cert_no"]})
+    return {
+        "description": "Payment presentations (02121) checked on one terminal against its own "
+                       "transaction; digest = SHA-256(domain | presentation id | terms)[:8], "
+                       "domain 'ecert-token payment binding v1' 0x00 (exact) or "
+                       "'ecert-token payment ceiling v1' 0x00 (ceiling).",
+        "keys": {**w.keys_json(), "handle_secret": handle_key.secret.hex(),
+                 "holder_handle_key": issued.handle_key.hex(), "credential_id": HOLDER},
+        "credential_cose_sign1_hex": issued.sealed.hex(),
+        "checks": checks, "bindings": bindings, "handles": handles,
+    }
+
+
 def write(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,6 +315,7 @@ def write(out: Path) -> list[Path]:
             "presentations.json": presentations(World(t / "c")),
             "delegations.json": delegations(World(t / "d")),
             "status_lists.json": status_lists(World(t / "e")),
+            "payments.json": payments(World(t / "f")),
         }
     paths = []
     for name, doc in docs.items():

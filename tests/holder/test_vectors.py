@@ -4,6 +4,9 @@ the files' contents alone."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import importlib.util
 import json
 import zlib
@@ -19,13 +22,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from ecert_token import BusinessType, TokenRejected, TrustStore, Verifier, VerifyPolicy
 from ecert_token.crypto.ed25519 import Ed25519PublicKey as OurPublicKey
 from ecert_token.holder import PresentationVerifier, StatusListLoader
+from ecert_token.holder.payment import Charge
 from ecert_token.holder.statuslist import verify_status_list
 from ecert_token.keys.material import IssuerVerifyKey
 from ecert_token.replay.memory import MemoryReplayStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DIR = ROOT / "docs" / "vectors" / "holder"
-FILES = ("credentials.json", "presentations.json", "delegations.json", "status_lists.json")
+FILES = ("credentials.json", "presentations.json", "delegations.json", "status_lists.json",
+         "payments.json")
 
 
 def _generator() -> ModuleType:
@@ -56,7 +61,7 @@ def test_regenerating_gives_byte_identical_files(tmp_path: Path) -> None:
             f"{name} differs: run python docs/gen_holder_vectors.py")
 
 
-@pytest.mark.parametrize("name", ["presentations.json", "delegations.json"])
+@pytest.mark.parametrize("name", ["presentations.json", "delegations.json", "payments.json"])
 def test_checks_from_the_files_alone(name: str) -> None:
     doc = _load(name)
     trust = _trust(doc)
@@ -71,12 +76,15 @@ def test_checks_from_the_files_alone(name: str) -> None:
     for check in doc["checks"]:
         business = BusinessType.from_code(check["business_type"])
         challenge = bytes.fromhex(check["challenge"]) if check.get("challenge") else None
+        c = check.get("charge")
+        charge = None if c is None else Charge(c["amount_fen"], c["payee"], c["order_id"],
+                                               c.get("terminal_id"), c.get("time"))
         try:
-            if challenge is None:
+            if challenge is None and charge is None:
                 result = verifier.verify(check["text"], business, now=check["now"])
             else:
                 result = verifier.presentations.check(check["text"], business, now=check["now"],
-                                                      challenge=challenge)
+                                                      challenge=challenge, charge=charge)
         except TokenRejected as exc:
             assert exc.code.value == check["expected"]["outcome"], check["description"]
             continue
@@ -121,3 +129,34 @@ def test_status_lists_read_independently() -> None:
         payload = cbor2.loads(cbor2.loads(data).value[2])
         assert zlib.decompress(payload[65533]["lst"]).hex() == entry["lst_uncompressed_hex"]
         assert {str(i): sl.status(i) for i in range(16)} == entry["lookups"]
+
+
+def test_payment_bindings_and_handles_read_independently() -> None:
+    """Recompute every binding digest and every version-2 handle from the file with
+    plain hashlib, hmac and cbor2 (no library code)."""
+    doc = _load("payments.json")
+    domains = {"exact": b"ecert-token payment binding v1\x00",
+               "ceiling": b"ecert-token payment ceiling v1\x00"}
+    for b in doc["bindings"]:
+        pid, terms = bytes.fromhex(b["presentation_id_hex"]), bytes.fromhex(b["terms_cbor_hex"])
+        assert hashlib.sha256(domains[b["form"]] + pid + terms).digest()[:8].hex() == (
+            b["digest_hex"])
+        value = [b["counter"], bytes.fromhex(b["digest_hex"])] + (
+            [] if b["ceiling_fen"] is None else [b["ceiling_fen"]])
+        assert cbor2.dumps(value).hex() == b["claim_value_cbor_hex"]
+        assert cbor2.loads(terms)[6] == b["counter"]
+    k = doc["keys"]
+    kd = hmac.new(bytes.fromhex(k["handle_secret"]),
+                  b"ecert-token holder handle key v1\x00" + k["credential_id"].encode(),
+                  hashlib.sha256).digest()
+    assert kd.hex() == k["holder_handle_key"]
+    ref = hashlib.sha256(b"ecert-token settlement ref v1\x00"
+                         + k["credential_id"].encode()).digest()[:8]
+    assert len(doc["handles"]) == 2
+    for h in doc["handles"]:
+        pid, exp = bytes.fromhex(h["presentation_id_hex"]), h["expires_at"]
+        tag = hmac.new(kd, b"ecert-token holder handle v1" + exp.to_bytes(4, "big") + pid[:2],
+                       hashlib.sha256).digest()[:6]
+        assert pid[2:] == tag
+        raw = b"\x02" + exp.to_bytes(4, "big") + pid + ref
+        assert base64.b32encode(raw).decode().rstrip("=") == h["handle"]
