@@ -17,7 +17,7 @@ DOCS = ROOT / "docs"
 DOCUMENTED = (
     "keygen", "mint", "verify", "demo", "qr", "scan", "inspect", "vectors", "trust", "keys",
     "bench", "replay", "person", "settle", "terminal", "receipts", "voucher",
-    "device", "activate", "present", "unbind", "family", "status", "completion",
+    "device", "activate", "present", "pay", "unbind", "family", "status", "completion",
 )
 
 
