@@ -162,3 +162,18 @@ def test_ceiling_at_two_offline_tills_found_at_settlement(world: Path) -> None:
                  str(sub["token_digest"]))
     assert settled["person"]["psn_name"] == "John Smith"  # type: ignore[index]
     assert settled["voucher"]["device_counter"] == before + 1  # type: ignore[index]
+
+
+def test_demo_shows_an_offline_holder_payment_from_scan_to_settlement() -> None:
+    proc = ecert("demo", "--no-qr")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for shown in ("12. Offline payment with the phone", "ET1:", "code=transaction_mismatch",
+                  "(34 chars)", "psn_cert_type 08", "13. The platform is down",
+                  "one device counter at 2 tills", "code=voucher_duplicate",
+                  "48.00 yuan to reimburse to J* S*"):
+        assert shown in out, shown
+    assert "John Smith" not in out and "E12345678" not in out  # masked in the demo
+    steps = json.loads(ecert("demo", "--json").stdout)["steps"]
+    last = steps[-1]
+    assert last["step"].startswith("13.") and last["rejected"]["error"] == "voucher_duplicate"

@@ -127,7 +127,7 @@ def run_demo(qr: bool = True, as_json: bool = False, suite: Suite = Suite.ED2551
     _rejected(report, verifier, fresh, BusinessType.HOSPITAL_SETTLEMENT)
 
     from .demo_holder import run_holder_mode
-    from .demo_settlement import run_pharmacy_payment
+    from .demo_settlement import run_holder_payment, run_pharmacy_payment
 
     holder = suite is Suite.ED25519  # holder credentials are Ed25519 (holder-credentials.md)
     if holder:
@@ -135,11 +135,14 @@ def run_demo(qr: bool = True, as_json: bool = False, suite: Suite = Suite.ED2551
                         qr_art=_qr_art if qr and not as_json else lambda _text: None)
         if not as_json:  # the payment walk-through prints its own text
             run_pharmacy_payment(keys, person, now)
+        run_holder_payment(keys, now, step=_step, say=report.say)
     if as_json:
         emit({"steps": report.steps})
     else:
         print("\nDone: one valid code accepted once; replay, expiry and misuse refused"
               + ("; a code minted offline on the phone accepted, and refused once unbound;"
-                 " a pharmacy payment settled online and, with the platform down, by voucher."
+                 " a pharmacy payment settled online and, with the platform down, by voucher;"
+                 " an offline payment confirmed on the phone, and one presentation at two"
+                 " offline tills found at settlement."
                  if holder else "."), flush=True)
     return 0
