@@ -124,8 +124,7 @@ def build() -> dict[str, dict[str, object]]:
     transaction_doc = {"format": FORMAT, "name": "transactions", "transactions": [
         {"amount_fen": t.amount_fen, "payee": t.payee, "order_id": t.order_id,
          "terminal_id": t.terminal_id, "time": t.time, "device_counter": t.device_counter,
-         "cbor_hex": t.encode().hex(), "digest_hex": t.digest.hex(),
-         "challenge_hex": t.challenge.hex()} for t in transactions]}
+         "cbor_hex": t.encode().hex(), "digest_hex": t.digest.hex()} for t in transactions]}
     return {"handles.json": handle_doc, "receipts.json": receipt_doc,
             "vouchers.json": voucher_doc, "transactions.json": transaction_doc}
 

@@ -14,7 +14,6 @@ from ecert_token import BusinessType, Credential, EcertError, ErrorCode, FixedCl
 from ecert_token.codec import cbor
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.settlement import Confirmations, Resolver, Transaction
-from ecert_token.settlement.confirm import require_bound
 from tests.conftest import NOW, running_verifier
 
 PHARMACY = BusinessType.PHARMACY_PURCHASE
@@ -74,17 +73,3 @@ def test_transaction_values(amount: int, order: str, counter: int | None) -> Non
         assert not ok and exc.code is ErrorCode.INVALID_ARGUMENT
     else:
         assert ok
-
-
-def test_two_scan_binding_check() -> None:
-    """The device signs the terminal's transaction challenge; any other is refused."""
-    require_bound(SEEN.challenge, SEEN)
-    assert len(SEEN.challenge) == 16
-    # Another till or time of the same payment: the same challenge (as matches() says).
-    assert dataclasses.replace(SEEN, terminal_id="T9", time=NOW + 30).challenge == SEEN.challenge
-    refused(ErrorCode.CONFIRMATION_MISSING, require_bound, None, SEEN)
-    other = dataclasses.replace(SEEN, amount_fen=12_801)
-    refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, other.challenge, SEEN)
-    for field, value in (("payee", "P31011500025"), ("order_id", "RX-2")):
-        changed = dataclasses.replace(SEEN, **{field: value})
-        refused(ErrorCode.TRANSACTION_MISMATCH, require_bound, changed.challenge, SEEN)

@@ -13,16 +13,14 @@ platform models the person's approval as an API its backend calls:
    approved, TRANSACTION_MISMATCH when any field differs from what the person
    approved, ALREADY_SETTLED the second time.
 
-The :class:`Transaction` is the binding itself; its deterministic CBOR
-(:meth:`Transaction.encode`) is what a holder's device signs in the offline
-flows (two scans, or one scan under a ceiling confirmed beforehand; see
-docs/settlement.md).
+The offline flows (a holder's device signs what the person confirmed inside
+its presentation: two scans, or one scan under a ceiling) are
+:mod:`ecert_token.holder.payment`; see docs/settlement.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 from dataclasses import dataclass
 
@@ -35,7 +33,6 @@ from ..model.settlement import parse_handle
 from .db import Database, guarded, open_db
 from .records import MAX_AMOUNT_FEN
 
-CHALLENGE_BYTES = 16
 SCHEMA_COMPONENT = "settlement-confirmations"
 SCHEMA_VERSION = 1
 
@@ -94,14 +91,6 @@ class Transaction:
     def digest(self) -> bytes:
         return hashlib.sha256(b"ecert-token transaction v1\x00" + self.encode()).digest()
 
-    @property
-    def challenge(self) -> bytes:
-        """What a holder's device signs as its presentation's challenge (``cnonce``) in
-        the two-scan flow: 16 bytes of SHA-256 over the amount, payee and order (the
-        fields :meth:`matches` compares), so the phone and the terminal compute it
-        from what the person confirmed and what the terminal charges."""
-        return payment_challenge(self.amount_fen, self.payee, self.order_id)
-
     def matches(self, other: Transaction) -> bool:
         """Same amount, payee and order (what the person approved and the terminal charges).
 
@@ -110,26 +99,6 @@ class Transaction:
         """
         return (self.amount_fen, self.payee, self.order_id) == (
             other.amount_fen, other.payee, other.order_id)
-
-
-def payment_challenge(amount_fen: int, payee: str, order_id: str) -> bytes:
-    """16 bytes binding a presentation to one payment: SHA-256 over the deterministic
-    CBOR ``{1: amount, 2: payee, 3: order}`` with a domain prefix."""
-    body = cbor.dumps({1: amount_fen, 2: payee, 3: order_id})
-    return hashlib.sha256(b"ecert-token payment challenge v1\x00" + body).digest()[
-        :CHALLENGE_BYTES]
-
-
-def require_bound(signed_challenge: bytes | None, transaction: Transaction) -> None:
-    """The offline two-scan check: the challenge the person's device signed must be the
-    terminal's own transaction's.  CONFIRMATION_MISSING without one,
-    TRANSACTION_MISMATCH when it belongs to another transaction."""
-    if signed_challenge is None:
-        raise EcertError(ErrorCode.CONFIRMATION_MISSING, "the presentation binds no transaction")
-    if not isinstance(signed_challenge, bytes) or not hmac.compare_digest(
-        signed_challenge, transaction.challenge
-    ):
-        raise EcertError(ErrorCode.TRANSACTION_MISMATCH)
 
 
 def _decode(binding: bytes) -> Transaction:
