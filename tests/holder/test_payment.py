@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from ecert_token.holder.challenge import verify_presentation
 from ecert_token.holder.payment import (
     BINDING,
     COUNTER_FILE,
+    LOCK_FILE,
     Ceiling,
     Charge,
     DeviceCounter,
@@ -301,7 +304,7 @@ def test_device_counter_persists_atomically(tmp_path: Path) -> None:
     assert DeviceCounter(tmp_path).next() == 4  # another process, same phone
     assert json.loads((tmp_path / COUNTER_FILE).read_text()) == {"counter": 4}
     assert oct((tmp_path / COUNTER_FILE).stat().st_mode & 0o777) == "0o600"
-    assert [p.name for p in tmp_path.iterdir()] == [COUNTER_FILE]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [COUNTER_FILE, LOCK_FILE]  # no temp
     (tmp_path / COUNTER_FILE).write_text("{\"counter\": -1}")
     with pytest.raises(InvalidArgument):
         counter.next()
@@ -316,7 +319,25 @@ def test_device_counter_that_cannot_be_written_hands_out_nothing(tmp_path: Path)
     (tmp_path / COUNTER_FILE).mkdir()
     with pytest.raises(InvalidArgument):
         DeviceCounter(tmp_path).next()
-    assert [p.name for p in tmp_path.iterdir()] == [COUNTER_FILE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [COUNTER_FILE, LOCK_FILE]
+
+
+_TAKE = """
+import sys
+from ecert_token.holder.payment import DeviceCounter
+counter = DeviceCounter(sys.argv[1])
+print(" ".join(str(counter.next()) for _ in range(int(sys.argv[2]))))
+"""
+
+
+def test_device_counter_racing_processes_never_share_a_value(tmp_path: Path) -> None:
+    """Four real processes of one phone take 25 values each at the same time: 100
+    different values (without the lock two of them read the same last value)."""
+    procs = [subprocess.Popen([sys.executable, "-c", _TAKE, str(tmp_path), "25"],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    values = [int(v) for p in procs for v in p.communicate(timeout=120)[0].split()]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(values) == list(range(1, 101))
 
 
 # --- from scan to settlement: two offline terminals ---------------------------------

@@ -41,6 +41,7 @@ presentation, so a counter value is never used twice.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -67,6 +68,7 @@ TRANSACTION_PREFIX = "ET1:"
 """The QR text of a terminal's transaction (two-scan flow)."""
 MAX_TRANSACTION_CHARS = 300
 COUNTER_FILE = "device.counter.json"
+LOCK_FILE = "device.counter.lock"
 EXACT = "exact"
 CEILING = "ceiling"
 _EXACT_DOMAIN = b"ecert-token payment binding v1\x00"
@@ -309,13 +311,15 @@ def device_id(device_key: bytes) -> str:
 class DeviceCounter:
     """The phone's per-device payment counter, kept in ``device.counter.json``.
 
-    :meth:`next` reads the last value, writes the next one atomically
-    (temporary file, fsync, rename) and only then returns it: a crash can
-    skip a value but never hand the same one out twice.
+    :meth:`next` takes an exclusive lock (``device.counter.lock``, so two
+    processes of one phone never read the same value), reads the last value,
+    writes the next one atomically (temporary file, fsync, rename) and only
+    then returns it: a crash can skip a value but never hand one out twice.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.path = Path(directory) / COUNTER_FILE
+        self._lock_path = Path(directory) / LOCK_FILE
 
     def current(self) -> int:
         """The last value handed out (0: none yet)."""
@@ -337,10 +341,18 @@ class DeviceCounter:
 
     def next(self) -> int:
         """The next counter value, persisted before it is returned."""
-        value = self.current() + 1
-        _counter(value)
         try:
-            write_file(self.path, (json.dumps({"counter": value}) + "\n").encode(), 0o600)
+            lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
-            raise InvalidArgument("cannot write the device counter") from None
-        return value
+            raise InvalidArgument("cannot lock the device counter") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            value = self.current() + 1
+            _counter(value)
+            try:
+                write_file(self.path, (json.dumps({"counter": value}) + "\n").encode(), 0o600)
+            except OSError:
+                raise InvalidArgument("cannot write the device counter") from None
+            return value
+        finally:
+            os.close(lock)  # closing the descriptor releases the lock
