@@ -101,6 +101,8 @@ def test_two_scans_and_a_mismatch(world: Path) -> None:
     p = ok("present", "--credential", str(d / "cred.json"), "--device", str(d / "phone"),
            "--business", "02121", "--transaction", tx, "--now", str(NOW + 5), "--json")
     assert int(str(p["characters"])) <= 520  # measured in docs/settlement.md
+    assert p["confirmed"] == {"form": "exact", "amount_fen": 2350, "payee": PAYEE,
+                              "order_id": "RX-1", "terminal_id": "T3101150001", "time": NOW}
     text = str(p["presentation"])
     base = ("--keys", str(d / "k"), "--business", "02121", "--now", str(NOW + 8))
     v = ok("verify", *base, "--transaction", tx, text)
@@ -117,6 +119,11 @@ def test_two_scans_and_a_mismatch(world: Path) -> None:
                   "--business", "02121", "--now", str(NOW + 5)).stdout.strip()
     refused("confirmation_missing", "verify", *base, "--transaction", tx, plain)
     refused("invalid_argument", "verify", *base, "--amount", "5", plain, status=2)
+    # A platform code has no device binding: confirmed online, said so, not claimed checked.
+    code = ecert("mint", "--keys", str(d / "k"), "--cert-id", CID, "--region", "310115",
+                 "--insutype", "391", "--business", "02121", "--now", str(NOW)).stdout.strip()
+    online = ok("verify", *base, "--amount", "2350", "--payee", PAYEE, "--order", "RX-1", code)
+    assert online["payment"] == {"checked": False, "confirmation": "online"}
     refused("invalid_argument", "present", "--credential", str(d / "cred.json"), "--device",
             str(d / "phone"), "--business", "01101", "--amount", "1", "--payee", PAYEE,
             "--order", "X", status=2)

@@ -156,7 +156,8 @@ def cmd_present(args: argparse.Namespace) -> int:
                    challenge=challenge, handle_key=credential.handle_key, payment=terms,
                    counter=counter)
     if args.json:
-        emit({"presentation": text, "characters": len(text), "device_counter": counter})
+        emit({"presentation": text, "characters": len(text), "device_counter": counter,
+              "confirmed": _confirmed(terms)})
     else:
         print(text, flush=True)
     return EXIT_OK
@@ -182,6 +183,18 @@ def _terms(args: argparse.Namespace) -> Terms | None:
     if args.payee is not None or args.order is not None:
         raise UsageError("--payee and --order need --amount or --ceiling")
     return None
+
+
+def _confirmed(terms: Terms | None) -> dict[str, object] | None:
+    """What the phone showed the person and bound (for the app's display and logs of the
+    phone itself; no personal data)."""
+    if terms is None:
+        return None
+    if isinstance(terms, Ceiling):
+        return {"form": "ceiling", "ceiling_fen": terms.max_fen, "payee": terms.payee,
+                "order_id": terms.order_id}
+    return {"form": "exact", "amount_fen": terms.amount_fen, "payee": terms.payee,
+            "order_id": terms.order_id, "terminal_id": terms.terminal_id, "time": terms.time}
 
 
 def cmd_pay_request(args: argparse.Namespace) -> int:

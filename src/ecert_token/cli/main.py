@@ -139,8 +139,13 @@ def cmd_mint(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    result, replay_checked = verify_once(args, read_token(args.token), charge_from_args(args))
-    emit({**result.to_dict(), "replay_checked": replay_checked})
+    charge = charge_from_args(args)
+    result, replay_checked = verify_once(args, read_token(args.token), charge)
+    out: dict[str, object] = {**result.to_dict(), "replay_checked": replay_checked}
+    if charge is not None and "payment" not in out:
+        # A platform code carries no device binding: its payment is confirmed online.
+        out["payment"] = {"checked": False, "confirmation": "online"}
+    emit(out)
     return EXIT_OK
 
 
