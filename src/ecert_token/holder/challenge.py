@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidArgument, StoreUnavailable
+from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..model import BusinessType
 from .payment import Charge
 from .presentation import MAX_CHALLENGE_BYTES
@@ -46,20 +46,18 @@ def verify_presentation(verifier: Verifier, text: str | bytes, business_type: Bu
                         challenge: bytes | None = None, charge: Charge | None = None,
                         now: int | None = None) -> VerifiedPresentation:
     """:meth:`Verifier.verify` for a presentation with the terminal's own inputs: a
-    ``challenge`` it showed and/or its transaction (``charge``, payment confirmation);
-    every check first, then the verifier's replay mark."""
-    clock_read = now is None
-    pipeline = verifier._pipeline  # the verifier's own replay logic, as Verifier.verify uses it
-    at = pipeline.policy.clock() if now is None else now
-    verified = verifier.presentations.check(text, business_type, now=at, challenge=challenge,
-                                            charge=charge)
-    entry = pipeline.replay_entry(verified)
-    try:
-        mark = verifier.replay_store.check_and_mark(entry, at)
-    except StoreUnavailable:
-        verifier.attempts.unknown((entry,), at)  # as Verifier.verify: maybe a lost reply
-        raise
-    rejection = pipeline.mark_outcome(verified, mark, clock_read)
-    if rejection is not None:
-        raise rejection
-    return verified
+    ``challenge`` it showed and/or its transaction (``charge``, payment confirmation).
+
+    Built on the public API only: the verifier's presentation checker checks
+    the inputs (and everything else) without marking, then
+    :meth:`Verifier.verify` checks again and marks, with its own replay and
+    lost-reply handling.  The second check finds the credential in the
+    checker's cache; what it repeats is the device's signature.
+    """
+    at = verifier.policy.clock() if now is None else now
+    checked = verifier.presentations.check(text, business_type, now=at, challenge=challenge,
+                                           charge=charge)
+    verified = verifier.verify(text, business_type, now=now)
+    if not isinstance(verified, VerifiedPresentation):  # pragma: no cover - checked above
+        raise TokenRejected(ErrorCode.MALFORMED, "not a presentation")
+    return checked  # what verify() accepted and marked, with this terminal's checks noted
