@@ -152,6 +152,11 @@ def test_ceiling_at_two_offline_tills_found_at_settlement(world: Path) -> None:
         ok("receipts", "record", "--keys", str(d / "k"), "--business", "02121", "--now",
            str(NOW + 3), "--terminal", str(d / name), "--log", str(d / f"{name}.log"),
            "--amount", "4800", text)
+    mismatch = ecert("receipts", "record", "--keys", str(d / "k"), "--business", "02121",
+                     "--now", str(NOW + 3), "--terminal", str(d / "till1"), "--log",
+                     str(d / "refusals.log"), "--amount", "5001", "--order", "RX-9", text)
+    assert mismatch.returncode == 1
+    assert json.loads(mismatch.stdout)["outcome"] == "transaction_mismatch"
     refused("transaction_mismatch", "voucher", "issue", "--keys", str(d / "k"), "--business",
             "02121", "--now", str(NOW + 3), "--terminal", str(d / "till1"), "--amount", "5001",
             "--order", "RX-9", "--out", str(d / "no.cose"), text)

@@ -45,7 +45,7 @@ from ..settlement import (
 )
 from ..settlement.batches import json_line, read_json_lines
 from ..trust import load_trust_root, verify_trust_list
-from .output import EXIT_OK, EXIT_REJECTED, emit
+from .output import EXIT_OK, EXIT_REJECTED, UsageError, emit
 from .verifying import add_verify_arguments, verify_once
 
 
@@ -113,7 +113,12 @@ def cmd_receipts_record(args: argparse.Namespace) -> int:
     terminal = load_terminal(Path(args.terminal))
     log = Path(args.log)
     previous = split_cbor_sequence(log.read_bytes()) if log.exists() else []
-    receipt, settlement = _scan(args, terminal, _now(args), len(previous))
+    charge = None
+    if args.order is not None or args.transaction is not None:
+        if args.amount is None or args.order is None:
+            raise UsageError("a payment check needs --amount and --order")
+        charge = _voucher_charge(args, terminal)
+    receipt, settlement = _scan(args, terminal, _now(args), len(previous), charge)
     with log.open("ab") as out:
         out.write(sign_record(receipt, terminal))
     emit({"outcome": receipt.outcome, "receipt": receipt.to_dict(), "settlement": settlement,
@@ -162,8 +167,9 @@ def cmd_receipts_verify(args: argparse.Namespace) -> int:
 
 
 def _voucher_charge(args: argparse.Namespace, terminal: TerminalSigningKey) -> Charge:
-    """The terminal's transaction: the one it showed (``--transaction``), else the amount
-    and order charged at this terminal's institution."""
+    """The terminal's transaction (vouchers, and receipts of a payment check): the one it
+    showed (``--transaction``), else the amount and order charged at this terminal's
+    institution."""
     if args.transaction is None:
         return Charge(args.amount, terminal.institution, args.order)
     charge = Charge.from_text(args.transaction.strip())
@@ -224,6 +230,10 @@ def register(subparsers: Any) -> None:
     r.add_argument("--terminal", required=True, help="this terminal's key directory")
     r.add_argument("--log", required=True, help="receipt log (CBOR sequence, appended)")
     r.add_argument("--amount", type=int, help="amount in fen (payment steps)")
+    r.add_argument("--order", help="order id: a holder presentation's payment binding must "
+                   "cover --amount and --order at this terminal's institution")
+    r.add_argument("--transaction", help="the transaction text (ET1:) this terminal showed "
+                   "(two scans), with --amount and --order")
     r.add_argument("token", help="token text")
     r.set_defaults(func=cmd_receipts_record)
     e = sub.add_parser("export", help="a batch of this terminal's receipts")
