@@ -19,7 +19,6 @@ from .. import qr
 from ..errors import EcertError, ErrorCode, InvalidArgument, TokenRejected
 from ..inspect import inspect_token
 from ..keys import keydir
-from ..vectors import write_vectors
 from .inputs import positive_int, read_token
 from .output import EXIT_OK, EXIT_REJECTED, emit
 from .trust_cmd import add_passphrase_arg, passphrase
@@ -86,6 +85,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
+    from ecert_token_tools.vectors import write_vectors  # a tool: loaded only here
+
     def progress(done: int, total: int, name: str) -> None:
         print(f"[{done}/{total}] {name}", file=sys.stderr, flush=True)
 
