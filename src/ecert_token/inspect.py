@@ -38,9 +38,9 @@ from .holder.verify import StatusRefDict
 from .keys.material import GroupKey
 from .keys.suite import ALG_NAMES
 from .keys.trust_store import TrustStore
-from .model import TokenClaims
-from .model.settlement import SettlementDict
-from .token.result import VerifiedToken
+from .model import CertType, TokenClaims
+from .model.settlement import Settlement, SettlementDict
+from .token.result import ClaimsFieldsDict, claims_fields
 from .token.text import PREFIX, TextError, from_text
 
 __all__ = [
@@ -102,23 +102,11 @@ class Sign1Dict(LayerDict):
     payload_hex: NotRequired[str]
 
 
-class InspectedClaimsDict(TypedDict):
-    """A token's claims under the names of :class:`~ecert_token.token.result.VerifiedTokenDict`
-    (its trust fields, headers here, are left out)."""
+class InspectedClaimsDict(ClaimsFieldsDict):
+    """A token's claims under the names of a verification result
+    (:class:`~ecert_token.token.result.VerifiedTokenDict`) without its trust fields,
+    which are headers here."""
 
-    cert_type: str
-    credential_id: str
-    actor_id: str | None
-    subject_kind: str
-    insured_region: str
-    insurance_type: str
-    masked_name: str
-    business_type: str
-    business_class: str
-    channel: str
-    issued_at: int
-    expires_at: int
-    token_id: str
     settlement: SettlementDict
 
 
@@ -270,18 +258,10 @@ class Inspection:
 
     def _claims_dict(self) -> InspectedClaimsDict:
         # The same field names as a verification result, so the two outputs compare
-        # side by side; the trust fields are headers here, so they are dropped.
-        assert self.claims is not None and self.sign1 is not None
-        f = VerifiedToken(self.claims, "", self.sign1.kid, self.encrypt0.kid).to_dict()
-        return {
-            "cert_type": f["cert_type"], "credential_id": f["credential_id"],
-            "actor_id": f["actor_id"], "subject_kind": f["subject_kind"],
-            "insured_region": f["insured_region"], "insurance_type": f["insurance_type"],
-            "masked_name": f["masked_name"], "business_type": f["business_type"],
-            "business_class": f["business_class"], "channel": f["channel"],
-            "issued_at": f["issued_at"], "expires_at": f["expires_at"],
-            "token_id": f["token_id"], "settlement": f["settlement"],
-        }
+        # side by side; the trust fields are headers here, so they are left out.
+        assert self.claims is not None
+        return {**claims_fields(self.claims, CertType.ECERT_TOKEN),
+                "settlement": Settlement.of(self.claims).to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
