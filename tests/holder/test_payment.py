@@ -54,7 +54,7 @@ from ecert_token.settlement import (
     sign_record,
 )
 from ecert_token.settlement.batches import counter_reuses
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 from ..conftest import NOW
 from .conftest import HOLDER, activation, device

@@ -27,7 +27,7 @@ from ecert_token.model.settlement import (
 from ecert_token.registry import ActivationRegistry, HolderPlatform
 from ecert_token.settlement import Person, PersonRegistry, Resolver
 from ecert_token.settlement.handles import HandleKey
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 from tests.conftest import NOW
 from tests.holder.conftest import HOLDER, MEMBER, activation, device
 

@@ -36,7 +36,11 @@ def new_challenge(random_bytes: Callable[[int], bytes] = os.urandom) -> bytes:
 def verify_with_challenge(verifier: Verifier, text: str | bytes, business_type: BusinessType,
                           challenge: bytes, *, now: int | None = None) -> VerifiedPresentation:
     """:meth:`Verifier.verify` for a presentation that must answer ``challenge``: every
-    check, ``challenge_mismatch`` for any other answer, then the verifier's replay mark."""
+    check, ``challenge_mismatch`` for any other answer, then the verifier's replay mark.
+
+    See :func:`verify_presentation` (public API only; the second check repeats
+    the device's signature, one verification per challenge-mode scan).
+    """
     if not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES:
         raise InvalidArgument("challenge must be 1 to 16 bytes")
     return verify_presentation(verifier, text, business_type, challenge=challenge, now=now)
