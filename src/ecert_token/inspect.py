@@ -137,7 +137,17 @@ class PresentationDict(TypedDict):
     expires_at: int
     presentation_id: str
     challenge: str | None
+    payment: PaymentBindingDict | None
     hex: NotRequired[str]
+
+
+class PaymentBindingDict(TypedDict):
+    """A presentation's payment binding as it travels (nothing checked)."""
+
+    form: str
+    device_counter: int
+    digest: str
+    ceiling_fen: int | None
 
 
 class CredentialLayersDict(TypedDict):
@@ -296,6 +306,9 @@ class PresentationInspection:
             "issued_at": c.issued_at, "expires_at": c.expires_at,
             "presentation_id": c.presentation_id.hex(),
             "challenge": None if c.challenge is None else c.challenge.hex(),
+            "payment": None if c.binding is None else {
+                "form": c.binding.form, "device_counter": c.binding.counter,
+                "digest": c.binding.digest.hex(), "ceiling_fen": c.binding.ceiling_fen},
         }
         if include_bytes:
             presentation["hex"] = self.data.hex()

@@ -199,6 +199,7 @@ def test_an_open_presentation_shows_what_it_carries_without_keys(keys: KeyDir) -
     assert (shown["issued_at"], shown["expires_at"]) == (NOW, NOW + 60)
     assert shown["presentation_id"] == deterministic_random(b"inspect id")(8).hex()
     assert shown["challenge"] is None and "hex" not in shown
+    assert shown["payment"] is None
     credential = out["credential"]
     assert credential["mode"] == "open" and credential["encrypt0"] is None
     sign1 = credential["sign1"]
@@ -215,6 +216,26 @@ def test_an_open_presentation_shows_what_it_carries_without_keys(keys: KeyDir) -
     assert phone.public_key.raw.hex() not in json.dumps(out)
     named = inspect_presentation(text, keys.trust_store()).to_dict()["credential"]["sign1"]
     assert named is not None and named["key"] == "NHSA"
+
+
+def test_a_payment_presentation_shows_its_binding(keys: KeyDir) -> None:
+    """The device-signed payment binding is shown as it travels (counter, digest, ceiling),
+    and nothing is checked."""
+    from ecert_token.holder.payment import Ceiling
+
+    phone = new_device_key(deterministic_random(b"inspect phone"))
+    claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400, phone.public_key.raw,
+                          StatusRef("ec:NHSA", 17), Region("110105"),
+                          InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰")
+    blob = issue(claims, keys.signing_key)
+    text = present(blob, phone, BusinessType.PHARMACY_PURCHASE, now=NOW,
+                   payment=Ceiling(5_000, "P11010500017"), counter=41)
+    shown = inspect_code(text).to_dict()["presentation"]  # type: ignore[typeddict-item]
+    payment = shown["payment"]
+    assert payment is not None
+    assert (payment["form"], payment["device_counter"], payment["ceiling_fen"]) == (
+        "ceiling", 41, 5_000)
+    assert len(bytes.fromhex(payment["digest"])) == 8
 
 
 def test_a_sealed_presentation_shows_its_claims_only_with_the_group_key(keys: KeyDir) -> None:
