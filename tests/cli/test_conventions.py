@@ -278,9 +278,15 @@ def test_demo_json() -> None:
                                 "psn_name": "张*丰"}
     assert voucher["rejected"]["error"] == "voucher_duplicate"
     assert voucher["paid_in_full_fen"] == voucher["reimbursed_fen"] == 4800
-    assert len(steps) == 11
+    # The offline holder payment: two scans, then one ceiling presentation at two tills.
+    two_scans, two_tills = steps[11], steps[12]
+    assert two_scans["accepted"]["payment"]["checked"] is True
+    assert len(two_scans["accepted"]["settlement"]["mdtrt_cert_no"]) == 34
+    assert two_tills["rejected"]["error"] == "voucher_duplicate"
+    assert len(steps) == 13
     shown = proc.stdout.decode()
     assert "11010519491231002X" not in shown and "张三丰" not in shown
+    assert "E12345678" not in shown and "John Smith" not in shown
 
 
 def test_mint_json(keys: Path, token: str) -> None:
