@@ -244,3 +244,23 @@ def test_integer_labels_are_exact(root: RootSigningKey, beijing: KeyDir, where: 
     data = cose.encode_sign1(protected, body,
                              root.private_key.sign(_sig_structure(protected, body)))
     assert _code_of(data, root.root) is ErrorCode.TRUST_LIST_INVALID
+
+
+def test_a_header_not_in_deterministic_form_is_refused(root: RootSigningKey,
+                                                        beijing: KeyDir) -> None:
+    """The root's header fields in another order, signed by the root: invalid (one list
+    has one byte form; it used to verify, checked on the old code)."""
+    import cbor2
+
+    from ecert_token.trust.envelope import CONTENT_TYPE, _sig_structure
+
+    body = _payload_with_issuer_x(beijing, beijing.signing_key.public.public_key.raw)
+    for header in ({1: root.alg, 3: CONTENT_TYPE, 4: root.kid},
+                   {4: root.kid, 3: CONTENT_TYPE, 1: root.alg}):
+        protected = cbor2.dumps(header)
+        data = cose.encode_sign1(protected, body,
+                                 root.private_key.sign(_sig_structure(protected, body)))
+        if list(header) == [1, 3, 4]:
+            verify_trust_list(data, root.root, NOW)
+        else:
+            assert _code_of(data, root.root) is ErrorCode.TRUST_LIST_INVALID

@@ -314,6 +314,8 @@ class RecordVerifier:
         key = self._keys.get(kid) if type(kid) is bytes else None
         if key is None or key.state is KeyState.REVOKED:
             raise EcertError(ErrorCode.UNKNOWN_TERMINAL)
+        if protected != _protected(kind, kid):  # one byte form: the one sign_record writes
+            raise _invalid("protected header is not deterministically encoded")
         if not key.public_key.verify(signature, _to_be_signed(protected, kind, payload)):
             raise EcertError(ErrorCode.RECEIPT_BAD_SIGNATURE)
         try:
