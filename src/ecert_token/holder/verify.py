@@ -208,7 +208,7 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
         if not signature_valid(signed, c.device_key):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
-        if (business_type, presented) not in _ACCEPTS:
+        if presented is not business_type and (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
         if presented not in opened.may_present:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
