@@ -7,7 +7,9 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
 3. the credential: found in the bounded cache by its bytes (a returning
    holder costs no decryption and no issuer signature), else group key by
    kid, AES-CCM decryption, strict claims, issuer key by kid, key windows,
-   and the issuer's Ed25519 signature; then cached;
+   and the issuer's Ed25519 signature; then cached.  Its values are checked
+   once, when it is opened; a presentation's own values (times, id, business
+   type) once, by the strict reader in :func:`~.presentation.split`;
 4. the trust behind a cached credential is still the same (a revoked or
    replaced key invalidates it), the credential's validity;
 5. the presentation's time window (lifetime, iat, exp) and that it lies in
@@ -188,7 +190,7 @@ class PresentationVerifier:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         opened = self._cache.get(blob)
         if opened is None or not self._trusted(opened):
-            opened = self._credential(blob)
+            opened = self._enter(blob)
         c = opened.claims
         c_iat, c_exp = c.issued_at, c.expires_at
         leeway = policy.leeway
@@ -254,6 +256,10 @@ class PresentationVerifier:
         cached = self._cache.get(sealed)
         if cached is not None and self._trusted(cached):
             return cached
+        return self._enter(sealed)
+
+    def _enter(self, sealed: bytes) -> _Opened:
+        """Check a credential (:meth:`_open`) and cache it, the oldest entries out."""
         opened = self._open(sealed)
         if self.cache_size:
             cache = self._cache
