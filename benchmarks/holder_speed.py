@@ -1,23 +1,27 @@
 """Holder presentations: verify (cached and uncached credential) against the bare signature,
 and minting on the phone side.  The figures in docs/holder-credentials.md.
 
-    python benchmarks/holder_speed.py [--rounds 15] [--json FILE]    # wall clock, then callgrind
+    python benchmarks/holder_speed.py [--rounds 60] [--json FILE]    # wall clock, then callgrind
     python benchmarks/holder_speed.py --no-callgrind                 # wall clock only
 
 Two measurements in one run:
 
-* **Wall clock, interleaved.**  Each round times every contender over its
-  presentations, in turn, so a busy machine slows them alike; a ratio is the
-  median over rounds of the two contenders' times in that round.
+* **Wall clock, interleaved.**  Each round, every contender runs on the same
+  200 fresh presentations, in turn (the order rotates), so contenders are
+  timed moments apart and a busy machine slows them alike; a ratio is the
+  median over rounds of the two contenders' paired times.  The same is done
+  with this thread's CPU time (``time.thread_time``), which the other work of
+  a shared machine does not enter.
 * **Instructions** (``valgrind --tool=callgrind``, when valgrind is installed):
   each operation runs in a fresh interpreter twice, ``SMALL`` and ``SMALL +
   COUNT`` times, and the difference per operation is reported (set-up and
   start-up cancel out).  A loaded machine cannot blur these; but an instruction
-  of libsodium's arithmetic is cheaper than one of the interpreter's, so the
-  instruction ratio is a conservative stand-in for the time ratio.
+  of libsodium's arithmetic takes less time than one of the interpreter's, so
+  the instruction ratio flatters the Python part: it is the load-independent
+  comparison of two versions, not the time ratio.
 
-Contenders (open and sealed credentials, 100 holders, 20 presentations each
-per round; the terminal holds a status list covering every credential):
+Contenders (open and sealed credentials of 100 holders; the terminal holds a
+status list covering every credential):
 
 * ``bare``: libsodium's ``crypto_sign_open`` (PyNaCl) over exactly the bytes
   the device signature covers: the floor of any presentation check;
@@ -36,6 +40,7 @@ the ceiling is 0.5x).  The targets are judged on ``verify_*``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -66,6 +71,8 @@ from ecert_token.vectors import seeded_random as seeded
 NOW = 1_790_000_000
 BT = BusinessType.HOSPITAL_REGISTRATION
 HOLDERS, PER_HOLDER = 100, 20
+BATCH, WARM_UP = 200, 3
+"""Presentations per contender per round; rounds not counted."""
 SMALL, COUNT = 20, 200
 """callgrind: operations in the small and the large run."""
 CONTENDERS = ("bare", "verify_cached", "verify_uncached", "check_cached", "check_uncached")
@@ -115,14 +122,15 @@ def build(holders: int, per_holder: int, sealed: bool) -> Scenario:
         return MemoryReplayStore(max_lifetime=policy.replay_window, clock=lambda: NOW - 3600)
 
     mint_seconds: list[float] = []
+    turn = itertools.cycle(phones)
 
-    def mint() -> list[str]:
+    def mint(count: int = holders * per_holder) -> list[str]:
+        """``count`` fresh presentations, the holders in turn."""
         texts = []
-        for _ in range(per_holder):
-            for blob, device in phones:
-                t0 = time.perf_counter()
-                texts.append(present(blob, device, BT, now=NOW, random_bytes=rnd))
-                mint_seconds.append(time.perf_counter() - t0)
+        for blob, device in itertools.islice(turn, count):
+            t0 = time.perf_counter()
+            texts.append(present(blob, device, BT, now=NOW, random_bytes=rnd))
+            mint_seconds.append(time.perf_counter() - t0)
         return texts
 
     warm = mint()
@@ -152,29 +160,38 @@ def _operations(sc: Scenario, texts: list[str]) -> dict[str, Callable[[int], obj
 
 
 def wall_clock(rounds: int, sealed: bool) -> dict[str, float]:
+    """Every contender on the same ``BATCH`` fresh presentations per round, in turn,
+    moments apart.  A ratio is the median over rounds of the paired batch times, by
+    the wall clock and by this thread's CPU time (which a busy machine's other work
+    does not enter)."""
     sc = build(HOLDERS, PER_HOLDER, sealed)
-    times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-    for _ in range(rounds + 1):  # the first round warms up and is not counted
-        texts = sc.mint()
+    wall: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    for r in range(rounds + WARM_UP):
+        texts = sc.mint(BATCH)
         ops = _operations(sc, texts)
-        n = len(texts)
-        for name in CONTENDERS:
+        order = CONTENDERS[r % len(CONTENDERS):] + CONTENDERS[:r % len(CONTENDERS)]
+        for name in order:
             op = ops[name]
-            t0 = time.perf_counter()
-            for i in range(n):
+            c0, t0 = time.thread_time(), time.perf_counter()
+            for i in range(BATCH):
                 op(i)
-            times[name].append((time.perf_counter() - t0) / n)
-    for series in times.values():
-        del series[0]
+            wall[name].append((time.perf_counter() - t0) / BATCH)
+            cpu[name].append((time.thread_time() - c0) / BATCH)
     out: dict[str, float] = {
-        "presentation_chars": statistics.median(len(t) for t in sc.mint()),
+        "presentation_chars": statistics.median(len(t) for t in sc.mint(100)),
         "mint_us": statistics.median(sc.mint_seconds) * 1e6,
     }
+    for series in (*wall.values(), *cpu.values()):
+        del series[:WARM_UP]
     for name in CONTENDERS:
-        out[f"{name}_us"] = statistics.median(times[name]) * 1e6
+        out[f"{name}_us"] = statistics.median(wall[name]) * 1e6
+        out[f"{name}_cpu_us"] = statistics.median(cpu[name]) * 1e6
         if name != "bare":
             out[f"{name}_ratio"] = statistics.median(
-                b / t for b, t in zip(times["bare"], times[name], strict=True))
+                b / t for b, t in zip(wall["bare"], wall[name], strict=True))
+            out[f"{name}_cpu_ratio"] = statistics.median(
+                b / t for b, t in zip(cpu["bare"], cpu[name], strict=True) if t)
     return out
 
 
@@ -213,7 +230,7 @@ def callgrind(sealed: bool) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--no-callgrind", action="store_true",
                         help="wall clock only (callgrind takes a few minutes)")
@@ -226,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     for mode in ("open", "sealed"):
         fig = out["wall_clock"][mode] = wall_clock(args.rounds, mode == "sealed")
         print(f"{mode:6} wall clock  chars {fig['presentation_chars']:.0f}  "
-              f"bare {fig['bare_us']:.1f} us  mint {fig['mint_us']:.1f} us", flush=True)
+              f"bare {fig['bare_us']:.1f} us (CPU time {fig['bare_cpu_us']:.1f} us)  "
+              f"mint {fig['mint_us']:.1f} us", flush=True)
         for name in CONTENDERS[1:]:
-            print(f"    {name:16} {fig[name + '_us']:7.1f} us  {fig[name + '_ratio']:.3f}x",
+            print(f"    {name:16} {fig[name + '_us']:7.1f} us  {fig[name + '_ratio']:.3f}x  "
+                  f"(CPU time {fig[name + '_cpu_us']:.1f} us, {fig[name + '_cpu_ratio']:.3f}x)",
                   flush=True)
     if not args.no_callgrind and shutil.which("valgrind"):
         for mode in ("open", "sealed"):
