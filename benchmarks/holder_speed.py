@@ -25,6 +25,9 @@ status list covering every credential):
 
 * ``bare``: libsodium's ``crypto_sign_open`` (PyNaCl) over exactly the bytes
   the device signature covers: the floor of any presentation check;
+* ``bare_two``: the two bare checks an uncached presentation needs (the
+  device's, and the issuer's over the credential's exact bytes): ``bare /
+  bare_two`` is the uncached ceiling;
 * ``verify_cached``: ``Verifier.verify`` of fresh presentations whose
   credential this terminal has seen (the whole pipeline: text, Base45, the
   presentation's layout, the credential cache, times, the device signature,
@@ -56,6 +59,7 @@ from pathlib import Path
 
 import nacl.bindings as sodium
 
+from ecert_token.holder.credential import read_signed
 from ecert_token.holder.device import new_device_key
 from ecert_token.holder.presentation import present, split
 from ecert_token.holder.status_loader import StatusListLoader
@@ -75,7 +79,8 @@ BATCH, WARM_UP = 200, 3
 """Presentations per contender per round; rounds not counted."""
 SMALL, COUNT = 20, 200
 """callgrind: operations in the small and the large run."""
-CONTENDERS = ("bare", "verify_cached", "verify_uncached", "check_cached", "check_uncached")
+CONTENDERS = ("bare", "bare_two", "verify_cached", "verify_uncached", "check_cached",
+              "check_uncached")
 
 
 @dataclass
@@ -143,15 +148,29 @@ def build(holders: int, per_holder: int, sealed: bool) -> Scenario:
 
 def _operations(sc: Scenario, texts: list[str]) -> dict[str, Callable[[int], object]]:
     """One operation per contender, on presentation ``i`` (each is verified once)."""
-    keys = {}
+    cc = sc.check_cached
+    keys, issuer = {}, {}
     for text in texts:
         blob = split(text)[0]
-        keys[blob] = sc.check_cached._credential(blob).claims.device_key
+        keys[blob] = cc._credential(blob).claims.device_key
+        plain = cc._unseal(blob)[1] if blob[:1] == b"\xd0" else blob
+        _, kid, _, signature, message = read_signed(plain)
+        key = cc.trust.issuer_key(kid)
+        assert key is not None
+        issuer[blob] = (signature + message, key.public_key.raw)
     signed = [(s[6], keys[s[0]]) for s in map(split, texts)]
+    both = [(s[6], keys[s[0]], *issuer[s[0]]) for s in map(split, texts)]
     open_ = sodium.crypto_sign_open  # raises on a bad signature
-    vc, vu, cc, cu = sc.verify_cached, sc.verify_uncached, sc.check_cached, sc.check_uncached
+
+    def bare_two(i: int) -> object:
+        device_signed, device_key, issuer_signed, issuer_key = both[i]
+        open_(device_signed, device_key)
+        return open_(issuer_signed, issuer_key)
+
+    vc, vu, cu = sc.verify_cached, sc.verify_uncached, sc.check_uncached
     return {
         "bare": lambda i: open_(*signed[i]),
+        "bare_two": bare_two,
         "verify_cached": lambda i: vc.verify(texts[i], BT, now=NOW),
         "verify_uncached": lambda i: vu.verify(texts[i], BT, now=NOW),
         "check_cached": lambda i: cc.check(texts[i], BT, now=NOW),
