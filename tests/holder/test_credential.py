@@ -55,7 +55,18 @@ def test_reader_agrees_with_the_strict_decoder(blobs: list[bytes], data: st.Data
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.sampled_from([None, -1, len(raw) + 1]))
-    blob = bytes(raw[:cut] if cut != len(raw) + 1 else raw + b"\x00")
+    _agrees(bytes(raw[:cut] if cut != len(raw) + 1 else raw + b"\x00"))
+
+
+def test_every_single_byte_change_agrees_with_the_strict_decoder(blobs: list[bytes]) -> None:
+    for blob in blobs:
+        for i in range(len(blob)):
+            for value in {0x00, 0xFF, blob[i] ^ 0x01, blob[i] ^ 0x40}:
+                _agrees(blob[:i] + bytes([value]) + blob[i + 1:])
+
+
+def _agrees(blob: bytes) -> None:
+    """The reader's answer for ``blob`` is the strict decoder's, or both raise."""
     try:
         strict = _strict(blob)
     except COSEError:
@@ -63,17 +74,3 @@ def test_reader_agrees_with_the_strict_decoder(blobs: list[bytes], data: st.Data
             read_signed(blob)
         return
     assert read_signed(blob) == strict
-
-
-def test_every_single_byte_change_agrees_with_the_strict_decoder(blobs: list[bytes]) -> None:
-    for blob in blobs:
-        for i in range(len(blob)):
-            for value in {0x00, 0xFF, blob[i] ^ 0x01, blob[i] ^ 0x40}:
-                changed = blob[:i] + bytes([value]) + blob[i + 1:]
-                try:
-                    strict = _strict(changed)
-                except COSEError:
-                    with pytest.raises(COSEError):
-                        read_signed(changed)
-                    continue
-                assert read_signed(changed) == strict
