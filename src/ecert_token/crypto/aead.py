@@ -91,8 +91,10 @@ class AesCcmKey(Aead):
         """The library's own decrypt ``(nonce, ciphertext, aad)``, raising ``InvalidTag``.
 
         For a caller that has already checked what :meth:`open` checks (a
-        13-byte nonce, a ciphertext that holds a tag): one Python call fewer
-        on the verifier's hot path.
+        13-byte nonce, a ciphertext that holds a tag): the compiled
+        accelerator, through the group routes (``keys/routes.py``), which
+        catches ``InvalidTag`` in C instead of paying a Python ``except`` for
+        every tampered token.
         """
         return self._aead.decrypt
 
