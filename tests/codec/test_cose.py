@@ -267,7 +267,7 @@ def _encrypt0_reference(data: bytes) -> tuple[bytes, bytes, bytes] | None:
     return protected, iv, ciphertext
 
 
-def _layout(decode: object, data: bytes) -> tuple[bytes, bytes, bytes] | None:
+def _read(decode: object, data: bytes) -> tuple[bytes, bytes, bytes] | None:
     try:
         if decode is cose.decode_sign1:
             m = cose.decode_sign1(data)
@@ -308,7 +308,7 @@ _VALID = [
 def test_layout_reader_equals_the_strict_decoder(
         decode: object, reference: object, data: bytes) -> None:
     assert callable(reference)
-    assert _layout(decode, data) == reference(data) is not None
+    assert _read(decode, data) == reference(data) is not None
     accepted = 0
     for variant in _variants(data):
         expected = reference(variant)
@@ -317,7 +317,7 @@ def test_layout_reader_equals_the_strict_decoder(
                 cose.parse_protected(expected[0])
             except COSEError:
                 expected = None
-        assert _layout(decode, variant) == expected, variant.hex()
+        assert _read(decode, variant) == expected, variant.hex()
         accepted += expected is not None
     assert accepted > 0  # some variants are still valid messages (changed payload bytes)
 
@@ -335,4 +335,4 @@ def test_layout_reader_equals_the_strict_decoder_on_random_bytes(
                 cose.parse_protected(expected[0])
             except COSEError:
                 expected = None
-        assert _layout(decode, data) == expected
+        assert _read(decode, data) == expected

@@ -147,14 +147,6 @@ def _bstr(data: bytes, i: int, what: str) -> tuple[bytes, int]:
     return data[start:end], end
 
 
-def _as_bytes(data: object, what: str) -> bytes:
-    if type(data) is bytes:
-        return data
-    if isinstance(data, bytes | bytearray | memoryview):
-        return bytes(data)
-    raise COSEError(f"{what} must be bytes")
-
-
 # Both messages are read as the exact bytes the deterministic encoder writes
 # (``encode_sign1`` / ``encode_encrypt0``), which is the only encoding this
 # format accepts: the unprotected parts are not covered by the signature or
@@ -162,7 +154,30 @@ def _as_bytes(data: object, what: str) -> bytes:
 # that layout directly is the strict decoder of these two messages: every
 # byte string it accepts is one well-formed CBOR item of the right shape
 # (the tests hold it to cbor2's strict decoding plus re-encoding), and it
-# costs no general CBOR decode.
+# costs no general CBOR decode.  Both layouts are
+#     <tag and array head> <bstr> <fixed unprotected header> <bstr> <bstr>
+# with the IV as the COSE_Encrypt0 header's one value.
+
+
+def _layout(
+    data: object, start: bytes, unprotected: bytes, what: str
+) -> tuple[bytes, bytes, bytes]:
+    """The three byte strings of ``start <bstr> unprotected <bstr> <bstr>`` filling
+    ``data`` exactly; :class:`COSEError` otherwise."""
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise COSEError(f"{what} must be bytes")
+        data = bytes(data)
+    if data[:2] != start:
+        raise COSEError(f"not a tagged {what} of the right size")
+    first, i = _bstr(data, 2, what)
+    if data[i:i + len(unprotected)] != unprotected:
+        raise COSEError(f"{what} has another unprotected header than this format's")
+    second, i = _bstr(data, i + len(unprotected), what)
+    third, i = _bstr(data, i, what)
+    if i != len(data):
+        raise COSEError(f"trailing bytes after the {what}")
+    return first, second, third
 
 
 def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
@@ -178,17 +193,7 @@ def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
     header is returned unread: each kind of object requires its own header.
     Anything else raises :class:`COSEError`, which callers map to their code.
     """
-    data = _as_bytes(data, "COSE_Sign1")
-    if data[:2] != b"\xd2\x84":
-        raise COSEError("not a tagged COSE_Sign1 of four elements")
-    protected, i = _bstr(data, 2, "COSE_Sign1")
-    if data[i:i + 1] != b"\xa0":
-        raise COSEError("COSE_Sign1 unprotected header must be empty")
-    payload, i = _bstr(data, i + 1, "COSE_Sign1")
-    signature, i = _bstr(data, i, "COSE_Sign1")
-    if i != len(data):
-        raise COSEError("trailing bytes after the COSE_Sign1")
-    return protected, payload, signature
+    return _layout(data, b"\xd2\x84", b"\xa0", "COSE_Sign1")
 
 
 def decode_sign1(data: bytes) -> Sign1:
@@ -200,14 +205,5 @@ def decode_sign1(data: bytes) -> Sign1:
 def decode_encrypt0(data: bytes) -> Encrypt0:
     """Parse a tagged COSE_Encrypt0 of this format's shape:
     ``d0 83 <protected> a1 05 <iv> <ciphertext>``, each a byte string."""
-    data = _as_bytes(data, "COSE_Encrypt0")
-    if data[:2] != b"\xd0\x83":
-        raise COSEError("not a tagged COSE_Encrypt0 of three elements")
-    protected, i = _bstr(data, 2, "COSE_Encrypt0")
-    if data[i:i + 2] != b"\xa1\x05":
-        raise COSEError("COSE_Encrypt0 unprotected header must hold only the IV")
-    iv, i = _bstr(data, i + 2, "COSE_Encrypt0")
-    ciphertext, i = _bstr(data, i, "COSE_Encrypt0")
-    if i != len(data):
-        raise COSEError("trailing bytes after the COSE_Encrypt0")
+    protected, iv, ciphertext = _layout(data, b"\xd0\x83", b"\xa1\x05", "COSE_Encrypt0")
     return construct(Encrypt0, protected, parse_protected(protected), iv, ciphertext)
