@@ -135,15 +135,16 @@ def test_migrations_share_the_file_with_other_components(tmp_path: Path) -> None
     conn.close()
     with pytest.raises(EcertError) as info:
         ActivationRegistry(path)
-    assert info.value.code is ErrorCode.REGISTRY_ERROR
+    assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
 
 
-def test_unusable_file_is_a_registry_error(tmp_path: Path) -> None:
+def test_unusable_file_is_registry_unavailable(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"not a database" * 100)
     with pytest.raises(EcertError) as info:
         ActivationRegistry(bad)
-    assert info.value.code is ErrorCode.REGISTRY_ERROR
+    assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
+    assert info.value.to_dict()["error"] == "registry_unavailable"
 
 
 def test_settings_are_written_once(tmp_path: Path) -> None:
