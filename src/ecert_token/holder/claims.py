@@ -178,7 +178,7 @@ def _region(code: object) -> Region:
 
 def decode_device_key(cnf: object) -> bytes:
     """The Ed25519 public key inside a ``cnf`` claim of exactly the shape we write."""
-    if type(cnf) is not dict or len(cnf) != 1 or COSE_KEY not in cnf:
+    if not cbor.has_int_keys(cnf) or cnf.keys() != {COSE_KEY}:
         raise _fail("cnf must hold exactly a COSE_Key")
     key = cnf[COSE_KEY]
     if type(key) is not dict or key.keys() != _COSE_KEY_KEYS or any(
