@@ -19,11 +19,12 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
    step), region scope, the policy's credential hook;
 8. the status bit from the status list, if the terminal holds one;
 9. an optional challenge (``cnonce``) the terminal showed;
-10. payment confirmation, only when the presentation carries a payment binding
-    or the terminal gives its own transaction (``charge``): the binding must
-    cover the terminal's transaction (:func:`~ecert_token.holder.payment.check_binding`),
-    TRANSACTION_MISMATCH otherwise, CONFIRMATION_MISSING without one.  Other
-    presentations skip the stage with one comparison.
+10. payment confirmation, only when the terminal gives its own transaction
+    (``charge``): the presentation's payment binding must cover it
+    (:func:`~ecert_token.holder.payment.check_binding`), TRANSACTION_MISMATCH
+    otherwise, CONFIRMATION_MISSING without one.  A binding without a charge
+    is reported unchecked; other presentations skip the stage with one
+    comparison.
 
 The replay mark is the verifier's (:meth:`Verifier.replay_entry`): the
 result's ``token_id`` is the presentation's random id scoped to the
