@@ -68,7 +68,7 @@ def build(holders: int, per_holder: int, sealed: bool) -> tuple[list[str], Prese
 
 def measure(rounds: int, sealed: bool) -> dict[str, float]:
     texts, cached, uncached, mint = build(100, 20, sealed)
-    signed = [(s[6], cached._cache[s[0]].claims.device_key)
+    signed = [(s[6], cached._cache[s[0]].claims.device_key.raw)
               for s in map(split, texts)]
 
     def bare() -> None:

@@ -131,7 +131,7 @@ def credentials(w: World, ws: World) -> dict[str, Any]:
         "keys": w.keys_json(sealed=True),
         "claims": {
             "credential_id": claims.credential_id, "issued_at": claims.issued_at,
-            "expires_at": claims.expires_at, "device_key": claims.device_key.hex(),
+            "expires_at": claims.expires_at, "device_key": claims.device_key.raw.hex(),
             "status": {"uri": claims.status.uri, "idx": claims.status.idx},
             "insured_region": claims.region.code, "insurance_type": claims.insurance_type.value,
             "channel": claims.channel.value, "masked_name": claims.masked_name,

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import system_clock
-from ..crypto.ed25519 import thumbprint_kid
 from ..errors import InvalidArgument
 from ..holder.credential import CredentialFile
 from ..holder.device import (
@@ -56,7 +55,7 @@ def cmd_device_keygen(args: argparse.Namespace) -> int:
     out = Path(args.out)
     save_device(key, out)
     emit({"device": str(out), "public_key": str(out / PUBLIC_FILE),
-          "kid": thumbprint_kid(key.public_key.raw).hex()})
+          "kid": key.public_key.kid.hex()})
     return EXIT_OK
 
 
@@ -73,7 +72,7 @@ def _issued_json(out: Path, issued: Any, mode: str) -> dict[str, object]:
 def cmd_activate(args: argparse.Namespace) -> int:
     device = load_device_public(Path(args.device))
     request = Activation(
-        cert_id=args.cert_id, device_key=device.raw, region=Region(args.region),
+        cert_id=args.cert_id, device_key=device.encoded, region=Region(args.region),
         insurance_type=InsuranceType.from_code(args.insutype), masked_name=_masked(args.name),
         channel=Channel.from_code(args.channel),
         subject_kind=SubjectKind.from_code(args.subject_kind), auth_method=args.auth_method,

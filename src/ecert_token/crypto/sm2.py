@@ -35,6 +35,8 @@ __all__ = [
     "SIGNATURE_BYTES",
     "SM2PrivateKey",
     "SM2PublicKey",
+    "compress",
+    "decompress",
     "sm3",
     "validate_public_key",
     "z_value",
@@ -162,6 +164,40 @@ def validate_public_key(raw: object) -> bytes:
     return raw
 
 
+COMPRESSED_BYTES = 33
+"""SEC 1 §2.3.3 compressed point: ``02`` (y even) or ``03`` (y odd), then ``x``."""
+
+
+def compress(raw: bytes) -> bytes:
+    """The 33-byte compressed form of a validated ``x || y``."""
+    return bytes((2 | raw[63] & 1,)) + raw[:32]
+
+
+def decompress(data: object) -> bytes:
+    """``x || y`` of a compressed point (SEC 1 §2.3.4), validated; else ``WEAK_KEY``.
+
+    ``p = 3 (mod 4)`` for sm2p256v1, so ``y = (x^3 + ax + b)^((p+1)/4)`` when a
+    root exists.  The result is on the curve and not the point at infinity; with
+    the cofactor 1 that makes it a point of order ``n`` (the explicit ``n * P``
+    check of :func:`validate_public_key` is a guard that costs about 4 ms in
+    Python, too much for a terminal's uncached path, so it is not repeated here).
+    """
+    if not isinstance(data, bytes) or len(data) != COMPRESSED_BYTES or data[0] not in (2, 3):
+        raise KeyMaterialError(ErrorCode.WEAK_KEY, "not a compressed SM2 point")
+    x = int.from_bytes(data[1:], "big")
+    if x >= P:
+        raise KeyMaterialError(ErrorCode.WEAK_KEY, "not a point on the SM2 curve")
+    rhs = (x * x * x + A * x + B) % P
+    y = pow(rhs, (P + 1) // 4, P)
+    if y * y % P != rhs:
+        raise KeyMaterialError(ErrorCode.WEAK_KEY, "not a point on the SM2 curve")
+    if y & 1 != data[0] & 1:
+        y = P - y
+    if not 0 < y < P:  # pragma: no cover - y = 0 would be a point of order 2 (cofactor 1)
+        raise KeyMaterialError(ErrorCode.WEAK_KEY, "not a point on the SM2 curve")
+    return data[1:] + y.to_bytes(32, "big")
+
+
 def _backend() -> Any:
     """gmalglib's SM2 class (the ``gm`` extra), or ``KEY_FILE`` naming the extra."""
     try:
@@ -190,6 +226,20 @@ class SM2PublicKey:
         self.uid = check_id(uid)
         self._verify: Callable[[bytes, bytes], bool] = _backend()(
             pk=b"\x04" + raw, uid=uid).verify
+
+    @classmethod
+    def from_compressed(cls, data: bytes, uid: bytes = DEFAULT_ID) -> SM2PublicKey:
+        """The key of a 33-byte compressed point (validated by :func:`decompress`)."""
+        key = cls.__new__(cls)
+        key.raw = raw = decompress(data)
+        key.uid = check_id(uid)
+        key._verify = _backend()(pk=b"\x04" + raw, uid=uid).verify
+        return key
+
+    @property
+    def compressed(self) -> bytes:
+        """The 33-byte compressed point (SEC 1 §2.3.3)."""
+        return compress(self.raw)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         """True if ``signature`` (raw r||s) is valid for ``message``; never raises."""

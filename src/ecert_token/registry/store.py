@@ -32,6 +32,9 @@ _COLUMNS = ("status_idx, kind, cert_id, holder_id, parent_idx, device_key, regio
 class Activation:
     """What the channel asks for: bind ``device_key`` to the person ``cert_id``.
 
+    ``device_key`` is the device public key's ``encoded`` form
+    (holder/device.py): 32 bytes for Ed25519, 33 (a compressed point) for SM2.
+
     ``auth_method`` records how the channel authenticated the person (face
     check and password happen in the channel, not here).
     """
@@ -48,8 +51,8 @@ class Activation:
     def __post_init__(self) -> None:
         validate_credential_id(self.cert_id)
         validate_masked_name(self.masked_name)
-        if not isinstance(self.device_key, bytes) or len(self.device_key) != 32:
-            raise InvalidArgument("device key must be 32 bytes")
+        if not isinstance(self.device_key, bytes) or len(self.device_key) not in (32, 33):
+            raise InvalidArgument("device key must be 32 bytes (Ed25519) or 33 (SM2)")
         if not isinstance(self.auth_method, str) or not 1 <= len(self.auth_method) <= 32:
             raise InvalidArgument("auth_method must be 1 to 32 characters")
 
