@@ -305,3 +305,22 @@ def test_the_sm2_presentation_header_is_what_the_format_says() -> None:
     assert message.tag == 18 and unprotected == {} and len(signature) == 64
     assert protected == b"\xa2\x01\x3a\x00\x01\x00\x00\x0d" + blob  # kcwt: the CWT itself
     assert cbor2.loads(protected)[1] == ALG_SM2_SM3
+
+
+def test_backend_decompression_matches_the_python_reference() -> None:
+    from ecert_token.crypto.sm2 import decompress, decompress_python
+
+    rnd = seeded_random(b"decompress")
+    for _ in range(50):
+        raw = SM2PrivateKey.generate(rnd).public_key.raw
+        assert decompress(compress(raw)) == decompress_python(compress(raw)) == raw
+    for x in range(1, 40):  # about half of all x have no point: both refuse the same ones
+        data = b"\x02" + x.to_bytes(32, "big")
+        outcomes = []
+        for f in (decompress, decompress_python):
+            try:
+                outcomes.append(f(data))
+            except KeyMaterialError as exc:
+                assert exc.code is ErrorCode.WEAK_KEY
+                outcomes.append(None)
+        assert outcomes[0] == outcomes[1]
