@@ -357,6 +357,13 @@ def _operations() -> dict[str, Callable[[int], Callable[[], object]]]:
     }
 
 
+def markdown_instructions(result: dict[str, Any]) -> str:
+    lines = ["| path | instructions per operation |", "|---|---|"]
+    lines += [f"| {name} | {value:,} |" for name, value in result["instructions"].items()]
+    lines += [f"| ratio: {name} | {value} |" for name, value in result["ratios"].items()]
+    return "\n".join(lines)
+
+
 def _worker(op: str, n: int) -> None:
     loop = _operations()[op](n)  # set-up is the same for both counts; only the loop differs
     loop()
@@ -446,8 +453,7 @@ def main() -> None:
         return
     if args.instructions:
         counted = instructions()
-        for name, value in counted["ratios"].items():
-            print(f"ratio: {name} = {value}")
+        print(markdown_instructions(counted))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as fh:
                 json.dump(counted, fh, indent=2)
