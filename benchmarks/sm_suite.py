@@ -446,27 +446,25 @@ def main() -> None:
     if args.sizes:
         table = sizes()
         print(markdown_sizes(table))
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(table, fh, indent=2)
-                fh.write("\n")
+        _write_json(args.json, table)
         return
     if args.instructions:
         counted = instructions()
         print(markdown_instructions(counted))
-        if args.json:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(counted, fh, indent=2)
-                fh.write("\n")
+        _write_json(args.json, counted)
         return
     result = run(args.rounds, args.ops)
     print(f"{result['machine']}, {result['backend']}, {args.rounds} interleaved rounds")
     print(markdown_aead(result))
     print()
     print(markdown_speed(result))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+    _write_json(args.json, result)
+
+
+def _write_json(path: str | None, data: dict[str, Any]) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
             fh.write("\n")
 
 

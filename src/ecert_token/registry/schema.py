@@ -32,6 +32,18 @@ from collections.abc import Sequence
 
 COMPONENT = "holder"
 
+_CREDENTIAL_INDEXES = (
+    """CREATE UNIQUE INDEX holder_one_active_device ON holder_credentials (cert_id)
+        WHERE kind = 'device' AND revoked_at IS NULL""",
+    """CREATE UNIQUE INDEX holder_one_active_delegation
+        ON holder_credentials (cert_id, parent_idx)
+        WHERE kind = 'delegation' AND revoked_at IS NULL""",
+    """CREATE INDEX holder_delegations_by_parent ON holder_credentials (parent_idx)
+        WHERE parent_idx IS NOT NULL""",
+)
+"""The rules on ``holder_credentials`` (made by version 1, made again after version 2's
+rebuild, which drops them with the old table)."""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: credentials, family, settings
         """CREATE TABLE holder_credentials (
@@ -54,13 +66,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             CHECK ((kind = 'device') = (holder_id IS NULL AND parent_idx IS NULL)),
             CHECK ((revoked_at IS NULL) = (revoke_reason IS NULL))
         )""",
-        """CREATE UNIQUE INDEX holder_one_active_device ON holder_credentials (cert_id)
-            WHERE kind = 'device' AND revoked_at IS NULL""",
-        """CREATE UNIQUE INDEX holder_one_active_delegation
-            ON holder_credentials (cert_id, parent_idx)
-            WHERE kind = 'delegation' AND revoked_at IS NULL""",
-        """CREATE INDEX holder_delegations_by_parent ON holder_credentials (parent_idx)
-            WHERE parent_idx IS NOT NULL""",
+        *_CREDENTIAL_INDEXES,
         """CREATE TABLE holder_family (
             holder_id TEXT NOT NULL,
             member_id TEXT NOT NULL,
@@ -108,13 +114,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at, revoked_at, revoke_reason FROM holder_credentials ORDER BY status_idx""",
         "DROP TABLE holder_credentials",
         "ALTER TABLE holder_credentials_v2 RENAME TO holder_credentials",
-        """CREATE UNIQUE INDEX holder_one_active_device ON holder_credentials (cert_id)
-            WHERE kind = 'device' AND revoked_at IS NULL""",
-        """CREATE UNIQUE INDEX holder_one_active_delegation
-            ON holder_credentials (cert_id, parent_idx)
-            WHERE kind = 'delegation' AND revoked_at IS NULL""",
-        """CREATE INDEX holder_delegations_by_parent ON holder_credentials (parent_idx)
-            WHERE parent_idx IS NOT NULL""",
+        *_CREDENTIAL_INDEXES,
     ),
 )
 """Statements per version, in order; version N is ``MIGRATIONS[N - 1]``."""
