@@ -16,13 +16,13 @@ from typing import Any
 import nacl.bindings as sodium
 import pytest
 
-from ecert_token.bench.scenario import NOW, REG, Scenario
 from ecert_token.codec import cose
 from ecert_token.codec.base45 import b45decode, b45encode
 from ecert_token.codec.cwt import claims_from_fields, decode_claims, read_claims
 from ecert_token.replay.base import ReplayEntry
 from ecert_token.replay.memory import MemoryReplayStore
 from ecert_token.token import verify as pipeline_module
+from ecert_token_tools.bench.scenario import NOW, REG, Scenario
 
 TOKENS = 3000
 

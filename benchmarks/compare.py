@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from ecert_token.bench.compare import main
+from ecert_token_tools.bench.compare import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,7 +33,7 @@ from ecert_token.keys import keydir
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token.token.policy import VerifyPolicy
-from ecert_token.vectors import seeded_random as seeded
+from ecert_token_tools.vectors import seeded_random as seeded
 
 NOW = 1_790_000_000
 BT = BusinessType.HOSPITAL_REGISTRATION

@@ -58,7 +58,7 @@ from ecert_token import (
 from ecert_token.aio import AsyncVerifier
 from ecert_token.keys.keydir import KeyDir, generate, save
 from ecert_token.replay import ReplayStore, SqliteReplayStore
-from ecert_token.vectors import sample_person
+from ecert_token_tools.vectors import sample_person
 from tests.replay.proxy import ReplyProxy
 from tests.replay.redis_server import RedisServer
 

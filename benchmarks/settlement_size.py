@@ -20,7 +20,7 @@ from ecert_token import (
 )
 from ecert_token.keys import keydir
 from ecert_token.settlement import settlement_token_ids
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 NOW = 1_790_000_000
 

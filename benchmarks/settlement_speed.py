@@ -41,7 +41,7 @@ from ecert_token.settlement import (
     settlement_token_ids,
     sign_record,
 )
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 NOW = 1_790_000_000
 PAY = BusinessType.PHARMACY_PURCHASE

@@ -71,7 +71,7 @@ from ecert_token.keys.keydir import KeyDir
 from ecert_token.keys.suite import Suite
 from ecert_token.model import Channel, InsuranceType, Region
 from ecert_token.token.text import PREFIX
-from ecert_token.vectors import sample_person, seeded_random
+from ecert_token_tools.vectors import sample_person, seeded_random
 
 NOW = 1_790_000_000
 BT = BusinessType.HOSPITAL_REGISTRATION

@@ -36,7 +36,7 @@ def _operations() -> dict[str, Callable[[int], object]]:
     import nacl.bindings as sodium
 
     from ecert_token import TokenRejected
-    from ecert_token.bench.scenario import NOW, REG, Scenario
+    from ecert_token_tools.bench.scenario import NOW, REG, Scenario
 
     sc = Scenario(SMALL + COUNT + 10, peers=False)
     verifier, tokens, signed, pk = sc.verifier, sc.tokens, sc.signed, sc.public_raw
@@ -81,8 +81,8 @@ def _stages(sc: object) -> dict[str, Callable[[int], object]]:
         from ecert_token.token.text import read_text
     except ImportError:
         return {}
-    from ecert_token.bench.scenario import NOW
     from ecert_token.model import TokenClaims
+    from ecert_token_tools.bench.scenario import NOW
 
     verifier = sc.verifier  # type: ignore[attr-defined]
     pipeline = verifier._pipeline

@@ -25,7 +25,7 @@ from ecert_token.codec.base45 import b45decode
 from ecert_token.keys import keydir
 from ecert_token.keys.suite import Suite
 from ecert_token.token.text import PREFIX
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 NOW = 1_790_000_000
 LEVELS = ("L", "M", "Q", "H")

@@ -50,7 +50,7 @@ from ecert_token.keys.suite import Suite
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token.replay.memory import MemoryReplayStore
-from ecert_token.vectors import seeded_random as seeded
+from ecert_token_tools.vectors import seeded_random as seeded
 
 FORMAT = "ecert-holder-vectors/1"
 NOW = 1_790_000_000

@@ -1,7 +1,7 @@
 """Generate the worked example of docs/wire-format.md from a real token.
 
 The token is the one the test suite's shared fixtures mint (tests/conftest.py):
-keys from the deterministic byte source (:func:`ecert_token.vectors.seeded_random`)
+keys from the deterministic byte source (:func:`ecert_token_tools.vectors.seeded_random`)
 seeded ``b"keys"``, token id and nonce from the one seeded ``b"mint"``, the
 clock fixed at ``NOW``.  Every byte group
 is cut out of the real encoding and the cuts are checked to add up to the
@@ -31,7 +31,7 @@ from ecert_token.codec.base45 import b45decode
 from ecert_token.codec.cwt import CTI, ECERT, EXP, IAT, SUB
 from ecert_token.keys.keydir import KeyDir, generate
 from ecert_token.token.text import PREFIX
-from ecert_token.vectors import NOW, sample_person, seeded_random
+from ecert_token_tools.vectors import NOW, sample_person, seeded_random
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "wire-format.md"

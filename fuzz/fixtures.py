@@ -14,7 +14,7 @@ from ecert_token.keys import keydir
 from ecert_token.trust.envelope import sign_trust_list
 from ecert_token.trust.listing import build_trust_list
 from ecert_token.trust.root import RootSigningKey
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 NOW = 1_790_000_000
 

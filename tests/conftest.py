@@ -24,8 +24,8 @@ from ecert_token import (
     VerifyPolicy,
 )
 from ecert_token.keys.keydir import KeyDir, generate
-from ecert_token.vectors import sample_family, sample_person
-from ecert_token.vectors import seeded_random as deterministic_random
+from ecert_token_tools.vectors import sample_family, sample_person
+from ecert_token_tools.vectors import seeded_random as deterministic_random
 
 NOW = 1_790_000_000
 """A fixed 'now' (2026-09-21) used across tests."""

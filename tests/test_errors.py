@@ -119,3 +119,17 @@ def test_errors_cross_a_real_process_pool() -> None:
         with pytest.raises(StoreUnavailable) as down:
             pool.apply_async(_store_unavailable).get(timeout=60)
         assert down.value.code is ErrorCode.STORE_UNAVAILABLE and down.value.detail == "down"
+
+
+def test_one_registry_code_for_both_registries() -> None:
+    """``registry_error`` (holder) became ``registry_unavailable`` (settlement): the old
+    name is an alias of the same member and the old value still reads as it."""
+    assert ErrorCode.REGISTRY_ERROR is ErrorCode.REGISTRY_UNAVAILABLE
+    assert ErrorCode("registry_error") is ErrorCode.REGISTRY_UNAVAILABLE
+    assert ErrorCode("registry_unavailable") is ErrorCode.REGISTRY_UNAVAILABLE
+    assert "registry_error" not in {code.value for code in ErrorCode}
+    err = EcertError(ErrorCode.REGISTRY_ERROR, "cannot read the registry")
+    assert err.to_dict()["error"] == "registry_unavailable"
+    assert pickle.loads(pickle.dumps(err)) == err
+    with pytest.raises(ValueError, match="not_a_code"):
+        ErrorCode("not_a_code")

@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     PERSON_NOT_REGISTERED = "person_not_registered"
     PERSON_EXISTS = "person_exists"
     REGISTRY_UNAVAILABLE = "registry_unavailable"
+    """The SQLite registry (settlement persons, holder activations) cannot be used."""
     RECEIPT_INVALID = "receipt_invalid"
     RECEIPT_BAD_SIGNATURE = "receipt_bad_signature"
     UNKNOWN_TERMINAL = "unknown_terminal"
@@ -68,7 +69,13 @@ class ErrorCode(StrEnum):
     STATUS_LIST_ROLLBACK = "status_list_rollback"
     CHALLENGE_MISMATCH = "challenge_mismatch"
     FAMILY_FULL = "family_full"
-    REGISTRY_ERROR = "registry_error"
+    # The holder registry's former code, now one with the settlement registry's: an
+    # alias (the same member), and its old value still reads as it (``_missing_``).
+    REGISTRY_ERROR = "registry_unavailable"
+
+    @classmethod
+    def _missing_(cls, value: object) -> ErrorCode | None:
+        return cls.REGISTRY_UNAVAILABLE if value == "registry_error" else None
 
 
 _MESSAGES: dict[ErrorCode, str] = {
@@ -101,7 +108,7 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.HANDLE_EXPIRED: "the settlement handle has expired",
     ErrorCode.PERSON_NOT_REGISTERED: "no registered person matches the settlement handle",
     ErrorCode.PERSON_EXISTS: "a person is already registered for this credential",
-    ErrorCode.REGISTRY_UNAVAILABLE: "the registry database cannot be used",
+    ErrorCode.REGISTRY_UNAVAILABLE: "the registry database cannot be used or changed",
     ErrorCode.RECEIPT_INVALID: "the receipt or voucher is not well formed",
     ErrorCode.RECEIPT_BAD_SIGNATURE: "the receipt or voucher signature does not verify",
     ErrorCode.UNKNOWN_TERMINAL: "the receipt names a terminal that is not trusted here",
@@ -115,7 +122,6 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.STATUS_LIST_ROLLBACK: "the status list is older than one already loaded",
     ErrorCode.CHALLENGE_MISMATCH: "the presentation does not answer this terminal's challenge",
     ErrorCode.FAMILY_FULL: "the holder already has five family members",
-    ErrorCode.REGISTRY_ERROR: "the activation registry cannot complete the operation",
 }
 
 

@@ -17,7 +17,7 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypedDict
 
 from .codec.base45 import Base45Error, b45decode
 from .errors import EcertError, ErrorCode, InvalidArgument
@@ -43,6 +43,16 @@ _INSTALL_HINT = "install ecert-token[qr] for QR images"
 Output = str | os.PathLike[str] | BinaryIO
 
 
+class QrInfoDict(TypedDict):
+    """:meth:`QrInfo.to_dict`."""
+
+    version: int
+    level: str
+    mode: str
+    modules: int
+    chars: int
+
+
 @dataclass(frozen=True, slots=True)
 class QrInfo:
     """What a token's QR symbol looks like at one level."""
@@ -53,7 +63,7 @@ class QrInfo:
     modules: int
     chars: int
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> QrInfoDict:
         return {
             "version": self.version,
             "level": self.level,

@@ -267,6 +267,20 @@ def test_demo_json() -> None:
     assert steps[7]["presentation"].startswith("EP1:")
     assert steps[7]["accepted"]["credential_id"] == "E4Q7ZK2M9PXA"
     assert steps[8]["rejected"]["error"] == "credential_revoked"
+    # The pharmacy payment: verified offline, approved, resolved and settled online; then a
+    # voucher while the platform is down, submitted twice and settled once.
+    paid, voucher = steps[9], steps[10]
+    assert paid["step"].startswith("10. A pharmacy payment (02121)")
+    assert paid["accepted"]["business_type"] == "02121"
+    assert len(paid["accepted"]["settlement"]["mdtrt_cert_no"]) == 40
+    assert (paid["approved_fen"], paid["settled"], paid["receipt_verified"]) == (2350, True, True)
+    assert paid["resolved"] == {"psn_cert_type": "01", "certno": "110105************",
+                                "psn_name": "张*丰"}
+    assert voucher["rejected"]["error"] == "voucher_duplicate"
+    assert voucher["paid_in_full_fen"] == voucher["reimbursed_fen"] == 4800
+    assert len(steps) == 11
+    shown = proc.stdout.decode()
+    assert "11010519491231002X" not in shown and "张三丰" not in shown
 
 
 def test_mint_json(keys: Path, token: str) -> None:

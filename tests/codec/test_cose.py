@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecert_token.codec import cbor, cose
 from ecert_token.codec.cose import COSEError
+from tests.codec.envelopes import long_bstr
 
 KID = b"\x01\x02\x03\x04"
 PROTECTED_SIGN = cose.encode_protected(-8, KID)
@@ -214,3 +217,97 @@ def test_encrypt0_unprotected_alternatives_decode_to_the_same_values() -> None:
                  "over-long ciphertext head"):
         value = cbor2.loads(BAD_ENCRYPT0[name][1:])
         assert value == cbor.loads(canonical[1:], max_depth=2), name
+
+
+# --- the one COSE_Sign1 envelope reader (tokens, trust and status lists, records) ---
+
+# The protected headers of the four kinds of signed object: the envelope reader
+# returns them unread (each kind's own parser requires its own header).
+PROTECTED_KINDS = {
+    "token": PROTECTED_SIGN,
+    "trust list": cbor2.dumps({1: -8, 3: "application/ecert-trust-list+cbor", 4: KID}),
+    "status list": cbor2.dumps({1: -8, 4: KID, 16: "application/statuslist+cwt"}),
+    "receipt": cbor2.dumps({1: -8, 3: "application/ecert-receipt+cbor", 4: KID}),
+}
+
+
+@pytest.mark.parametrize("protected", PROTECTED_KINDS.values(), ids=PROTECTED_KINDS.keys())
+@pytest.mark.parametrize("size", [0, 1, 23, 24, 255, 256, 65_535, 65_536])
+def test_sign1_envelope_round_trips(protected: bytes, size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    data = cose.encode_sign1(protected, payload, SIG)
+    assert data == b"\xd2" + cbor2.dumps([protected, {}, payload, SIG])
+    parts = cose.sign1_envelope(data)
+    assert parts == (protected, payload, SIG)
+    assert all(type(part) is bytes for part in parts)
+
+
+# Everything decode_sign1 refuses for its envelope, the envelope reader refuses too
+# (its protected-header check is the caller's own, see the test after this one).
+ENVELOPE_FAULTS = {k: v for k, v in BAD_SIGN1.items() if k != "bad protected inside"} | {
+    "over-long protected head": b"\xd2\x84" + long_bstr(PROTECTED_SIGN) + b"\xa0"
+    + cbor2.dumps(b"p") + cbor2.dumps(SIG),
+    "over-long signature head": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN) + b"\xa0"
+    + cbor2.dumps(b"p") + long_bstr(SIG),
+    "payload head in four bytes": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN) + b"\xa0"
+    + long_bstr(b"p") + cbor2.dumps(SIG),
+    "indefinite payload": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN) + b"\xa0\x5f\x41p\xff"
+    + cbor2.dumps(SIG),
+    "indefinite empty unprotected": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN) + b"\xbf\xff"
+    + cbor2.dumps(b"p") + cbor2.dumps(SIG),
+    "unprotected as two-byte empty map": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN)
+    + b"\xb8\x00" + cbor2.dumps(b"p") + cbor2.dumps(SIG),
+    "tag 17 (COSE_Mac0)": b"\xd1\x84" + SIGN1_ITEMS,
+    "tag 18 inside the array": sign1([PROTECTED_SIGN, {}, cbor2.CBORTag(18, b"p"), SIG]),
+    "tagged payload": b"\xd2\x84" + cbor2.dumps(PROTECTED_SIGN) + b"\xa0\xd8\x18"
+    + cbor2.dumps(b"p") + cbor2.dumps(SIG),
+    "array head of five with four items": b"\xd2\x85" + SIGN1_ITEMS,
+    "array head of four with five items": b"\xd2\x84" + SIGN1_ITEMS + b"\x40",
+    "items cut short": sign1([PROTECTED_SIGN, {}, b"p", SIG])[:-1],
+    "not bytes": "\xd2\x84",
+}
+
+
+@pytest.mark.parametrize("data", ENVELOPE_FAULTS.values(), ids=ENVELOPE_FAULTS.keys())
+def test_sign1_envelope_refused(data: bytes) -> None:
+    with pytest.raises(COSEError):
+        cose.sign1_envelope(data)
+
+
+def test_sign1_envelope_leaves_the_protected_header_to_the_caller() -> None:
+    data = BAD_SIGN1["bad protected inside"]
+    assert cose.sign1_envelope(data)[0] == cbor2.dumps({1: -8})
+    with pytest.raises(COSEError):
+        cose.decode_sign1(data)
+
+
+def test_sign1_envelope_refusals_are_other_encodings_of_a_valid_envelope() -> None:
+    """The non-deterministic framings decode (leniently) to the valid envelope's items,
+    so it is the one-byte-form rule, not a shape check, that refuses them."""
+    canonical = [PROTECTED_SIGN, {}, b"p", SIG]
+    for name in ("over-long protected head", "over-long signature head",
+                 "payload head in four bytes", "indefinite empty unprotected",
+                 "unprotected as two-byte empty map", "over-long array head"):
+        assert cbor2.loads(ENVELOPE_FAULTS[name][1:]) == canonical, name
+
+
+def test_every_truncation_and_extension_of_an_envelope_is_refused() -> None:
+    data = cose.encode_sign1(PROTECTED_SIGN, b"payload", SIG)
+    for end in range(len(data)):
+        with pytest.raises(COSEError):
+            cose.sign1_envelope(data[:end])
+    for extra in (b"\x00", b"\x40", b"\xa0", data):
+        with pytest.raises(COSEError):
+            cose.sign1_envelope(data + extra)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.one_of(st.binary(max_size=200), st.binary(max_size=120).map(lambda b: b"\xd2" + b),
+                 st.binary(max_size=120).map(lambda b: b"\xd2\x84" + b)))
+def test_sign1_envelope_accepts_only_its_own_encoding(data: bytes) -> None:
+    """Any bytes: refused with COSEError, or exactly the encoding of the parts returned."""
+    try:
+        parts = cose.sign1_envelope(data)
+    except COSEError:
+        return
+    assert cose.encode_sign1(*parts) == data

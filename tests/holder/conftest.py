@@ -18,7 +18,7 @@ from ecert_token.holder.device import DeviceKey, new_device_key
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.model import Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 from ..conftest import NOW, running_store
 

@@ -26,7 +26,7 @@ from ecert_token.keys.keydir import KeyDir, generate
 from ecert_token.keys.suite import Suite
 from ecert_token.model import Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 from ..conftest import NOW
 from ..gm import independent_verify, require_gm

@@ -22,6 +22,7 @@ from ecert_token.holder.statuslist import (
 from ecert_token.keys.keydir import KeyDir, new_issuer_key
 from ecert_token.keys.material import KeyState
 
+from ..codec.envelopes import loosely_framed
 from ..conftest import NOW
 from .conftest import seeded_random
 
@@ -135,3 +136,10 @@ def test_bad_arguments() -> None:
         pack({9: 1}, 8)
     with pytest.raises(InvalidArgument):
         StatusList("no-scheme", NOW, NOW + 1, 1, 1, b"")
+
+
+def test_a_loosely_framed_list_is_refused(keys: KeyDir) -> None:
+    """One byte form only: the same signed list with a longer length head is invalid
+    (it used to verify, since the signature does not cover the framing)."""
+    data = sign_status_list(_list({5: 1}, 64), keys.signing_key)
+    assert _invalid(loosely_framed(data), keys.trust_store()) is ErrorCode.STATUS_LIST_INVALID

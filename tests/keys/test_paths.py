@@ -8,6 +8,7 @@ import pkgutil
 from pathlib import Path
 
 import ecert_token
+import ecert_token_tools
 from ecert_token.keys import keydir
 from ecert_token.trust import (
     RootSigningKey,
@@ -23,7 +24,9 @@ from tests.conftest import NOW, deterministic_random
 
 def _public_callables() -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = []
-    for info in pkgutil.walk_packages(ecert_token.__path__, "ecert_token."):
+    modules = [*pkgutil.walk_packages(ecert_token.__path__, "ecert_token."),
+               *pkgutil.walk_packages(ecert_token_tools.__path__, "ecert_token_tools.")]
+    for info in modules:
         parts = info.name.split(".")
         if parts[1] == "bench" or any(part.startswith("_") for part in parts):  # not API
             continue

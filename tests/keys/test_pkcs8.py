@@ -19,7 +19,7 @@ from ecert_token.crypto.sm2 import SM2PrivateKey
 from ecert_token.errors import EcertError, ErrorCode, KeyMaterialError
 from ecert_token.keys import pkcs8
 from ecert_token.keys.files import ed25519_to_pem, private_from_pem, private_to_pem
-from ecert_token.vectors import seeded_random
+from ecert_token_tools.vectors import seeded_random
 
 from ..gm import require_gm
 

@@ -70,7 +70,7 @@ from ecert_token.model import TokenClaims  # noqa: E402
 from ecert_token.token.text import PREFIX  # noqa: E402
 from ecert_token.trust import RootSigningKey, build_trust_list, sign_trust_list  # noqa: E402
 from ecert_token.trust.envelope import verify_trust_list  # noqa: E402
-from ecert_token.vectors import sample_person  # noqa: E402
+from ecert_token_tools.vectors import sample_person  # noqa: E402
 
 BT = BusinessType.HOSPITAL_REGISTRATION
 _SEEDS = itertools.count()

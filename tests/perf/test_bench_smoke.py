@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ecert_token.bench import compare, runner
 from ecert_token.cli.bench_cmd import register
+from ecert_token_tools.bench import compare, runner
 
 
 def test_quick_comparison_writes_a_complete_report(tmp_path: Path,

@@ -135,15 +135,16 @@ def test_migrations_share_the_file_with_other_components(tmp_path: Path) -> None
     conn.close()
     with pytest.raises(EcertError) as info:
         ActivationRegistry(path)
-    assert info.value.code is ErrorCode.REGISTRY_ERROR
+    assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
 
 
-def test_unusable_file_is_a_registry_error(tmp_path: Path) -> None:
+def test_unusable_file_is_registry_unavailable(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"not a database" * 100)
     with pytest.raises(EcertError) as info:
         ActivationRegistry(bad)
-    assert info.value.code is ErrorCode.REGISTRY_ERROR
+    assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
+    assert info.value.to_dict()["error"] == "registry_unavailable"
 
 
 def test_settings_are_written_once(tmp_path: Path) -> None:
@@ -184,7 +185,7 @@ def test_concurrent_activations_leave_one_active_phone(tmp_path: Path) -> None:
 
 def test_status_indices_are_random_unique_and_below_the_list_size(tmp_path: Path) -> None:
     """The Token Status List draft's advice: no sequential indices (registry/store.py)."""
-    from ecert_token.vectors import seeded_random
+    from ecert_token_tools.vectors import seeded_random
 
     def people(reg: ActivationRegistry) -> list[int]:
         out = []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import sqlite3
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
 
+import ecert_token
 from ecert_token import ErrorCode, FixedClock, InvalidArgument, StoreUnavailable
 from ecert_token.replay import MarkResult, ReplayEntry, SqliteReplayStore
 from ecert_token.replay.sqlite import PURGE_BATCH
@@ -156,3 +160,42 @@ def test_threads_mark_each_id_once(tmp_path: Path, clock: FixedClock, shared: bo
         t.join()
     first.close()
     assert sorted(firsts) == list(range(300))
+
+
+def test_every_statement_runs_with_warnings_as_errors(tmp_path: Path, clock: FixedClock) -> None:
+    """No DeprecationWarning (Python 3.12.0 to 3.12.3 take numbered ``?1`` parameters
+    for named ones and warn when a tuple is given, CPython gh-117995): open, mark,
+    own mark, replay, batch, purge, fence, health, reopen, all under ``error``."""
+    path = tmp_path / "replay.db"
+    again = ReplayEntry("NHSA", b"again-id", NOW, NOW + 65, attempt=b"attempt1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with SqliteReplayStore(path, clock=clock) as store:
+            assert store.check_and_mark(entry(b"first-id"), NOW) is FIRST
+            assert store.check_and_mark(entry(b"first-id"), NOW) is REPLAYED
+            assert store.check_and_mark(again, NOW) is FIRST
+            assert store.check_and_mark(again, NOW + 1) is MarkResult.OWN_MARK
+            batch = [entry(i.to_bytes(8, "big"), expires=NOW + 10) for i in range(5)]
+            assert store.check_and_mark_many(batch, NOW + 1) == [FIRST] * 5
+            assert store.check_and_mark(entry(b"later-id", NOW + 60, NOW + 120), NOW + 11) is FIRST
+            assert store.check_and_mark(batch[0], NOW + 12) is FENCED  # purged past
+            assert store.healthy()
+        clock.advance(20)
+        with SqliteReplayStore(path, clock=clock) as store:
+            assert store.check_and_mark(entry(b"later-id", NOW + 60, NOW + 120), NOW + 20) is (
+                REPLAYED)
+            assert store.check_and_mark(entry(b"early-id", NOW - 400), NOW + 20) is FENCED
+
+
+def test_no_numbered_sql_parameters_in_the_library() -> None:
+    """Every SQL string of the library uses ``?`` or ``:name`` parameters, never ``?NNN``
+    (a static check that fails on any Python, beside the one above that fails where
+    the interpreter warns)."""
+    found = []
+    for source in sorted(Path(ecert_token.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text("utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                re.search(r"\?\d", node.value)
+            ):
+                found.append(f"{source.name}:{node.lineno}")
+    assert not found, found

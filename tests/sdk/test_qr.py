@@ -15,6 +15,7 @@ import zxingcpp
 from PIL import Image, ImageFilter
 
 from ecert_token import BusinessType, EcertError, ErrorCode, FamilyAccount, Issuer, Verifier, qr
+from tests.sdk.test_inspect import conforms
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -37,6 +38,9 @@ def test_smallest_version_in_alphanumeric_mode(token: str, level: str) -> None:
     with pytest.raises(segno.DataOverflowError):
         segno.make(token, error=level, version=info.version - 1, mode="alphanumeric",
                    boost_error=False)
+    assert conforms(info.to_dict(), qr.QrInfoDict)
+    assert info.to_dict() == {"version": info.version, "level": level, "mode": "alphanumeric",
+                              "modules": info.modules, "chars": len(token)}
 
 
 @pytest.mark.parametrize("level", ["L", "M", "Q"])

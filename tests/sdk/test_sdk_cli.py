@@ -156,3 +156,25 @@ def test_vectors_command_shows_progress_and_matches_the_published_files(
     assert progress[-1] == f"[{len(files)}/{len(files)}] sm_rejected"
     for name in files:
         assert (out / name).read_bytes() == (VECTOR_DIR / name).read_bytes()
+
+
+def test_inspect_a_presentation(keys: KeyDir, keydir_path: Path) -> None:
+    """``ecert inspect`` reads EP1: text too: an open credential's claims without keys, a
+    sealed one's with them; nothing verified, no key material."""
+    from tests.sdk.test_inspect import make_presentation
+
+    text, phone = make_presentation(keys, sealed=True)
+    run = ecert(["inspect"], stdin=text + "\n")
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout)
+    assert out["verified"] is False and out["text"]["prefix"] == "EP1:"
+    assert out["credential"]["mode"] == "sealed" and out["claims"] is None
+    run = ecert(["inspect", text, "--keys", str(keydir_path), "--hex"])
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout)
+    assert out["decrypted"] is True and out["claims"]["credential_id"] == "E4Q7ZK2M9PXA"
+    assert out["presentation"]["business_type"] == "02121"
+    for secret in (keys.group_key.secret, keys.signing_key.private_key.seed, phone.seed):
+        assert secret.hex() not in run.stdout
+    run = ecert(["inspect", "EP1:garbage"])
+    assert run.returncode == 1 and json.loads(run.stdout)["error"] == "malformed"

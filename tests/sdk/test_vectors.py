@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
-from ecert_token import ErrorCode, vectors
+from ecert_token import ErrorCode
 from ecert_token.keys.jwk import b64url_decode
+from ecert_token_tools import vectors
 
 VECTOR_DIR = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 FILES = sorted(VECTOR_DIR.glob("*.json"))

@@ -19,6 +19,7 @@ from ecert_token.settlement import (
     Voucher,
     sign_record,
 )
+from tests.codec.envelopes import loosely_framed
 from tests.conftest import NOW, deterministic_random, running_verifier
 
 PHARMACY = BusinessType.PHARMACY_PURCHASE
@@ -196,4 +197,15 @@ def test_wrong_types_in_a_signed_voucher(  # noqa: PLR0917
     payload[field] = value
     with pytest.raises(EcertError) as info:
         RecordVerifier([till.public]).voucher(_signed_payload(till, RecordKind.VOUCHER, payload))
+    assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+def test_a_loosely_framed_record_is_refused(keys: KeyDir, settling_issuer: Issuer,
+                                            credential: Credential, till: TerminalSigningKey,
+                                            records: RecordVerifier) -> None:
+    """One byte form only: the same signed receipt with a longer length head is invalid
+    (it used to verify, since the signature does not cover the framing)."""
+    signed = sign_record(accepted(keys, settling_issuer, credential, till), till)
+    with pytest.raises(EcertError) as info:
+        records.receipt(loosely_framed(signed))
     assert info.value.code is ErrorCode.RECEIPT_INVALID

@@ -39,6 +39,7 @@ from ecert_token.trust import (
 )
 from ecert_token.trust.envelope import sign_payload
 from ecert_token.trust.listing import encode_payload
+from tests.codec.envelopes import loosely_framed
 from tests.conftest import NOW, deterministic_random, running_verifier
 from tests.trust.conftest import make_list
 
@@ -203,3 +204,9 @@ def test_list_binding_overrides_local_keys(
 def test_encode_is_deterministic(beijing: KeyDir, shaanxi: IssuerSigningKey) -> None:
     tl = make_list(beijing, shaanxi)
     assert encode_payload(tl) == encode_payload(make_list(beijing, shaanxi))
+
+
+def test_a_loosely_framed_list_is_refused(signed: bytes, root: RootSigningKey) -> None:
+    """One byte form only: the same signed list with a longer length head is invalid
+    (it used to verify, since the signature does not cover the framing)."""
+    assert _code_of(loosely_framed(signed), root.root) is ErrorCode.TRUST_LIST_INVALID

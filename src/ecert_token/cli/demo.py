@@ -4,7 +4,8 @@ Mints a code for a sample insured person, shows it (as a QR code in the
 terminal when the ``qr`` extra is installed), verifies it at a hospital
 counter, then shows the same code rejected as a replay and an old code
 rejected as expired.  Then the holder mode: the person's phone is bound
-once, mints a code offline, and is unbound.  Keys are made fresh in memory
+once, mints a code offline, and is unbound; and a pharmacy payment, settled
+online and, with the platform down, by voucher.  Keys are made fresh in memory
 and thrown away.
 
 It prints text for people; ``--json`` prints the same steps as one JSON
@@ -132,8 +133,8 @@ def run_demo(qr: bool = True, as_json: bool = False, suite: Suite = Suite.ED2551
     run_holder_mode(keys, verifier, now, step=_step, say=report.say,
                     qr_art=_qr_art if qr and not as_json else lambda _text: None, suite=suite)
     payment = suite is Suite.ED25519  # the payment walk-through's terminal keys are Ed25519
-    if payment and not as_json:  # the payment walk-through prints its own text
-        run_pharmacy_payment(keys, person, now)
+    if payment:
+        run_pharmacy_payment(keys, person, now, step=_step, say=report.say)
     if as_json:
         emit({"steps": report.steps})
     else:

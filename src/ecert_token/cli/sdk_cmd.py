@@ -17,9 +17,8 @@ from typing import Any
 
 from .. import qr
 from ..errors import EcertError, ErrorCode, InvalidArgument, TokenRejected
-from ..inspect import inspect_token
+from ..inspect import inspect_code
 from ..keys import keydir
-from ..vectors import write_vectors
 from .inputs import positive_int, read_token
 from .output import EXIT_OK, EXIT_REJECTED, emit
 from .trust_cmd import add_passphrase_arg, passphrase
@@ -81,11 +80,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     trust = keydir.load(Path(args.keys), passphrase(args)).trust_store() if args.keys else None
-    emit(inspect_token(read_token(args.token), trust).to_dict(include_bytes=args.hex))
+    emit(inspect_code(read_token(args.token), trust).to_dict(include_bytes=args.hex))
     return EXIT_OK
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
+    from ecert_token_tools.vectors import write_vectors  # a tool: loaded only here
+
     def progress(done: int, total: int, name: str) -> None:
         print(f"[{done}/{total}] {name}", file=sys.stderr, flush=True)
 
@@ -124,9 +125,11 @@ def register(subparsers: Any) -> None:
                    help="print the result as JSON (default: one line of text)")
     p.set_defaults(func=cmd_scan)
 
-    p = subparsers.add_parser("inspect", help="show a token's headers (and claims, not verified)")
-    p.add_argument("token", nargs="?", help="token text; none or - reads stdin")
-    p.add_argument("--keys", help="key directory: decrypt and show the claims")
+    p = subparsers.add_parser(
+        "inspect", help="show a token's or a presentation's headers (and claims, not verified)")
+    p.add_argument("token", nargs="?", help="token or presentation text; none or - reads stdin")
+    p.add_argument("--keys", help="key directory: decrypt and show the claims (of a token, "
+                                  "or of a sealed credential)")
     add_passphrase_arg(p)
     p.add_argument("--hex", action="store_true", help="add the hex of each layer")
     p.set_defaults(func=cmd_inspect)

@@ -148,8 +148,18 @@ def _untag(data: bytes, tag_byte: bytes, what: str) -> list[object]:
     return value
 
 
-def decode_sign1(data: bytes) -> Sign1:
-    """Parse a tagged COSE_Sign1 of this format's shape."""
+def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """``(protected, payload, signature)`` of a strict tagged COSE_Sign1 envelope.
+
+    The one reader of every signed object of this library (tokens, trust lists,
+    status lists, terminal receipts and vouchers): tag 18 in its one-byte form,
+    an array of exactly four items, byte-string protected header, payload and
+    signature, an empty unprotected header, no trailing bytes, and the
+    deterministic encoding (:func:`encode_sign1` of the parts gives ``data``
+    back), so each signed object has exactly one byte form.  The protected
+    header is returned unread: each kind of object requires its own header.
+    Anything else raises :class:`COSEError`, which callers map to their code.
+    """
     items = _untag(data, _TAG_SIGN1_BYTE, "COSE_Sign1")
     if len(items) != 4:
         raise COSEError("COSE_Sign1 must have four elements")
@@ -160,6 +170,12 @@ def decode_sign1(data: bytes) -> Sign1:
         raise COSEError("COSE_Sign1 unprotected header must be empty")
     if encode_sign1(protected, payload, signature) != data:
         raise COSEError("COSE_Sign1 is not deterministically encoded")
+    return protected, payload, signature
+
+
+def decode_sign1(data: bytes) -> Sign1:
+    """Parse a tagged COSE_Sign1 of this format's shape (a token's: ``{alg, kid}``)."""
+    protected, payload, signature = sign1_envelope(data)
     return Sign1(protected, parse_protected(protected), payload, signature)
 
 

@@ -40,7 +40,7 @@ class DecryptionFailed(Exception):
 class Aead:
     """What a group key's AEAD offers the minter and the verifier (AES-CCM here, the SM4
     modes in crypto/sm4.py): its COSE ``alg``, nonce and tag sizes, ``encrypt`` under a
-    fresh nonce, ``open`` (None on any fault), ``decrypt`` (raising) and ``raw_decrypt``."""
+    fresh nonce, ``open`` (None on any fault) and ``decrypt`` (raising)."""
 
     __slots__ = ()
     alg: int
@@ -85,16 +85,6 @@ class AesCcmKey(Aead):
         if len(nonce) != NONCE_BYTES:
             raise InvalidArgument("the random source returned the wrong number of bytes")
         return nonce, self._aead.encrypt(nonce, plaintext, aad)
-
-    @property
-    def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:
-        """The library's own decrypt ``(nonce, ciphertext, aad)``, raising ``InvalidTag``.
-
-        For a caller that has already checked what :meth:`open` checks (a
-        13-byte nonce, a ciphertext that holds a tag): one Python call fewer
-        on the verifier's hot path.
-        """
-        return self._aead.decrypt
 
     def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
         """:meth:`decrypt` answering None instead of raising."""

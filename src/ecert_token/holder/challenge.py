@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidArgument, StoreUnavailable
+from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..model import BusinessType
 from .presentation import MAX_CHALLENGE_BYTES
 from .verify import VerifiedPresentation
@@ -35,20 +35,19 @@ def new_challenge(random_bytes: Callable[[int], bytes] = os.urandom) -> bytes:
 def verify_with_challenge(verifier: Verifier, text: str | bytes, business_type: BusinessType,
                           challenge: bytes, *, now: int | None = None) -> VerifiedPresentation:
     """:meth:`Verifier.verify` for a presentation that must answer ``challenge``: every
-    check, ``challenge_mismatch`` for any other answer, then the verifier's replay mark."""
+    check, ``challenge_mismatch`` for any other answer, then the verifier's replay mark.
+
+    Built on the public API only: the verifier's presentation checker checks the
+    answer (and everything else) without marking, then :meth:`Verifier.verify`
+    checks again and marks, with its own replay and lost-reply handling.  The
+    second check finds the credential in the checker's cache; what it repeats is
+    the device's signature, one Ed25519 verification per challenge-mode scan.
+    """
     if not isinstance(challenge, bytes) or not 1 <= len(challenge) <= MAX_CHALLENGE_BYTES:
         raise InvalidArgument("challenge must be 1 to 16 bytes")
-    clock_read = now is None
-    pipeline = verifier._pipeline  # the verifier's own replay logic, as Verifier.verify uses it
-    at = pipeline.policy.clock() if now is None else now
-    verified = verifier.presentations.check(text, business_type, now=at, challenge=challenge)
-    entry = pipeline.replay_entry(verified)
-    try:
-        mark = verifier.replay_store.check_and_mark(entry, at)
-    except StoreUnavailable:
-        verifier.attempts.unknown((entry,), at)  # as Verifier.verify: maybe a lost reply
-        raise
-    rejection = pipeline.mark_outcome(verified, mark, clock_read)
-    if rejection is not None:
-        raise rejection
+    at = verifier.policy.clock() if now is None else now
+    verifier.presentations.check(text, business_type, now=at, challenge=challenge)
+    verified = verifier.verify(text, business_type, now=now)
+    if not isinstance(verified, VerifiedPresentation):  # pragma: no cover - checked above
+        raise TokenRejected(ErrorCode.MALFORMED, "not a presentation")
     return verified

@@ -126,18 +126,12 @@ def sign_status_list(sl: StatusList, key: IssuerSigningKey, level: int = 9) -> b
 
 def _split(data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     """``(protected, kid, payload, signature)`` of a status list envelope."""
-    if not isinstance(data, bytes) or len(data) > MAX_LIST_BYTES or data[:1] != b"\xd2":
-        raise _invalid("not a tagged COSE_Sign1 of an acceptable size")
+    if not isinstance(data, bytes) or len(data) > MAX_LIST_BYTES:
+        raise _invalid("not a status list of an acceptable size")
     try:
-        items = cbor.loads(data[1:], max_depth=2)
-    except CBORError:
-        raise _invalid("COSE_Sign1 is not strict CBOR") from None
-    if type(items) is not list or len(items) != 4:
-        raise _invalid("COSE_Sign1 must be an array of four")
-    protected, unprotected, payload, signature = items
-    if not (type(protected) is bytes and type(payload) is bytes and type(signature) is bytes
-            and type(unprotected) is dict and not unprotected):
-        raise _invalid("COSE_Sign1 elements have the wrong type")
+        protected, payload, signature = cose.sign1_envelope(data)
+    except cose.COSEError as exc:
+        raise _invalid(str(exc)) from None
     try:
         header = cbor.loads(protected, max_depth=1)
     except CBORError:

@@ -3,7 +3,7 @@
 Every change runs in one ``BEGIN IMMEDIATE`` transaction together with the
 signing step the caller passes in (``issue``), so a credential exists in the
 registry exactly when it was issued: if signing fails, nothing is written.
-SQLite errors become :class:`EcertError` ``registry_error``; the five-member
+SQLite errors become :class:`EcertError` ``registry_unavailable``; the five-member
 limit, enforced by a trigger, becomes ``family_full``.
 
 **Status indices are random.**  The IETF Token Status List draft (§13.2,
@@ -117,7 +117,7 @@ def _record(row: tuple[Any, ...]) -> Record:
 
 
 def _registry_error(detail: str) -> EcertError:
-    return EcertError(ErrorCode.REGISTRY_ERROR, detail)
+    return EcertError(ErrorCode.REGISTRY_UNAVAILABLE, detail)
 
 
 class ActivationRegistry:
@@ -370,7 +370,7 @@ class ActivationRegistry:
 
 class _Txn:
     """A transaction: committed on success, rolled back on any exception;
-    SQLite errors become ``registry_error``."""
+    SQLite errors become ``registry_unavailable``."""
 
     def __init__(self, conn: sqlite3.Connection, begin: str) -> None:
         self._conn = conn

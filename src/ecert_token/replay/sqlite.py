@@ -108,11 +108,14 @@ _SCHEMA = (
 _MEMORY = ("memory_began", "store_id", "file_dev", "file_ino")
 """The meta rows that say which memory this file holds (written when it begins)."""
 
-_MARK = """INSERT INTO replay_ids (issuer, token_id, expires_at, attempt) SELECT ?1, ?2, ?3, ?5
-    WHERE ?3 > (SELECT value FROM replay_meta WHERE name = 'purged_through')
+# Named parameters, given as a mapping: Python 3.12.0 to 3.12.3 take numbered ones
+# (?1) for names and warn that a tuple for them will be an error (CPython gh-117995).
+_MARK = """INSERT INTO replay_ids (issuer, token_id, expires_at, attempt)
+    SELECT :issuer, :token_id, :expires_at, :attempt
+    WHERE :expires_at > (SELECT value FROM replay_meta WHERE name = 'purged_through')
     ON CONFLICT (issuer, token_id) DO UPDATE SET expires_at = excluded.expires_at,
         attempt = excluded.attempt
-    WHERE replay_ids.expires_at <= ?4"""
+    WHERE replay_ids.expires_at <= :now"""
 
 _LIVE = "SELECT attempt FROM replay_ids WHERE issuer = ? AND token_id = ? AND expires_at > ?"
 
@@ -298,9 +301,10 @@ class SqliteReplayStore:
         if is_fenced(entry, self.memory_began):
             live = db.execute(_LIVE, (entry.issuer, entry.token_id, now)).fetchone()
             return MarkResult.FENCED if live is None else own_mark(entry, live[0])
-        cursor = db.execute(
-            _MARK, (entry.issuer, entry.token_id, entry.expires_at, now, entry.attempt)
-        )
+        cursor = db.execute(_MARK, {
+            "issuer": entry.issuer, "token_id": entry.token_id,
+            "expires_at": entry.expires_at, "now": now, "attempt": entry.attempt,
+        })
         if cursor.rowcount == 1:
             return MarkResult.FIRST_USE
         # Not marked: a live id, or one at or before the purge horizon.

@@ -29,8 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..codec import cbor
+from ..codec import cbor, cose
 from ..codec.cbor import CBORError
+from ..codec.cose import COSEError
 from ..crypto.ed25519 import ALG_EDDSA
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import KeyState
@@ -295,20 +296,12 @@ class RecordVerifier:
         payload must name the key's own terminal and institution and a time
         inside the key's window.
         """
-        if not isinstance(data, bytes) or not 0 < len(data) <= MAX_RECORD_BYTES or (
-            data[:1] != _TAG
-        ):
-            raise _invalid("not a tagged COSE_Sign1")
+        if not isinstance(data, bytes) or not 0 < len(data) <= MAX_RECORD_BYTES:
+            raise _invalid("not a record of an acceptable size")
         try:
-            msg = cbor.loads(data[1:], max_depth=3)
-        except CBORError:
-            raise _invalid("not strict CBOR") from None
-        if type(msg) is not list or len(msg) != 4:
-            raise _invalid("not a COSE_Sign1")
-        protected, unprotected, payload, signature = msg
-        if (type(protected) is not bytes or unprotected != {} or type(payload) is not bytes
-                or type(signature) is not bytes):
-            raise _invalid("not a COSE_Sign1")
+            protected, payload, signature = cose.sign1_envelope(data)
+        except COSEError as exc:
+            raise _invalid(str(exc)) from None
         try:
             header = cbor.loads(protected, max_depth=1)
         except CBORError:

@@ -8,11 +8,12 @@ from typing import TypedDict
 from ..model import BusinessClass, CertType, TokenClaims
 from ..model.settlement import Settlement, SettlementDict
 
-__all__ = ["VerifiedToken", "VerifiedTokenDict"]
+__all__ = ["ClaimsFieldsDict", "VerifiedToken", "VerifiedTokenDict", "claims_fields"]
 
 
-class VerifiedTokenDict(TypedDict):
-    """:meth:`VerifiedToken.to_dict`: JSON-ready fields, codes in their wire form."""
+class ClaimsFieldsDict(TypedDict):
+    """The claims' fields of :meth:`VerifiedToken.to_dict` (``ecert inspect`` shows them
+    too), codes in their wire form."""
 
     cert_type: str
     credential_id: str
@@ -27,10 +28,36 @@ class VerifiedTokenDict(TypedDict):
     issued_at: int
     expires_at: int
     token_id: str
+
+
+class VerifiedTokenDict(ClaimsFieldsDict):
+    """:meth:`VerifiedToken.to_dict`: the claims' fields, where the trust came from, and
+    the settlement request's fields."""
+
     issuer: str
     issuer_kid: str
     group_kid: str
     settlement: SettlementDict
+
+
+def claims_fields(claims: TokenClaims, cert_type: CertType) -> ClaimsFieldsDict:
+    """JSON-ready fields of ``claims``, with codes in their wire form."""
+    c = claims
+    return {
+        "cert_type": cert_type.value,
+        "credential_id": c.credential_id,
+        "actor_id": c.actor_id,
+        "subject_kind": c.subject_kind.value,
+        "insured_region": c.region.code,
+        "insurance_type": c.insurance_type.value,
+        "masked_name": c.masked_name,
+        "business_type": c.business_type.value,
+        "business_class": c.business_type.business_class.value,
+        "channel": c.channel.value,
+        "issued_at": c.issued_at,
+        "expires_at": c.expires_at,
+        "token_id": c.token_id.hex(),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,21 +94,8 @@ class VerifiedToken:
 
     def to_dict(self) -> VerifiedTokenDict:
         """JSON-ready fields, with codes in their wire form."""
-        c = self.claims
         return {
-            "cert_type": self.cert_type.value,
-            "credential_id": c.credential_id,
-            "actor_id": c.actor_id,
-            "subject_kind": c.subject_kind.value,
-            "insured_region": c.region.code,
-            "insurance_type": c.insurance_type.value,
-            "masked_name": c.masked_name,
-            "business_type": c.business_type.value,
-            "business_class": c.business_type.business_class.value,
-            "channel": c.channel.value,
-            "issued_at": c.issued_at,
-            "expires_at": c.expires_at,
-            "token_id": c.token_id.hex(),
+            **claims_fields(self.claims, self.cert_type),
             "issuer": self.issuer,
             "issuer_kid": self.issuer_kid.hex(),
             "group_kid": self.group_kid.hex(),

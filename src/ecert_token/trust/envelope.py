@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..codec import cbor
-from ..codec.cbor import CBORError
+from ..codec import cbor, cose
+from ..codec.cose import COSEError
 from ..crypto.ed25519 import ALG_EDDSA
 from ..crypto.sm2 import ALG_SM2_SM3
 from ..errors import ErrorCode, InvalidArgument, TrustListError
@@ -31,7 +31,6 @@ from .root import RootSigningKey, TrustRoot
 CONTENT_TYPE = "application/ecert-trust-list+cbor"
 EXTERNAL_AAD = b"ecert-token trust list v1"
 MAX_LIST_BYTES = 1 << 20
-_TAG_SIGN1 = b"\xd2"
 _ALG, _CTY, _KID = 1, 3, 4
 _PROTECTED_KEYS = frozenset({_ALG, _CTY, _KID})
 
@@ -59,7 +58,7 @@ def sign_payload(payload: bytes, key: RootSigningKey) -> bytes:
         raise InvalidArgument("payload must be bytes")
     protected = cbor.dumps({_ALG: key.alg, _CTY: CONTENT_TYPE, _KID: key.kid})
     signature = key.private_key.sign(_sig_structure(protected, payload))
-    return _TAG_SIGN1 + cbor.dumps([protected, {}, payload, signature])
+    return cose.encode_sign1(protected, payload, signature)
 
 
 def sign_trust_list(tl: TrustList, key: RootSigningKey) -> bytes:
@@ -75,21 +74,10 @@ def parse_envelope(data: bytes) -> SignedList:
     """Check the COSE_Sign1 structure and protected header; nothing is verified yet."""
     if not isinstance(data, bytes) or len(data) > MAX_LIST_BYTES:
         raise _invalid("not a trust list of an acceptable size")
-    if data[:1] != _TAG_SIGN1:
-        raise _invalid("not a tagged COSE_Sign1")
     try:
-        items = cbor.loads(data[1:], max_depth=2)
-    except CBORError:
-        raise _invalid("COSE_Sign1 is not strict CBOR") from None
-    if type(items) is not list or len(items) != 4:
-        raise _invalid("COSE_Sign1 must be an array of four")
-    protected, unprotected, payload, signature = items
-    if type(protected) is not bytes or type(payload) is not bytes or (
-        type(signature) is not bytes
-    ):
-        raise _invalid("COSE_Sign1 elements have the wrong type")
-    if type(unprotected) is not dict or unprotected:
-        raise _invalid("the unprotected header must be empty")
+        protected, payload, signature = cose.sign1_envelope(data)
+    except COSEError as exc:
+        raise _invalid(str(exc)) from None
     header = load_map(protected, 1, _PROTECTED_KEYS, "protected header")
     alg, cty, kid = header[_ALG], header[_CTY], header[_KID]
     if type(alg) is not int or alg not in (ALG_EDDSA, ALG_SM2_SM3):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import nacl.bindings as sodium
 
-from ..token import Verifier
-from ..token.batch import default_workers, pool
-from ..token.result import VerifiedToken
+from ecert_token.token import Verifier
+from ecert_token.token.batch import default_workers, pool
+from ecert_token.token.result import VerifiedToken
+
 from .runner import median
 from .scenario import NOW, REG, Scenario
 

@@ -21,25 +21,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .codec import cose
-from .codec.cwt import encode_claims
-from .crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey
-from .crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey
-from .crypto.sm4 import ALG_SM4_GCM
-from .errors import EcertError, ErrorCode, InvalidArgument
-from .inspect import inspect_token
-from .keys.jwk import (
+from ecert_token.codec import cose
+from ecert_token.codec.cwt import encode_claims
+from ecert_token.crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey
+from ecert_token.crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey
+from ecert_token.crypto.sm4 import ALG_SM4_GCM
+from ecert_token.errors import EcertError, ErrorCode, InvalidArgument
+from ecert_token.inspect import inspect_token
+from ecert_token.keys.jwk import (
     b64url_decode,
     group_key_from_jwk,
     group_key_jwk,
     issuer_public_from_jwk,
     issuer_public_jwk,
 )
-from .keys.keydir import KeyDir, generate, new_group_key
-from .keys.material import GroupKey, IssuerSigningKey, IssuerVerifyKey, KeyState, Validity
-from .keys.suite import Suite
-from .keys.trust_store import TrustStore
-from .model import (
+from ecert_token.keys.keydir import KeyDir, generate, new_group_key
+from ecert_token.keys.material import (
+    GroupKey,
+    IssuerSigningKey,
+    IssuerVerifyKey,
+    KeyState,
+    Validity,
+)
+from ecert_token.keys.suite import Suite
+from ecert_token.keys.trust_store import TrustStore
+from ecert_token.model import (
     BusinessType,
     Channel,
     Credential,
@@ -48,9 +54,9 @@ from .model import (
     Region,
     TokenClaims,
 )
-from .replay.memory import MemoryReplayStore
-from .token import Issuer, Verifier, VerifyPolicy
-from .token.text import from_text, to_text
+from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.token import Issuer, Verifier, VerifyPolicy
+from ecert_token.token.text import from_text, to_text
 
 FORMAT = "ecert-token-vectors/1"
 SEED = b"ecert-token published test vectors v1"

@@ -14,12 +14,13 @@ import random
 import sys
 from collections.abc import Sequence
 
-from ..crypto.ed25519 import Ed25519PrivateKey
-from ..keys.material import GroupKey, IssuerVerifyKey
-from ..keys.trust_store import TrustStore
-from ..replay.base import ReplayEntry
-from ..replay.memory import MemoryReplayStore
-from ..token import Verifier, VerifyPolicy
+from ecert_token.crypto.ed25519 import Ed25519PrivateKey
+from ecert_token.keys.material import GroupKey, IssuerVerifyKey
+from ecert_token.keys.trust_store import TrustStore
+from ecert_token.replay.base import ReplayEntry
+from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.token import Verifier, VerifyPolicy
+
 from .runner import Contender, Stats, paired_ratio, run
 from .scenario import NOW, REG, Scenario, running_store
 

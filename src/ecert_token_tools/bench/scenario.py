@@ -20,15 +20,16 @@ from typing import Any
 
 import nacl.bindings as sodium
 
-from ..codec import cose
-from ..codec.base45 import ALPHABET, b45encode
-from ..errors import TokenRejected
-from ..keys.keydir import KeyDir, generate
-from ..keys.material import GroupKey
-from ..model import BusinessType, TokenClaims
-from ..replay.memory import MemoryReplayStore
-from ..token import Issuer, Verifier, VerifyPolicy
-from ..token.text import from_text, to_text
+from ecert_token.codec import cose
+from ecert_token.codec.base45 import ALPHABET, b45encode
+from ecert_token.errors import TokenRejected
+from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token.keys.material import GroupKey
+from ecert_token.model import BusinessType, TokenClaims
+from ecert_token.replay.memory import MemoryReplayStore
+from ecert_token.token import Issuer, Verifier, VerifyPolicy
+from ecert_token.token.text import from_text, to_text
+
 from ..vectors import sample_person
 from .peers import cbor2_5_dir, load_python_cwt
 from .runner import Contender

@@ -29,7 +29,7 @@ def version(dist: str) -> str | None:
 
 def speedups() -> dict[str, str]:
     """Which optional C extensions ran (each is "C extension" or "pure Python")."""
-    from .. import _speedups
+    from ecert_token import _speedups
 
     return {"accelerator": "C extension" if _speedups.extension is not None else "pure Python"}
 

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecert_token.cli.bench_cmd import add_arguments
+
 from . import growth, machine, parallel
 from .runner import Stats, paired_ratio, run
 from .scenario import Scenario
@@ -124,20 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecert bench", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return execute(parser.parse_args(argv))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
-    parser.add_argument("--quick", action="store_true",
-                        help="a few small rounds: proves the benchmark runs (CI)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 30)")
-    parser.add_argument("--batch", type=int, help="operations per contender per round")
-    parser.add_argument("--no-peers", action="store_true", help="skip the peer libraries")
-    parser.add_argument("--no-parallel", action="store_true", help="skip verify_many")
-    parser.add_argument("--no-growth", action="store_true",
-                        help="skip the cost-growth runs (replay window, trust store size)")
-    parser.add_argument("--cbor2-5", metavar="DIR",
-                        help="a cbor2 5.x installed with pip --target, for python-cwt")
 
 
 def _command_line() -> str:
