@@ -324,3 +324,16 @@ def test_backend_decompression_matches_the_python_reference() -> None:
                 assert exc.code is ErrorCode.WEAK_KEY
                 outcomes.append(None)
         assert outcomes[0] == outcomes[1]
+
+
+def test_inspect_shows_an_sm2_presentations_algorithm_not_its_key(tmp_path: Path) -> None:
+    from ecert_token.inspect import inspect_code
+
+    keys = _keys(Suite.SM)
+    phone = device(b"phone", "sm")
+    issued = _platform(tmp_path, keys).activate(activation(HOLDER, phone))
+    out = json.dumps(inspect_code(present(issued.file.sealed, phone, REG, now=NOW)).to_dict())
+    shown = json.loads(out)["presentation"]
+    assert (shown["alg"], shown["alg_name"], shown["signature_bytes"]) == (
+        ALG_SM2_SM3, "SM2-SM3", 64)
+    assert phone.public_key.raw[:32].hex() not in out and phone.seed.hex() not in out

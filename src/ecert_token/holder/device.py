@@ -266,6 +266,11 @@ class DeviceKey:
         return self.public_key.suite
 
     @property
+    def seed(self) -> bytes:
+        """The 32 private bytes (Ed25519 seed, or SM2 ``d``); handle with care."""
+        return self._private.seed
+
+    @property
     def private_key(self) -> Ed25519PrivateKey | SM2PrivateKey:
         """The underlying key object; handle with care."""
         return self._private
