@@ -193,6 +193,7 @@ def _strict_claims(data: bytes) -> HolderClaims:
     lambda m: m.update({2: "bad id!"}),
     lambda m: m.update({8: {1: {1: 1, -1: 4, -2: bytes(32)}}}),     # X25519, not Ed25519
     lambda m: m.update({8: {1: {1: 1, -1: 6, -2: bytes(31)}}}),
+    lambda m: m.update({8: {True: m[8][1]}}),                        # cnf label true for 1
     lambda m: m.update({65535: {"status_list": {"idx": -1, "uri": "ec:NHSA"}}}),
     lambda m: m.update({65535: {"status_list": {"idx": 1}}}),
     lambda m: m.update({-65538: [110105, 310, 2, "张三丰", 1]}),      # unmasked name

@@ -54,3 +54,25 @@ def test_the_ack_probe_key_is_in_the_slot_of_the_key() -> None:
 def test_cluster_enabled_reads_info() -> None:
     assert cluster.cluster_enabled(b"# Cluster\r\ncluster_enabled:1\r\n")
     assert not cluster.cluster_enabled("# Cluster\r\ncluster_enabled:0\r\n")
+
+
+def test_jobs_are_values_and_a_dispatch_is_changed_only_through_its_methods() -> None:
+    """A Job is frozen (it used to carry its reply and routing, mutable), and a call's
+    progress lives in its Dispatch, whose attributes cannot be set from outside."""
+    import dataclasses
+
+    job = cluster.Job(("GET", b"k"), b"k")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.key = b"other"  # type: ignore[misc]
+    dispatch = cluster.Dispatch([job, cluster.Job(("INFO",), None)], 1e18, None, 0)
+    for name, value in (("deadline", 0.0), ("need_refresh", True), ("replica_acks", 2),
+                        ("slot_map", None), ("jobs", []), ("reply", 1)):
+        with pytest.raises(AttributeError):
+            setattr(dispatch, name, value)
+    (request,) = dispatch.requests()
+    assert request.jobs == (0, 1) and request.commands == (("GET", b"k"), ("INFO",))
+    dispatch.feed(request, [b"v", b"info"])
+    assert dispatch.finished() and dispatch.replies() == [b"v", b"info"]
+    assert job == cluster.Job(("GET", b"k"), b"k")  # the job itself did not change
+    dispatch.require_acks(1)
+    assert dispatch.replica_acks == 1

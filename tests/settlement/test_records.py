@@ -209,3 +209,58 @@ def test_a_loosely_framed_record_is_refused(keys: KeyDir, settling_issuer: Issue
     with pytest.raises(EcertError) as info:
         records.receipt(loosely_framed(signed))
     assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+def _signed_with_header(signer: TerminalSigningKey, kind: RecordKind, header: bytes,
+                        payload: bytes) -> bytes:
+    """A record with any protected header bytes, validly signed by a trusted terminal."""
+    from ecert_token.codec import cose
+    from ecert_token.settlement.records import _to_be_signed
+
+    return cose.encode_sign1(header, payload,
+                             signer.private_key.sign(_to_be_signed(header, kind, payload)))
+
+
+@pytest.mark.parametrize("alg_label", [True, 1.0])
+def test_a_header_label_that_only_compares_equal_is_refused(  # noqa: PLR0917
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
+    records: RecordVerifier, alg_label: object,
+) -> None:
+    """``{true: -8, 3: cty, 4: kid}``: Python takes ``true`` (and ``1.0``) for the alg
+    label 1 in a key set; such a header used to verify (checked on the old code)."""
+    from ecert_token.codec import cbor
+
+    receipt = accepted(keys, settling_issuer, credential, till)
+    header = cbor.dumps({alg_label: -8, 3: RecordKind.RECEIPT.content_type, 4: till.kid})
+    data = _signed_with_header(till, RecordKind.RECEIPT, header, cbor.dumps(receipt.fields()))
+    with pytest.raises(EcertError) as info:
+        records.receipt(data)
+    assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+def test_a_header_not_in_deterministic_form_is_refused(
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
+    records: RecordVerifier,
+) -> None:
+    """The same header fields in another order, or with an over-long integer head, signed
+    by the terminal: one record has one byte form, so both are invalid (both used to
+    verify, checked on the old code)."""
+    import cbor2
+
+    from ecert_token.codec import cbor
+    from ecert_token.settlement.records import _protected
+
+    receipt = accepted(keys, settling_issuer, credential, till)
+    payload = cbor.dumps(receipt.fields())
+    canonical = _protected(RecordKind.RECEIPT, till.kid)
+    assert records.receipt(_signed_with_header(till, RecordKind.RECEIPT, canonical,
+                                               payload)) == receipt
+    assert canonical[:2] == b"\xa3\x01"
+    reordered = cbor2.dumps({4: till.kid, 3: RecordKind.RECEIPT.content_type, 1: -8})
+    long_head = b"\xa3\x18\x01" + canonical[2:]  # the label 1 written in two bytes
+    for header in (reordered, long_head):
+        assert cbor.loads(header, max_depth=1) == cbor.loads(canonical, max_depth=1)
+        data = _signed_with_header(till, RecordKind.RECEIPT, header, payload)
+        with pytest.raises(EcertError) as info:
+            records.receipt(data)
+        assert info.value.code is ErrorCode.RECEIPT_INVALID

@@ -210,3 +210,57 @@ def test_a_loosely_framed_list_is_refused(signed: bytes, root: RootSigningKey) -
     """One byte form only: the same signed list with a longer length head is invalid
     (it used to verify, since the signature does not cover the framing)."""
     assert _code_of(loosely_framed(signed), root.root) is ErrorCode.TRUST_LIST_INVALID
+
+
+def _relabel(value: dict[object, object], label: int, new: object) -> dict[object, object]:
+    """``value`` with the key ``label`` written as ``new`` (``True`` or ``1.0`` for 1)."""
+    return {new if k == label and type(k) is int else k: v for k, v in value.items()}
+
+
+@pytest.mark.parametrize("new", [True, 1.0])
+@pytest.mark.parametrize("where", ["payload", "entry", "cose_key", "protected"])
+def test_integer_labels_are_exact(root: RootSigningKey, beijing: KeyDir, where: str,
+                                  new: object) -> None:
+    """A signed list whose label 1 is CBOR ``true`` or ``1.0`` is invalid: Python takes
+    both for 1 in a key set (the version label, an entry's name, a COSE_Key's kty and the
+    header's alg all used to pass; checked on the old code)."""
+    from ecert_token.trust.envelope import CONTENT_TYPE, _sig_structure
+
+    good = cbor.loads(_payload_with_issuer_x(beijing, beijing.signing_key.public.public_key.raw),
+                      max_depth=4)
+    assert isinstance(good, dict)
+    entry = good[5][0]
+    payload = {
+        "payload": lambda: _relabel(good, 1, new),
+        "entry": lambda: {**good, 5: [_relabel(entry, 1, new)]},
+        "cose_key": lambda: {**good, 5: [{**entry, 2: _relabel(entry[2], 1, new)}]},
+        "protected": lambda: good,
+    }[where]()
+    body = cbor.dumps(payload)
+    header: dict[object, object] = {1: root.alg, 3: CONTENT_TYPE, 4: root.kid}
+    if where == "protected":
+        header = _relabel(header, 1, new)
+    protected = cbor.dumps(header)
+    data = cose.encode_sign1(protected, body,
+                             root.private_key.sign(_sig_structure(protected, body)))
+    assert _code_of(data, root.root) is ErrorCode.TRUST_LIST_INVALID
+
+
+def test_a_header_not_in_deterministic_form_is_refused(root: RootSigningKey,
+                                                        beijing: KeyDir) -> None:
+    """The root's header fields in another order, signed by the root: invalid (one list
+    has one byte form; it used to verify, checked on the old code)."""
+    import cbor2
+
+    from ecert_token.trust.envelope import CONTENT_TYPE, _sig_structure
+
+    body = _payload_with_issuer_x(beijing, beijing.signing_key.public.public_key.raw)
+    for header in ({1: root.alg, 3: CONTENT_TYPE, 4: root.kid},
+                   {4: root.kid, 3: CONTENT_TYPE, 1: root.alg}):
+        protected = cbor2.dumps(header)
+        data = cose.encode_sign1(protected, body,
+                                 root.private_key.sign(_sig_structure(protected, body)))
+        if list(header) == [1, 3, 4]:
+            verify_trust_list(data, root.root, NOW)
+        else:
+            assert _code_of(data, root.root) is ErrorCode.TRUST_LIST_INVALID

@@ -10,7 +10,7 @@ shape of what comes back: types are exact, floats and simple values never pass.
 from __future__ import annotations
 
 from io import BytesIO
-from typing import NoReturn
+from typing import Any, NoReturn, TypeGuard
 
 import cbor2
 
@@ -88,3 +88,14 @@ def string_span(data: bytes, i: int, major: int) -> tuple[int, int]:
 def dumps(value: object) -> bytes:
     """Deterministic (RFC 8949 §4.2.1 core) encoding."""
     return cbor2.dumps(value, canonical=True)
+
+
+def has_int_keys(value: object) -> TypeGuard[dict[Any, Any]]:
+    """Is ``value`` a decoded map whose every key is exactly an ``int``?
+
+    Call it before comparing a decoded map's keys with a set of integer
+    labels: a CBOR ``true``, a float ``1.0`` or a simple value compares and
+    hashes equal to ``1`` in Python, so ``value.keys() == {1, 2}`` alone
+    takes ``{true: ..., 2: ...}`` for the expected map.
+    """
+    return type(value) is dict and all(type(k) is int for k in value)

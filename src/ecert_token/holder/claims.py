@@ -185,7 +185,7 @@ def _region(code: object) -> Region:
 def decode_device_key(cnf: object) -> DevicePublicKey:
     """The device key inside a ``cnf`` claim of exactly a shape we write (Ed25519, or SM2
     with its point compressed); the SM2 point is validated as it is decompressed."""
-    if type(cnf) is not dict or len(cnf) != 1 or COSE_KEY not in cnf:
+    if not cbor.has_int_keys(cnf) or cnf.keys() != {COSE_KEY}:
         raise _fail("cnf must hold exactly a COSE_Key")
     key = cnf[COSE_KEY]
     if type(key) is not dict or any(type(k) is not int for k in key) or (

@@ -114,7 +114,10 @@ def _check_kid(kid: object) -> bytes:
 
 
 def _without_key_ops(value: dict[object, object], needed: int) -> dict[object, object]:
-    """The map minus ``key_ops``, refused if present and not allowing ``needed``."""
+    """The map minus ``key_ops``, refused if present and not allowing ``needed``, or if a
+    label is not exactly an integer (a CBOR ``true`` would pass for kty 1 in a key set)."""
+    if not cbor.has_int_keys(value):
+        raise KeyMaterialError(ErrorCode.KEY_FILE, "COSE_Key labels must be integers")
     if KEY_OPS not in value:
         return value
     ops = value[KEY_OPS]

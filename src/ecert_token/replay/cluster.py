@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import InvalidArgument, StoreUnavailable
@@ -205,105 +205,152 @@ class _Transient(Exception):
     """A condition that may clear within the deadline (a slot not served yet)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Job:
-    """One command of a call; ``key`` routes it (None: any node, e.g. INFO)."""
+    """One command of a call; ``key`` routes it (None: any node, e.g. INFO).
+
+    A value: where a job stands in its call (its reply, a redirect's target)
+    is the :class:`Dispatch`'s state, kept by the job's position."""
 
     command: Command
     key: bytes | None
-    reply: object = None
-    done: bool = False
-    target: Address | None = None
-    asking: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     """One pipelined round trip to one node: ``commands`` are sent, replies read in order."""
 
     node: Address | None
     """None: the seed (the single server, or the node the URL names)."""
-    jobs: list[Job]
-    commands: list[Command]
-    replies_for_jobs: list[int]
+    jobs: tuple[int, ...]
+    """The positions (in the call's jobs) of the jobs this request carries."""
+    commands: tuple[Command, ...]
+    replies_for_jobs: tuple[int, ...]
     """Index in ``commands`` of each job's reply."""
     acks: int
     load_script: bool
 
 
-@dataclass(slots=True)
 class Dispatch:
-    """One store call: jobs, routed and retried until done or the deadline."""
+    """One store call: jobs, routed and retried until done or the deadline.
 
-    jobs: list[Job]
-    deadline: float
-    slot_map: SlotMap | None
-    replica_acks: int
-    script: str | None = None
-    need_refresh: bool = False
-    attempts: int = 0
-    lost: int = 0
-    pause: bool = False
-    _noscript: set[Address | None] = field(default_factory=set)
+    This is the state of one call's retry loop, so it changes from round to
+    round (replies in, redirects followed, setbacks counted); it is made and
+    used by that one call only, never shared between calls or threads.  Its
+    attributes are private: the store reads :attr:`deadline` and
+    :attr:`need_refresh` and changes the state only through
+    :meth:`require_acks`, :meth:`use_map`, :meth:`feed` and :meth:`backoff`.
+    """
+
+    __slots__ = ("_asking", "_attempts", "_deadline", "_done", "_jobs", "_lost", "_noscript",
+                 "_pause", "_refresh", "_replica_acks", "_replies", "_script", "_slot_map",
+                 "_targets")
+
+    def __init__(self, jobs: Sequence[Job], deadline: float, slot_map: SlotMap | None,
+                 replica_acks: int, script: str | None = None) -> None:
+        self._jobs = tuple(jobs)
+        self._deadline = deadline
+        self._script = script
+        self._refresh = False
+        self._slot_map = slot_map
+        self._replica_acks = replica_acks
+        count = len(self._jobs)
+        self._replies: list[object] = [None] * count
+        self._done = [False] * count
+        self._targets: list[Address | None] = [None] * count
+        self._asking = [False] * count
+        self._attempts = 0
+        self._lost = 0
+        self._pause = False
+        self._noscript: set[Address | None] = set()
+
+    @property
+    def deadline(self) -> float:
+        """The call's deadline (``time.monotonic()`` seconds)."""
+        return self._deadline
+
+    @property
+    def need_refresh(self) -> bool:
+        """Should the store read the slot map again before the next round?"""
+        return self._refresh
+
+    @property
+    def replica_acks(self) -> int:
+        return self._replica_acks
+
+    @property
+    def slot_map(self) -> SlotMap | None:
+        return self._slot_map
+
+    def require_acks(self, replica_acks: int) -> None:
+        """How many replicas must confirm the writes (known once the store knows
+        whether its server is a cluster node)."""
+        self._replica_acks = replica_acks
+
+    def use_map(self, slot_map: SlotMap | None) -> None:
+        """Route by a freshly read slot map from now on."""
+        self._slot_map = slot_map
+        self._refresh = False
 
     def finished(self) -> bool:
         """Has every job its reply?  Past the deadline without, raise Unreachable."""
-        if all(job.done for job in self.jobs):
+        if all(self._done):
             return True
         if self.remaining() <= 0:
             raise self.expired()
         return False
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        return self._deadline - time.monotonic()
 
     def requests(self) -> list[Request]:
         """This round's requests: the pending jobs, one request per node."""
-        by_node: dict[Address | None, list[Job]] = {}
-        for job in self.jobs:
-            if job.done:
+        by_node: dict[Address | None, list[int]] = {}
+        for i, job in enumerate(self._jobs):
+            if self._done[i]:
                 continue
-            node = job.target
-            if node is None and self.slot_map is not None:
+            node = self._targets[i]
+            if node is None and self._slot_map is not None:
                 if job.key is None:
-                    node = self.slot_map.nodes()[0]
+                    node = self._slot_map.nodes()[0]
                 else:
                     try:
-                        node = self.slot_map.shard(key_slot(job.key)).master
+                        node = self._slot_map.shard(key_slot(job.key)).master
                     except _Transient:
-                        self.need_refresh = True
+                        self._refresh = True
                         continue
-            by_node.setdefault(node, []).append(job)
+            by_node.setdefault(node, []).append(i)
         out = []
-        for node, jobs in by_node.items():
+        for node, positions_of_jobs in by_node.items():
             commands: list[Command] = []
-            load = node in self._noscript and self.script is not None
+            load = node in self._noscript and self._script is not None
             if load:
-                commands.append(("SCRIPT", "LOAD", self.script))
+                commands.append(("SCRIPT", "LOAD", self._script))
             positions = []
-            for job in jobs:
-                if job.asking:
+            for i in positions_of_jobs:
+                if self._asking[i]:
                     commands.append(("ASKING",))
                 positions.append(len(commands))
-                commands.append(job.command)
+                commands.append(self._jobs[i].command)
             acks = self._acks(node)
             if acks:
-                probe = _ack_key(jobs[0].key)
+                probe = _ack_key(self._jobs[positions_of_jobs[0]].key)
                 if probe is not None:  # see _ack_key
                     commands.append(("SET", probe, 1, "PX", 60_000))
                 wait_ms = max(1, int(self.remaining() * 1000))
                 commands.append(("WAIT", acks, wait_ms))
-            out.append(Request(node, jobs, commands, positions, acks, load))
+            out.append(Request(node, tuple(positions_of_jobs), tuple(commands),
+                               tuple(positions), acks, load))
         return out
 
     def _acks(self, node: Address | None) -> int:
-        if not self.replica_acks:
+        if not self._replica_acks:
             return 0
-        if self.slot_map is None:
-            return self.replica_acks
-        replicas = next((s.replicas for s in self.slot_map.shards if s.master == node), None)
+        if self._slot_map is None:
+            return self._replica_acks
+        replicas = next((s.replicas for s in self._slot_map.shards if s.master == node), None)
         # A node outside the map (a redirect's target) is not known to lack replicas.
-        return self.replica_acks if replicas is None else min(self.replica_acks, replicas)
+        return self._replica_acks if replicas is None else min(self._replica_acks, replicas)
 
     def feed(self, request: Request, replies: Sequence[object] | BaseException) -> None:
         """Take one request's replies (or what sending it raised)."""
@@ -311,29 +358,29 @@ class Dispatch:
             if not isinstance(replies, TRANSPORT_ERRORS):
                 raise replies
             self._setback()
-            for job in request.jobs:
-                job.target = None
-                job.asking = False
+            for i in request.jobs:
+                self._targets[i] = None
+                self._asking[i] = False
             return
         if len(replies) != len(request.commands):
             raise Unreachable("unexpected reply from redis")
         wrote = False
-        for job, index in zip(request.jobs, request.replies_for_jobs, strict=True):
+        for i, index in zip(request.jobs, request.replies_for_jobs, strict=True):
             reply = replies[index]
-            job.asking = False
+            self._asking[i] = False
             if not isinstance(reply, BaseException):
-                job.reply, job.done, wrote = reply, True, True
+                self._replies[i], self._done[i], wrote = reply, True, True
             elif isinstance(reply, NoScriptError):
                 self._noscript.add(request.node)
-            elif isinstance(reply, AskError) and self.slot_map is None:
+            elif isinstance(reply, AskError) and self._slot_map is None:
                 raise Unreachable("the redis server is a cluster node: leave out cluster=false")
             elif isinstance(reply, MovedError):
-                job.target = reply.node_addr
-                self.need_refresh = True
+                self._targets[i] = reply.node_addr
+                self._refresh = True
             elif isinstance(reply, AskError):
-                job.target, job.asking = reply.node_addr, True
+                self._targets[i], self._asking[i] = reply.node_addr, True
             elif isinstance(reply, _TRANSIENT_REPLIES):
-                job.target = None
+                self._targets[i] = None
                 self._setback()
             elif isinstance(reply, ResponseError):
                 raise Unreachable(f"redis refused the call ({_error_kind(reply)})")
@@ -354,23 +401,23 @@ class Dispatch:
         One server gets one retry (a pooled connection the server closed, a restart);
         a cluster keeps trying until the deadline (a failover takes seconds).
         """
-        self.lost += 1
-        self.pause = True
-        if self.slot_map is None and self.lost > 1:
+        self._lost += 1
+        self._pause = True
+        if self._slot_map is None and self._lost > 1:
             raise Unreachable("redis replay store cannot be reached")
-        self.need_refresh = self.slot_map is not None
+        self._refresh = self._slot_map is not None
 
     def backoff(self) -> float:
         """How long to wait before the next round: nothing after redirects and
         reloaded scripts only, growing pauses after setbacks."""
-        if not self.pause:
+        if not self._pause:
             return 0.0
-        self.pause = False
-        self.attempts += 1
-        return min(0.01 * float(2 ** min(self.attempts, 5)), 0.2, max(self.remaining(), 0.0))
+        self._pause = False
+        self._attempts += 1
+        return min(0.01 * float(2 ** min(self._attempts, 5)), 0.2, max(self.remaining(), 0.0))
 
     def replies(self) -> list[object]:
-        return [job.reply for job in self.jobs]
+        return list(self._replies)
 
     def expired(self) -> Unreachable:
         return Unreachable("redis replay store did not answer before the deadline")

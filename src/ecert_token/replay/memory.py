@@ -20,7 +20,10 @@ Horizon: callers' ``now`` values are not monotonic (threads read the clock at
 different moments, a batch reads it once before its checks), so an entry may
 arrive whose ``expires_at`` is at or before the latest ``now`` seen (the
 horizon, which does not wait for the backlog): its id may have been used and
-forgotten, and it is answered FENCED, never FIRST_USE.
+forgotten, and it is answered FENCED, never FIRST_USE.  Known hazard: a caller
+whose clock runs ahead moves the horizon for every caller (single use holds, but
+honest callers' codes near their expiry are FENCED); see docs/security.md, "A
+clock far ahead".
 """
 
 from __future__ import annotations

@@ -759,7 +759,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
             if isinstance(reply, BaseException):
                 raise Unreachable("redis replay store cannot be reached")
             self._cluster = cluster_enabled(reply[0])
-            dispatch.replica_acks = self.replica_acks
+            dispatch.require_acks(self.replica_acks)
         if self._cluster and (
             self._slot_map is None or self._slot_map.stale(time.monotonic())
         ):
@@ -770,8 +770,7 @@ class RedisReplayStore(_RedisStoreBase["redis.Redis"]):
             reply = self._send(node, [("CLUSTER", "NODES")], dispatch.deadline)
             if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException):
                 self._learn(reply[0], node)
-                dispatch.slot_map = self._slot_map
-                dispatch.need_refresh = False
+                dispatch.use_map(self._slot_map)
                 return
 
     def _dispatch(self, jobs: list[Job], *, script: bool = False) -> list[object]:
@@ -948,7 +947,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
             if isinstance(reply, BaseException):
                 raise Unreachable("redis replay store cannot be reached")
             self._cluster = cluster_enabled(reply[0])
-            dispatch.replica_acks = self.replica_acks
+            dispatch.require_acks(self.replica_acks)
         if self._cluster and (
             self._slot_map is None or self._slot_map.stale(time.monotonic())
         ):
@@ -959,8 +958,7 @@ class AsyncRedisReplayStore(_RedisStoreBase["redis.asyncio.Redis"]):
             reply = await self._send(node, [("CLUSTER", "NODES")], dispatch.deadline)
             if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException):
                 self._learn(reply[0], node)
-                dispatch.slot_map = self._slot_map
-                dispatch.need_refresh = False
+                dispatch.use_map(self._slot_map)
                 return
 
     async def _dispatch(self, jobs: list[Job], *, script: bool = False) -> list[object]:

@@ -25,7 +25,10 @@
   whose ``expires_at`` is at or before that horizon: its id may have been
   used and purged already, so it is answered FENCED, never FIRST_USE.  The
   check is part of the same INSERT statement, so a purge by another process
-  cannot slip in between.
+  cannot slip in between.  Known hazard: one caller whose clock runs ahead
+  moves the horizon (and purges) for every process on the file; single use
+  holds, but honest callers' codes near their expiry are FENCED (see
+  docs/security.md, "A clock far ahead").
 * **Fencing**: the file persists, so a restart of the verifying process does
   not lose memory and is not fenced.  Only a new file (first use, or the old
   one deleted) begins a new memory: its creation time is written into the

@@ -267,9 +267,7 @@ def _receipt_from(fields: Mapping[int, object]) -> Receipt:
 def _payload(data: object, kind: RecordKind) -> Receipt | Voucher:
     required, allowed = ((_VOUCHER_REQUIRED, _VOUCHER_ALLOWED) if kind is RecordKind.VOUCHER
                          else (_RECEIPT_REQUIRED, _RECEIPT_ALLOWED))
-    if type(data) is not dict or any(type(k) is not int for k in data) or not (
-        required <= data.keys() <= allowed
-    ):
+    if not cbor.has_int_keys(data) or not required <= data.keys() <= allowed:
         raise _invalid("the record has missing or unknown fields")
     receipt = _receipt_from(data)
     if kind is RecordKind.RECEIPT:
@@ -306,7 +304,7 @@ class RecordVerifier:
             header = cbor.loads(protected, max_depth=1)
         except CBORError:
             raise _invalid("protected header is not strict CBOR") from None
-        if type(header) is not dict or header.keys() != {_ALG, _CTY, _KID} or (
+        if not cbor.has_int_keys(header) or header.keys() != {_ALG, _CTY, _KID} or (
             header[_ALG] != ALG_EDDSA or type(header[_ALG]) is not int
         ):
             raise _invalid("unexpected protected header")
@@ -316,6 +314,8 @@ class RecordVerifier:
         key = self._keys.get(kid) if type(kid) is bytes else None
         if key is None or key.state is KeyState.REVOKED:
             raise EcertError(ErrorCode.UNKNOWN_TERMINAL)
+        if protected != _protected(kind, kid):  # one byte form: the one sign_record writes
+            raise _invalid("protected header is not deterministically encoded")
         if not key.public_key.verify(signature, _to_be_signed(protected, kind, payload)):
             raise EcertError(ErrorCode.RECEIPT_BAD_SIGNATURE)
         try:

@@ -86,6 +86,8 @@ def parse_envelope(data: bytes) -> SignedList:
         raise _invalid("not a trust list content type")
     if type(kid) is not bytes:
         raise _invalid("kid must be a byte string")
+    if protected != cbor.dumps(header):  # one byte form: the one sign_payload writes
+        raise _invalid("protected header is not deterministically encoded")
     return SignedList(protected, kid, payload, signature, alg)
 
 

@@ -205,7 +205,7 @@ def _invalid(detail: str) -> TrustListError:
 
 
 def _entry(value: object, required: frozenset[int], allowed: frozenset[int]) -> dict[int, object]:
-    if type(value) is not dict or not required <= value.keys() <= allowed:
+    if not cbor.has_int_keys(value) or not required <= value.keys() <= allowed:
         raise _invalid("an entry has missing or unknown fields")
     return value
 
@@ -275,12 +275,13 @@ def _group(value: object) -> GroupKeyInfo:
 
 
 def load_map(data: bytes, max_depth: int, keys: frozenset[int], what: str) -> dict[int, object]:
-    """One strict CBOR map with exactly ``keys``, else ``TRUST_LIST_INVALID``."""
+    """One strict CBOR map with exactly ``keys`` (integers, never ``true`` for 1), else
+    ``TRUST_LIST_INVALID``."""
     try:
         value = cbor.loads(data, max_depth=max_depth)
     except CBORError:
         raise _invalid(f"{what} is not strict CBOR") from None
-    if type(value) is not dict or value.keys() != keys:
+    if not cbor.has_int_keys(value) or value.keys() != keys:
         raise _invalid(f"{what} has missing or unknown fields")
     return value
 
