@@ -114,11 +114,20 @@ def measure() -> dict[str, object]:
     hpke_envelope = cbor.dumps([cbor.dumps({1: 35, 4: bytes(4)}), {-4: bytes(32)},
                                 bytes(open_bytes + 16)])
     hpke = len(hpke_envelope) + 1  # + tag
+    no_alg = len(cbor.dumps({1: -8})) - 1  # {1: -8, 13: ...} -> {13: ...}
+    raw_cnf = (len(cbor.dumps({8: claims_map[8]}))
+               - len(cbor.dumps({-65542: bytes(32)})))  # a private claim holding the key
+    short_id = 2  # a 6-byte presentation id instead of 8
+    departures = open_bytes - draft + compact - 6
     estimates = {
         "open, status as a private claim {-65541: idx} instead of the draft shape (estimate)":
             open_bytes - draft + compact,
         "open, compact status, no presentation exp (fixed 60 s) (estimate)":
-            open_bytes - draft + compact - 6,
+            departures,
+        "open, compact status, no exp, no alg in the presentation header, the device key "
+        "as a private claim instead of cnf (estimate)": departures - no_alg - raw_cnf,
+        "as above and a 6-byte presentation id (estimate)":
+            departures - no_alg - raw_cnf - short_id,
         "HPKE per presentation: COSE_Encrypt0 to a group X25519 key, 32-byte ek, "
         "16-byte tag, around the open presentation (estimate)": hpke,
     }

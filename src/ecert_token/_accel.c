@@ -14,8 +14,10 @@
  *   For every input it answers, the answer is exactly the pipeline's.
  *
  *   body: the text after the prefix; groups / issuers: the trust store's
- *   routes (keys/routes.py): kid -> (key, alg, aad or sig_prefix, open or
- *   public_raw, revoked, not_before, not_after).
+ *   routes (keys/routes.py): kid -> (key, alg, aad or sig_prefix, decrypt or
+ *   public_raw, revoked, not_before, not_after).  A group route's decrypt
+ *   answers the plaintext, or None, or raises cryptography's InvalidTag: the
+ *   AEAD refused the ciphertext (caught here, without building the exception).
  *
  * b45decode(text) / b45encode(data): Base45, the same contract (None, or
  * exactly what codec/base45.py answers); the tests and fuzzers compare them.
@@ -35,6 +37,7 @@
 #define ALG_EDDSA (-8)
 #define ALG_AES_CCM_16_64_128 10
 #define NONCE_BYTES 13
+#define TAG_BYTES 8
 #define SIGNATURE_BYTES 64
 #define PUBLIC_KEY_BYTES 32
 #define MAX_KID_BYTES 16
@@ -75,6 +78,8 @@ static const char *const REJECTION_TEXT[REJECTION_COUNT][2] = {
 /* Route tuple items (keys/routes.py). */
 enum { R_KEY, R_ALG, R_BYTES, R_OPEN_OR_PUBLIC, R_REVOKED, R_NOT_BEFORE, R_NOT_AFTER,
        ROUTE_SIZE };
+
+static PyObject *INVALID_TAG; /* cryptography.exceptions.InvalidTag */
 
 static const char ALPHABET[46] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 static unsigned char DIGITS[256]; /* character -> value, 0xFF if not Base45 */
@@ -417,7 +422,11 @@ open_token(PyObject *module, PyObject *args)
         Py_RETURN_NONE;
     }
 
-    /* 5. AEAD, by the key's own open(nonce, ciphertext, aad) */
+    /* 5. AEAD, by the route's decrypt(nonce, ciphertext, aad); a ciphertext
+     * shorter than the tag is refused as the key's open() refuses it. */
+    if (ct_end - ct_start < TAG_BYTES) {
+        REJECT(DECRYPTION_FAILED);
+    }
     Py_INCREF(group);
     PyObject *nonce = PyBytes_FromStringAndSize((const char *)d + u + 3, NONCE_BYTES);
     PyObject *ciphertext = nonce ? PyBytes_FromStringAndSize((const char *)d + ct_start,
@@ -432,6 +441,10 @@ open_token(PyObject *module, PyObject *args)
     Py_XDECREF(ciphertext);
     if (plaintext == NULL) {
         Py_DECREF(group);
+        if (PyErr_ExceptionMatches(INVALID_TAG)) {
+            PyErr_Clear();
+            REJECT(DECRYPTION_FAILED);
+        }
         return NULL;
     }
     if (plaintext == Py_None) {
@@ -592,6 +605,17 @@ PyInit__accel(void)
         PyErr_SetString(PyExc_ImportError, "libsodium could not be initialised");
         return NULL;
     }
+    if (INVALID_TAG == NULL) {
+        PyObject *exceptions = PyImport_ImportModule("cryptography.exceptions");
+        if (exceptions == NULL) {
+            return NULL;
+        }
+        INVALID_TAG = PyObject_GetAttrString(exceptions, "InvalidTag");
+        Py_DECREF(exceptions);
+        if (INVALID_TAG == NULL) {
+            return NULL;
+        }
+    }
     memset(DIGITS, 0xFF, sizeof DIGITS);
     for (int i = 0; i < 45; i++) {
         DIGITS[(unsigned char)ALPHABET[i]] = (unsigned char)i;
@@ -603,6 +627,7 @@ PyInit__accel(void)
         || add_int(constants, "ALG_EDDSA", ALG_EDDSA) < 0
         || add_int(constants, "ALG_AES_CCM_16_64_128", ALG_AES_CCM_16_64_128) < 0
         || add_int(constants, "NONCE_BYTES", NONCE_BYTES) < 0
+        || add_int(constants, "TAG_BYTES", TAG_BYTES) < 0
         || add_int(constants, "SIGNATURE_BYTES", SIGNATURE_BYTES) < 0
         || add_int(constants, "PUBLIC_KEY_BYTES", PUBLIC_KEY_BYTES) < 0
         || add_int(constants, "MAX_KID_BYTES", MAX_KID_BYTES) < 0

@@ -59,6 +59,7 @@ def constants() -> dict[str, int]:
         "ALG_EDDSA": limits.ALG_EDDSA,
         "ALG_AES_CCM_16_64_128": limits.ALG_AES_CCM_16_64_128,
         "NONCE_BYTES": limits.NONCE_BYTES,
+        "TAG_BYTES": limits.TAG_BYTES,
         "SIGNATURE_BYTES": limits.SIGNATURE_BYTES,
         "PUBLIC_KEY_BYTES": limits.PUBLIC_KEY_BYTES,
         "MAX_KID_BYTES": limits.MAX_KID_BYTES,

@@ -219,6 +219,126 @@ def test_encrypt0_unprotected_alternatives_decode_to_the_same_values() -> None:
         assert value == cbor.loads(canonical[1:], max_depth=2), name
 
 
+# --- the layout readers are the strict decoders -----------------------------
+#
+# decode_sign1 / decode_encrypt0 read the deterministic layout byte by byte.
+# Their definition is the general one: one strict CBOR item (codec.cbor.loads)
+# of the right shape that re-encodes to the same bytes.  These tests hold the
+# two equal on every single-byte change, insertion, deletion and truncation
+# of valid messages (and on random bytes), both ways: accepted with the same
+# parts, or refused by both.
+
+
+def _strict_parts(data: bytes, tag: bytes, size: int) -> tuple[object, ...] | None:
+    """The general definition: the parts, or None if it refuses ``data``."""
+    if data[:1] != tag:
+        return None
+    try:
+        items = cbor.loads(data[1:], max_depth=2)
+    except cbor.CBORError:
+        return None
+    if type(items) is not list or len(items) != size:
+        return None
+    return tuple(items)
+
+
+def _sign1_reference(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    items = _strict_parts(data, b"\xd2", 4)
+    if items is None:
+        return None
+    protected, unprotected, payload, signature = items
+    if (type(protected) is not bytes or type(payload) is not bytes
+            or type(signature) is not bytes or type(unprotected) is not dict or unprotected
+            or cose.encode_sign1(protected, payload, signature) != data):
+        return None
+    return protected, payload, signature
+
+
+def _encrypt0_reference(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    items = _strict_parts(data, b"\xd0", 3)
+    if items is None:
+        return None
+    protected, unprotected, ciphertext = items
+    if (type(protected) is not bytes or type(ciphertext) is not bytes
+            or type(unprotected) is not dict or unprotected.keys() != {cose.IV}):
+        return None
+    iv = unprotected[cose.IV]
+    if type(iv) is not bytes or cose.encode_encrypt0(protected, iv, ciphertext) != data:
+        return None
+    return protected, iv, ciphertext
+
+
+def _read(decode: object, data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    try:
+        if decode is cose.decode_sign1:
+            m = cose.decode_sign1(data)
+            return m.protected, m.payload, m.signature
+        e = cose.decode_encrypt0(data)
+        return e.protected, e.iv, e.ciphertext
+    except COSEError:
+        return None
+
+
+def _variants(data: bytes) -> list[bytes]:
+    out = [data[:n] for n in range(len(data))] + [data + b"\x00", data + data]
+    for i in range(len(data)):
+        for value in {0x00, 0x17, 0x18, 0x19, 0x40, 0x58, 0x59, 0xA0, 0xA1, 0xFF,
+                      data[i] ^ 0x01, data[i] ^ 0x20, (data[i] + 1) & 0xFF}:
+            out.append(data[:i] + bytes((value,)) + data[i + 1:])
+        out.append(data[:i] + data[i + 1:])
+        out.append(data[:i] + b"\x00" + data[i:])
+    return out
+
+
+_VALID = [
+    ("sign1", cose.decode_sign1, _sign1_reference,
+     cose.encode_sign1(PROTECTED_SIGN, b"claims" * 5, SIG)),
+    ("sign1 empty payload", cose.decode_sign1, _sign1_reference,
+     cose.encode_sign1(PROTECTED_SIGN, b"", SIG)),
+    ("sign1 300-byte payload", cose.decode_sign1, _sign1_reference,
+     cose.encode_sign1(PROTECTED_SIGN, bytes(range(256)) + bytes(44), SIG)),
+    ("encrypt0", cose.decode_encrypt0, _encrypt0_reference,
+     cose.encode_encrypt0(PROTECTED_ENC, IV, CT)),
+    ("encrypt0 30-byte ciphertext", cose.decode_encrypt0, _encrypt0_reference,
+     cose.encode_encrypt0(PROTECTED_ENC, IV, bytes(30))),
+]
+
+
+@pytest.mark.parametrize(("decode", "reference", "data"), [v[1:] for v in _VALID],
+                         ids=[v[0] for v in _VALID])
+def test_layout_reader_equals_the_strict_decoder(
+        decode: object, reference: object, data: bytes) -> None:
+    assert callable(reference)
+    assert _read(decode, data) == reference(data) is not None
+    accepted = 0
+    for variant in _variants(data):
+        expected = reference(variant)
+        if expected is not None:  # the protected header is checked on top of the envelope
+            try:
+                cose.parse_protected(expected[0])
+            except COSEError:
+                expected = None
+        assert _read(decode, variant) == expected, variant.hex()
+        accepted += expected is not None
+    assert accepted > 0  # some variants are still valid messages (changed payload bytes)
+
+
+@given(st.binary(max_size=80), st.sampled_from([b"\xd2\x84", b"\xd0\x83", b"\xd2", b""]))
+@settings(deadline=None, max_examples=300)
+def test_layout_reader_equals_the_strict_decoder_on_random_bytes(
+        tail: bytes, head: bytes) -> None:
+    data = head + tail
+    for decode, reference in ((cose.decode_sign1, _sign1_reference),
+                              (cose.decode_encrypt0, _encrypt0_reference)):
+        expected = reference(data)
+        if expected is not None:
+            try:
+                cose.parse_protected(expected[0])
+            except COSEError:
+                expected = None
+        assert _read(decode, data) == expected
+
+
 # --- the one COSE_Sign1 envelope reader (tokens, trust and status lists, records) ---
 
 # The protected headers of the four kinds of signed object: the envelope reader

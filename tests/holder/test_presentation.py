@@ -4,7 +4,7 @@ the right code; strict layouts; the fast payload reader agrees with the strict d
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecert_token import BusinessType, FixedClock, TokenRejected, TrustStore, VerifyPolicy
@@ -232,3 +232,49 @@ def test_repr_leaks_no_personal_data() -> None:
 
 def test_keys_fixture_is_shared(keys: KeyDir) -> None:
     assert keys.signing_key.issuer == "NHSA"
+
+
+def _split_both(text: object) -> tuple[object, object]:
+    """``split`` with the extension's Base45 decoder and with the Python one: each answer
+    is the result tuple or the error's text."""
+    import ecert_token.holder.presentation as module
+    from ecert_token.holder.presentation import split
+
+    answers: list[object] = []
+    saved = module._compiled_b45decode
+    for decoder in (saved, None):
+        module._compiled_b45decode = decoder
+        try:
+            answers.append(split(text))  # type: ignore[arg-type]
+        except PresentationError as exc:
+            answers.append(str(exc))
+        finally:
+            module._compiled_b45decode = saved
+    return answers[0], answers[1]
+
+
+@settings(deadline=None, max_examples=300,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # issued: read only
+@given(st.data())
+def test_split_gives_the_same_answer_with_either_base45_decoder(
+        issued: tuple[bytes, str], data: st.DataObject) -> None:
+    """The presentation reader takes the compiled Base45 decoder where it is built; every
+    answer, and every refusal, is the Python decoder's."""
+    _, text = issued
+    chars = list(text)
+    for _ in range(data.draw(st.integers(0, 3))):
+        i = data.draw(st.integers(4, len(chars) - 1))
+        chars[i] = data.draw(st.sampled_from("0123456789ABCXYZ $%*+-./:a\u00e9:"))
+    cut = data.draw(st.integers(len(chars) - 4, len(chars)))
+    with_compiled, python = _split_both("".join(chars[:cut]))
+    assert with_compiled == python
+
+
+def test_split_refuses_bad_base45_with_either_decoder(issued: tuple[bytes, str]) -> None:
+    import ecert_token.holder.presentation as module
+
+    _, text = issued
+    if module._compiled_b45decode is None:
+        pytest.skip("the extension is not built")  # (CI builds it: ECERT_REQUIRE_SPEEDUPS)
+    for bad in (text[:-1] + "a", text + "00", "EP1:GGW", text[:5] + "\u00e9" + text[6:]):
+        assert _split_both(bad) == ("not Base45", "not Base45")

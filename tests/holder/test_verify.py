@@ -308,3 +308,121 @@ def test_challenge_mode_through_the_verifier(platform: HolderPlatform,
     other = present(blob, phone, REG, now=NOW, challenge=b"\x00" * 8)
     assert _code(verify_with_challenge, terminal.verifier, other, REG, challenge) is (
         ErrorCode.CHALLENGE_MISMATCH)
+
+
+# A cached credential cannot be abused: the cache saves the credential's checks (envelope,
+# claims, issuer signature) and nothing a presentation must prove on its own.
+
+def _warm(checker: PresentationVerifier, blob: bytes, phone: object) -> None:
+    checker.check(present(blob, phone, REG, now=NOW), REG, now=NOW)  # type: ignore[arg-type]
+    assert blob in checker._cache
+
+
+def test_cached_credential_every_flipped_byte_of_a_presentation_is_refused(
+        platform: HolderPlatform, public_trust: TrustStore) -> None:
+    """With the credential cached, a change to any byte of a presentation is refused:
+    the cache key is the exact credential bytes, and the device signature covers them."""
+    from ecert_token.codec.base45 import b45decode, b45encode
+
+    phone = device(b"phone")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    checker = PresentationVerifier(public_trust, VerifyPolicy())
+    _warm(checker, blob, phone)
+    data = b45decode(present(blob, phone, REG, now=NOW)[4:])
+    for i in range(len(data)):
+        for flip in (0x01, 0x80):
+            bad = bytearray(data)
+            bad[i] ^= flip
+            with pytest.raises(TokenRejected):
+                checker.check("EP1:" + b45encode(bytes(bad)), REG, now=NOW)
+    assert list(checker._cache) == [blob]  # nothing that failed entered the cache
+
+
+def test_cached_credential_with_another_devices_binding_is_refused(
+        platform: HolderPlatform, public_trust: TrustStore) -> None:
+    """Same credential bytes (same cache key), but the presentation is made by another
+    device key: the cached credential's cnf key refuses it."""
+    phone, thief = device(b"phone"), device(b"thief")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    checker = PresentationVerifier(public_trust, VerifyPolicy())
+    _warm(checker, blob, phone)
+    stolen = present(blob, thief, REG, now=NOW)
+    assert _code(checker.check, stolen, REG, now=NOW) is ErrorCode.BAD_SIGNATURE
+    # the holder's own presentation moved to another step: the signature refuses it
+    from dataclasses import replace
+
+    from ecert_token.codec.base45 import b45decode, b45encode
+    from ecert_token.holder.presentation import encode_payload, parse
+
+    text = present(blob, phone, REG, now=NOW)
+    data, claims = b45decode(text[4:]), parse(text).claims
+    old, new = encode_payload(claims), encode_payload(replace(claims, business_type=PAY))
+    assert data.count(old) == 1 and len(new) == len(old)
+    forged = "EP1:" + b45encode(data.replace(old, new))
+    assert _code(checker.check, forged, PAY, now=NOW) is ErrorCode.BAD_SIGNATURE
+    assert checker.check(text, REG, now=NOW).subject == HOLDER
+
+
+def test_cached_credential_revoked_later_is_refused(platform: HolderPlatform,
+                                                    terminal: Terminal) -> None:
+    """The status bit is looked up on every presentation, not cached with the credential."""
+    phone = device(b"phone")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    _status(platform, terminal, at=NOW - 120)
+    assert terminal.verifier.verify(present(blob, phone, REG, now=NOW), REG).status_checked
+    assert blob in terminal.checker._cache
+    platform.unbind(HOLDER, now=NOW - 100)
+    _status(platform, terminal, at=NOW - 60)
+    assert _code(terminal.verifier.verify, present(blob, phone, REG, now=NOW), REG) is (
+        ErrorCode.CREDENTIAL_REVOKED)
+    assert blob in terminal.checker._cache  # still cached, still refused
+
+
+def test_cached_credential_expiry_and_policy_are_checked_per_presentation(
+        platform: HolderPlatform, public_trust: TrustStore) -> None:
+    phone = device(b"phone")
+    issued = platform.activate(activation(HOLDER, phone), valid_days=1)
+    blob = issued.file.sealed
+    allowed = {HOLDER}
+    checker = PresentationVerifier(public_trust, VerifyPolicy(
+        credential_usable=lambda cid: cid in allowed))
+    _warm(checker, blob, phone)
+    allowed.clear()  # the policy's hook answers per presentation
+    assert _code(checker.check, present(blob, phone, REG, now=NOW), REG, now=NOW) is (
+        ErrorCode.CREDENTIAL_NOT_USABLE)
+    allowed.add(HOLDER)
+    end = issued.file.expires_at
+    assert _code(checker.check, present(blob, phone, REG, now=end), REG, now=end) is (
+        ErrorCode.EXPIRED)
+
+
+def test_cached_credential_follows_a_narrower_issuer_key(platform: HolderPlatform,
+                                                         keys: KeyDir) -> None:
+    """A new trust store whose issuer key may no longer issue for the region: the cached
+    credential is re-checked under it (its key object is not the cached one)."""
+    phone = device(b"phone")
+    blob = platform.activate(activation(HOLDER, phone)).file.sealed
+    pub = keys.signing_key.public
+    checker = PresentationVerifier(TrustStore([pub]), VerifyPolicy())
+    _warm(checker, blob, phone)
+    checker.trust = TrustStore([IssuerVerifyKey(pub.issuer, pub.kid, pub.public_key,
+                                                frozenset({"31"}))])
+    assert _code(checker.check, present(blob, phone, REG, now=NOW), REG, now=NOW) is (
+        ErrorCode.WRONG_REGION)
+
+
+@pytest.mark.parametrize("size", [0, 1, 3])
+def test_cache_bound_is_respected_oldest_out(platform: HolderPlatform,
+                                             public_trust: TrustStore, size: int) -> None:
+    checker = PresentationVerifier(public_trust, VerifyPolicy(), cache_size=size)
+    phones = [device(bytes([i])) for i in range(5)]
+    blobs = [platform.activate(activation(f"PERSON{i:04d}", p)).file.sealed
+             for i, p in enumerate(phones)]
+    for blob, phone in zip(blobs, phones, strict=True):
+        checker.check(present(blob, phone, REG, now=NOW), REG, now=NOW)
+        assert len(checker._cache) <= size
+    assert list(checker._cache) == blobs[len(blobs) - size:]  # the newest, in order
+    # a hit refreshes nothing and a re-check of an evicted credential re-enters it last
+    if size:
+        checker.check(present(blobs[0], phones[0], REG, now=NOW), REG, now=NOW)
+        assert list(checker._cache)[-1] == blobs[0] and len(checker._cache) == size

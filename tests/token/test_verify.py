@@ -367,6 +367,36 @@ def test_tokens_from_the_issuer_are_the_accelerators(
         verifier.check(to_text(from_text(token) + b"\x00"), REG, now=NOW)  # trailing byte
 
 
+@pytest.mark.parametrize("size", range(9))
+def test_a_ciphertext_no_longer_than_the_tag_is_a_decryption_failure(
+    token: str, verifier: Verifier, size: int
+) -> None:
+    """Shorter than the 8-byte tag (refused before the AEAD, in the accelerator too)
+    or the tag alone: decryption_failed, as for any ciphertext the key refuses."""
+    envelope = cose.decode_encrypt0(from_text(token))
+    short = cose.encode_encrypt0(envelope.protected, envelope.iv, envelope.ciphertext[:size])
+    with pytest.raises(TokenRejected) as rejected:
+        verifier.check(to_text(short), REG, now=NOW)
+    assert rejected.value.code is ErrorCode.DECRYPTION_FAILED
+
+
+def test_the_accelerator_catches_the_aeads_refusal(verifier: Verifier, token: str) -> None:
+    """An AES-CCM group route decrypts with the library's raw decrypt, which raises
+    InvalidTag for a tampered ciphertext; the answer is decryption_failed and no
+    exception is left set (the next verification succeeds)."""
+    routes = verifier.trust.routes()
+    assert routes is not None
+    for route in routes.groups.values():
+        assert route.open == route.key.aead.raw_decrypt
+    raw = bytearray(from_text(token))
+    raw[-1] ^= 1
+    for _ in range(3):
+        with pytest.raises(TokenRejected) as rejected:
+            verifier.check(to_text(bytes(raw)), REG, now=NOW)
+        assert rejected.value.code is ErrorCode.DECRYPTION_FAILED
+    assert verifier.verify(token, REG, now=NOW).claims.credential_id == "E4Q7ZK2M9PXA"
+
+
 @given(st.binary(max_size=200))
 @settings(deadline=None)
 def test_any_envelope_bytes_same_outcome(data: bytes) -> None:

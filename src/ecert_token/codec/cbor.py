@@ -71,9 +71,11 @@ def string_span(data: bytes, i: int, major: int) -> tuple[int, int]:
     """``(start, end)`` of the definite string of ``major`` whose heading is at ``i``.
 
     Only the shortest heading for the length is accepted (as a deterministic
-    encoder writes it); anything else raises :class:`CBORError`, and so may
-    a string that runs past the end (the caller checks ``end``).  The fast
-    paths use this to slice strings out of canonical layouts.
+    encoder writes it); anything else raises :class:`CBORError`, and a
+    heading cut off by the end of ``data`` raises ``IndexError`` (a string
+    that runs past the end is the caller's to check, with ``end``).  The
+    readers of canonical layouts (the COSE messages, presentations) use this
+    to slice strings out of them.
     """
     h = data[i] - major
     if 0 <= h <= 23:
@@ -82,6 +84,8 @@ def string_span(data: bytes, i: int, major: int) -> tuple[int, int]:
         return i + 2, i + 2 + data[i + 1]
     if h == 25 and data[i + 1]:
         return i + 3, i + 3 + (data[i + 1] << 8 | data[i + 2])
+    if h == 26 and (data[i + 1] or data[i + 2]):
+        return i + 5, i + 5 + int.from_bytes(data[i + 1:i + 5], "big")
     raise CBORError("not a string with its shortest heading")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from ..model.construct import construct
 from ..model.limits import MAX_KID_BYTES
 from . import cbor
 from .cbor import CBORError
@@ -29,8 +30,6 @@ IV = 5
 
 TAG_ENCRYPT0 = 16
 TAG_SIGN1 = 18
-_TAG_ENCRYPT0_BYTE = b"\xd0"
-_TAG_SIGN1_BYTE = b"\xd2"
 
 _SIG1_CONTEXT = b"\x6aSignature1"
 _ENC0_CONTEXT = b"\x68Encrypt0"
@@ -136,20 +135,54 @@ def encode_encrypt0(protected: bytes, iv: bytes, ciphertext: bytes) -> bytes:
     ))
 
 
-def _untag(data: bytes, tag_byte: bytes, what: str) -> list[object]:
-    if data[:1] != tag_byte:
-        raise COSEError(f"not a tagged {what}")
+def _bstr(data: bytes, i: int, what: str) -> tuple[bytes, int]:
+    """The byte string whose heading is at ``data[i]`` (shortest heading only, within
+    ``data``) and the index after it; :class:`COSEError` otherwise."""
     try:
-        value = cbor.loads(data[1:], max_depth=2)
-    except CBORError as exc:
-        raise COSEError(f"{what} is not strict CBOR") from exc
-    if type(value) is not list:
-        raise COSEError(f"{what} must be an array")
-    return value
+        start, end = cbor.string_span(data, i, cbor.BYTES)
+    except (CBORError, IndexError):
+        raise COSEError(f"{what} is not deterministically encoded") from None
+    if end > len(data):
+        raise COSEError(f"{what} is truncated")
+    return data[start:end], end
+
+
+# Both messages are read as the exact bytes the deterministic encoder writes
+# (``encode_sign1`` / ``encode_encrypt0``), which is the only encoding this
+# format accepts: the unprotected parts are not covered by the signature or
+# the AEAD, so a token has exactly one binary (and one text) form.  Reading
+# that layout directly is the strict decoder of these two messages: every
+# byte string it accepts is one well-formed CBOR item of the right shape
+# (the tests hold it to cbor2's strict decoding plus re-encoding), and it
+# costs no general CBOR decode.  Both layouts are
+#     <tag and array head> <bstr> <fixed unprotected header> <bstr> <bstr>
+# with the IV as the COSE_Encrypt0 header's one value.
+
+
+def _layout(
+    data: object, start: bytes, unprotected: bytes, what: str
+) -> tuple[bytes, bytes, bytes]:
+    """The three byte strings of ``start <bstr> unprotected <bstr> <bstr>`` filling
+    ``data`` exactly; :class:`COSEError` otherwise."""
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise COSEError(f"{what} must be bytes")
+        data = bytes(data)
+    if data[:2] != start:
+        raise COSEError(f"not a tagged {what} of the right size")
+    first, i = _bstr(data, 2, what)
+    if data[i:i + len(unprotected)] != unprotected:
+        raise COSEError(f"{what} has another unprotected header than this format's")
+    second, i = _bstr(data, i + len(unprotected), what)
+    third, i = _bstr(data, i, what)
+    if i != len(data):
+        raise COSEError(f"trailing bytes after the {what}")
+    return first, second, third
 
 
 def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """``(protected, payload, signature)`` of a strict tagged COSE_Sign1 envelope.
+    """``(protected, payload, signature)`` of a strict tagged COSE_Sign1 envelope:
+    ``d2 84 <protected> a0 <payload> <signature>``, each a byte string.
 
     The one reader of every signed object of this library (tokens, trust lists,
     status lists, terminal receipts and vouchers): tag 18 in its one-byte form,
@@ -160,41 +193,17 @@ def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
     header is returned unread: each kind of object requires its own header.
     Anything else raises :class:`COSEError`, which callers map to their code.
     """
-    items = _untag(data, _TAG_SIGN1_BYTE, "COSE_Sign1")
-    if len(items) != 4:
-        raise COSEError("COSE_Sign1 must have four elements")
-    protected, unprotected, payload, signature = items
-    if type(protected) is not bytes or type(payload) is not bytes or type(signature) is not bytes:
-        raise COSEError("COSE_Sign1 elements have the wrong type")
-    if type(unprotected) is not dict or unprotected:
-        raise COSEError("COSE_Sign1 unprotected header must be empty")
-    if encode_sign1(protected, payload, signature) != data:
-        raise COSEError("COSE_Sign1 is not deterministically encoded")
-    return protected, payload, signature
+    return _layout(data, b"\xd2\x84", b"\xa0", "COSE_Sign1")
 
 
 def decode_sign1(data: bytes) -> Sign1:
     """Parse a tagged COSE_Sign1 of this format's shape (a token's: ``{alg, kid}``)."""
     protected, payload, signature = sign1_envelope(data)
-    return Sign1(protected, parse_protected(protected), payload, signature)
+    return construct(Sign1, protected, parse_protected(protected), payload, signature)
 
 
 def decode_encrypt0(data: bytes) -> Encrypt0:
-    """Parse a tagged COSE_Encrypt0 of this format's shape."""
-    items = _untag(data, _TAG_ENCRYPT0_BYTE, "COSE_Encrypt0")
-    if len(items) != 3:
-        raise COSEError("COSE_Encrypt0 must have three elements")
-    protected, unprotected, ciphertext = items
-    if type(protected) is not bytes or type(ciphertext) is not bytes:
-        raise COSEError("COSE_Encrypt0 elements have the wrong type")
-    if type(unprotected) is not dict or unprotected.keys() != {IV}:
-        raise COSEError("COSE_Encrypt0 unprotected header must hold only the IV")
-    iv = unprotected[IV]
-    if type(iv) is not bytes:
-        raise COSEError("IV must be a byte string")
-    # The unprotected parts are not covered by the AEAD: only the one
-    # deterministic encoding is accepted, so a token has exactly one text form
-    # (no float or simple-value labels, no over-long heads).
-    if encode_encrypt0(protected, iv, ciphertext) != data:
-        raise COSEError("COSE_Encrypt0 is not deterministically encoded")
-    return Encrypt0(protected, parse_protected(protected), iv, ciphertext)
+    """Parse a tagged COSE_Encrypt0 of this format's shape:
+    ``d0 83 <protected> a1 05 <iv> <ciphertext>``, each a byte string."""
+    protected, iv, ciphertext = _layout(data, b"\xd0\x83", b"\xa1\x05", "COSE_Encrypt0")
+    return construct(Encrypt0, protected, parse_protected(protected), iv, ciphertext)

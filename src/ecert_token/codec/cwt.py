@@ -122,9 +122,6 @@ subject kind, actor)``; codes are the integer wire forms.  :func:`read_claims`
 gives them from any strictly well-formed claims map, the compiled accelerator
 from the canonical layout only (``_accel.c``); both give the same tuple."""
 
-_TEXT_FIELDS = (0, 8)
-_INT_FIELDS = (1, 2, 4, 5, 6, 7, 9)
-
 
 def read_claims(payload: bytes) -> ClaimsFields:
     """The fields of a claims map: strict CBOR, exactly this format's keys, and the
@@ -135,22 +132,27 @@ def read_claims(payload: bytes) -> ClaimsFields:
     except CBORError as exc:
         raise ClaimsError("claims are not strict CBOR") from exc
     # Exact int keys: 4.0 or simple(4) would compare equal to the claim key 4.
-    if type(value) is not dict or any(type(k) is not int for k in value) or (
-        value.keys() != _KEYS
-    ):
+    # (Plain loops and chained tests, no generators: this is on the pure-Python
+    # verifier's hot path.)
+    if type(value) is not dict or value.keys() != _KEYS:
         raise ClaimsError("claims map has missing or unknown keys")
+    for key in value:
+        if type(key) is not int:
+            raise ClaimsError("claims map has missing or unknown keys")
     ecert = value[ECERT]
-    if type(ecert) is not list or len(ecert) not in (6, 7):
+    if type(ecert) is not list or not 6 <= len(ecert) <= 7:
         raise ClaimsError("e-certificate claim must be an array of 6 or 7 items")
     actor = ecert[6] if len(ecert) == 7 else None
     if len(ecert) == 7 and type(actor) is not str:
         raise ClaimsError("actor must be a credential id")
-    fields = (value[SUB], value[EXP], value[IAT], value[CTI], *ecert[:6], actor)
-    if (any(type(fields[i]) is not str for i in _TEXT_FIELDS)
-            or any(type(fields[i]) is not int for i in _INT_FIELDS)
-            or type(fields[3]) is not bytes):
+    sub, exp, iat, cti = value[SUB], value[EXP], value[IAT], value[CTI]
+    region, ins, bus, channel, name, subject = ecert[:6]
+    if not (type(sub) is str and type(exp) is int and type(iat) is int
+            and type(cti) is bytes and type(region) is int and type(ins) is int
+            and type(bus) is int and type(channel) is int and type(name) is str
+            and type(subject) is int):
         raise ClaimsError("claims have values of the wrong type")
-    return fields  # every type checked above
+    return sub, exp, iat, cti, region, ins, bus, channel, name, subject, actor
 
 
 _INSURANCE = {m.wire: m for m in InsuranceType}

@@ -40,7 +40,7 @@ class DecryptionFailed(Exception):
 class Aead:
     """What a group key's AEAD offers the minter and the verifier (AES-CCM here, the SM4
     modes in crypto/sm4.py): its COSE ``alg``, nonce and tag sizes, ``encrypt`` under a
-    fresh nonce, ``open`` (None on any fault) and ``decrypt`` (raising)."""
+    fresh nonce, ``open`` (None on any fault), ``decrypt`` (raising) and ``raw_decrypt``."""
 
     __slots__ = ()
     alg: int
@@ -85,6 +85,18 @@ class AesCcmKey(Aead):
         if len(nonce) != NONCE_BYTES:
             raise InvalidArgument("the random source returned the wrong number of bytes")
         return nonce, self._aead.encrypt(nonce, plaintext, aad)
+
+    @property
+    def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:
+        """The library's own decrypt ``(nonce, ciphertext, aad)``, raising ``InvalidTag``.
+
+        For a caller that has already checked what :meth:`open` checks (a
+        13-byte nonce, a ciphertext that holds a tag): the compiled
+        accelerator, through the group routes (``keys/routes.py``), which
+        catches ``InvalidTag`` in C instead of paying a Python ``except`` for
+        every tampered token.
+        """
+        return self._aead.decrypt
 
     def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes | None:
         """:meth:`decrypt` answering None instead of raising."""

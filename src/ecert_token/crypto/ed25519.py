@@ -105,7 +105,8 @@ class Ed25519PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached signature of ``message``."""
-        return bytes(sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES])
+        signature: bytes = sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES]
+        return signature
 
     def __repr__(self) -> str:
         return f"Ed25519PrivateKey(kid={thumbprint_kid(self.public_key.raw).hex()})"

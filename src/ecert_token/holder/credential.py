@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..codec import cose
+from ..crypto.ed25519 import ALG_EDDSA
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.files import write_file
 from ..keys.jwk import b64url, b64url_decode
 from ..keys.material import GroupKey, IssuerSigningKey
+from ..model.limits import MAX_KID_BYTES
 from .claims import HolderClaims, encode_claims
 
 RandomBytes = Callable[[int], bytes]
@@ -66,6 +68,46 @@ def issue(claims: HolderClaims, key: IssuerSigningKey, group: GroupKey | None = 
     (open mode, minimal disclosure; see docs/holder-credentials.md#confidentiality)."""
     signed = sign_credential(claims, key)
     return signed if group is None else seal(signed, group, random_bytes)
+
+
+Signed = tuple[int, bytes, bytes, bytes, bytes]
+"""``(alg, kid, claims payload, signature, Sig_structure)`` of a credential's COSE_Sign1."""
+_EDDSA_HEADER = b"\xa2\x01\x27\x04"
+"""``{1: -8, 4: `` in deterministic CBOR: the opening of the protected header
+:func:`sign_credential` writes with an Ed25519 issuer key."""
+_SIG1_OPENING = b"\x84\x6aSignature1"
+
+
+def read_signed(data: bytes) -> Signed:
+    """The parts of a credential's COSE_Sign1, strictly; :class:`~ecert_token.codec.cose.COSEError`
+    if ``data`` is not one of this format's shape.
+
+    This is on the terminal's uncached path.  The layout :func:`sign_credential`
+    writes with an Ed25519 key (shortest headings, ``{1: -8, 4: kid}``, empty
+    unprotected header, a 64-byte signature last) is read by slicing, which gives
+    exactly what ``cose.decode_sign1`` answers for it; anything else is left to
+    ``cose.decode_sign1``, which decides.
+    """
+    n = len(data)
+    if n > 80 and data[0] == 0xD2 and data[1] == 0x84 and data[3:7] == _EDDSA_HEADER:
+        k = data[7] - 0x40  # kid length
+        i = 9 + k  # the payload's heading
+        if 1 <= k <= MAX_KID_BYTES and data[2] == 0x45 + k and data[8 + k] == 0xA0:
+            h = data[i]
+            if h == 0x58 and data[i + 1] >= 24:
+                start = i + 2
+                end = start + data[i + 1]
+            elif h == 0x59 and data[i + 1]:
+                start = i + 3
+                end = start + (data[i + 1] << 8 | data[i + 2])
+            else:
+                start = end = 0
+            if end and end + 66 == n and data[end] == 0x58 and data[end + 1] == 0x40:
+                return (ALG_EDDSA, data[8:8 + k], data[start:end], data[end + 2:],
+                        b"".join((_SIG1_OPENING, data[2:8 + k], b"\x40", data[i:end])))
+    message = cose.decode_sign1(data)
+    return (message.header.alg, message.header.kid, message.payload, message.signature,
+            cose.sig_structure(message.protected, message.payload))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import _speedups
 from ..codec import cbor, cose
 from ..codec.base45 import Base45Error, b45decode, b45encode
 from ..codec.cbor import BYTES, CBORError
@@ -180,10 +181,12 @@ def split(text: str | bytes) -> Split:
         raise _fail("too long")
     if not text.startswith(PREFIX):
         raise _fail("unknown prefix")
-    try:
-        data = b45decode(text[4:])
-    except Base45Error:
-        raise _fail("not Base45") from None
+    data = _compiled_b45decode(text[4:]) if _compiled_b45decode is not None else None
+    if data is None:  # no extension, or text it refuses: the Python decoder decides
+        try:
+            data = b45decode(text[4:])
+        except Base45Error:
+            raise _fail("not Base45") from None
     try:
         if data[0] != 0xD2 or data[1] != 0x84:
             raise _fail("not a tagged COSE_Sign1 of four")
@@ -222,6 +225,10 @@ def split(text: str | bytes) -> Split:
     return blob, iat, exp, cti, business, challenge, signed, alg
 
 
+_compiled_b45decode: Callable[[str], bytes | None] | None = (
+    None if _speedups.extension is None else _speedups.extension.b45decode)
+"""The extension's Base45 decoder (``_accel.c``; the tests hold it to ``codec/base45.py``:
+the same bytes, or None where the Python decoder raises), chosen through ``_speedups``."""
 _SIG1_OPENING = b"\x84\x6aSignature1"
 _SIGNATURE_HEADING = b"\x58\x40"
 """The heading of a 64-byte byte string: the device's signature (Ed25519 or SM2 r || s)."""

@@ -170,10 +170,11 @@ class StatusListLoader:
         sl = self._lists.get(ref.uri)
         if sl is None:
             return None
-        self._check_age(sl, now, TokenRejected)
+        if now >= sl.expires_at or now - sl.issued_at > self.staleness.warn_after:
+            self._check_age(sl, now, TokenRejected)  # (a fresh list needs neither check)
         if sl.issuer != issuer:
             raise TokenRejected(ErrorCode.STATUS_LIST_INVALID, "list of another issuer")
-        value = sl.status(ref.idx)
+        value = sl.status(ref.idx)  # O(1): one shift and mask
         if value is None:
             if credential_issued_at >= sl.issued_at:
                 return 0

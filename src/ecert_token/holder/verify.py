@@ -7,7 +7,9 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
 3. the credential: found in the bounded cache by its bytes (a returning
    holder costs no decryption and no issuer signature), else group key by
    kid, AES-CCM decryption, strict claims, issuer key by kid, key windows,
-   and the issuer's Ed25519 signature; then cached;
+   and the issuer's Ed25519 signature; then cached.  Its values are checked
+   once, when it is opened; a presentation's own values (times, id, business
+   type) once, by the strict reader in :func:`~.presentation.split`;
 4. the trust behind a cached credential is still the same (a revoked or
    replaced key invalidates it), the credential's validity;
 5. the presentation's time window (lifetime, iat, exp) and that it lies in
@@ -37,12 +39,13 @@ from ..crypto.aead import NONCE_BYTES
 from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
-from ..model import BusinessType, CertType, TokenClaims
+from ..model import BusinessType, CertType, SubjectKind, TokenClaims
 from ..model.codes import PAYER_REFUSED, may_use
 from ..model.construct import construct
 from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
 from ..token.result import VerifiedToken, VerifiedTokenDict
 from .claims import HolderClaims, HolderClaimsError, decode_claims
+from .credential import read_signed
 from .presentation import PresentationError, split
 from .status_loader import StatusListLoader
 
@@ -53,6 +56,9 @@ _ACCEPTS = frozenset(
     (requested, presented) for requested in BusinessType for presented in BusinessType
     if business_type_accepts(requested, presented)
 )
+_MAY_PRESENT = {kind: frozenset(b for b in BusinessType if may_use(kind, b))
+                for kind in SubjectKind}
+"""The subject-kind business rule (model/codes.py ``may_use``): what each kind may present."""
 
 
 class StatusRefDict(TypedDict):
@@ -100,8 +106,13 @@ class VerifiedPresentation(VerifiedToken):
 
 @dataclass(frozen=True, slots=True)
 class _Opened:
-    """A credential whose envelope and issuer signature have been checked, with what
-    every presentation of it needs precomputed."""
+    """A credential whose envelope, claims and issuer signature have been checked, once,
+    with what every presentation of it needs precomputed.
+
+    Its values are trusted from then on: a cache hit costs a dictionary lookup and
+    the check that the trust behind it is unchanged (the issuer key, and the group
+    key of a sealed credential, are still the trust store's and not revoked).
+    """
 
     claims: HolderClaims
     issuer_key: IssuerVerifyKey
@@ -111,8 +122,8 @@ class _Opened:
     issuer: str
     issuer_kid: bytes
     group_kid: bytes
-
-
+    may_present: frozenset[BusinessType]
+    """The business types the credential's subject kind may use (``may_use``)."""
 
 
 def replay_scope(claims: HolderClaims) -> bytes:
@@ -177,12 +188,15 @@ class PresentationVerifier:
             blob, p_iat, p_exp, p_id, presented, p_challenge, signed, p_alg = split(text)
         except PresentationError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        opened = self._credential(blob)
+        opened = self._cache.get(blob)
+        if opened is None or not self._trusted(opened):
+            opened = self._enter(blob)
         c = opened.claims
+        c_iat, c_exp = c.issued_at, c.expires_at
         leeway = policy.leeway
-        if now + leeway < c.issued_at:
+        if now + leeway < c_iat:
             raise TokenRejected(ErrorCode.NOT_YET_VALID, "credential not valid yet")
-        if now - leeway >= c.expires_at:
+        if now - leeway >= c_exp:
             raise TokenRejected(ErrorCode.EXPIRED, "credential expired")
         if p_exp - p_iat > policy.max_lifetime:
             raise TokenRejected(ErrorCode.LIFETIME_TOO_LONG)
@@ -190,18 +204,18 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.NOT_YET_VALID)
         if now - leeway >= p_exp:
             raise TokenRejected(ErrorCode.EXPIRED)
-        if p_iat < c.issued_at:
+        if p_iat < c_iat:
             raise TokenRejected(ErrorCode.NOT_YET_VALID, "presented before the credential")
-        if p_iat >= c.expires_at:
+        if p_iat >= c_exp:
             raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
         device_key = c.device_key
         if p_alg != device_key.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the device key")
         if not device_key.verify_signed(signed):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
-        if (business_type, presented) not in _ACCEPTS:
+        if presented is not business_type and (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
-        if not may_use(c.subject_kind, presented):
+        if presented not in opened.may_present:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
         if not opened.region_allowed:
             raise TokenRejected(ErrorCode.WRONG_REGION, "issuer not authorised for the region")
@@ -212,14 +226,30 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.CREDENTIAL_NOT_USABLE)
         status_checked = False
         if self.status is not None:
-            value = self.status.status_of(c.status, opened.issuer_key.issuer, c.issued_at, now)
+            value = self.status.status_of(c.status, opened.issuer, c_iat, now)
             if value is not None:
                 status_checked = True
                 if value != 0:
                     raise TokenRejected(ErrorCode.CREDENTIAL_REVOKED)
         if challenge is not None and p_challenge != challenge:
             raise TokenRejected(ErrorCode.CHALLENGE_MISMATCH)
-        return _result(opened, p_iat, p_exp, p_id, presented, status_checked)
+        # The result (model/construct.py: TokenClaims' own checks).
+        claims = construct(
+            TokenClaims, opened.replay_scope + p_id, p_iat, p_exp, c.credential_id,
+            c.subject_kind, c.region, c.insurance_type, c.masked_name, presented, c.channel,
+            c.actor_id)
+        return VerifiedPresentation(claims, opened.issuer, opened.issuer_kid, opened.group_kid,
+                                    _ECERT, c, p_id, status_checked)
+
+    def _trusted(self, opened: _Opened) -> bool:
+        """Is the trust behind a cached credential unchanged (its keys are still the trust
+        store's, and not revoked)?  A new trust list or a revoked key re-checks it."""
+        trust = self.trust
+        key = opened.issuer_key
+        group = opened.group
+        return (trust.issuer_key(opened.issuer_kid) is key and key.state is not _REVOKED
+                and (group is None or (trust.group_key(group.kid) is group
+                                       and group.state is not _REVOKED)))
 
     def _credential(self, sealed: bytes) -> _Opened:
         """The opened credential, from the cache if its trust is unchanged."""
@@ -227,14 +257,12 @@ class PresentationVerifier:
         # comparison cost a fraction of a SHA-256 (about a microsecond per scan),
         # and an exact key cannot collide.
         cached = self._cache.get(sealed)
-        if cached is not None:
-            trust = self.trust
-            group = cached.group
-            if (trust.issuer_key(cached.issuer_key.kid) is cached.issuer_key
-                    and cached.issuer_key.state is not KeyState.REVOKED
-                    and (group is None or (trust.group_key(group.kid) is group
-                                           and group.state is not KeyState.REVOKED))):
-                return cached
+        if cached is not None and self._trusted(cached):
+            return cached
+        return self._enter(sealed)
+
+    def _enter(self, sealed: bytes) -> _Opened:
+        """Check a credential (:meth:`_open`) and cache it, the oldest entries out."""
         opened = self._open(sealed)
         if self.cache_size:
             cache = self._cache
@@ -253,12 +281,11 @@ class PresentationVerifier:
         if blob[:1] == b"\xd0":
             group, plaintext = self._unseal(blob)
         try:
-            message = cose.decode_sign1(plaintext)
-            claims = decode_claims(message.payload)
+            s_alg, kid, payload, signature, message = read_signed(plaintext)
+            claims = decode_claims(payload)
         except (COSEError, HolderClaimsError) as exc:
             raise TokenRejected(_MALFORMED, f"credential: {exc}") from None
-        s_alg, signature = message.header.alg, message.signature
-        issuer_key = self.trust.issuer_key(message.header.kid)
+        issuer_key = self.trust.issuer_key(kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
         if s_alg != issuer_key.alg:
@@ -269,13 +296,11 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential issued outside the key window")
         if group is not None and not group.validity.contains(claims.issued_at):
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the key window")
-        if not issuer_key.public_key.verify(
-            signature, cose.sig_structure(message.protected, message.payload)
-        ):
+        if not issuer_key.public_key.verify(signature, message):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "issuer signature")
         return construct(_Opened, claims, issuer_key, group, replay_scope(claims),
                          issuer_key.allows(claims.region), issuer_key.issuer, issuer_key.kid,
-                         b"" if group is None else group.kid)
+                         b"" if group is None else group.kid, _MAY_PRESENT[claims.subject_kind])
 
     def _unseal(self, sealed: bytes) -> tuple[GroupKey, bytes]:
         try:
@@ -302,14 +327,4 @@ class PresentationVerifier:
 
 
 _ECERT = CertType.ECERT_TOKEN
-
-
-def _result(opened: _Opened, iat: int, exp: int, presentation_id: bytes,  # noqa: PLR0917
-            business_type: BusinessType, status_checked: bool) -> VerifiedPresentation:
-    """The result (model/construct.py builds the claims with their own checks)."""
-    c = opened.claims
-    claims = construct(TokenClaims, opened.replay_scope + presentation_id, iat, exp,
-                       c.credential_id, c.subject_kind, c.region, c.insurance_type,
-                       c.masked_name, business_type, c.channel, c.actor_id)
-    return VerifiedPresentation(claims, opened.issuer, opened.issuer_kid, opened.group_kid,
-                                _ECERT, c, presentation_id, status_checked)
+_REVOKED = KeyState.REVOKED

@@ -37,33 +37,23 @@ class TokenClaims:
     actor_id: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        # Written out check by check (no loops, no getattr): every verified token
-        # is built through here, so these lines are on the verifier's hot path.
+        # Every verified token is built through here, so the common case (exact
+        # types, every number in range) is one chained test; anything else runs
+        # every check in order, for the first failure's message.  The text
+        # fields always go through their validators.
         token_id = self.token_id
-        if not isinstance(token_id, bytes) or not (
-            MIN_TOKEN_ID_BYTES <= len(token_id) <= MAX_TOKEN_ID_BYTES
-        ):
-            raise InvalidArgument("token id must be 8 to 16 bytes")
         issued_at = self.issued_at
         expires_at = self.expires_at
-        if type(issued_at) is not int or not 0 <= issued_at < MAX_UNIX_TIME:
-            _check_time(issued_at, "issued_at")
-        if type(expires_at) is not int or not 0 <= expires_at < MAX_UNIX_TIME:
-            _check_time(expires_at, "expires_at")
-        if expires_at <= issued_at:
-            raise InvalidArgument("expires_at must be after issued_at")
+        if not (type(token_id) is bytes
+                and MIN_TOKEN_ID_BYTES <= len(token_id) <= MAX_TOKEN_ID_BYTES
+                and type(issued_at) is int and type(expires_at) is int
+                and 0 <= issued_at < expires_at < MAX_UNIX_TIME
+                and type(self.region) is Region and type(self.subject_kind) is SubjectKind
+                and type(self.insurance_type) is InsuranceType
+                and type(self.business_type) is BusinessType and type(self.channel) is Channel):
+            _check_in_order(self)
         validate_credential_id(self.credential_id)
         validate_masked_name(self.masked_name)
-        if not isinstance(self.region, Region):
-            raise InvalidArgument("region must be a Region")
-        if not isinstance(self.subject_kind, SubjectKind):
-            raise InvalidArgument("subject_kind must be a SubjectKind")
-        if not isinstance(self.insurance_type, InsuranceType):
-            raise InvalidArgument("insurance_type must be a InsuranceType")
-        if not isinstance(self.business_type, BusinessType):
-            raise InvalidArgument("business_type must be a BusinessType")
-        if not isinstance(self.channel, Channel):
-            raise InvalidArgument("channel must be a Channel")
         actor_id = self.actor_id
         if actor_id is not None:
             validate_credential_id(actor_id)
@@ -74,6 +64,36 @@ class TokenClaims:
     def lifetime(self) -> int:
         """Seconds from issue to expiry."""
         return self.expires_at - self.issued_at
+
+
+def _check_in_order(claims: TokenClaims) -> None:
+    """Every field check of :class:`TokenClaims`, in order: raises the first failure
+    (``isinstance`` semantics: subclasses of the declared types pass)."""
+    token_id = claims.token_id
+    if not isinstance(token_id, bytes) or not (
+        MIN_TOKEN_ID_BYTES <= len(token_id) <= MAX_TOKEN_ID_BYTES
+    ):
+        raise InvalidArgument("token id must be 8 to 16 bytes")
+    issued_at = claims.issued_at
+    expires_at = claims.expires_at
+    if type(issued_at) is not int or not 0 <= issued_at < MAX_UNIX_TIME:
+        _check_time(issued_at, "issued_at")
+    if type(expires_at) is not int or not 0 <= expires_at < MAX_UNIX_TIME:
+        _check_time(expires_at, "expires_at")
+    if expires_at <= issued_at:
+        raise InvalidArgument("expires_at must be after issued_at")
+    validate_credential_id(claims.credential_id)
+    validate_masked_name(claims.masked_name)
+    if not isinstance(claims.region, Region):
+        raise InvalidArgument("region must be a Region")
+    if not isinstance(claims.subject_kind, SubjectKind):
+        raise InvalidArgument("subject_kind must be a SubjectKind")
+    if not isinstance(claims.insurance_type, InsuranceType):
+        raise InvalidArgument("insurance_type must be a InsuranceType")
+    if not isinstance(claims.business_type, BusinessType):
+        raise InvalidArgument("business_type must be a BusinessType")
+    if not isinstance(claims.channel, Channel):
+        raise InvalidArgument("channel must be a Channel")
 
 
 def _check_time(value: object, name: str) -> None:

@@ -16,7 +16,7 @@ from ..codec import cose
 from ..codec.cwt import encode_claims
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
-from ..model import BusinessType, Channel, Credential, FamilyAccount, TokenClaims
+from ..model import BusinessType, Channel, Credential, FamilyAccount, SubjectKind, TokenClaims
 from ..model.codes import PAYER_REFUSED, may_use
 from ..model.construct import construct
 from ..model.limits import MIN_TOKEN_ID_BYTES
@@ -67,6 +67,8 @@ class Issuer:
         )
         self._enc_protected = cose.encode_protected(group_key.alg, group_key.kid)
         self._aad = cose.enc_structure(self._enc_protected)
+        self._sign = signing_key.private_key.sign
+        self._encrypt = group_key.aead.encrypt
 
     def mint(
         self,
@@ -93,7 +95,7 @@ class Issuer:
             raise InvalidArgument("actor must be a Credential")
         if not credential.usable or (actor is not None and not actor.usable):
             raise EcertError(ErrorCode.CREDENTIAL_NOT_USABLE, "credential is not active")
-        if not may_use(credential.subject_kind, business_type):
+        if (credential.subject_kind, business_type) not in _MAY_USE:
             raise EcertError(ErrorCode.WRONG_BUSINESS_TYPE, PAYER_REFUSED)
         if not self._public.allows(credential.region):
             raise EcertError(ErrorCode.WRONG_REGION, "issuer key is not authorised for region")
@@ -101,8 +103,7 @@ class Issuer:
         if isinstance(issued_at, bool) or not isinstance(issued_at, int):
             raise InvalidArgument("now must be a Unix time in whole seconds")
         lifetime = self.ttl if ttl is None else _check_ttl(ttl)
-        validity = self.signing_key.validity
-        if not validity.contains(issued_at):
+        if not self.signing_key.validity.contains(issued_at):
             raise EcertError(ErrorCode.KEY_NOT_VALID, "issuer key is outside its window")
         if not self.group_key.validity.contains(issued_at):  # verifiers would refuse it
             raise EcertError(ErrorCode.KEY_NOT_VALID, "group key is outside its window")
@@ -139,12 +140,18 @@ class Issuer:
     def mint_claims(self, claims: TokenClaims) -> str:
         """Sign and encrypt prepared claims (the low-level step behind ``mint``)."""
         payload = encode_claims(claims)
-        signature = self.signing_key.private_key.sign(
-            cose.sig_structure(self._sign_protected, payload)
-        )
-        signed = cose.encode_sign1(self._sign_protected, payload, signature)
-        nonce, ciphertext = self.group_key.aead.encrypt(signed, self._aad, self._random)
+        protected = self._sign_protected
+        signature = self._sign(cose.sig_structure(protected, payload))
+        signed = cose.encode_sign1(protected, payload, signature)
+        nonce, ciphertext = self._encrypt(signed, self._aad, self._random)
         return to_text(cose.encode_encrypt0(self._enc_protected, nonce, ciphertext))
+
+
+_MAY_USE = frozenset(
+    (kind, business) for kind in SubjectKind for business in BusinessType
+    if may_use(kind, business)
+)
+"""The subject-kind business rule (model/codes.py ``may_use``) as a table."""
 
 
 def _check_ttl(ttl: int) -> int:

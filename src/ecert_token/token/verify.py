@@ -398,8 +398,8 @@ class _Pipeline:
         c = verified.claims
         leeway = self.policy.leeway
         issuer = verified.issuer
-        return ReplayEntry(issuer, c.token_id, c.issued_at - leeway - 1, c.expires_at + leeway,
-                           self.attempts.attempt(issuer, c.token_id))
+        return construct(ReplayEntry, issuer, c.token_id, c.issued_at - leeway - 1,
+                         c.expires_at + leeway, self.attempts.attempt(issuer, c.token_id))
 
     def replay_entries(
         self, results: Sequence[VerifiedToken | TokenRejected]
