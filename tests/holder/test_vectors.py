@@ -25,7 +25,8 @@ from ecert_token.replay.memory import MemoryReplayStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DIR = ROOT / "docs" / "vectors" / "holder"
-FILES = ("credentials.json", "presentations.json", "delegations.json", "status_lists.json")
+FILES = ("credentials.json", "presentations.json", "delegations.json", "status_lists.json",
+         "sm_presentations.json")
 
 
 def _generator() -> ModuleType:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import system_clock
-from ..crypto.ed25519 import thumbprint_kid
 from ..errors import InvalidArgument
 from ..holder.credential import CredentialFile
 from ..holder.device import (
@@ -26,12 +25,14 @@ from ..holder.device import (
 )
 from ..holder.presentation import present
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, InsuranceType, Region, mask_name
 from ..model.codes import SubjectKind
 from ..registry import Activation, ActivationRegistry, HolderPlatform
 from ..registry.platform import DEFAULT_LIST_VALIDITY, DEFAULT_VALID_DAYS
 from ..token.policy import DEFAULT_TTL
 from .output import EXIT_OK, emit
+from .trust_cmd import add_passphrase_arg, passphrase
 
 MODE_SETTING = "credential_mode"
 
@@ -43,7 +44,7 @@ def _masked(name: str) -> str:
 def _platform(args: argparse.Namespace, registry: ActivationRegistry,
               seal: bool | None = None) -> HolderPlatform:
     """The issuer's platform on ``--keys``; the registry remembers open or sealed mode."""
-    keys = keydir.load(Path(args.keys))
+    keys = keydir.load(Path(args.keys), passphrase(args))
     mode = registry.set_setting_once(MODE_SETTING, "sealed" if seal else "open")
     if seal is not None and (mode == "sealed") != seal:
         raise InvalidArgument(f"this registry issues {mode} credentials")
@@ -52,11 +53,13 @@ def _platform(args: argparse.Namespace, registry: ActivationRegistry,
 
 
 def cmd_device_keygen(args: argparse.Namespace) -> int:
-    key = new_device_key()
+    secret = passphrase(args)  # an unset variable is refused before anything is written
+    key = new_device_key(suite=Suite.parse(args.suite))
     out = Path(args.out)
-    save_device(key, out)
+    save_device(key, out, secret)
     emit({"device": str(out), "public_key": str(out / PUBLIC_FILE),
-          "kid": thumbprint_kid(key.public_key.raw).hex()})
+          "kid": key.public_key.kid.hex(), "suite": key.suite.value,
+          "alg": ALG_NAMES[key.alg], "encrypted": secret is not None})
     return EXIT_OK
 
 
@@ -73,7 +76,7 @@ def _issued_json(out: Path, issued: Any, mode: str) -> dict[str, object]:
 def cmd_activate(args: argparse.Namespace) -> int:
     device = load_device_public(Path(args.device))
     request = Activation(
-        cert_id=args.cert_id, device_key=device.raw, region=Region(args.region),
+        cert_id=args.cert_id, device_key=device.encoded, region=Region(args.region),
         insurance_type=InsuranceType.from_code(args.insutype), masked_name=_masked(args.name),
         channel=Channel.from_code(args.channel),
         subject_kind=SubjectKind.from_code(args.subject_kind), auth_method=args.auth_method,
@@ -100,7 +103,7 @@ def cmd_present(args: argparse.Namespace) -> int:
             challenge = bytes.fromhex(args.challenge)
         except ValueError:
             raise InvalidArgument("--challenge must be hex") from None
-    device = load_device(Path(args.device))
+    device = load_device(Path(args.device), passphrase(args))
     now = system_clock() if args.now is None else args.now
     text = present(credential.sealed, device, BusinessType.from_code(args.business), now=now,
                    ttl=args.ttl, challenge=challenge)
@@ -164,6 +167,7 @@ def cmd_status_build(args: argparse.Namespace) -> int:
 def _issuer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", required=True, help="issuer key directory")
     p.add_argument("--registry", required=True, help="activation registry (SQLite file)")
+    add_passphrase_arg(p)
 
 
 def register(subparsers: Any) -> None:
@@ -172,6 +176,9 @@ def register(subparsers: Any) -> None:
     device = p.add_subparsers(dest="device_command", required=True, metavar="COMMAND")
     q = device.add_parser("keygen", help="create a device key pair")
     q.add_argument("--out", required=True, help="directory for device.key.pem and its JWK")
+    q.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="ed25519 (default) or sm: an SM2 device key (SM2 over SM3)")
+    add_passphrase_arg(q)
     q.set_defaults(func=cmd_device_keygen)
 
     p = subparsers.add_parser("activate", help="bind a device: issue a holder credential")
@@ -204,6 +211,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--now", type=int, help="time as Unix seconds (default: now)")
     p.add_argument("--json", action="store_true",
                    help="print {\"presentation\": ...} instead of the text")
+    add_passphrase_arg(p)
     p.set_defaults(func=cmd_present)
 
     p = subparsers.add_parser("unbind", help="unbind a person's phone (revokes its credential)")

@@ -14,7 +14,8 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
    replaced key invalidates it), the credential's validity;
 5. the presentation's time window (lifetime, iat, exp) and that it lies in
    the credential's validity;
-6. the device's Ed25519 signature with the key in the credential's ``cnf``;
+6. the device's signature with the key in the credential's ``cnf``, by that
+   key's algorithm (Ed25519 or SM2; the header must name the same);
 7. business type acceptance (and that the holder kind may pay, for a payment
    step), region scope, the policy's credential hook;
 8. the status bit from the status list, if the terminal holds one;
@@ -35,7 +36,6 @@ from typing import TypedDict
 from ..codec import cose
 from ..codec.cose import COSEError
 from ..crypto.aead import NONCE_BYTES
-from ..crypto.ed25519 import ALG_EDDSA, signature_valid
 from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
@@ -185,7 +185,7 @@ class PresentationVerifier:
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            blob, p_iat, p_exp, p_id, presented, p_challenge, signed = split(text)
+            blob, p_iat, p_exp, p_id, presented, p_challenge, signed, p_alg = split(text)
         except PresentationError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         opened = self._cache.get(blob)
@@ -208,7 +208,10 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.NOT_YET_VALID, "presented before the credential")
         if p_iat >= c_exp:
             raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
-        if not signature_valid(signed, c.device_key):
+        device_key = c.device_key
+        if p_alg != device_key.alg:
+            raise TokenRejected(_MALFORMED, "algorithm does not match the device key")
+        if not device_key.verify_signed(signed):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
         if presented is not business_type and (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
@@ -285,7 +288,7 @@ class PresentationVerifier:
         issuer_key = self.trust.issuer_key(kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
-        if s_alg != issuer_key.alg or s_alg != ALG_EDDSA:
+        if s_alg != issuer_key.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the key")
         if issuer_key.state is KeyState.REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")
