@@ -152,7 +152,7 @@ def _operations(sc: Scenario, texts: list[str]) -> dict[str, Callable[[int], obj
     keys, issuer = {}, {}
     for text in texts:
         blob = split(text)[0]
-        keys[blob] = cc._credential(blob).claims.device_key
+        keys[blob] = cc._credential(blob).claims.device_key.raw
         plain = cc._unseal(blob)[1] if blob[:1] == b"\xd0" else blob
         _, kid, _, signature, message = read_signed(plain)
         key = cc.trust.issuer_key(kid)

@@ -2,6 +2,8 @@
 the backend's bare SM2 verify and against the Ed25519 suite, interleaved in one run.
 
     python benchmarks/sm_suite.py [--rounds 15] [--ops 200] [--json FILE]
+    python benchmarks/sm_suite.py --instructions [--json FILE]
+    python benchmarks/sm_suite.py --sizes [--json FILE]
 
 Figures (medians of per-round means, microseconds per operation):
 
@@ -14,11 +16,28 @@ Figures (medians of per-round means, microseconds per operation):
 * ``SM full check``: ``Verifier.check`` of an SM-suite token (Base45, CBOR,
   SM4-CCM, claims, windows, SM2 signature; no replay mark) and ``SM full
   verify`` (the same plus the in-memory replay mark), each token fresh;
-* the same two for the Ed25519 suite.
+* the same two for the Ed25519 suite;
+* ``SM pipeline without the signature``: ``Verifier.check`` of the same SM tokens
+  on a second key directory whose SM2 verification is replaced by ``True``
+  (everything but the signature, measured directly rather than as a
+  difference of two noisy figures);
+* holder presentations with an SM2 device key (an Ed25519 issuer, credential
+  cached, so the device signature is the one signature): ``bare SM2 verify
+  (device)`` over the presentations' Sig_structures, and ``SM2-device
+  presentation check``.
 
 The ratio ``bare / full`` says how much of a verification is the signature
-itself (the target is >= 0.95: everything else costs at most 5 %).  Needs the
-``gm`` extra.  Nothing here is asserted by the tests: speed lives in benchmarks.
+itself (the target is >= 0.95: everything else costs at most 5 %).
+
+``--instructions`` counts instructions instead, under valgrind's callgrind (as
+benchmarks/stage_costs.py does: two runs of ``SMALL`` and ``SMALL + COUNT``
+operations, the difference per operation): a loaded machine blurs wall-clock
+ratios, not instruction counts.  Instructions are not time (the SM2
+arithmetic runs more instructions per cycle than the interpreter), so the
+instruction ratio flatters the Python stages; quote both.
+
+Needs the ``gm`` extra.  Nothing here is asserted by the tests: speed lives in
+benchmarks.
 """
 
 from __future__ import annotations
@@ -27,20 +46,30 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ecert_token import BusinessType, FixedClock, Issuer, Verifier, VerifyPolicy
-from ecert_token.codec import cose
+from ecert_token.codec import cbor, cose
 from ecert_token.codec.base45 import b45decode
 from ecert_token.crypto.aead import AesCcmKey
 from ecert_token.crypto.sm2 import backend_version
 from ecert_token.crypto.sm4 import Sm4CcmKey, Sm4GcmKey
+from ecert_token.holder import PresentationVerifier, present
+from ecert_token.holder.claims import HolderClaims, StatusRef
+from ecert_token.holder.credential import issue
+from ecert_token.holder.device import DeviceKey
+from ecert_token.holder.presentation import split
 from ecert_token.keys import keydir
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.keys.suite import Suite
+from ecert_token.model import Channel, InsuranceType, Region
 from ecert_token.token.text import PREFIX
 from ecert_token_tools.vectors import sample_person, seeded_random
 
@@ -102,8 +131,51 @@ def _bare_sm2(keys: KeyDir) -> Callable[[list[tuple[bytes, bytes]]], float]:
     return run
 
 
+def _sm_keys() -> KeyDir:
+    return keydir.generate(suite=Suite.SM, random_bytes=seeded_random(b"bench sm"))
+
+
+def _unsigned_verifier() -> Verifier:
+    """A verifier of the same SM keys whose SM2 check is ``True``: the pipeline alone."""
+    keys = _sm_keys()
+    public = keys.signing_key.public.public_key
+    public._verify = lambda message, signature: True  # type: ignore[union-attr]
+    return _verifier(keys)
+
+
+def _presentations(n: int) -> tuple[list[str], PresentationVerifier, DeviceKey]:
+    """``n`` presentations of one SM2 device under an Ed25519 issuer, and a terminal whose
+    credential cache already holds the credential."""
+    ed = keydir.generate(random_bytes=seeded_random(b"bench holder ed"))
+    phone = DeviceKey.generate(Suite.SM, seeded_random(b"bench phone"))
+    claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400, phone.public_key,
+                          StatusRef("ec:NHSA", 40_000), Region("110105"),
+                          InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰")
+    blob = issue(claims, ed.signing_key)
+    texts = [present(blob, phone, BT, now=NOW) for _ in range(n)]
+    checker = PresentationVerifier(ed.trust_store(), VerifyPolicy())
+    checker.check(texts[0], BT, now=NOW)
+    return texts, checker, phone
+
+
+def _bare_device(phone: DeviceKey) -> Callable[[list[bytes]], float]:
+    """gmalglib's verify of the presentations' device signatures (``signed`` is
+    signature || Sig_structure, as the parser hands it to the cnf key)."""
+    from gmalglib.sm2 import SM2
+
+    verify = SM2(pk=b"\x04" + phone.public_key.raw).verify
+
+    def run(signed: list[bytes]) -> float:
+        start = time.perf_counter()
+        for item in signed:
+            verify(item[64:], item[:64])
+        return (time.perf_counter() - start) / len(signed) * 1e6
+
+    return run
+
+
 def run(rounds: int, ops: int) -> dict[str, Any]:
-    sm = keydir.generate(suite=Suite.SM, random_bytes=seeded_random(b"bench sm"))
+    sm = _sm_keys()
     ed = keydir.generate(random_bytes=seeded_random(b"bench ed"))
     key, aad, message = os.urandom(16), os.urandom(40), os.urandom(150)
     aeads = {"AES-CCM-16-64-128": AesCcmKey(key), "SM4-CCM-16-64-128": Sm4CcmKey(key),
@@ -113,6 +185,10 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
     ed_tokens = _tokens(ed, rounds * ops * 2)
     bare = _bare_sm2(sm)
     check_sm, check_ed = _verifier(sm), _verifier(ed)
+    unsigned = _unsigned_verifier()
+    texts, holder_check, phone = _presentations(rounds * ops)
+    device_signed = [split(t)[6] for t in texts]
+    bare_device = _bare_device(phone)
     times: dict[str, list[float]] = {}
 
     def record(name: str, value: float) -> None:
@@ -132,6 +208,12 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
         record("Ed25519 full check",
                _per_token(lambda t, b: check_ed.check(t, b, now=NOW), ed_a))
         record("Ed25519 full verify", _per_token(_verifier(ed).verify, ed_b))
+        record("SM pipeline without the signature",
+               _per_token(lambda t, b: unsigned.check(t, b, now=NOW), sm_a))
+        block = slice(r * ops, (r + 1) * ops)
+        record("bare SM2 verify (device)", bare_device(device_signed[block]))
+        record("SM2-device presentation check",
+               _per_token(lambda t, b: holder_check.check(t, b, now=NOW), texts[block]))
     medians = {name: round(statistics.median(values), 2) for name, values in times.items()}
 
     def ratio(a: str, b: str) -> float:
@@ -154,13 +236,179 @@ def run(rounds: int, ops: int) -> dict[str, Any]:
                                                       "SM full verify"),
             "SM full verify / Ed25519 full verify": ratio("SM full verify",
                                                           "Ed25519 full verify"),
+            "bare SM2 verify / (bare SM2 verify + SM pipeline without the signature)":
+                round(statistics.median(
+                    x / (x + y) for x, y in zip(times["bare SM2 verify (gmalglib)"],
+                                                times["SM pipeline without the signature"],
+                                                strict=True)), 3),
+            "bare SM2 verify (device) / SM2-device presentation check":
+                ratio("bare SM2 verify (device)", "SM2-device presentation check"),
         },
     }
 
 
 AEADS = ("AES-CCM-16-64-128", "SM4-CCM-16-64-128", "SM4-GCM")
 PATHS = ("bare SM2 verify (gmalglib)", "SM full check", "SM full verify", "Ed25519 full check",
-         "Ed25519 full verify")
+         "Ed25519 full verify", "SM pipeline without the signature", "bare SM2 verify (device)",
+         "SM2-device presentation check")
+
+# --- presentation sizes with SM2 device keys (--sizes; deterministic) ---------------
+SIZE_INDICES = (40_000, 20_000_000)
+"""Status indices: one of the default 2**16 list (random indices are 3 CBOR bytes), one
+of a province-sized list (5 bytes); sequential indices reach the same sizes at scale."""
+
+
+def _qr_m(chars: int) -> int | None:
+    try:
+        from ecert_token.qr import qr_version
+    except ImportError:  # pragma: no cover - without the qr extra
+        return None
+    return qr_version("EP1:" + "0" * (chars - 4), "M")
+
+
+def sizes() -> dict[str, Any]:
+    """Open presentations for every issuer/device suite pair, and two alternatives."""
+    out: dict[str, Any] = {}
+    for issuer_suite in (Suite.ED25519, Suite.SM):
+        keys = keydir.generate(suite=issuer_suite, random_bytes=seeded_random(b"size keys"))
+        for device_suite in (Suite.ED25519, Suite.SM):
+            phone = DeviceKey.generate(device_suite, seeded_random(b"size phone"))
+            for idx in SIZE_INDICES:
+                claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400,
+                                      phone.public_key, StatusRef("ec:NHSA", idx),
+                                      Region("110105"), InsuranceType.EMPLOYEE_BASIC,
+                                      Channel.WECHAT, "张*丰")
+                text = present(issue(claims, keys.signing_key), phone, BT, now=NOW,
+                               random_bytes=seeded_random(b"size"))
+                name = (f"{issuer_suite.value} issuer, {device_suite.value} device, "
+                        f"status index {idx:,}")
+                out[name] = {"chars": len(text), "bytes": len(b45decode(text[4:])),
+                             "qr_m": _qr_m(len(text))}
+
+    def estimate(name: str, delta: int, base_row: str = "ed25519 issuer, sm device") -> None:
+        base = out[f"{base_row}, status index {SIZE_INDICES[0]:,}"]["bytes"]
+        n = base + delta
+        chars = 4 + n // 2 * 3 + n % 2 * 2
+        out[name] = {"chars": chars, "bytes": n, "qr_m": _qr_m(chars)}
+
+    estimate("estimate: ed25519 issuer, sm device, uncompressed y in cnf (32 bytes, not a "
+             "sign bit)", 33)
+    estimate("estimate: ed25519 issuer, sm device, no alg in the presentation header", -7)
+    # The status claim in the draft's shape against a private claim holding the index
+    # (docs/holder-credentials.md discusses this for Ed25519; the saving is the same).
+    idx = SIZE_INDICES[0]
+    draft = len(cbor.dumps({65535: {"status_list": {"idx": idx, "uri": "ec:NHSA"}}}))
+    compact = len(cbor.dumps({-65541: idx}))
+    for row in ("ed25519 issuer, sm device", "sm issuer, sm device"):
+        estimate(f"estimate: {row}, status as a private claim {{-65541: idx}}",
+                 compact - draft, row)
+    return out
+
+
+def markdown_sizes(table: dict[str, Any]) -> str:
+    lines = ["| open presentation | characters | bytes | QR version (M) |", "|---|---|---|---|"]
+    lines += [f"| {name} | {v['chars']} | {v['bytes']} | {v['qr_m']} |"
+              for name, v in table.items()]
+    return "\n".join(lines)
+
+
+# --- instruction counts (--instructions) -------------------------------------------
+SMALL = 10
+COUNT = 100
+
+
+def _operations() -> dict[str, Callable[[int], Callable[[], object]]]:
+    """Each operation's set-up for ``n`` repetitions, returning the loop to count."""
+
+    def bare(n: int) -> Callable[[], object]:
+        keys = _sm_keys()
+        inputs = _signature_inputs(keys, _tokens(keys, SMALL + COUNT))[:n]
+        verify = keys.signing_key.public.public_key._verify  # type: ignore[union-attr]
+        return lambda: [verify(tbs, sig) for tbs, sig in inputs]
+
+    def tokens(make: Callable[[], Verifier], method: str) -> Callable[[int], Callable[[], object]]:
+        def setup(n: int) -> Callable[[], object]:
+            toks = _tokens(_sm_keys(), SMALL + COUNT)[:n]
+            v = make()
+            if method == "check":
+                return lambda: [v.check(t, BT, now=NOW) for t in toks]
+            return lambda: [v.verify(t, BT) for t in toks]
+        return setup
+
+    def device_bare(n: int) -> Callable[[], object]:
+        texts, _, phone = _presentations(SMALL + COUNT)
+        signed = [split(t)[6] for t in texts][:n]
+        from gmalglib.sm2 import SM2
+
+        verify = SM2(pk=b"\x04" + phone.public_key.raw).verify
+        return lambda: [verify(s[64:], s[:64]) for s in signed]
+
+    def device_check(n: int) -> Callable[[], object]:
+        texts, checker, _ = _presentations(SMALL + COUNT)
+        return lambda: [checker.check(t, BT, now=NOW) for t in texts[:n]]
+
+    return {
+        "bare SM2 verify (gmalglib)": bare,
+        "SM full check": tokens(lambda: _verifier(_sm_keys()), "check"),
+        "SM full verify": tokens(lambda: _verifier(_sm_keys()), "verify"),
+        "SM pipeline without the signature": tokens(_unsigned_verifier, "check"),
+        "bare SM2 verify (device)": device_bare,
+        "SM2-device presentation check": device_check,
+    }
+
+
+def markdown_instructions(result: dict[str, Any]) -> str:
+    lines = ["| path | instructions per operation |", "|---|---|"]
+    lines += [f"| {name} | {value:,} |" for name, value in result["instructions"].items()]
+    lines += [f"| ratio: {name} | {value} |" for name, value in result["ratios"].items()]
+    return "\n".join(lines)
+
+
+def _worker(op: str, n: int) -> None:
+    loop = _operations()[op](n)  # set-up is the same for both counts; only the loop differs
+    loop()
+
+
+def _instructions(op: str, n: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+             sys.executable, __file__, "--run", op, str(n)],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out, encoding="utf-8") as f:
+            text = f.read()
+    match = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
+    if match is None:
+        raise RuntimeError("no instruction total in the callgrind output")
+    return int(match.group(1))
+
+
+def instructions() -> dict[str, Any]:
+    counts = {}
+    for name in _operations():
+        counts[name] = round((_instructions(name, SMALL + COUNT) - _instructions(name, SMALL))
+                             / COUNT)
+        print(f"{name:40s} {counts[name]:12,d} instructions", flush=True)
+
+    def ratio(a: str, b: str) -> float:
+        return round(counts[a] / counts[b], 3)
+
+    return {
+        "machine": f"{platform.machine()} {platform.python_implementation()} "
+                   f"{platform.python_version()}",
+        "backend": backend_version(),
+        "method": f"callgrind, ({SMALL + COUNT} - {SMALL}) operations, per operation",
+        "instructions": counts,
+        "ratios": {
+            "bare SM2 verify / SM full check": ratio("bare SM2 verify (gmalglib)",
+                                                     "SM full check"),
+            "bare SM2 verify / SM full verify": ratio("bare SM2 verify (gmalglib)",
+                                                      "SM full verify"),
+            "bare SM2 verify (device) / SM2-device presentation check":
+                ratio("bare SM2 verify (device)", "SM2-device presentation check"),
+        },
+    }
 
 
 def markdown_aead(result: dict[str, Any]) -> str:
@@ -186,15 +434,37 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--ops", type=int, default=200)
     parser.add_argument("--json", help="also write the result to this file")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under callgrind instead of timing")
+    parser.add_argument("--sizes", action="store_true",
+                        help="presentation sizes with SM2 device keys (deterministic)")
+    parser.add_argument("--run", nargs=2, metavar=("OP", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run:
+        _worker(args.run[0], int(args.run[1]))
+        return
+    if args.sizes:
+        table = sizes()
+        print(markdown_sizes(table))
+        _write_json(args.json, table)
+        return
+    if args.instructions:
+        counted = instructions()
+        print(markdown_instructions(counted))
+        _write_json(args.json, counted)
+        return
     result = run(args.rounds, args.ops)
     print(f"{result['machine']}, {result['backend']}, {args.rounds} interleaved rounds")
     print(markdown_aead(result))
     print()
     print(markdown_speed(result))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+    _write_json(args.json, result)
+
+
+def _write_json(path: str | None, data: dict[str, Any]) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
             fh.write("\n")
 
 

@@ -18,11 +18,21 @@ Files (format ``ecert-holder-vectors/1``):
 * ``payments.json``: payment presentations (two scans, ceiling) with their
   device-signed bindings, the terminal's own transaction and the outcome, and
   the version-2 settlement handles with the handle key they are made with.
+* ``sm_presentations.json``: the SM suite (docs/sm-suite.md): SM2 device keys
+  (the credential's ``cnf`` a compressed EC2 SM2 COSE_Key, presentations signed
+  SM2 over SM3 with the default signer ID) under an SM2 and an Ed25519 issuer,
+  an Ed25519 device under an SM2 issuer, and the refusals (another device's
+  key, a header naming the other algorithm).
+
+Status indices are drawn at random by the registry (registry/store.py), here
+from a seeded source; SM2 signatures use seeded nonces, so they too are
+byte-identical on every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -31,13 +41,17 @@ from typing import Any
 
 from ecert_token import TokenRejected, TrustStore, Verifier, VerifyPolicy
 from ecert_token.codec import cbor, cose
+from ecert_token.codec.base45 import b45decode, b45encode
 from ecert_token.crypto.ed25519 import Ed25519PrivateKey
+from ecert_token.crypto.sm2 import SM2PrivateKey
 from ecert_token.holder import PresentationVerifier, StatusListLoader, present
 from ecert_token.holder.claims import decode_claims, encode_claims
+from ecert_token.holder.device import DeviceKey
 from ecert_token.holder.payment import Ceiling, Charge
 from ecert_token.holder.presentation import parse
 from ecert_token.holder.statuslist import StatusList, pack, sign_status_list
 from ecert_token.keys.keydir import KeyDir, generate
+from ecert_token.keys.suite import Suite
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token.replay.memory import MemoryReplayStore
@@ -53,24 +67,44 @@ REG, PAY = BusinessType.HOSPITAL_REGISTRATION, BusinessType.HOSPITAL_SETTLEMENT
 PHARMACY = BusinessType.PHARMACY_PURCHASE
 
 
+def _device(seed: bytes, suite: Suite, nonce_seed: bytes) -> DeviceKey:
+    """A device key from 32 seed bytes: the Ed25519 seed, or (SM) the SM2 scalar ``d``
+    (these seeds are below n - 1) with seeded signing nonces."""
+    if suite is Suite.SM:
+        return DeviceKey(SM2PrivateKey(seed, random_bytes=seeded(nonce_seed)))
+    return DeviceKey(Ed25519PrivateKey(seed))
+
+
 class World:
     """The issuer, its registry (a temporary SQLite file), phones and status lists."""
 
-    def __init__(self, directory: Path, sealed: bool = False) -> None:
+    def __init__(self, directory: Path, sealed: bool = False, *,
+                 issuer_suite: Suite = Suite.ED25519,
+                 device_suite: Suite = Suite.ED25519) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.keys: KeyDir = generate(random_bytes=seeded(b"holder vectors keys"))
-        self.seeds = {name: seeded(b"device " + name.encode())(32)
+        tag = b"" if (issuer_suite, device_suite) == (Suite.ED25519,) * 2 else (
+            f" {issuer_suite.value}/{device_suite.value}".encode())
+        self.keys: KeyDir = generate(random_bytes=seeded(b"holder vectors keys" + tag),
+                                     suite=issuer_suite)
+        sk = self.keys.signing_key
+        if isinstance(sk.private_key, SM2PrivateKey):  # seeded signing nonces
+            sm2 = SM2PrivateKey(sk.private_key.secret,
+                                random_bytes=seeded(b"holder vectors issuer nonces" + tag))
+            self.keys = KeyDir.of(dataclasses.replace(sk, private_key=sm2), self.keys.group_key)
+        self.seeds = {name: seeded(b"device " + name.encode() + tag)(32)
                       for name in ("holder", "other", "stranger")}
-        self.devices = {n: Ed25519PrivateKey(s) for n, s in self.seeds.items()}
+        self.devices = {n: _device(s, device_suite, b"device nonces " + n.encode() + tag)
+                        for n, s in self.seeds.items()}
         self.platform = HolderPlatform(
-            ActivationRegistry(directory / ("sealed.db" if sealed else "open.db")),
+            ActivationRegistry(directory / ("sealed.db" if sealed else "open.db"),
+                               random_bytes=seeded(b"holder vectors status indices" + tag)),
             self.keys.signing_key, self.keys.group_key if sealed else None,
-            random_bytes=seeded(b"holder vectors nonces"))
-        self.random = seeded(b"holder vectors presentations")
+            random_bytes=seeded(b"holder vectors nonces" + tag))
+        self.random = seeded(b"holder vectors presentations" + tag)
 
     def activate(self, cert_id: str, device: str, name: str = "张*丰") -> bytes:
         return self.platform.activate(Activation(
-            cert_id, self.devices[device].public_key.raw, Region("110105"),
+            cert_id, self.devices[device].public_key.encoded, Region("110105"),
             InsuranceType.EMPLOYEE_BASIC, name, Channel.WECHAT), now=ACTIVATED).file.sealed
 
     def present(self, blob: bytes, device: str, business: BusinessType, at: int,
@@ -87,6 +121,10 @@ class World:
             "devices": {n: {"seed": s.hex(), "public": self.devices[n].public_key.raw.hex()}
                         for n, s in self.seeds.items()},
         }
+        if isinstance(sk.private_key, SM2PrivateKey):
+            out["issuer_alg"] = "SM2-SM3"
+        if self.devices["holder"].suite is Suite.SM:
+            out["device_alg"] = "SM2-SM3"
         if sealed:
             out["group_kid"] = self.keys.group_key.kid.hex()
             out["group_key"] = self.keys.group_key.secret.hex()
@@ -146,7 +184,7 @@ def credentials(w: World, ws: World) -> dict[str, Any]:
         "keys": w.keys_json(sealed=True),
         "claims": {
             "credential_id": claims.credential_id, "issued_at": claims.issued_at,
-            "expires_at": claims.expires_at, "device_key": claims.device_key.hex(),
+            "expires_at": claims.expires_at, "device_key": claims.device_key.raw.hex(),
             "status": {"uri": claims.status.uri, "idx": claims.status.idx},
             "insured_region": claims.region.code, "insurance_type": claims.insurance_type.value,
             "channel": claims.channel.value, "masked_name": claims.masked_name,
@@ -245,7 +283,7 @@ def _charge_json(c: Charge) -> dict[str, Any]:
 
 def payments(w: World) -> dict[str, Any]:
     issued = w.platform.activate(Activation(
-        HOLDER, w.devices["holder"].public_key.raw, Region("110105"),
+        HOLDER, w.devices["holder"].public_key.encoded, Region("110105"),
         InsuranceType.EMPLOYEE_BASIC, "张*丰", Channel.WECHAT), now=ACTIVATED).file
     assert issued.handle_key is not None
     till = Charge(2_350, "P11010500017", "RX-0001", "T1101050001", NOW - 30)
@@ -306,6 +344,60 @@ def payments(w: World) -> dict[str, Any]:
     }
 
 
+def _swap_alg(text: str) -> str:
+    """The presentation with its header's alg replaced by the other suite's (same bytes
+    otherwise; the signature no longer covers it, and the alg check comes first)."""
+    data = b45decode(text[4:])
+    ed, sm = b"\xa2\x01\x27\x0d", b"\xa2\x01\x3a\x00\x01\x00\x00\x0d"
+    swapped = data.replace(sm, ed, 1) if sm in data else data.replace(ed, sm, 1)
+    head = len(sm) - len(ed) if sm in data else len(ed) - len(sm)
+    # the protected bstr's length heading (58 LL) is the byte after d2 84
+    assert swapped[2] == 0x59 or swapped[2] == 0x58
+    size = int.from_bytes(swapped[3:5], "big") if swapped[2] == 0x59 else swapped[3]
+    fixed = size - head
+    if swapped[2] == 0x59:
+        swapped = swapped[:3] + fixed.to_bytes(2, "big") + swapped[5:]
+    else:
+        swapped = swapped[:3] + bytes((fixed,)) + swapped[4:]
+    return "EP1:" + b45encode(swapped)
+
+
+def sm_presentations(directory: Path) -> dict[str, Any]:
+    """Both suites' device keys under both suites' issuers, on terminals trusting both."""
+    worlds = {
+        "sm/sm": World(directory / "sm-sm", issuer_suite=Suite.SM, device_suite=Suite.SM),
+        "ed25519/sm": World(directory / "ed-sm", device_suite=Suite.SM),
+        "sm/ed25519": World(directory / "sm-ed", issuer_suite=Suite.SM),
+    }
+    cases = []
+    for name, w in worlds.items():
+        blob = w.activate(HOLDER, "holder")
+        p = w.present(blob, "holder", REG, NOW)
+        checks = [
+            {"description": f"{name} (issuer/device): a presentation, checked 5 s later",
+             "text": p, "business_type": "01101", "now": NOW + 5},
+            {"description": f"{name}: the same presentation again", "text": p,
+             "business_type": "01101", "now": NOW + 6},
+            {"description": f"{name}: the credential presented with another device's key",
+             "text": w.present(blob, "stranger", REG, NOW), "business_type": "01101",
+             "now": NOW},
+            {"description": f"{name}: the header names the other suite's algorithm",
+             "text": _swap_alg(w.present(blob, "holder", REG, NOW)),
+             "business_type": "01101", "now": NOW},
+        ]
+        trust = TrustStore([w.keys.signing_key.public])
+        cases.append({"suites": name, "keys": w.keys_json(),
+                      "credential_cose_sign1_hex": blob.hex(),
+                      "checks": run_checks(trust, None, checks)})
+    return {
+        "description": "The SM suite for holders: SM2 device keys (cnf a compressed EC2 SM2 "
+                       "COSE_Key {1: 2, -1: -65537, -2: x, -3: y odd}), presentations signed "
+                       "SM2 over SM3 with the default signer ID (protected header {1: -65537, "
+                       "13: credential}); each case on its own terminal, in order.",
+        "cases": cases,
+    }
+
+
 def write(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,7 +407,8 @@ def write(out: Path) -> list[Path]:
             "presentations.json": presentations(World(t / "c")),
             "delegations.json": delegations(World(t / "d")),
             "status_lists.json": status_lists(World(t / "e")),
-            "payments.json": payments(World(t / "f")),
+            "payments.json": payments(World(t / "g")),
+            "sm_presentations.json": sm_presentations(t / "f"),
         }
     paths = []
     for name, doc in docs.items():

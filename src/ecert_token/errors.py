@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "invalid_argument"
     KEY_FILE = "key_file"
     WEAK_KEY = "weak_key"
+    WRONG_PASSPHRASE = "wrong_passphrase"  # noqa: S105 - an error code, not a secret
     # Signed trust lists.
     TRUST_LIST_INVALID = "trust_list_invalid"
     TRUST_LIST_BAD_SIGNATURE = "trust_list_bad_signature"
@@ -96,6 +97,7 @@ _MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_ARGUMENT: "invalid argument",
     ErrorCode.KEY_FILE: "a key file cannot be used",
     ErrorCode.WEAK_KEY: "a public key is invalid or of small order",
+    ErrorCode.WRONG_PASSPHRASE: "the passphrase does not decrypt the key file",
     ErrorCode.TRUST_LIST_INVALID: "the trust list is not well formed",
     ErrorCode.TRUST_LIST_BAD_SIGNATURE: "the trust list is not signed by the pinned root key",
     ErrorCode.TRUST_LIST_EXPIRED: "the trust list has expired",

@@ -293,13 +293,15 @@ class PresentationInspection:
     payload: bytes | None = field(default=None, repr=False)
     problem: EcertError | None = None
     prefix: str = PRESENTATION_PREFIX
+    alg: int = -8
+    """The device-signed layer's ``alg`` (-8 EdDSA, or -65537 for an SM2 device key)."""
     verified: bool = field(default=False, init=False)
 
     def to_dict(self, include_bytes: bool = False) -> PresentationInspectionDict:
         """JSON-ready form; ``include_bytes`` adds the hex of each layer (never of a key)."""
         c = self.claims
         presentation: PresentationDict = {
-            "alg": -8, "alg_name": ALG_NAMES[-8], "bytes": len(self.data),
+            "alg": self.alg, "alg_name": ALG_NAMES[self.alg], "bytes": len(self.data),
             "payload_bytes": self.payload_bytes, "signature_bytes": 64,
             "business_type": c.business_type.value,
             "business_class": c.business_type.business_class.value,
@@ -439,7 +441,8 @@ def inspect_presentation(text: str | bytes, keys: Keys = None) -> PresentationIn
     except (PresentationError, COSEError, ValueError) as exc:
         raise TokenRejected(ErrorCode.MALFORMED, str(exc)) from None
     blob = parsed.sealed
-    seen = PresentationInspection(len(text), data, len(payload), parsed.claims, len(blob))
+    seen = PresentationInspection(len(text), data, len(payload), parsed.claims, len(blob),
+                                  alg=parsed.alg)
     sealed: Layer | None = None
     nonce: int | None = None
     plaintext = blob
@@ -483,6 +486,7 @@ def _presentation(  # noqa: PLR0917
     return PresentationInspection(
         seen.text_chars, seen.data, seen.payload_bytes, seen.claims, seen.credential_bytes,
         sealed, nonce, credential, signature_bytes, holder, payload, problem,
+        alg=seen.alg,
     )
 
 

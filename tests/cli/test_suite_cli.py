@@ -84,6 +84,8 @@ def test_demo_with_the_sm_suite() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "(SM2-SM3)" in proc.stdout and "(SM4-CCM-16-64-128)" in proc.stdout
     assert "ACCEPTED" in proc.stdout and "code=replayed" in proc.stdout
+    # holder mode with an SM2 phone: minted offline, accepted, refused once unbound
+    assert "ACCEPTED offline" in proc.stdout and "code=credential_revoked" in proc.stdout
     assert ecert("keygen", "--out", "x", "--suite", "sm2").returncode == 2
 
 

@@ -174,10 +174,10 @@ def test_write_file_replaces_and_leaves_no_temporary(tmp_path: Path) -> None:
 
 def test_keydir_wrong_or_missing_passphrase(tmp_path: Path) -> None:
     _saved(tmp_path, passphrase=b"right")
-    for passphrase in (b"wrong", None):
+    for passphrase, code in ((b"wrong", ErrorCode.WRONG_PASSPHRASE), (None, ErrorCode.KEY_FILE)):
         with pytest.raises(KeyMaterialError) as info:
             keydir.load(tmp_path, passphrase)
-        assert info.value.code is ErrorCode.KEY_FILE
+        assert info.value.code is code
 
 
 def test_keydir_missing_directory(tmp_path: Path) -> None:

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from ecert_token import FixedClock, TrustStore, Verifier, VerifyPolicy
-from ecert_token.crypto.ed25519 import Ed25519PrivateKey
 from ecert_token.holder import PresentationVerifier, StatusListLoader
-from ecert_token.holder.device import new_device_key
+from ecert_token.holder.device import DeviceKey, new_device_key
 from ecert_token.keys.keydir import KeyDir
 from ecert_token.model import Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
@@ -27,14 +26,14 @@ HOLDER = "E4Q7ZK2M9PXA"
 MEMBER = "M7K2Q9ZX4PEA"
 
 
-def activation(cert_id: str, device: Ed25519PrivateKey, region: str = "110105",
+def activation(cert_id: str, device: DeviceKey, region: str = "110105",
                name: str = "张*丰") -> Activation:
-    return Activation(cert_id, device.public_key.raw, Region(region),
+    return Activation(cert_id, device.public_key.encoded, Region(region),
                       InsuranceType.EMPLOYEE_BASIC, name, Channel.WECHAT)
 
 
-def device(seed: bytes) -> Ed25519PrivateKey:
-    return new_device_key(seeded_random(seed))
+def device(seed: bytes, suite: str = "ed25519") -> DeviceKey:
+    return new_device_key(seeded_random(seed), suite)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from ecert_token.holder.claims import (
     decode_claims,
     encode_claims,
 )
+from ecert_token.holder.device import DevicePublicKey
 from ecert_token.holder.presentation import (
     PresentationClaims,
     PresentationError,
@@ -138,7 +139,8 @@ def test_parse_refuses_other_layouts(issued: tuple[bytes, str]) -> None:
 
 def _claims(**changes: object) -> HolderClaims:
     fields: dict[str, object] = dict(
-        credential_id=HOLDER, issued_at=NOW, expires_at=NOW + 86_400, device_key=bytes(32),
+        credential_id=HOLDER, issued_at=NOW, expires_at=NOW + 86_400,
+        device_key=DevicePublicKey.unchecked_ed25519(bytes(32)),
         status=StatusRef("ec:NHSA", 7), region=Region("110105"),
         insurance_type=InsuranceType.EMPLOYEE_BASIC, channel=Channel.WECHAT,
         masked_name="张*丰")

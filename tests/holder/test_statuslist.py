@@ -101,9 +101,11 @@ def test_token_and_list_signatures_do_not_mix(keys: KeyDir) -> None:
     """A holder credential (a COSE_Sign1 with header {1, 4}) is not a status list."""
     from ecert_token.holder.claims import HolderClaims, StatusRef
     from ecert_token.holder.credential import sign_credential
+    from ecert_token.holder.device import DevicePublicKey
     from ecert_token.model import Channel, InsuranceType, Region
 
-    claims = HolderClaims("E4Q7ZK2M9PXA", NOW, NOW + 10, bytes(range(32)),
+    claims = HolderClaims("E4Q7ZK2M9PXA", NOW, NOW + 10,
+                          DevicePublicKey.unchecked_ed25519(bytes(range(32))),
                           StatusRef("ec:NHSA", 1), Region("110105"),
                           InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰")
     assert _invalid(sign_credential(claims, keys.signing_key), keys.trust_store()) is (

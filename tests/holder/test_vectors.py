@@ -30,7 +30,7 @@ from ecert_token.replay.memory import MemoryReplayStore
 ROOT = Path(__file__).resolve().parents[2]
 DIR = ROOT / "docs" / "vectors" / "holder"
 FILES = ("credentials.json", "presentations.json", "delegations.json", "status_lists.json",
-         "payments.json")
+         "payments.json", "sm_presentations.json")
 
 
 def _generator() -> ModuleType:

@@ -187,8 +187,27 @@ def op_read_holder(req: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def op_read_holder_sm2_device(req: dict[str, Any]) -> dict[str, Any]:
+    """Read an Ed25519 issuer's credential whose ``cnf`` is an SM2 device key (compressed
+    EC2 COSE_Key with the private-use curve -65537), verifying the issuer's signature.
+
+    python-cwt has no SM2, so the presentation's device signature is not checked here
+    (gmssl does that in tests/holder/test_sm_device.py); its structure is read with cbor2.
+    """
+    issuer = COSEKey.new({1: 1, -1: 6, -2: bytes.fromhex(req["issuer_public"]), 3: -8,
+                          2: bytes.fromhex(req["issuer_kid"])})
+    claims = cwt.decode(bytes.fromhex(req["credential"]), keys=[issuer], no_verify=True)
+    text: str = req["presentation"]
+    message = cbor2.loads(base45.b45decode(text[4:]))
+    protected = cbor2.loads(message.value[0])
+    return {"claims": to_json(claims),
+            "presentation": {"tag": message.tag, "alg": protected[1],
+                             "protected_labels": sorted(protected),
+                             "signature_bytes": len(message.value[3])}}
+
+
 OPS = {"import_jwk": op_import_jwk, "read": op_read, "mint": op_mint,
-       "read_holder": op_read_holder}
+       "read_holder": op_read_holder, "read_holder_sm2_device": op_read_holder_sm2_device}
 
 
 def main() -> int:

@@ -39,3 +39,20 @@ def test_python_cwt_reads_the_credential_and_the_presentation(cwt_side: CwtSide)
     assert p["payload"]["4"] - p["payload"]["6"] == 60
     # the vectors' first presentation carries exactly the published open credential
     assert p["credential_in_kcwt"] == {"bytes": creds["open_cose_sign1_hex"]}
+
+
+def test_python_cwt_reads_a_credential_binding_an_sm2_device(cwt_side: CwtSide) -> None:
+    """An Ed25519 issuer certifies an SM2 device key: python-cwt verifies the issuer's
+    signature and reads the SM2 COSE_Key in ``cnf`` as the format documents it."""
+    doc = json.loads((VECTORS / "sm_presentations.json").read_text("utf-8"))
+    case = next(c for c in doc["cases"] if c["suites"] == "ed25519/sm")
+    k = case["keys"]
+    got = cwt_side.call("read_holder_sm2_device", credential=case["credential_cose_sign1_hex"],
+                        issuer_public=k["issuer_public"], issuer_kid=k["issuer_kid"],
+                        presentation=case["checks"][0]["text"])
+    device = bytes.fromhex(k["devices"]["holder"]["public"])
+    assert got["claims"]["8"] == {"1": {"1": 2, "-1": -65537, "-2": {"bytes": device[:32].hex()},
+                                        "-3": bool(device[63] & 1)}}
+    assert got["claims"]["2"] == "E4Q7ZK2M9PXA"
+    assert got["presentation"] == {"tag": 18, "alg": -65537, "protected_labels": [1, 13],
+                                   "signature_bytes": 64}

@@ -371,8 +371,19 @@ def test_key_directory_round_trip(sm: KeyDir, tmp_path: Path) -> None:
     assert {e.get("alg") for e in manifest["issuer_keys"]} == {"SM2-SM3"}
     group_jwk = json.loads((tmp_path / "group.key.jwk.json").read_text("utf-8"))
     assert (group_jwk["kty"], group_jwk["alg"]) == ("oct", "SM4-CCM-16-64-128")
-    with pytest.raises(KeyMaterialError):
-        keydir.save(sm, tmp_path / "locked", passphrase=b"secret")
+    # With a passphrase: encrypted PKCS#8 (keys/pkcs8.py), no plain copy left behind.
+    keydir.save(rotated, tmp_path, passphrase=b"secret")
+    assert not list(tmp_path.glob("issuer*.key.jwk.json"))
+    for pem in tmp_path.glob("issuer*.key.pem"):
+        assert pem.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    locked = keydir.load(tmp_path, passphrase=b"secret")
+    assert [k.private_key.secret for k in locked.issuer_ring] == [  # type: ignore[union-attr]
+        k.private_key.secret for k in rotated.issuer_ring]  # type: ignore[union-attr]
+    with pytest.raises(KeyMaterialError) as wrong:
+        keydir.load(tmp_path, passphrase=b"Secret")
+    assert wrong.value.code is ErrorCode.WRONG_PASSPHRASE
+    keydir.save(rotated, tmp_path)  # and back to plain JWK files, no encrypted copy left
+    assert not list(tmp_path.glob("issuer*.key.pem"))
     # A private JWK whose public part does not match its d is refused.
     path = tmp_path / keydir.issuer_sm2_name(rotated.signing_key.kid)
     jwk = json.loads(path.read_text("utf-8"))
@@ -490,8 +501,12 @@ def test_an_sm2_root_signs_trust_lists(sm: KeyDir, ed: KeyDir, tmp_path: Path) -
     assert (tmp_path / "root.key.jwk.json").stat().st_mode & 0o077 == 0
     assert load_root_signing_key(tmp_path / "root.key.jwk.json").root == root.root
     assert load_trust_root(tmp_path / "root.pub.cose") == root.root
-    with pytest.raises(KeyMaterialError):
-        save_root(root, tmp_path / "x", tmp_path / "y", passphrase=b"pw")
+    save_root(root, tmp_path / "x", tmp_path / "y", passphrase=b"pw")  # encrypted PKCS#8
+    assert (tmp_path / "x").read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert load_root_signing_key(tmp_path / "x", b"pw").root == root.root
+    with pytest.raises(KeyMaterialError) as wrong:
+        load_root_signing_key(tmp_path / "x", b"pW")
+    assert wrong.value.code is ErrorCode.WRONG_PASSPHRASE
     # An Ed25519 root under the same kid does not verify an SM2-signed list, nor the reverse.
     ed_root = RootSigningKey.generate(deterministic_random(b"ed root"))
     impostor = TrustRoot(root.kid, ed_root.root.public_key)

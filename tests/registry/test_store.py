@@ -26,11 +26,11 @@ def test_activation_records_and_revokes_the_previous_phone(tmp_path: Path) -> No
         second, out, revoked = reg.activate(activation(HOLDER, device(b"b")), NOW + 1,
                                             NOW + 10, _issue)
         assert out == "issued" and revoked == [first.status_idx]
-        assert second.status_idx > first.status_idx
+        assert second.status_idx != first.status_idx
         old = reg.get(first.status_idx)
         assert old is not None and old.revoked_at == NOW + 1 and old.revoke_reason == "replaced"
         assert reg.active_device(HOLDER) == second
-        assert reg.revoked() == (second.status_idx + 1, [first.status_idx])
+        assert reg.revoked() == (2**16, [first.status_idx])
 
 
 def test_database_refuses_a_second_active_device(tmp_path: Path) -> None:
@@ -41,9 +41,9 @@ def test_database_refuses_a_second_active_device(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute(
-            "INSERT INTO holder_credentials (kind, cert_id, device_key, region, insutype, "
-            "channel, masked_name, subject_kind, auth_method, issued_at, expires_at) VALUES "
-            "('device', ?, ?, '110105', '310', '2', '张*', '1', 'x', 1, 2)",
+            "INSERT INTO holder_credentials (status_idx, kind, cert_id, device_key, region, "
+            "insutype, channel, masked_name, subject_kind, auth_method, issued_at, expires_at) "
+            "VALUES (7, 'device', ?, ?, '110105', '310', '2', '张*', '1', 'x', 1, 2)",
             (HOLDER, bytes(32)))
     conn.close()
 
@@ -111,7 +111,7 @@ def test_a_failed_issue_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(EcertError):
             reg.activate(activation(HOLDER, device(b"b")), NOW + 1, NOW + 10, fail)
         assert reg.active_device(HOLDER) == first  # the old phone was not revoked either
-        assert reg.revoked() == (first.status_idx + 1, [])
+        assert reg.revoked() == (2**16, [])
 
 
 def test_migrations_share_the_file_with_other_components(tmp_path: Path) -> None:
@@ -181,3 +181,88 @@ def test_concurrent_activations_leave_one_active_phone(tmp_path: Path) -> None:
     conn.close()
     assert sorted(rows, key=str) == sorted([(1, None), (0, "replaced"), (0, "replaced"),
                                             (0, "replaced")], key=str)
+
+
+def test_status_indices_are_random_unique_and_below_the_list_size(tmp_path: Path) -> None:
+    """The Token Status List draft's advice: no sequential indices (registry/store.py)."""
+    from ecert_token_tools.vectors import seeded_random
+
+    def people(reg: ActivationRegistry) -> list[int]:
+        out = []
+        for i in range(40):
+            record, _, _ = reg.activate(activation(f"PERSON{i:06d}", device(b"p%d" % i)),
+                                        NOW, NOW + 10, _issue)
+            out.append(record.status_idx)
+        return out
+
+    with ActivationRegistry(tmp_path / "a.db", random_bytes=seeded_random(b"idx"),
+                            min_list_size=16) as reg:
+        indices = people(reg)
+        size, revoked = reg.revoked()
+    assert len(set(indices)) == 40 and all(0 <= i < size for i in indices)
+    assert size == 128 and revoked == []  # 16 doubled while more than half would be used
+    assert indices != sorted(indices)  # not handed out in order
+    with ActivationRegistry(tmp_path / "b.db", random_bytes=seeded_random(b"idx"),
+                            min_list_size=16) as reg:
+        assert people(reg) == indices  # the randomness is injected: reproducible
+    with ActivationRegistry(tmp_path / "c.db") as reg:  # os.urandom by default
+        first = people(reg)
+        assert reg.revoked()[0] == 2**16 and first != indices
+
+
+def test_a_random_source_that_repeats_is_detected(tmp_path: Path) -> None:
+    """Indices stay unique even when the source keeps drawing taken ones; a source that
+    never draws a free one fails the activation, and nothing is written."""
+    with ActivationRegistry(tmp_path / "r.db", random_bytes=bytes,
+                            min_list_size=16) as reg:
+        first, _, _ = reg.activate(activation(HOLDER, device(b"a")), NOW, NOW + 10, _issue)
+        assert first.status_idx == 0
+        with pytest.raises(EcertError) as info:
+            reg.activate(activation(MEMBER, device(b"b")), NOW, NOW + 10, _issue)
+        assert info.value.code is ErrorCode.REGISTRY_ERROR
+        assert reg.active_device(MEMBER) is None
+        with pytest.raises(EcertError):
+            ActivationRegistry(tmp_path / "x.db", min_list_size=3)
+    with ActivationRegistry(tmp_path / "y.db", random_bytes=lambda n: b"\x01") as short:
+        with pytest.raises(EcertError) as info:  # a short draw is refused, not used
+            short.activate(activation(HOLDER, device(b"a")), NOW, NOW + 10, _issue)
+        assert info.value.code is ErrorCode.INVALID_ARGUMENT
+        assert short.active_device(HOLDER) is None
+
+
+def test_version_1_files_migrate_keeping_their_indices(tmp_path: Path) -> None:
+    """A registry written by schema version 1 (sequential indices, 32-byte keys): opening
+    it migrates to version 2 in place; issued indices, delegations and the rules stay."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(conn, COMPONENT, MIGRATIONS[:1])
+    insert = ("INSERT INTO holder_credentials (kind, cert_id, holder_id, parent_idx, device_key, "
+              "region, insutype, channel, masked_name, subject_kind, auth_method, issued_at, "
+              "expires_at, revoked_at, revoke_reason) VALUES (?, ?, ?, ?, ?, '110105', '310', "
+              "'2', '张*', '1', 'x', 1, 99, ?, ?)")
+    conn.execute(insert, ("device", HOLDER, None, None, bytes(32), 5, "replaced"))
+    conn.execute(insert, ("device", HOLDER, None, None, bytes(range(32)), None, None))
+    conn.execute(insert, ("delegation", MEMBER, HOLDER, 2, bytes(range(32)), None, None))
+    conn.close()
+    with ActivationRegistry(path) as reg:
+        device_row = reg.active_device(HOLDER)
+        assert device_row is not None and device_row.status_idx == 2
+        assert reg.latest(MEMBER) is not None and reg.get(3) is not None
+        assert reg.get(3).parent_idx == 2  # type: ignore[union-attr]
+        assert reg.revoked() == (2**16, [1])
+        assert reg.latest(HOLDER) == device_row  # the issue order survived (seq)
+        record, _, revoked = reg.activate(activation(HOLDER, device(b"n", "sm")), NOW,
+                                          NOW + 10, _issue)
+        assert sorted(revoked) == [2, 3] and record.status_idx not in (1, 2, 3)
+        assert len(record.device_key) == 33 and reg.latest(HOLDER) == record
+    conn = sqlite3.connect(path)
+    assert version(conn, COMPONENT) == 2 == len(MIGRATIONS)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with pytest.raises(sqlite3.IntegrityError):  # the one-active-device index came back
+        conn.execute("UPDATE holder_credentials SET revoked_at = NULL, revoke_reason = NULL "
+                     "WHERE status_idx = 2")
+    with pytest.raises(sqlite3.IntegrityError):  # device keys: 32 or 33 bytes only
+        conn.execute("UPDATE holder_credentials SET device_key = ? WHERE status_idx = 1",
+                     (bytes(64),))
+    conn.close()

@@ -23,9 +23,8 @@ from ecert_token import (
 )
 from ecert_token.codec import cose
 from ecert_token.codec.base45 import b45decode, b45encode
-from ecert_token.crypto.ed25519 import Ed25519PrivateKey
 from ecert_token.holder import HolderClaims, StatusRef, issue, present
-from ecert_token.holder.device import new_device_key
+from ecert_token.holder.device import DeviceKey, new_device_key
 from ecert_token.inspect import (
     NOT_VERIFIED,
     NOT_VERIFIED_PRESENTATION,
@@ -171,11 +170,11 @@ def test_any_input_gives_an_inspection_or_an_ecert_error(data: str | bytes) -> N
 # --- holder presentations (EP1:) -------------------------------------------
 
 def make_presentation(keys: KeyDir, *, sealed: bool, challenge: bytes | None = None,
-                  actor: str | None = None) -> tuple[str, Ed25519PrivateKey]:
+                  actor: str | None = None) -> tuple[str, DeviceKey]:
     """A presentation of a credential signed by the test issuer (sealed to the group
     key, or open), made by a seeded device key."""
     phone = new_device_key(deterministic_random(b"inspect phone"))
-    claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400, phone.public_key.raw,
+    claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400, phone.public_key,
                           StatusRef("ec:NHSA", 17), Region("110105"),
                           InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰",
                           actor_id=actor)
@@ -224,7 +223,7 @@ def test_a_payment_presentation_shows_its_binding(keys: KeyDir) -> None:
     from ecert_token.holder.payment import Ceiling
 
     phone = new_device_key(deterministic_random(b"inspect phone"))
-    claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400, phone.public_key.raw,
+    claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 86_400, phone.public_key,
                           StatusRef("ec:NHSA", 17), Region("110105"),
                           InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰")
     blob = issue(claims, keys.signing_key)

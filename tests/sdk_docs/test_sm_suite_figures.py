@@ -67,3 +67,24 @@ def test_the_pages_python_example_runs_as_written() -> None:
     run = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
                          check=True, timeout=60)
     assert run.stdout.strip() == "NHSA 291"
+
+
+def test_instruction_and_holder_size_tables_are_the_scripts_output() -> None:
+    """The callgrind table is the recorded JSON's; the SM2-device presentation sizes are
+    deterministic, so the script is run again and its table must be on the page."""
+    pytest.importorskip("segno")
+    sm_suite = _script("sm_suite.py")
+    instructions = _json("sm-suite-instructions.json")
+    assert sm_suite.markdown_instructions(instructions) in PAGE
+    ratios = instructions["ratios"]
+    assert isinstance(ratios, dict)
+    assert f"and at {ratios['bare SM2 verify / SM full verify']} of it counted" in README
+    table = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sm_suite.py"), "--sizes"],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout.strip()
+    assert table in PAGE
+    assert _json("sm-holder-size.json") == sm_suite.sizes()
+    row = next(line for line in table.splitlines()
+               if line.startswith("| ed25519 issuer, sm device, status index 40,000 |"))
+    assert f"an SM2 device is {row.split('|')[2].strip()} characters" in README

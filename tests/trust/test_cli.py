@@ -129,7 +129,7 @@ def test_errors_are_json(platform: Path) -> None:
     d = platform
     code, out = ecert("keys", "rotate", "--keys", str(d / "bj"), "--what", "group",
                       "--passphrase-env", "ECERT_PW", env={"ECERT_PW": "wrong"})
-    assert (code, out["error"]) == (1, "key_file")
+    assert (code, out["error"]) == (1, "wrong_passphrase")
     (d / "root" / "root.key.pem").chmod(0o644)
     (d / "x.cbor").write_bytes(b"\xa0")
     code, out = ecert("trust", "sign", str(d / "x.cbor"), "--root-key",

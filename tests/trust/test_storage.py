@@ -89,10 +89,11 @@ def test_passphrase_round_trip(tmp_path: Path, beijing: KeyDir) -> None:
     assert b"ENCRYPTED PRIVATE KEY" in pem
     loaded = keydir.load(tmp_path, passphrase=b"correct horse")
     assert loaded.signing_key.private_key.seed == beijing.signing_key.private_key.seed
-    for wrong in (b"wrong horse", None):
+    for wrong, code in ((b"wrong horse", ErrorCode.WRONG_PASSPHRASE),
+                        (None, ErrorCode.KEY_FILE)):
         with pytest.raises(KeyMaterialError) as info:
             keydir.load(tmp_path, passphrase=wrong)
-        assert info.value.code is ErrorCode.KEY_FILE
+        assert info.value.code is code
 
 
 def test_root_key_files(tmp_path: Path, root: RootSigningKey) -> None:

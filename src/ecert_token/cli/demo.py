@@ -130,19 +130,18 @@ def run_demo(qr: bool = True, as_json: bool = False, suite: Suite = Suite.ED2551
     from .demo_holder import run_holder_mode
     from .demo_settlement import run_holder_payment, run_pharmacy_payment
 
-    holder = suite is Suite.ED25519  # holder credentials are Ed25519 (holder-credentials.md)
-    if holder:
-        run_holder_mode(keys, verifier, now, step=_step, say=report.say,
-                        qr_art=_qr_art if qr and not as_json else lambda _text: None)
+    run_holder_mode(keys, verifier, now, step=_step, say=report.say,
+                    qr_art=_qr_art if qr and not as_json else lambda _text: None, suite=suite)
+    payment = suite is Suite.ED25519  # the payment walk-through's terminal keys are Ed25519
+    if payment:
         run_pharmacy_payment(keys, person, now, step=_step, say=report.say)
         run_holder_payment(keys, now, step=_step, say=report.say)
     if as_json:
         emit({"steps": report.steps})
     else:
         print("\nDone: one valid code accepted once; replay, expiry and misuse refused"
-              + ("; a code minted offline on the phone accepted, and refused once unbound;"
-                 " a pharmacy payment settled online and, with the platform down, by voucher;"
+              + "; a code minted offline on the phone accepted, and refused once unbound"
+              + ("; a pharmacy payment settled online and, with the platform down, by voucher;"
                  " an offline payment confirmed on the phone, and one presentation at two"
-                 " offline tills found at settlement."
-                 if holder else "."), flush=True)
+                 " offline tills found at settlement." if payment else "."), flush=True)
     return 0

@@ -14,6 +14,7 @@ from ..errors import EcertError
 from ..holder import PresentationVerifier, StatusListLoader, present
 from ..holder.device import new_device_key
 from ..keys.keydir import KeyDir
+from ..keys.suite import Suite
 from ..model import BusinessType, Channel, InsuranceType, Region
 from ..registry import Activation, ActivationRegistry, HolderPlatform
 from ..token import Verifier
@@ -21,21 +22,23 @@ from ..token import Verifier
 
 def run_holder_mode(keys: KeyDir, verifier: Verifier, now: int, *,
                     step: Callable[[str], None], say: Callable[..., None],
-                    qr_art: Callable[[str], str | None]) -> None:
+                    qr_art: Callable[[str], str | None],
+                    suite: Suite = Suite.ED25519) -> None:
     """Steps 7 to 9 of the demo: the same person, with a phone that mints offline.
 
     ``step`` opens a step, ``say(text, **fields)`` reports it (as text, or as the
-    fields of the demo's JSON document); ``qr_art`` draws a QR code or gives None.
+    fields of the demo's JSON document); ``qr_art`` draws a QR code or gives None;
+    ``suite`` is the phone's device key's (SM2 under ``ecert demo --suite sm``).
     """
     registration = BusinessType.HOSPITAL_REGISTRATION
     with tempfile.TemporaryDirectory() as tmp, \
             ActivationRegistry(Path(tmp) / "registry.db") as registry:
         step("7. Holder mode: the person binds a phone once (face check in the channel);"
              " the platform signs a 30-day credential bound to the phone's key")
-        phone = new_device_key()
+        phone = new_device_key(suite=suite)
         platform = HolderPlatform(registry, keys.signing_key)
         issued = platform.activate(Activation(
-            "E4Q7ZK2M9PXA", phone.public_key.raw, Region("110105"),
+            "E4Q7ZK2M9PXA", phone.public_key.encoded, Region("110105"),
             InsuranceType.EMPLOYEE_BASIC, "张*丰", Channel.WECHAT), now=now - 3600)
         status, _ = platform.status_list(now=now - 60)
         loader = StatusListLoader(verifier.trust, clock=verifier.policy.clock)

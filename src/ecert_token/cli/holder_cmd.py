@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import system_clock
-from ..crypto.ed25519 import thumbprint_kid
 from ..errors import InvalidArgument
 from ..holder.credential import CredentialFile
 from ..holder.device import (
@@ -33,6 +32,7 @@ from ..holder.device import (
 from ..holder.payment import Ceiling, Charge, DeviceCounter, Terms
 from ..holder.presentation import present
 from ..keys import keydir
+from ..keys.suite import ALG_NAMES, Suite
 from ..model import BusinessType, Channel, InsuranceType, Region, mask_name
 from ..model.codes import PsnCertType, SubjectKind
 from ..registry import Activation, ActivationRegistry, HolderPlatform
@@ -40,6 +40,7 @@ from ..registry.platform import DEFAULT_LIST_VALIDITY, DEFAULT_VALID_DAYS
 from ..settlement.persons import Person, PersonRegistry
 from ..token.policy import DEFAULT_TTL
 from .output import EXIT_OK, UsageError, emit
+from .trust_cmd import add_passphrase_arg, passphrase
 
 MODE_SETTING = "credential_mode"
 
@@ -51,7 +52,7 @@ def _masked(name: str) -> str:
 def _platform(args: argparse.Namespace, registry: ActivationRegistry,
               seal: bool | None = None) -> HolderPlatform:
     """The issuer's platform on ``--keys``; the registry remembers open or sealed mode."""
-    keys = keydir.load(Path(args.keys))
+    keys = keydir.load(Path(args.keys), passphrase(args))
     mode = registry.set_setting_once(MODE_SETTING, "sealed" if seal else "open")
     if seal is not None and (mode == "sealed") != seal:
         raise InvalidArgument(f"this registry issues {mode} credentials")
@@ -60,11 +61,13 @@ def _platform(args: argparse.Namespace, registry: ActivationRegistry,
 
 
 def cmd_device_keygen(args: argparse.Namespace) -> int:
-    key = new_device_key()
+    secret = passphrase(args)  # an unset variable is refused before anything is written
+    key = new_device_key(suite=Suite.parse(args.suite))
     out = Path(args.out)
-    save_device(key, out)
+    save_device(key, out, secret)
     emit({"device": str(out), "public_key": str(out / PUBLIC_FILE),
-          "kid": thumbprint_kid(key.public_key.raw).hex()})
+          "kid": key.public_key.kid.hex(), "suite": key.suite.value,
+          "alg": ALG_NAMES[key.alg], "encrypted": secret is not None})
     return EXIT_OK
 
 
@@ -95,7 +98,7 @@ def cmd_activate(args: argparse.Namespace) -> int:
     person = _person(args)
     name = mask_name(person.psn_name) if person else _masked(args.name or "张*")
     request = Activation(
-        cert_id=args.cert_id, device_key=device.raw, region=Region(args.region),
+        cert_id=args.cert_id, device_key=device.encoded, region=Region(args.region),
         insurance_type=InsuranceType.from_code(args.insutype), masked_name=name,
         channel=Channel.from_code(args.channel),
         subject_kind=SubjectKind.from_code(args.subject_kind), auth_method=args.auth_method,
@@ -143,7 +146,7 @@ def cmd_present(args: argparse.Namespace) -> int:
             challenge = bytes.fromhex(args.challenge)
         except ValueError:
             raise InvalidArgument("--challenge must be hex") from None
-    device = load_device(Path(args.device))
+    device = load_device(Path(args.device), passphrase(args))
     now = system_clock() if args.now is None else args.now
     business = BusinessType.from_code(args.business)
     terms = _terms(args)
@@ -261,6 +264,7 @@ def cmd_status_build(args: argparse.Namespace) -> int:
 def _issuer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", required=True, help="issuer key directory")
     p.add_argument("--registry", required=True, help="activation registry (SQLite file)")
+    add_passphrase_arg(p)
 
 
 def register(subparsers: Any) -> None:
@@ -269,6 +273,9 @@ def register(subparsers: Any) -> None:
     device = p.add_subparsers(dest="device_command", required=True, metavar="COMMAND")
     q = device.add_parser("keygen", help="create a device key pair")
     q.add_argument("--out", required=True, help="directory for device.key.pem and its JWK")
+    q.add_argument("--suite", choices=[s.value for s in Suite], default=Suite.ED25519.value,
+                   help="ed25519 (default) or sm: an SM2 device key (SM2 over SM3)")
+    add_passphrase_arg(q)
     q.set_defaults(func=cmd_device_keygen)
 
     p = subparsers.add_parser("activate", help="bind a device: issue a holder credential")
@@ -313,6 +320,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--order", help="order id")
     p.add_argument("--json", action="store_true",
                    help="print {\"presentation\": ...} instead of the text")
+    add_passphrase_arg(p)
     p.set_defaults(func=cmd_present)
 
     p = subparsers.add_parser("pay", help="offline payment confirmation (terminal side)")

@@ -10,7 +10,9 @@ both the same way.  Claims map (deterministic CBOR, integer keys)::
     2      sub      credential id (the member, on a delegation)
     4      exp      end of validity, Unix seconds
     6      iat      activation time
-    8      cnf      {1: COSE_Key {1: 1 (OKP), -1: 6 (Ed25519), -2: x}}
+    8      cnf      {1: COSE_Key}: the device key (holder/device.py), Ed25519
+                    {1: 1 (OKP), -1: 6 (Ed25519), -2: x} or SM2, compressed
+                    {1: 2 (EC2), -1: -65537 (sm2p256v1), -2: x, -3: sign of y}
     65535  status   {"status_list": {"idx": index, "uri": list uri}}  (Token Status List draft)
     -65538 holder   [region, insurance type, channel, masked name, subject kind]
     -65539 actor    the holder's credential id (delegations only)
@@ -23,11 +25,13 @@ from dataclasses import dataclass, field
 from ..codec import cbor
 from ..codec.cbor import CBORError
 from ..crypto.ed25519 import PUBLIC_KEY_BYTES
-from ..errors import InvalidArgument
+from ..crypto.sm2 import ALG_SM2_SM3
+from ..errors import InvalidArgument, KeyMaterialError
 from ..model import Channel, InsuranceType, Region, SubjectKind
 from ..model.construct import construct
 from ..model.credential import validate_credential_id, validate_masked_name
 from ..model.region import PROVINCE_PREFIXES
+from .device import DevicePublicKey
 
 SUB = 2
 EXP = 4
@@ -37,8 +41,9 @@ STATUS = 65535
 HOLDER = -65538
 ACTOR = -65539
 COSE_KEY = 1
-_KTY, _CRV, _X = 1, -1, -2
+_KTY, _CRV, _X, _Y = 1, -1, -2, -3
 _KTY_OKP, _CRV_ED25519 = 1, 6
+_KTY_EC2, _CRV_SM2 = 2, ALG_SM2_SM3
 STATUS_LIST = "status_list"
 IDX = "idx"
 URI = "uri"
@@ -92,7 +97,7 @@ class HolderClaims:
     credential_id: str = field(repr=False)
     issued_at: int
     expires_at: int
-    device_key: bytes = field(repr=False)
+    device_key: DevicePublicKey = field(repr=False)
     status: StatusRef
     region: Region
     insurance_type: InsuranceType
@@ -107,8 +112,8 @@ class HolderClaims:
         _time(self.expires_at, "expires_at")
         if self.expires_at <= self.issued_at:
             raise InvalidArgument("expires_at must be after issued_at")
-        if not isinstance(self.device_key, bytes) or len(self.device_key) != PUBLIC_KEY_BYTES:
-            raise InvalidArgument("device key must be 32 bytes (Ed25519)")
+        if not isinstance(self.device_key, DevicePublicKey):
+            raise InvalidArgument("device key must be a DevicePublicKey")
         if not isinstance(self.status, StatusRef):
             raise InvalidArgument("status must be a StatusRef")
         if not isinstance(self.region, Region):
@@ -129,9 +134,9 @@ class HolderClaims:
         return self.actor_id is not None
 
 
-def cnf_map(device_key: bytes) -> dict[int, object]:
-    """The ``cnf`` claim's value: a COSE_Key for the Ed25519 device key (RFC 8747 §3.2)."""
-    return {COSE_KEY: {_KTY: _KTY_OKP, _CRV: _CRV_ED25519, _X: device_key}}
+def cnf_map(device_key: DevicePublicKey) -> dict[int, object]:
+    """The ``cnf`` claim's value: the device key's COSE_Key (RFC 8747 §3.2)."""
+    return {COSE_KEY: device_key.cose_key()}
 
 
 def encode_claims(claims: HolderClaims) -> bytes:
@@ -158,6 +163,7 @@ _INSURANCE = {m.wire: m for m in InsuranceType}
 _CHANNELS = {m.wire: m for m in Channel}
 _KINDS = {m.wire: m for m in SubjectKind}
 _COSE_KEY_KEYS = frozenset({_KTY, _CRV, _X})
+_EC2_KEY_KEYS = frozenset({_KTY, _CRV, _X, _Y})
 _REF_KEYS = frozenset({IDX, URI})
 _regions: dict[int, Region] = {}
 
@@ -176,21 +182,38 @@ def _region(code: object) -> Region:
     return region
 
 
-def decode_device_key(cnf: object) -> bytes:
-    """The Ed25519 public key inside a ``cnf`` claim of exactly the shape we write."""
+def decode_device_key(cnf: object) -> DevicePublicKey:
+    """The device key inside a ``cnf`` claim of exactly a shape we write (Ed25519, or SM2
+    with its point compressed); the SM2 point is validated as it is decompressed."""
     if not cbor.has_int_keys(cnf) or cnf.keys() != {COSE_KEY}:
         raise _fail("cnf must hold exactly a COSE_Key")
     key = cnf[COSE_KEY]
-    if type(key) is not dict or key.keys() != _COSE_KEY_KEYS or any(
-        type(k) is not int for k in key
+    if type(key) is not dict or any(type(k) is not int for k in key) or (
+        key.keys() != _COSE_KEY_KEYS and key.keys() != _EC2_KEY_KEYS
     ):
         raise _fail("COSE_Key has the wrong keys")
     kty, crv, x = key[_KTY], key[_CRV], key[_X]
-    if type(kty) is not int or kty != _KTY_OKP or type(crv) is not int or crv != _CRV_ED25519:
-        raise _fail("cnf key must be an OKP Ed25519 key")
-    if type(x) is not bytes or len(x) != PUBLIC_KEY_BYTES:
-        raise _fail("cnf key must be 32 bytes")
-    return x
+    if type(kty) is not int or type(crv) is not int or type(x) is not bytes:
+        raise _fail("cnf key must be an OKP Ed25519 or EC2 SM2 key")
+    if kty == _KTY_OKP and crv == _CRV_ED25519 and _Y not in key:
+        if len(x) != PUBLIC_KEY_BYTES:
+            raise _fail("cnf key must be 32 bytes")
+        return device_ed25519(x)
+    if kty == _KTY_EC2 and crv == _CRV_SM2 and _Y in key:
+        sign = key[_Y]
+        if type(sign) is not bool or len(x) != 32:
+            raise _fail("an SM2 cnf key is x (32 bytes) and the sign bit of y")
+        try:
+            return DevicePublicKey.sm2_compressed(bytes((2 + sign,)) + x)
+        except KeyMaterialError:
+            raise _fail("cnf key is not a point on the SM2 curve") from None
+    raise _fail("cnf key must be an OKP Ed25519 or EC2 SM2 key")
+
+
+def device_ed25519(raw: bytes) -> DevicePublicKey:
+    """An Ed25519 cnf key as read from a signed credential: not re-validated here
+    (libsodium's signature check refuses small-order and non-canonical keys)."""
+    return DevicePublicKey.unchecked_ed25519(raw)
 
 
 def decode_claims(payload: bytes) -> HolderClaims:
@@ -251,7 +274,7 @@ def decode_claims(payload: bytes) -> HolderClaims:
         raise _fail(exc.detail or "invalid claim") from None
 
 
-def _build(sub: str, iat: int, exp: int, key: bytes, uri: str, idx: int,  # noqa: PLR0917
+def _build(sub: str, iat: int, exp: int, key: DevicePublicKey, uri: str, idx: int,  # noqa: PLR0917
            region: Region, insurance: InsuranceType, channel: Channel, name: str,
            kind: SubjectKind, actor: str | None) -> HolderClaims:
     """The frozen claims (model/construct.py: the classes' own checks, once)."""
@@ -332,7 +355,8 @@ def _fast_claims(data: bytes) -> HolderClaims | None:
         ):
             return None
         # The values' rules run once, in the classes' own checks (_build).
-        return _build(sub, iat, exp, bytes(key), uri, idx, _region(region), insurance,
+        return _build(sub, iat, exp, device_ed25519(bytes(key)), uri, idx, _region(region),
+                      insurance,
                       channel, name, kind, actor)
     except (IndexError, ValueError, HolderClaimsError, InvalidArgument):
         return None

@@ -4,11 +4,16 @@ One QR code, text ``EP1:`` + Base45 of a tagged COSE_Sign1 made by the
 device key::
 
     COSE_Sign1 [tag 18]
-      protected   {1: -8 (EdDSA), 13 (kcwt): sealed credential}   (RFC 9528 "kcwt")
+      protected   {1: alg, 13 (kcwt): sealed credential}   (RFC 9528 "kcwt")
       unprotected {}
       payload     {4: exp, 6: iat, 7: cti (8 bytes), [39: cnonce], -65540: business type,
                    [-65541: payment binding]}
-      signature   Ed25519 by the device key named in the credential's ``cnf``
+      signature   64 bytes by the device key named in the credential's ``cnf``
+
+``alg`` is the device key's: -8 (EdDSA) for an Ed25519 device, -65537 (SM2
+over SM3, default signer ID) for an SM2 device (holder/device.py).  The
+terminal verifies with the ``cnf`` key's algorithm and refuses a header that
+names another (``malformed``): the presentation never chooses it.
 
 The credential travels in the protected header, so the device signature
 covers it: a presentation cannot be moved onto another credential.  The
@@ -35,12 +40,14 @@ from .. import _speedups
 from ..codec import cbor, cose
 from ..codec.base45 import Base45Error, b45decode, b45encode
 from ..codec.cbor import BYTES, CBORError
-from ..crypto.ed25519 import Ed25519PrivateKey
+from ..crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey
+from ..crypto.sm2 import ALG_SM2_SM3
 from ..errors import InvalidArgument
 from ..model import BusinessType
 from ..model.limits import MAX_TEXT_CHARS, PRESENTATION_PREFIX
 from ..model.settlement import HOLDER_SALT_BYTES, holder_tag
 from ..token.policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
+from .device import DeviceKey
 from .payment import BINDING, PaymentBinding, Terms, bind
 
 PREFIX = PRESENTATION_PREFIX
@@ -53,6 +60,9 @@ ID_BYTES = 8
 MAX_CHALLENGE_BYTES = 16
 _PROTECTED_OPENING = b"\xa2\x01\x27\x0d"
 """``{1: -8, 13: `` in deterministic CBOR; the sealed credential follows."""
+_SM2_OPENING = b"\xa2\x01\x3a\x00\x01\x00\x00\x0d"
+"""``{1: -65537, 13: `` (an SM2 device key)."""
+_OPENINGS = {ALG_EDDSA: _PROTECTED_OPENING, ALG_SM2_SM3: _SM2_OPENING}
 _KEYS = frozenset({EXP, IAT, CTI, BUSINESS})
 _KEYS_CHALLENGE = _KEYS | {CNONCE}
 _KEY_SETS = (_KEYS, _KEYS_CHALLENGE, _KEYS | {BINDING}, _KEYS_CHALLENGE | {BINDING})
@@ -82,12 +92,14 @@ class Presentation:
 
     ``sealed`` is the credential envelope; ``signed`` is the device
     signature followed by the Sig_structure, as libsodium's
-    ``crypto_sign_open`` takes it.
+    ``crypto_sign_open`` takes it; ``alg`` the header's algorithm (which
+    must be the cnf key's).
     """
 
     sealed: bytes
     claims: PresentationClaims
     signed: bytes
+    alg: int = ALG_EDDSA
 
 
 def is_presentation(text: object) -> bool:
@@ -111,7 +123,7 @@ def encode_payload(claims: PresentationClaims) -> bytes:
 
 def present(
     sealed: bytes,
-    device: Ed25519PrivateKey,
+    device: DeviceKey | Ed25519PrivateKey,
     business_type: BusinessType,
     *,
     now: int,
@@ -128,12 +140,16 @@ def present(
     the settlement handle's tag.  ``payment`` binds what the person confirmed
     (a :class:`~ecert_token.holder.payment.Charge` read from the terminal, or a
     :class:`~ecert_token.holder.payment.Ceiling`) with the device's next
-    ``counter`` value; payment-class business types only.
+    ``counter`` value; payment-class business types only.  ``device`` signs it
+    with its own algorithm (an Ed25519PrivateKey is taken as an Ed25519
+    device key).
     """
     if not isinstance(sealed, bytes) or not sealed:
         raise InvalidArgument("sealed credential must be bytes")
-    if not isinstance(device, Ed25519PrivateKey):
-        raise InvalidArgument("device must be an Ed25519PrivateKey")
+    if isinstance(device, Ed25519PrivateKey):
+        device = DeviceKey(device)
+    if not isinstance(device, DeviceKey):
+        raise InvalidArgument("device must be a DeviceKey")
     if not isinstance(business_type, BusinessType):
         raise InvalidArgument("business_type must be a BusinessType")
     if isinstance(now, bool) or not isinstance(now, int) or not 0 <= now < 2**40 - MAX_TTL:
@@ -162,7 +178,7 @@ def present(
                                                                     presentation_id)
     claims = PresentationClaims(now, now + ttl, presentation_id, business_type, challenge,
                                 binding)
-    protected = _PROTECTED_OPENING + sealed
+    protected = _OPENINGS[device.alg] + sealed
     payload = encode_payload(claims)
     signature = device.sign(cose.sig_structure(protected, payload))
     return PREFIX + b45encode(cose.encode_sign1(protected, payload, signature))
@@ -174,14 +190,14 @@ def _fail(detail: str) -> PresentationError:
 
 def parse(text: str | bytes) -> Presentation:
     """Check length, prefix, Base45 and the exact COSE_Sign1 layout; nothing verified yet."""
-    blob, iat, exp, cti, business, challenge, signed, binding = split(text)
+    blob, iat, exp, cti, business, challenge, signed, alg, binding = split(text)
     return Presentation(blob, PresentationClaims(iat, exp, cti, business, challenge, binding),
-                        signed)
+                        signed, alg)
 
 
-Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes,
+Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes, int,
               "PaymentBinding | None"]
-"""``(credential blob, iat, exp, presentation id, business type, challenge, signed,
+"""``(credential blob, iat, exp, presentation id, business type, challenge, signed, alg,
 payment binding)``."""
 _FAST_PAYLOAD = struct.Struct(">BBBIBBIBB8s5sBH")
 _FAST_HEAD = (0xA4, EXP, 0x1A, IAT, 0x1A, CTI, 0x48, b"\x3a\x00\x01\x00\x03", 0x19)
@@ -228,8 +244,12 @@ def split(text: str | bytes) -> Split:
     except (IndexError, CBORError):
         raise _fail("not a COSE_Sign1 in deterministic encoding") from None
     protected = data[start:end]
-    if len(protected) < 5 or protected[:4] != _PROTECTED_OPENING:
-        raise _fail("protected header must be {1: -8, 13: credential}")
+    if protected[:4] == _PROTECTED_OPENING and len(protected) > 4:
+        alg, blob = ALG_EDDSA, protected[4:]
+    elif protected[:8] == _SM2_OPENING and len(protected) > 8:
+        alg, blob = ALG_SM2_SM3, protected[8:]
+    else:
+        raise _fail("protected header must be {1: -8 or -65537, 13: credential}")
     payload = data[p_start:p_end]
     fast = _fast_payload(payload)
     binding = None
@@ -243,7 +263,7 @@ def split(text: str | bytes) -> Split:
     # signature + Sig_structure, as crypto_sign_open takes it
     signed = b"".join((data[p_end + 2:], _SIG1_OPENING, data[2:end], b"\x40",
                        data[end + 1:p_end]))
-    return protected[4:], iat, exp, cti, business, challenge, signed, binding
+    return blob, iat, exp, cti, business, challenge, signed, alg, binding
 
 
 _compiled_b45decode: Callable[[str], bytes | None] | None = (
@@ -252,7 +272,7 @@ _compiled_b45decode: Callable[[str], bytes | None] | None = (
 the same bytes, or None where the Python decoder raises), chosen through ``_speedups``."""
 _SIG1_OPENING = b"\x84\x6aSignature1"
 _SIGNATURE_HEADING = b"\x58\x40"
-"""The heading of a 64-byte byte string: the device's Ed25519 signature."""
+"""The heading of a 64-byte byte string: the device's signature (Ed25519 or SM2 r || s)."""
 
 
 def _fast_payload(payload: bytes) -> tuple[int, int, bytes, BusinessType, None] | None:

@@ -3,7 +3,8 @@
 Layout of draft-ietf-oauth-status-list ("Token Status List"), CWT form::
 
     COSE_Sign1 [tag 18]
-      protected   {1: -8, 4: issuer kid, 16 (typ): "application/statuslist+cwt"}
+      protected   {1: alg, 4: issuer kid, 16 (typ): "application/statuslist+cwt"}
+                  (alg: the issuer key's, -8 EdDSA or -65537 SM2-SM3)
       unprotected {}
       payload     {2 (sub): list uri, 6 (iat), 4 (exp), 65534 (ttl): seconds,
                    65533 (status_list): {"bits": 1 or 2, "lst": zlib(DEFLATE) bytes}}
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from ..codec import cbor, cose
 from ..codec.cbor import CBORError
 from ..crypto.ed25519 import ALG_EDDSA, SIGNATURE_BYTES
+from ..crypto.sm2 import ALG_SM2_SM3
 from ..errors import ErrorCode, InvalidArgument, TrustListError
 from ..keys.material import IssuerSigningKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
@@ -101,8 +103,12 @@ def pack(statuses: dict[int, int], size: int, bits: int = 1) -> bytes:
     return bytes(out)
 
 
-def _protected(kid: bytes) -> bytes:
-    return cbor.dumps({1: ALG_EDDSA, 4: kid, TYP: CONTENT_TYPE})
+_ALGS = frozenset({ALG_EDDSA, ALG_SM2_SM3})
+
+
+def _protected(kid: bytes, alg: int = ALG_EDDSA) -> bytes:
+    """The protected header: the signing key's alg (EdDSA or SM2-SM3), its kid, the typ."""
+    return cbor.dumps({1: alg, 4: kid, TYP: CONTENT_TYPE})
 
 
 def sign_status_list(sl: StatusList, key: IssuerSigningKey, level: int = 9) -> bytes:
@@ -113,7 +119,7 @@ def sign_status_list(sl: StatusList, key: IssuerSigningKey, level: int = 9) -> b
         SUB: sl.uri, IAT: sl.issued_at, EXP: sl.expires_at, TTL: sl.ttl,
         STATUS_LIST: {BITS: sl.bits, LST: zlib.compress(sl.data, level)},
     })
-    protected = _protected(key.kid)
+    protected = _protected(key.kid, key.public.alg)
     signature = key.private_key.sign(cose.sig_structure(protected, payload))
     return b"\xd2" + cbor.dumps([protected, {}, payload, signature])
 
@@ -135,11 +141,12 @@ def _split(data: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     ):
         raise _invalid("protected header must hold alg, kid and typ")
     kid = header[4]
-    if type(header[1]) is not int or header[1] != ALG_EDDSA or header[TYP] != CONTENT_TYPE or (
+    alg = header[1]
+    if type(alg) is not int or alg not in _ALGS or header[TYP] != CONTENT_TYPE or (
         type(kid) is not bytes or not 1 <= len(kid) <= MAX_KID_BYTES
     ):
-        raise _invalid("not an EdDSA status list")
-    if protected != _protected(kid):
+        raise _invalid("not an EdDSA or SM2 status list")
+    if protected != _protected(kid, alg):
         raise _invalid("protected header is not deterministically encoded")
     return protected, kid, payload, signature
 
@@ -188,8 +195,10 @@ def verify_status_list(data: bytes, trust: TrustStore) -> tuple[StatusList, Issu
     """
     protected, kid, payload, signature = _split(data)
     key = trust.issuer_key(kid)
-    if key is None or key.alg != ALG_EDDSA:
+    if key is None:
         raise StatusListError(ErrorCode.STATUS_LIST_INVALID, "signed by an unknown key")
+    if protected != _protected(kid, key.alg):  # the key's algorithm, never the list's
+        raise StatusListError(ErrorCode.STATUS_LIST_INVALID, "algorithm does not match the key")
     if key.state is KeyState.REVOKED:
         raise StatusListError(ErrorCode.STATUS_LIST_INVALID, "signed by a revoked key")
     if len(signature) != SIGNATURE_BYTES or not key.public_key.verify(

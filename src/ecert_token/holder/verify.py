@@ -14,7 +14,8 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
    replaced key invalidates it), the credential's validity;
 5. the presentation's time window (lifetime, iat, exp) and that it lies in
    the credential's validity;
-6. the device's Ed25519 signature with the key in the credential's ``cnf``;
+6. the device's signature with the key in the credential's ``cnf``, by that
+   key's algorithm (Ed25519 or SM2; the header must name the same);
 7. business type acceptance (and that the holder kind may pay, for a payment
    step), region scope, the policy's credential hook;
 8. the status bit from the status list, if the terminal holds one;
@@ -41,7 +42,6 @@ from typing import TypedDict
 from ..codec import cose
 from ..codec.cose import COSEError
 from ..crypto.aead import NONCE_BYTES
-from ..crypto.ed25519 import ALG_EDDSA, signature_valid
 from ..errors import ErrorCode, InvalidArgument, TokenRejected
 from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
@@ -112,7 +112,7 @@ class VerifiedPresentation(VerifiedToken):
     @property
     def device_id(self) -> str | None:
         """The presenting device's id (receipts, vouchers), None without a credential."""
-        return None if self.credential is None else device_id(self.credential.device_key)
+        return None if self.credential is None else device_id(self.credential.device_key.encoded)
 
     def to_dict(self) -> VerifiedPresentationDict:
         """The token fields and the holder facts, JSON-ready."""
@@ -221,7 +221,8 @@ class PresentationVerifier:
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            blob, p_iat, p_exp, p_id, presented, p_challenge, signed, binding = split(text)
+            blob, p_iat, p_exp, p_id, presented, p_challenge, signed, p_alg, binding = split(
+                text)
         except PresentationError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
         opened = self._cache.get(blob)
@@ -244,7 +245,10 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.NOT_YET_VALID, "presented before the credential")
         if p_iat >= c_exp:
             raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
-        if not signature_valid(signed, c.device_key):
+        device_key = c.device_key
+        if p_alg != device_key.alg:
+            raise TokenRejected(_MALFORMED, "algorithm does not match the device key")
+        if not device_key.verify_signed(signed):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
         if presented is not business_type and (business_type, presented) not in _ACCEPTS:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "presented for another step")
@@ -332,7 +336,7 @@ class PresentationVerifier:
         issuer_key = self.trust.issuer_key(kid)
         if issuer_key is None:
             raise TokenRejected(ErrorCode.UNKNOWN_KEY, "no such issuer key")
-        if s_alg != issuer_key.alg or s_alg != ALG_EDDSA:
+        if s_alg != issuer_key.alg:
             raise TokenRejected(_MALFORMED, "algorithm does not match the key")
         if issuer_key.state is KeyState.REVOKED:
             raise TokenRejected(ErrorCode.KEY_REVOKED, "issuer key revoked")

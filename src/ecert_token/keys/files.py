@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519 as ossl_ed25519
 
 from ..crypto.ed25519 import Ed25519PrivateKey
+from ..crypto.sm2 import SM2PrivateKey
 from ..errors import ErrorCode, KeyMaterialError
+from .pkcs8 import PEM_PLAIN, names_sm2, open_pem, pem, sm2_from_der, sm2_to_pem
 
 
 def write_file(path: str | os.PathLike[str], data: bytes, mode: int) -> None:
@@ -80,3 +82,32 @@ def ed25519_from_pem(data: bytes, passphrase: bytes | None = None) -> Ed25519Pri
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     return Ed25519PrivateKey(seed)
+
+
+def private_to_pem(key: Ed25519PrivateKey | SM2PrivateKey,
+                   passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM of an Ed25519 or SM2 key, encrypted (PBES2) with a passphrase."""
+    if isinstance(key, SM2PrivateKey):
+        return sm2_to_pem(key, passphrase)
+    return ed25519_to_pem(key, passphrase)
+
+
+def private_from_pem(data: bytes,
+                     passphrase: bytes | None = None) -> Ed25519PrivateKey | SM2PrivateKey:
+    """The Ed25519 or SM2 key of a PKCS#8 PEM (the key's algorithm says which).
+
+    Encrypted files are opened by keys/pkcs8.py for both algorithms, so a wrong
+    passphrase is ``wrong_passphrase`` for either; a file that is not a key is
+    ``key_file``.
+    """
+    info, decrypted = open_pem(data, passphrase)
+    if names_sm2(info):
+        return sm2_from_der(info, decrypted)
+    try:
+        return ed25519_from_pem(pem(PEM_PLAIN, info))
+    except KeyMaterialError:
+        if decrypted:  # the padding looked right, the content is noise
+            raise KeyMaterialError(ErrorCode.WRONG_PASSPHRASE,
+                                   "the passphrase is wrong (or the encrypted key is damaged)"
+                                   ) from None
+        raise

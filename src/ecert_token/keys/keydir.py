@@ -6,14 +6,17 @@ It holds one issuer's key ring and one verifier group's key ring.  Layout::
     manifest.json                      issuer, group, every key's kid, state,
                                        window and regions (public, 0644)
     issuer-<kid hex>.key.pem           an issuer Ed25519 private key, PKCS#8 PEM (0600)
-    issuer-<kid hex>.key.jwk.json      or an issuer SM2 private key, EC/SM2 JWK (0600)
+    issuer-<kid hex>.key.jwk.json      or an issuer SM2 private key, EC/SM2 JWK (0600); an SM2
+                                       key saved with a passphrase is issuer-<kid>.key.pem
+                                       instead, encrypted PKCS#8 (keys/pkcs8.py)
     issuer-<kid hex>.pub.jwk.json      its public key, RFC 8037 OKP JWK or EC/SM2 JWK (0644)
     group-<kid hex>.key.cose           a group AES-CCM or SM4 key, COSE_Key (0600)
 
 A manifest issuer entry of an SM2 key says ``"alg": "SM2-SM3"`` (no ``alg``
 means Ed25519); ``ecert keygen --suite sm`` makes an SM2 issuer key and an
-SM4-CCM group key, and rotation keeps each ring's algorithm.  SM2 private
-keys cannot be passphrase-protected yet (cryptography has no SM2 PKCS#8).
+SM4-CCM group key, and rotation keeps each ring's algorithm.  With a
+passphrase, SM2 private keys are written as PBES2-encrypted PKCS#8, as
+Ed25519 keys are (cryptography has no SM2 PKCS#8: keys/pkcs8.py writes it).
 
 The current primary pair is also written under fixed names, for tools that
 read one key and speak JOSE (python-cwt, the interop tests, other languages):
@@ -39,7 +42,7 @@ from ..crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey, thumbprint_kid
 from ..crypto.sm2 import ALG_SM2_SM3, SM2PrivateKey
 from ..errors import EcertError, ErrorCode, KeyMaterialError
 from .cose_key import group_key_from_cose_key, group_key_to_cose_key
-from .files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
+from .files import private_from_pem, private_to_pem, read_private, write_file
 from .jwk import (
     group_key_jwk,
     issuer_public_from_jwk,
@@ -190,14 +193,23 @@ def _suite_of(key: IssuerSigningKey) -> Suite:
 
 
 def _private_file(key: IssuerSigningKey, passphrase: bytes | None) -> tuple[str, str, bytes]:
-    """``(per-kid name, fixed name, bytes)`` of an issuer private key's file."""
+    """``(per-kid name, fixed name, bytes)`` of an issuer private key's file.
+
+    Ed25519 keys, and SM2 keys with a passphrase, are PKCS#8 PEM (encrypted
+    with PBES2 when a passphrase is given; keys/pkcs8.py writes SM2's, which
+    OpenSSL 3 reads); an SM2 key without a passphrase is an EC/SM2 JWK with
+    ``d``, as before, for tools that read JWK.
+    """
     private = key.private_key
-    if isinstance(private, SM2PrivateKey):
-        if passphrase:
-            raise KeyMaterialError(ErrorCode.KEY_FILE,
-                                   "SM2 private keys cannot be passphrase-protected yet")
+    if isinstance(private, SM2PrivateKey) and not passphrase:
         return issuer_sm2_name(key.kid), ISSUER_SM2, _dump(sm2_private_jwk(key.kid, private))
-    return issuer_pem_name(key.kid), ISSUER_PEM, ed25519_to_pem(private, passphrase)
+    return issuer_pem_name(key.kid), ISSUER_PEM, private_to_pem(private, passphrase)
+
+
+def _other_private_name(name: str, kid: bytes) -> str:
+    """The per-kid private file of the other format, removed when this one is written (a
+    key saved again with a passphrase must not leave its plain copy behind)."""
+    return issuer_pem_name(kid) if name == issuer_sm2_name(kid) else issuer_sm2_name(kid)
 
 
 def _window(v: Validity) -> dict[str, int | None]:
@@ -218,6 +230,7 @@ def save(
     for sk in keys.issuer_ring:
         name, _, data = _private_file(sk, passphrase)
         write_file(directory / name, data, 0o600)
+        (directory / _other_private_name(name, sk.kid)).unlink(missing_ok=True)
         write_file(directory / issuer_jwk_name(sk.kid), _dump(issuer_public_jwk(sk.public)), 0o644)
         entry: dict[str, object] = {
             "kid": kid_text(sk.kid), "state": sk.state.value, **_window(sk.validity),
@@ -365,12 +378,17 @@ def load_public(directory: str | os.PathLike[str]) -> PublicKeyDir:
 def _read_issuer_private(
     directory: Path, entry: dict[str, Any], kid: bytes, passphrase: bytes | None
 ) -> PrivateKey:
-    """The private key of a manifest issuer entry: PKCS#8 PEM, or an SM2 JWK file."""
+    """The private key of a manifest issuer entry: PKCS#8 PEM (Ed25519, or SM2 saved with
+    a passphrase), or an SM2 JWK file."""
     alg = entry.get("alg", ALG_NAMES[ALG_EDDSA])
-    if alg == ALG_NAMES[ALG_EDDSA]:
-        return ed25519_from_pem(read_private(directory / issuer_pem_name(kid)), passphrase)
-    if alg != ALG_NAMES[ALG_SM2_SM3]:
+    if alg not in (ALG_NAMES[ALG_EDDSA], ALG_NAMES[ALG_SM2_SM3]):
         raise KeyMaterialError(ErrorCode.KEY_FILE, "manifest names an unknown issuer alg")
+    sm2 = alg == ALG_NAMES[ALG_SM2_SM3]
+    if not sm2 or (directory / issuer_pem_name(kid)).exists():
+        private = private_from_pem(read_private(directory / issuer_pem_name(kid)), passphrase)
+        if isinstance(private, SM2PrivateKey) is not sm2:
+            raise KeyMaterialError(ErrorCode.KEY_FILE, "the key file is not the manifest's alg")
+        return private
     try:
         jwk = json.loads(read_private(directory / issuer_sm2_name(kid)))
     except (ValueError, RecursionError):

@@ -16,6 +16,7 @@ from ..clock import Clock, system_clock
 from ..errors import InvalidArgument
 from ..holder.claims import HolderClaims, StatusRef, validate_uri
 from ..holder.credential import CredentialFile, issue
+from ..holder.device import DevicePublicKey
 from ..holder.statuslist import StatusList, pack, sign_status_list
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
 from ..settlement.handles import HandleKey
@@ -84,7 +85,8 @@ class HolderPlatform:
     def _issue(self, record: Record) -> CredentialFile:
         claims = HolderClaims(
             credential_id=record.cert_id, issued_at=record.issued_at,
-            expires_at=record.expires_at, device_key=record.device_key,
+            expires_at=record.expires_at,
+            device_key=DevicePublicKey.from_encoded(record.device_key),
             status=StatusRef(self.status_uri, record.status_idx), region=record.region,
             insurance_type=record.insurance_type, channel=record.channel,
             masked_name=record.masked_name, subject_kind=record.subject_kind,

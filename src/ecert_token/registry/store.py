@@ -5,10 +5,26 @@ signing step the caller passes in (``issue``), so a credential exists in the
 registry exactly when it was issued: if signing fails, nothing is written.
 SQLite errors become :class:`EcertError` ``registry_unavailable``; the five-member
 limit, enforced by a trigger, becomes ``family_full``.
+
+**Status indices are random.**  The IETF Token Status List draft (§13.2,
+"Linkability" / "Decoy entries") recommends that an issuer not hand out
+indices in order: sequential indices tell anyone who sees two credentials
+which was activated first and roughly how many came between, and let a
+verifier correlate neighbours in the list.  Each new credential (device or
+delegation) gets an index drawn uniformly from ``[0, list size)`` among the
+free ones, from the registry's injectable ``random_bytes`` (os.urandom
+unless given).  The list size is a power of two, at least
+``min_list_size`` (default 2**16), kept in ``holder_settings`` and doubled
+whenever more than half of it would be in use, so a draw is free with
+probability at least 1/2 (at most :data:`MAX_DRAWS` draws, about 2**-64 to
+fail).  The status list always covers the whole size (unused indices are
+0, i.e. valid; they are the draft's decoys).  Indices of credentials issued
+before schema version 2 were sequential and are kept.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +39,11 @@ from .schema import COMPONENT, FAMILY_FULL_MESSAGE, MIGRATIONS, migrate
 T = TypeVar("T")
 DEVICE = "device"
 DELEGATION = "delegation"
+LIST_SIZE_SETTING = "status_list_size"
+DEFAULT_MIN_LIST_SIZE = 2**16
+MAX_LIST_SIZE = 2**32
+MAX_DRAWS = 64
+RandomBytes = Callable[[int], bytes]
 _COLUMNS = ("status_idx, kind, cert_id, holder_id, parent_idx, device_key, region, insutype, "
             "channel, masked_name, subject_kind, auth_method, issued_at, expires_at, "
             "revoked_at, revoke_reason")
@@ -31,6 +52,9 @@ _COLUMNS = ("status_idx, kind, cert_id, holder_id, parent_idx, device_key, regio
 @dataclass(frozen=True, slots=True)
 class Activation:
     """What the channel asks for: bind ``device_key`` to the person ``cert_id``.
+
+    ``device_key`` is the device public key's ``encoded`` form
+    (holder/device.py): 32 bytes for Ed25519, 33 (a compressed point) for SM2.
 
     ``auth_method`` records how the channel authenticated the person (face
     check and password happen in the channel, not here).
@@ -48,8 +72,8 @@ class Activation:
     def __post_init__(self) -> None:
         validate_credential_id(self.cert_id)
         validate_masked_name(self.masked_name)
-        if not isinstance(self.device_key, bytes) or len(self.device_key) != 32:
-            raise InvalidArgument("device key must be 32 bytes")
+        if not isinstance(self.device_key, bytes) or len(self.device_key) not in (32, 33):
+            raise InvalidArgument("device key must be 32 bytes (Ed25519) or 33 (SM2)")
         if not isinstance(self.auth_method, str) or not 1 <= len(self.auth_method) <= 32:
             raise InvalidArgument("auth_method must be 1 to 32 characters")
 
@@ -97,15 +121,27 @@ def _registry_error(detail: str) -> EcertError:
 
 
 class ActivationRegistry:
-    """The registry in one SQLite file (created and migrated on open)."""
+    """The registry in one SQLite file (created and migrated on open).
 
-    def __init__(self, path: str | PathLike[str], *, timeout: float = 10.0) -> None:
+    ``random_bytes`` draws the status indices (see the module text);
+    ``min_list_size`` (a power of two) is the smallest status list.
+    """
+
+    def __init__(self, path: str | PathLike[str], *, timeout: float = 10.0,
+                 random_bytes: RandomBytes = os.urandom,
+                 min_list_size: int = DEFAULT_MIN_LIST_SIZE) -> None:
+        if isinstance(min_list_size, bool) or not isinstance(min_list_size, int) or not (
+            1 <= min_list_size <= MAX_LIST_SIZE and min_list_size & (min_list_size - 1) == 0
+        ):
+            raise InvalidArgument("min_list_size must be a power of two up to 2**32")
+        self._random = random_bytes
+        self._min_list_size = min_list_size
         try:
             self._conn = sqlite3.connect(path, timeout=timeout, isolation_level=None,
                                          check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
             migrate(self._conn, COMPONENT, MIGRATIONS)
+            self._conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error:
             raise _registry_error("cannot open the registry database") from None
 
@@ -155,7 +191,7 @@ class ActivationRegistry:
 
     def latest(self, cert_id: str) -> Record | None:
         """The person's most recent credential row of any kind (for their attributes)."""
-        return self._one("WHERE cert_id = ? ORDER BY status_idx DESC LIMIT 1", (cert_id,))
+        return self._one("WHERE cert_id = ? ORDER BY seq DESC LIMIT 1", (cert_id,))
 
     def get(self, status_idx: int) -> Record | None:
         return self._one("WHERE status_idx = ?", (status_idx,))
@@ -170,17 +206,50 @@ class ActivationRegistry:
         return [str(r[0]) for r in rows]
 
     def revoked(self) -> tuple[int, list[int]]:
-        """``(size, revoked indices)``: the list covers indices 0 to size - 1."""
+        """``(size, revoked indices)``: the list covers indices 0 to size - 1 (the list
+        size, which every index lies below)."""
         try:
             with self._read():
-                size_row = self._conn.execute(
-                    "SELECT coalesce(max(status_idx), 0) + 1 FROM holder_credentials").fetchone()
+                size = self._list_size()
                 rows = self._conn.execute(
                     "SELECT status_idx FROM holder_credentials WHERE revoked_at IS NOT NULL"
                 ).fetchall()
         except sqlite3.Error:
             raise _registry_error("cannot read the registry") from None
-        return int(size_row[0]), [int(r[0]) for r in rows]
+        return size, [int(r[0]) for r in rows]
+
+    def _list_size(self) -> int:
+        """The status list's size: the stored one (a power of two), at least the minimum,
+        and above every index in use (rows migrated from sequential indices)."""
+        row = self._conn.execute("SELECT value FROM holder_settings WHERE name = ?",
+                                 (LIST_SIZE_SETTING,)).fetchone()
+        size = max(self._min_list_size, int(row[0]) if row is not None else 0)
+        top = self._conn.execute("SELECT max(status_idx) FROM holder_credentials").fetchone()[0]
+        while top is not None and size <= top:
+            size *= 2
+        return size
+
+    def _allocate(self) -> int:
+        """A free status index, drawn at random below the list size (doubled first when
+        the new credential would fill more than half of it); inside the write
+        transaction, so two activations never draw the same index."""
+        size = self._list_size()
+        used = int(self._conn.execute("SELECT count(*) FROM holder_credentials").fetchone()[0])
+        while 2 * (used + 1) > size and size < MAX_LIST_SIZE:
+            size *= 2
+        self._conn.execute(
+            "INSERT INTO holder_settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (LIST_SIZE_SETTING, str(size)))
+        for _ in range(MAX_DRAWS):
+            drawn = self._random(8)
+            if not isinstance(drawn, bytes) or len(drawn) != 8:
+                raise InvalidArgument("the random source returned the wrong number of bytes")
+            idx = int.from_bytes(drawn, "big") % size  # size is a power of two: uniform
+            if self._conn.execute("SELECT 1 FROM holder_credentials WHERE status_idx = ?",
+                                  (idx,)).fetchone() is None:
+                return idx
+        raise _registry_error("no free status index was drawn")
 
     def _read(self) -> _Txn:
         return _Txn(self._conn, "BEGIN")
@@ -199,14 +268,15 @@ class ActivationRegistry:
         with self._write():
             old = self.active_device(request.cert_id)
             revoked = self._revoke_device(old, now, "replaced") if old is not None else []
-            cur = self._conn.execute(
-                "INSERT INTO holder_credentials (kind, cert_id, device_key, region, insutype, "
-                "channel, masked_name, subject_kind, auth_method, issued_at, expires_at) "
-                "VALUES ('device', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (request.cert_id, request.device_key, request.region.code,
+            idx = self._allocate()
+            self._conn.execute(
+                "INSERT INTO holder_credentials (status_idx, kind, cert_id, device_key, region, "
+                "insutype, channel, masked_name, subject_kind, auth_method, issued_at, "
+                "expires_at) VALUES (?, 'device', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idx, request.cert_id, request.device_key, request.region.code,
                  request.insurance_type.value, request.channel.value, request.masked_name,
                  request.subject_kind.value, request.auth_method, now, expires_at))
-            record = self.get(int(cur.lastrowid or 0))
+            record = self.get(idx)
             assert record is not None
             return record, issue(record), revoked
 
@@ -280,15 +350,17 @@ class ActivationRegistry:
                 "UPDATE holder_credentials SET revoked_at = ?, revoke_reason = 'replaced' "
                 "WHERE kind = 'delegation' AND revoked_at IS NULL AND cert_id = ? "
                 "AND parent_idx = ?", (now, member.cert_id, device.status_idx))
-            cur = self._conn.execute(
-                "INSERT INTO holder_credentials (kind, cert_id, holder_id, parent_idx, "
-                "device_key, region, insutype, channel, masked_name, subject_kind, auth_method, "
-                "issued_at, expires_at) VALUES ('delegation', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (member.cert_id, holder_id, device.status_idx, device.device_key,
+            idx = self._allocate()
+            self._conn.execute(
+                "INSERT INTO holder_credentials (status_idx, kind, cert_id, holder_id, "
+                "parent_idx, device_key, region, insutype, channel, masked_name, subject_kind, "
+                "auth_method, issued_at, expires_at) "
+                "VALUES (?, 'delegation', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idx, member.cert_id, holder_id, device.status_idx, device.device_key,
                  member.region.code, member.insurance_type.value, member.channel.value,
                  member.masked_name, member.subject_kind.value, member.auth_method, now,
                  min(expires_at, device.expires_at)))
-            record = self.get(int(cur.lastrowid or 0))
+            record = self.get(idx)
             assert record is not None
             return record, issue(record)
 

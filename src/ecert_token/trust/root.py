@@ -12,7 +12,8 @@ public key is an Ed25519 OKP COSE_Key, the file a terminal ships with.
 The root may be an SM2 key instead (``RootSigningKey.generate(suite=Suite.SM)``,
 ``ecert trust keygen --suite sm``), so that an SM-only deployment signs its trust
 lists with SM2 over SM3 too: its private key is an ``EC``/``SM2`` JWK with ``d``
-(0600; no passphrase yet) and its pinned public key an SM2 EC2 COSE_Key.  The
+(0600), or with a passphrase a PBES2-encrypted PKCS#8 PEM (keys/pkcs8.py), and its
+pinned public key an SM2 EC2 COSE_Key.  The
 envelope names the root's algorithm, and a list is verified only with the
 algorithm of the pinned root.
 """
@@ -30,7 +31,7 @@ from ..crypto.ed25519 import Ed25519PrivateKey, thumbprint_kid
 from ..crypto.sm2 import SM2PrivateKey
 from ..errors import ErrorCode, InvalidArgument, KeyMaterialError
 from ..keys.cose_key import issuer_public_cose_map, load_map, public_from_map
-from ..keys.files import ed25519_from_pem, ed25519_to_pem, read_private, write_file
+from ..keys.files import private_from_pem, private_to_pem, read_private, write_file
 from ..keys.jwk import sm2_private_from_jwk, sm2_private_jwk
 from ..keys.material import (
     KID_BYTES,
@@ -111,17 +112,14 @@ def save_root(
     key: RootSigningKey, private_path: str | os.PathLike[str],
     public_path: str | os.PathLike[str], passphrase: bytes | None = None,
 ) -> None:
-    """Private key as PKCS#8 PEM (an SM2 root: an SM2 JWK) (0600), pinned public key as
-    COSE_Key (0644)."""
+    """Private key as PKCS#8 PEM, encrypted with a passphrase (an SM2 root without one: an
+    SM2 JWK) (0600), pinned public key as COSE_Key (0644)."""
     private = key.private_key
-    if isinstance(private, SM2PrivateKey):
-        if passphrase:
-            raise KeyMaterialError(ErrorCode.KEY_FILE,
-                                   "SM2 private keys cannot be passphrase-protected yet")
+    if isinstance(private, SM2PrivateKey) and not passphrase:
         data = (json.dumps(sm2_private_jwk(key.kid, private), indent=2, sort_keys=True)
                 + "\n").encode()
     else:
-        data = ed25519_to_pem(private, passphrase)
+        data = private_to_pem(private, passphrase)
     write_file(Path(private_path), data, 0o600)
     write_file(Path(public_path), key.root.to_cose_key(), 0o644)
 
@@ -129,7 +127,8 @@ def save_root(
 def load_root_signing_key(
     path: str | os.PathLike[str], passphrase: bytes | None = None
 ) -> RootSigningKey:
-    """The root key of ``save_root``'s private file (PKCS#8 PEM, or an SM2 JWK)."""
+    """The root key of ``save_root``'s private file (PKCS#8 PEM of either suite, or an
+    SM2 JWK)."""
     data = read_private(Path(path))
     private: PrivateKey
     if data.lstrip()[:1] == b"{":
@@ -139,7 +138,7 @@ def load_root_signing_key(
             raise KeyMaterialError(ErrorCode.KEY_FILE, "not an SM2 JWK") from None
         _, private = sm2_private_from_jwk(jwk)
     else:
-        private = ed25519_from_pem(data, passphrase)
+        private = private_from_pem(data, passphrase)
     return RootSigningKey(thumbprint_kid(private.public_key.raw, KID_BYTES), private)
 
 
