@@ -337,3 +337,31 @@ def test_inspect_shows_an_sm2_presentations_algorithm_not_its_key(tmp_path: Path
     assert (shown["alg"], shown["alg_name"], shown["signature_bytes"]) == (
         ALG_SM2_SM3, "SM2-SM3", 64)
     assert phone.public_key.raw[:32].hex() not in out and phone.seed.hex() not in out
+
+
+@pytest.mark.parametrize("issuer_suite", [Suite.ED25519, Suite.SM],
+                         ids=["ed25519-issuer", "sm-issuer"])
+def test_an_sm2_device_signs_the_payment_binding(tmp_path: Path, issuer_suite: Suite) -> None:
+    """The offline payment binding (holder/payment.py) is signed by an SM2 device key too:
+    the terminal's own transaction is accepted, any other is transaction_mismatch, and
+    gmssl finds the device signature (which covers the binding) valid."""
+    from ecert_token import ErrorCode, Verifier, VerifyPolicy
+    from ecert_token.holder.payment import Charge
+
+    keys = _keys(issuer_suite)
+    phone = device(b"sm payment phone", "sm")
+    issued = _platform(tmp_path, keys).activate(activation(HOLDER, phone))
+    till = Charge(2_350, "P11010500017", "RX-0001", "T1101050001", NOW - 20)
+    pharmacy = BusinessType.PHARMACY_PURCHASE
+    text = present(issued.file.sealed, phone, pharmacy, now=NOW,
+                   handle_key=issued.file.handle_key, payment=till, counter=5,
+                   random_bytes=seeded_random(b"sm payment"))
+    assert _device_signature_is_independently_valid(text, phone.public_key)
+    checker = Verifier(keys.trust_store(), VerifyPolicy(clock=FixedClock(NOW))).presentations
+    verified = checker.check(text, pharmacy, now=NOW, charge=till)
+    assert verified.payment is not None and verified.payment.counter == 5
+    assert verified.payment_checked
+    other = Charge(2_351, "P11010500017", "RX-0001", "T1101050001", NOW - 20)
+    with pytest.raises(TokenRejected) as info:
+        checker.check(text, pharmacy, now=NOW, charge=other)
+    assert info.value.code is ErrorCode.TRANSACTION_MISMATCH
