@@ -162,10 +162,19 @@ def test_errors_name_the_file_they_could_not_read(args: list[str], named: str) -
     assert named in error_of(proc)["message"]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_without_a_traceback(keys: Path) -> None:
-    """SIGINT to a real child blocked reading the token from stdin."""
+    """SIGINT to a real child blocked reading the token from stdin.
+
+    The child starts with SIGINT's default action, as from an interactive shell: a
+    suite launched in the background by a non-interactive shell (``cmd &``) inherits
+    SIGINT ignored, and then Python rightly installs no KeyboardInterrupt handler."""
     proc = subprocess.Popen([ECERT, *verify_args(keys)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)  # noqa: PLW1509 - single-threaded test
     try:
         # Wait until it sits in read(0, ...) (Linux: /proc/PID/syscall), so the signal
         # reaches Python's handler and not a half-started interpreter.
