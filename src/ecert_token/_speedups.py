@@ -104,3 +104,24 @@ def _choose_b45encode() -> Callable[[bytes], str]:
 b45encode = _choose_b45encode()
 """Base45 encoding for minting: the extension's (exactly the Python one's answer,
 or None for what it does not take), else ``codec.base45.b45encode``."""
+
+
+def _choose_b45decode() -> Callable[[str], bytes]:
+    from .codec.base45 import b45decode as python
+
+    if extension is None:
+        return python
+    compiled: Callable[[str], bytes | None] = extension.b45decode
+
+    def b45decode(text: str) -> bytes:
+        data = compiled(text)
+        return data if data is not None else python(text)
+
+    return b45decode
+
+
+b45decode = _choose_b45decode()
+"""Base45 decoding outside the accelerator's own path (holder presentations): the
+extension's (exactly the Python one's bytes, or None where the Python one raises; the
+differential fuzz harness and tests/codec hold them equal), else
+``codec.base45.b45decode``, which then decides and raises ``Base45Error``."""

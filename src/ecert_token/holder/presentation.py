@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from .. import _speedups
 from ..codec import cbor, cose
-from ..codec.base45 import Base45Error, b45decode, b45encode
+from ..codec.base45 import Base45Error, b45encode
 from ..codec.cbor import BYTES, CBORError
 from ..crypto.ed25519 import ALG_EDDSA, Ed25519PrivateKey
 from ..crypto.sm2 import ALG_SM2_SM3
@@ -220,12 +220,10 @@ def split(text: str | bytes) -> Split:
         raise _fail("too long")
     if not text.startswith(PREFIX):
         raise _fail("unknown prefix")
-    data = _compiled_b45decode(text[4:]) if _compiled_b45decode is not None else None
-    if data is None:  # no extension, or text it refuses: the Python decoder decides
-        try:
-            data = b45decode(text[4:])
-        except Base45Error:
-            raise _fail("not Base45") from None
+    try:
+        data = _b45decode(text[4:])
+    except Base45Error:
+        raise _fail("not Base45") from None
     try:
         if data[0] != 0xD2 or data[1] != 0x84:
             raise _fail("not a tagged COSE_Sign1 of four")
@@ -266,10 +264,8 @@ def split(text: str | bytes) -> Split:
     return blob, iat, exp, cti, business, challenge, signed, alg, binding
 
 
-_compiled_b45decode: Callable[[str], bytes | None] | None = (
-    None if _speedups.extension is None else _speedups.extension.b45decode)
-"""The extension's Base45 decoder (``_accel.c``; the tests hold it to ``codec/base45.py``:
-the same bytes, or None where the Python decoder raises), chosen through ``_speedups``."""
+_b45decode: Callable[[str], bytes] = _speedups.b45decode
+"""Base45 decoding as chosen in ``_speedups`` (the one selection point of compiled code)."""
 _SIG1_OPENING = b"\x84\x6aSignature1"
 _SIGNATURE_HEADING = b"\x58\x40"
 """The heading of a 64-byte byte string: the device's signature (Ed25519 or SM2 r || s)."""
