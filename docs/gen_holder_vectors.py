@@ -9,7 +9,10 @@ tests/holder/test_vectors.py).  TEST KEYS ONLY: the seeds are published.
 Files (format ``ecert-holder-vectors/1``):
 
 * ``credentials.json``: a holder credential, open (the issuer's COSE_Sign1) and
-  sealed (COSE_Encrypt0 to the verifier group), with its claims map;
+  sealed (COSE_Encrypt0 to the verifier group), with its claims map (version 2:
+  the compact status reference, the index last in the holder array), and the
+  same credential in version 1 (the draft's ``status`` claim), which terminals
+  still accept;
 * ``presentations.json``: presentations and the outcome a terminal must give,
   in order, on one terminal (so the second use of one presentation is a replay);
 * ``delegations.json``: a family member's delegation shown by the holder's
@@ -45,7 +48,8 @@ from ecert_token.codec.base45 import b45decode, b45encode
 from ecert_token.crypto.ed25519 import Ed25519PrivateKey
 from ecert_token.crypto.sm2 import SM2PrivateKey
 from ecert_token.holder import PresentationVerifier, StatusListLoader, present
-from ecert_token.holder.claims import decode_claims, encode_claims
+from ecert_token.holder.claims import StatusRef, decode_claims, encode_claims
+from ecert_token.holder.credential import sign_credential
 from ecert_token.holder.device import DeviceKey
 from ecert_token.holder.payment import Ceiling, Charge
 from ecert_token.holder.presentation import parse
@@ -173,12 +177,21 @@ def run_checks(trust: TrustStore, status: bytes | None,
     return checks
 
 
+def version_1(w: World, blob: bytes) -> bytes:
+    """``blob``'s credential as version 1 wrote it: the draft's status claim naming the
+    platform's list (signed by the same issuer; version 1 is read, no longer issued)."""
+    claims = decode_claims(cose.decode_sign1(blob).payload)
+    ref = StatusRef(w.platform.status_uri, claims.status.idx)
+    return sign_credential(dataclasses.replace(claims, status=ref), w.keys.signing_key)
+
+
 def credentials(w: World, ws: World) -> dict[str, Any]:
     open_blob = w.activate(HOLDER, "holder")
     sealed_blob = ws.activate(HOLDER, "holder")
     claims_cbor = cose.decode_sign1(open_blob).payload
     claims = decode_claims(claims_cbor)
-    assert encode_claims(claims) == claims_cbor
+    assert encode_claims(claims) == claims_cbor and claims.status.uri is None
+    v1 = version_1(w, open_blob)
     return {
         "description": "A holder credential as the platform issues it at activation.",
         "keys": w.keys_json(sealed=True),
@@ -195,6 +208,12 @@ def credentials(w: World, ws: World) -> dict[str, Any]:
         "sealed_cose_encrypt0_hex": sealed_blob.hex(),
         "sealed_note": "decrypt with group_key (AES-CCM-16-64-128, AAD the Enc_structure): "
                        "the plaintext is open_cose_sign1_hex, byte for byte",
+        "status_list_uri": w.platform.status_uri,
+        "version_1_cose_sign1_hex": v1.hex(),
+        "version_1_claims_cbor_hex": cose.decode_sign1(v1).payload.hex(),
+        "version_1_note": "the same credential with the Token Status List draft's claim "
+                          "65535 {status_list: {idx, uri}} and a five-item holder array "
+                          "(version 1: still accepted, no longer issued)",
     }
 
 
@@ -204,6 +223,7 @@ def presentations(w: World) -> dict[str, Any]:
     w.platform.unbind(OTHER, now=NOW - 600)
     status, _ = w.platform.status_list(now=NOW - 300)
     p = w.present(blob, "holder", REG, NOW)
+    v1 = version_1(w, blob)
     checks = [
         {"description": "a presentation minted offline, checked 5 s later",
          "text": p, "business_type": "01101", "now": NOW + 5},
@@ -230,6 +250,11 @@ def presentations(w: World) -> dict[str, Any]:
         {"description": "challenge mode: an answer to another challenge",
          "text": w.present(blob, "holder", REG, NOW, b"\x01\x02\x03\x04"),
          "business_type": "01101", "now": NOW, "challenge": "0a0b0c0d"},
+        {"description": "a version-1 credential (the draft's status claim), still accepted",
+         "text": w.present(v1, "holder", REG, NOW), "business_type": "01101", "now": NOW},
+        {"description": "the unbound credential in version 1: the same status bit",
+         "text": w.present(version_1(w, revoked_blob), "other", REG, NOW),
+         "business_type": "01101", "now": NOW},
     ]
     trust = TrustStore([w.keys.signing_key.public])
     return {

@@ -109,8 +109,21 @@ def test_credential_layers_read_independently() -> None:
     c = doc["claims"]
     assert claims[2] == c["credential_id"] and claims[4] == c["expires_at"]
     assert claims[8] == {1: {1: 1, -1: 6, -2: bytes.fromhex(c["device_key"])}}
-    assert claims[65535] == {"status_list": {"idx": c["status"]["idx"],
-                                             "uri": c["status"]["uri"]}}
+    # Version 2: the compact status reference, the index last in the holder array.
+    assert 65535 not in claims and c["status"]["uri"] is None
+    assert claims[-65538] == [110105, 310, 2, "张*丰", 1, c["status"]["idx"]]
+    # The same credential in version 1: the draft's status claim, a five-item array.
+    v1 = cbor2.loads(bytes.fromhex(doc["version_1_cose_sign1_hex"]))
+    v1_protected, _, v1_payload, v1_signature = v1.value
+    assert v1_payload.hex() == doc["version_1_claims_cbor_hex"]
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(k["issuer_public"])).verify(
+        v1_signature, cbor2.dumps(["Signature1", v1_protected, b"", v1_payload]))
+    v1_claims = cbor2.loads(v1_payload)
+    assert v1_claims[65535] == {"status_list": {"idx": c["status"]["idx"],
+                                                "uri": doc["status_list_uri"]}}
+    assert v1_claims[-65538] == claims[-65538][:5]
+    assert {k: v for k, v in v1_claims.items() if k not in (65535, -65538)} == {
+        k: v for k, v in claims.items() if k != -65538}
     sealed = cbor2.loads(bytes.fromhex(doc["sealed_cose_encrypt0_hex"]))
     assert sealed.tag == 16
     enc_protected, enc_unprotected, ciphertext = sealed.value

@@ -29,9 +29,9 @@ def test_python_cwt_reads_the_credential_and_the_presentation(cwt_side: CwtSide)
     assert claims["2"] == c["credential_id"] == "E4Q7ZK2M9PXA"
     assert claims["4"] == c["expires_at"] and claims["6"] == c["issued_at"]
     assert claims["8"] == {"1": {"1": 1, "-1": 6, "-2": {"bytes": c["device_key"]}}}
-    assert claims["65535"] == {"status_list": {"idx": c["status"]["idx"],
-                                               "uri": c["status"]["uri"]}}
-    assert claims["-65538"] == [110105, 310, 2, "张*丰", 1]
+    # version 2: the compact status reference, the index last in the holder array
+    assert "65535" not in claims
+    assert claims["-65538"] == [110105, 310, 2, "张*丰", 1, c["status"]["idx"]]
     assert got["sealed_claims"] == claims
     p = got["presentation"]
     assert p["protected_labels"] == [1, 13] and p["unprotected"] == {}

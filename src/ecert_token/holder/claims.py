@@ -13,9 +13,23 @@ both the same way.  Claims map (deterministic CBOR, integer keys)::
     8      cnf      {1: COSE_Key}: the device key (holder/device.py), Ed25519
                     {1: 1 (OKP), -1: 6 (Ed25519), -2: x} or SM2, compressed
                     {1: 2 (EC2), -1: -65537 (sm2p256v1), -2: x, -3: sign of y}
-    65535  status   {"status_list": {"idx": index, "uri": list uri}}  (Token Status List draft)
-    -65538 holder   [region, insurance type, channel, masked name, subject kind]
+    -65538 holder   [region, insurance type, channel, masked name, subject kind,
+                     status index]
     -65539 actor    the holder's credential id (delegations only)
+
+That is **version 2**, with the *compact status reference*: the credential's
+index in its issuer's status list is the last item of the holder array, and
+no list URI travels (the terminal finds the list by the credential's issuer,
+which the issuer key that verified it names).  **Version 1** credentials
+carried the IETF Token Status List draft's claim instead::
+
+    65535  status   {"status_list": {"idx": index, "uri": list uri}}
+    -65538 holder   [region, insurance type, channel, masked name, subject kind]
+
+33 bytes more at a province's scale.  Version 1 is still read (a credential
+lives up to 90 days on a phone that may be offline) but no longer issued;
+:class:`StatusRef` with ``uri=None`` is a version-2 reference.  See
+docs/holder-credentials.md#the-compact-status-reference.
 """
 
 from __future__ import annotations
@@ -49,8 +63,12 @@ IDX = "idx"
 URI = "uri"
 MAX_URI_CHARS = 64
 MAX_INDEX = 2**32 - 1
-_KEYS = frozenset({SUB, EXP, IAT, CNF, STATUS, HOLDER})
+_KEYS = frozenset({SUB, EXP, IAT, CNF, HOLDER})
+"""Version 2 (compact status reference); with ACTOR a delegation."""
 _KEYS_ACTOR = _KEYS | {ACTOR}
+_KEYS_V1 = _KEYS | {STATUS}
+"""Version 1 (the draft's status claim); with ACTOR a delegation."""
+_KEYS_V1_ACTOR = _KEYS_V1 | {ACTOR}
 
 
 class HolderClaimsError(ValueError):
@@ -74,13 +92,16 @@ def _time(value: object, what: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StatusRef:
-    """Where a credential's status lives: bit ``idx`` of the list named ``uri``."""
+    """Where a credential's status lives: entry ``idx`` of the list named ``uri``, or,
+    with ``uri=None`` (the compact reference of version-2 credentials), of the list of
+    the credential's issuer."""
 
-    uri: str
+    uri: str | None
     idx: int
 
     def __post_init__(self) -> None:
-        validate_uri(self.uri)
+        if self.uri is not None:
+            validate_uri(self.uri)
         if isinstance(self.idx, bool) or not isinstance(self.idx, int) or not (
             0 <= self.idx <= MAX_INDEX
         ):
@@ -140,16 +161,22 @@ def cnf_map(device_key: DevicePublicKey) -> dict[int, object]:
 
 
 def encode_claims(claims: HolderClaims) -> bytes:
-    """Deterministic CBOR of the claims map."""
+    """Deterministic CBOR of the claims map: version 2 (the compact status reference)
+    when ``claims.status.uri`` is None, else version 1 (the draft's ``status`` claim)."""
+    ref = claims.status
+    fields: list[object] = [claims.region.wire, claims.insurance_type.wire,
+                            claims.channel.wire, claims.masked_name, claims.subject_kind.wire]
     value: dict[int, object] = {
         SUB: claims.credential_id,
         EXP: claims.expires_at,
         IAT: claims.issued_at,
         CNF: cnf_map(claims.device_key),
-        STATUS: {STATUS_LIST: {IDX: claims.status.idx, URI: claims.status.uri}},
-        HOLDER: [claims.region.wire, claims.insurance_type.wire, claims.channel.wire,
-                 claims.masked_name, claims.subject_kind.wire],
+        HOLDER: fields,
     }
+    if ref.uri is None:
+        fields.append(ref.idx)
+    else:
+        value[STATUS] = {STATUS_LIST: {IDX: ref.idx, URI: ref.uri}}
     if claims.actor_id is not None:
         value[ACTOR] = claims.actor_id
     return cbor.dumps(value)
@@ -234,21 +261,27 @@ def decode_claims(payload: bytes) -> HolderClaims:
     if type(value) is not dict or any(type(k) is not int for k in value):
         raise _fail("claims must be a map with integer keys")
     keys = value.keys()
-    if keys not in (_KEYS, _KEYS_ACTOR):
+    fields = value[HOLDER] if HOLDER in value else None
+    uri_value: object
+    if keys in (_KEYS, _KEYS_ACTOR):  # version 2: the index ends the holder array
+        if type(fields) is not list or len(fields) != 6:
+            raise _fail("holder fields must be an array of six")
+        uri_value, idx = None, fields[5]
+    elif keys in (_KEYS_V1, _KEYS_V1_ACTOR):  # version 1: the draft's status claim
+        status = value[STATUS]
+        if type(status) is not dict or len(status) != 1 or STATUS_LIST not in status:
+            raise _fail("status must hold exactly status_list")
+        ref = status[STATUS_LIST]
+        if type(ref) is not dict or ref.keys() != _REF_KEYS:
+            raise _fail("status_list must hold idx and uri")
+        uri_value, idx = ref[URI], ref[IDX]
+        if type(fields) is not list or len(fields) != 5:
+            raise _fail("holder fields must be an array of five")
+    else:
         raise _fail("claims have the wrong keys")
-    status = value[STATUS]
-    if type(status) is not dict or len(status) != 1 or STATUS_LIST not in status:
-        raise _fail("status must hold exactly status_list")
-    ref = status[STATUS_LIST]
-    if type(ref) is not dict or ref.keys() != _REF_KEYS:
-        raise _fail("status_list must hold idx and uri")
-    uri, idx = ref[URI], ref[IDX]
     if type(idx) is not int or not 0 <= idx <= MAX_INDEX:
         raise _fail("status index out of range")
-    fields = value[HOLDER]
-    if type(fields) is not list or len(fields) != 5:
-        raise _fail("holder fields must be an array of five")
-    region, insutype, channel, name, kind = fields
+    region, insutype, channel, name, kind = fields[:5]
     sub, iat, exp, actor = value[SUB], value[IAT], value[EXP], value.get(ACTOR)
     if type(iat) is not int or type(exp) is not int or not 0 <= iat < exp < 2**40:
         raise _fail("times must be whole seconds with iat before exp")
@@ -258,7 +291,7 @@ def decode_claims(payload: bytes) -> HolderClaims:
     if insurance is None or channel_code is None or kind_code is None:
         raise _fail("unknown code")
     try:
-        validate_uri(uri)
+        uri = None if uri_value is None else validate_uri(uri_value)
         validate_credential_id(sub)
         validate_masked_name(name)
         if actor is not None:
@@ -274,7 +307,7 @@ def decode_claims(payload: bytes) -> HolderClaims:
         raise _fail(exc.detail or "invalid claim") from None
 
 
-def _build(sub: str, iat: int, exp: int, key: DevicePublicKey, uri: str, idx: int,  # noqa: PLR0917
+def _build(sub: str, iat: int, exp: int, key: DevicePublicKey, uri: str | None, idx: int,  # noqa: PLR0917
            region: Region, insurance: InsuranceType, channel: Channel, name: str,
            kind: SubjectKind, actor: str | None) -> HolderClaims:
     """The frozen claims (model/construct.py: the classes' own checks, once)."""
@@ -285,7 +318,9 @@ def _build(sub: str, iat: int, exp: int, key: DevicePublicKey, uri: str, idx: in
 _CNF_OPENING = b"\x08\xa1\x01\xa3\x01\x01\x20\x06\x21\x58\x20"
 _STATUS_OPENING = b"\x19\xff\xff\xa1\x6bstatus_list\xa2\x63idx"
 _URI_KEY = b"\x63uri"
-_HOLDER_OPENING = b"\x3a\x00\x01\x00\x01\x85\x1a"
+_HOLDER_OPENING = b"\x3a\x00\x01\x00\x01\x86\x1a"
+"""``-65538: [`` six items (version 2), then the region's 4-byte heading."""
+_HOLDER_OPENING_V1 = b"\x3a\x00\x01\x00\x01\x85\x1a"
 _ACTOR_KEY = b"\x3a\x00\x01\x00\x02"
 
 
@@ -303,12 +338,27 @@ def _text(data: bytes, i: int) -> tuple[str, int]:
     return data[start:end].decode("utf-8"), end
 
 
+def _index(data: bytes, i: int) -> tuple[int, int]:
+    """The unsigned integer up to 2**32-1 with its shortest heading at ``i``, and where
+    it ends."""
+    h = data[i]
+    if h <= 0x17:
+        return h, i + 1
+    if h == 0x18 and data[i + 1] >= 24:
+        return data[i + 1], i + 2
+    if h == 0x19 and data[i + 1]:
+        return int.from_bytes(data[i + 1:i + 3], "big"), i + 3
+    if h == 0x1A and data[i + 1] | data[i + 2]:
+        return int.from_bytes(data[i + 1:i + 5], "big"), i + 5
+    raise ValueError("not a short unsigned integer")
+
+
 def _fast_claims(data: bytes) -> HolderClaims | None:
     """The claims if ``data`` has exactly the canonical layout :func:`encode_claims` writes
-    (the values the strict decoder would read, checked by the same rules), else None:
-    then the strict decoder gives the answer or the error."""
+    (either version; the values the strict decoder would read, checked by the same
+    rules), else None: then the strict decoder gives the answer or the error."""
     try:
-        if data[0] not in (0xA6, 0xA7) or data[1] != SUB:
+        if not 0xA5 <= data[0] <= 0xA7 or data[1] != SUB:
             return None
         sub, i = _text(data, 2)
         if data[i:i + 2] != b"\x04\x1a" or data[i + 6:i + 8] != b"\x06\x1a":
@@ -320,24 +370,15 @@ def _fast_claims(data: bytes) -> HolderClaims | None:
             return None
         key = data[i + 11:i + 43]
         i += 43
-        if data[i:i + len(_STATUS_OPENING)] != _STATUS_OPENING:
-            return None
-        i += len(_STATUS_OPENING)
-        h = data[i]
-        if h <= 0x17:
-            idx, i = h, i + 1
-        elif h == 0x18 and data[i + 1] >= 24:
-            idx, i = data[i + 1], i + 2
-        elif h == 0x19 and data[i + 1]:
-            idx, i = int.from_bytes(data[i + 1:i + 3], "big"), i + 3
-        elif h == 0x1A and data[i + 1] | data[i + 2]:
-            idx, i = int.from_bytes(data[i + 1:i + 5], "big"), i + 5
-        else:
-            return None
-        if data[i:i + 4] != _URI_KEY:
-            return None
-        uri, i = _text(data, i + 4)
-        if data[i:i + 7] != _HOLDER_OPENING or data[i + 11] != 0x19:
+        uri = None
+        entries, opening = 0xA5, _HOLDER_OPENING
+        if data[i:i + len(_STATUS_OPENING)] == _STATUS_OPENING:  # version 1
+            idx, i = _index(data, i + len(_STATUS_OPENING))
+            if data[i:i + 4] != _URI_KEY:
+                return None
+            uri, i = _text(data, i + 4)
+            entries, opening = 0xA6, _HOLDER_OPENING_V1
+        if data[i:i + 7] != opening or data[i + 11] != 0x19:
             return None
         region = int.from_bytes(data[i + 7:i + 11], "big")
         insurance = _INSURANCE.get(int.from_bytes(data[i + 12:i + 14], "big"))
@@ -345,18 +386,21 @@ def _fast_claims(data: bytes) -> HolderClaims | None:
         name, i = _text(data, i + 15)
         kind = _KINDS.get(data[i])
         i += 1
+        if uri is None:  # version 2: the index ends the holder array
+            idx, i = _index(data, i)
         actor = None
-        if data[0] == 0xA7:
+        if data[0] == entries + 1:
             if data[i:i + 5] != _ACTOR_KEY:
                 return None
             actor, i = _text(data, i + 5)
+        elif data[0] != entries:
+            return None
         if i != len(data) or insurance is None or channel is None or kind is None or (
             region < 0x10000 or not 0x10000 <= iat < exp or exp < 0x10000
         ):
             return None
         # The values' rules run once, in the classes' own checks (_build).
         return _build(sub, iat, exp, device_ed25519(bytes(key)), uri, idx, _region(region),
-                      insurance,
-                      channel, name, kind, actor)
+                      insurance, channel, name, kind, actor)
     except (IndexError, ValueError, HolderClaimsError, InvalidArgument):
         return None

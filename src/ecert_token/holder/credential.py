@@ -131,10 +131,15 @@ class CredentialFile:
     handle_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, sealed: bytes, claims: HolderClaims,
-           handle_key: bytes | None = None) -> CredentialFile:
+    def of(cls, sealed: bytes, claims: HolderClaims, handle_key: bytes | None = None,
+           status_uri: str | None = None) -> CredentialFile:
+        """The file of a credential; ``status_uri`` names the list that carries it when
+        the credential itself does not (a compact status reference, version 2)."""
+        uri = claims.status.uri or status_uri
+        if uri is None:
+            raise InvalidArgument("a credential file names its status list")
         return cls(sealed, "delegation" if claims.is_delegation else "credential",
-                   claims.credential_id, claims.expires_at, claims.status.uri,
+                   claims.credential_id, claims.expires_at, uri,
                    claims.status.idx, claims.actor_id, handle_key)
 
     def to_json(self) -> dict[str, object]:

@@ -66,6 +66,9 @@ class StatusListLoader:
         self._digests: dict[str, str] = {}
         self._highest: dict[str, int] = {}
         self._warned: set[tuple[str, int]] = set()
+        self._by_issuer: dict[str, frozenset[str]] = {}
+        """The URIs of the lists each issuer signed (a compact reference names none);
+        replaced, never changed in place, so a lookup needs no lock."""
         if self.state_dir is not None:
             self._restore(self.state_dir)
 
@@ -93,8 +96,17 @@ class StatusListLoader:
                 log.warning("saved status list not usable (%s)", type(exc).__name__)
                 continue
             if sl.uri == uri and sl.issued_at == issued_at:
-                self._lists[uri] = sl
+                self._adopt(sl)
                 self._digests[uri] = hashlib.sha256(data).hexdigest()
+
+    def _adopt(self, sl: StatusList) -> None:
+        """Make ``sl`` the current list of its URI (under the lock or in the constructor)."""
+        by_issuer = self._by_issuer
+        previous = self._lists.get(sl.uri)
+        if previous is not None and previous.issuer != sl.issuer:
+            by_issuer[previous.issuer] = by_issuer[previous.issuer] - {sl.uri}
+        self._lists[sl.uri] = sl
+        by_issuer[sl.issuer] = by_issuer.get(sl.issuer, frozenset()) | {sl.uri}
 
     def _save(self, sl: StatusList, data: bytes) -> None:
         if self.state_dir is None:
@@ -131,7 +143,7 @@ class StatusListLoader:
                 else:
                     self._highest[sl.uri] = previous
                 raise
-            self._lists[sl.uri] = sl
+            self._adopt(sl)
             self._digests[sl.uri] = digest
         log.info("status list loaded (%d credentials)", sl.size)
         return sl
@@ -165,9 +177,21 @@ class StatusListLoader:
         ``status_list_invalid`` when the list was signed by another issuer
         than the credential, or does not cover a credential issued before it.
         A credential issued after the list (a new activation) is not in it
-        yet and counts as valid.
+        yet and counts as valid.  A compact reference (``ref.uri`` None, version-2
+        credentials) names the list of the credential's ``issuer``; an issuer with
+        lists under several URIs makes it ambiguous: ``status_list_invalid``.
         """
-        sl = self._lists.get(ref.uri)
+        uri = ref.uri
+        if uri is None:
+            uris = self._by_issuer.get(issuer)
+            if not uris:
+                return None
+            if len(uris) != 1:
+                raise TokenRejected(ErrorCode.STATUS_LIST_INVALID,
+                                    "the issuer has several lists: a compact reference is "
+                                    "ambiguous")
+            (uri,) = uris
+        sl = self._lists.get(uri)
         if sl is None:
             return None
         if now >= sl.expires_at or now - sl.issued_at > self.staleness.warn_after:

@@ -70,7 +70,10 @@ _MAY_PRESENT = {kind: frozenset(b for b in BusinessType if may_use(kind, b))
 
 
 class StatusRefDict(TypedDict):
-    uri: str
+    """A credential's status reference; ``uri`` None: its issuer's list (the compact
+    reference of version-2 credentials)."""
+
+    uri: str | None
     idx: int
 
 
@@ -159,10 +162,15 @@ class _Opened:
 
 
 def replay_scope(claims: HolderClaims) -> bytes:
-    """8 bytes naming the credential (its status list entry), computed once per credential."""
+    """8 bytes naming the credential (its status list entry), computed once per credential.
+
+    A compact reference (no URI: the issuer's list) hashes an empty URI, which no
+    version-1 URI is; the replay entry's issuer scopes it further.
+    """
     ref = claims.status
+    uri = b"" if ref.uri is None else ref.uri.encode()
     return hashlib.sha256(
-        _REPLAY_CONTEXT + ref.uri.encode() + b"\x00" + ref.idx.to_bytes(8, "big")
+        _REPLAY_CONTEXT + uri + b"\x00" + ref.idx.to_bytes(8, "big")
     ).digest()[:8]
 
 

@@ -87,15 +87,18 @@ class HolderPlatform:
             credential_id=record.cert_id, issued_at=record.issued_at,
             expires_at=record.expires_at,
             device_key=DevicePublicKey.from_encoded(record.device_key),
-            status=StatusRef(self.status_uri, record.status_idx), region=record.region,
+            status=StatusRef(None, record.status_idx), region=record.region,
             insurance_type=record.insurance_type, channel=record.channel,
             masked_name=record.masked_name, subject_kind=record.subject_kind,
             actor_id=record.holder_id,
         )
         # The handle key Kd travels with the credential, to this phone only: its
         # presentations then carry a settlement handle the platform resolves.
+        # The credential carries only its index (the compact status reference): the
+        # terminal finds this issuer's list by the issuer; the file names the list.
         return CredentialFile.of(issue(claims, self.signing_key, self.group_key, self._random),
-                                 claims, self._handles.holder_key(record.cert_id))
+                                 claims, self._handles.holder_key(record.cert_id),
+                                 self.status_uri)
 
     def activate(self, request: Activation, *, valid_days: int = DEFAULT_VALID_DAYS,
                  now: int | None = None) -> Issued:
