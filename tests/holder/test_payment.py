@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -292,6 +293,21 @@ def test_transaction_text_refuses_noncanonical_and_wrong_fields() -> None:
         Charge(1, PAYEE, "X").text()  # a shown transaction names its terminal
     with pytest.raises(InvalidArgument):
         Charge(1, PAYEE, "X", "T1", None)
+
+
+def test_transaction_text_keys_must_be_exactly_integers() -> None:
+    """A CBOR ``true`` (simple value 21) where the amount's key 1 belongs compares and
+    hashes equal to 1 in Python: the key check refuses it as a wrong field, before any
+    value is read (it used to pass the key check and be refused only later, as a text
+    not in its canonical form)."""
+    body = cbor.loads(b45decode(TILL.text()[4:]), max_depth=1)
+    assert isinstance(body, dict)
+    # The map with key true (0xf5) in place of 1, in canonical key order (cbor2).
+    raw = cbor2.dumps({True if k == 1 else k: v for k, v in body.items()}, canonical=True)
+    assert b"\xf5" in raw and cbor.loads(raw, max_depth=1).keys() == body.keys()
+    with pytest.raises(InvalidArgument) as caught:
+        Charge.from_text("ET1:" + b45encode(raw))
+    assert caught.value.detail == "a transaction text has the wrong fields"
 
 
 # --- the device counter ----------------------------------------------------------------

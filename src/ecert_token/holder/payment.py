@@ -166,8 +166,9 @@ class Charge:
             value = cbor.loads(b45decode(text[len(TRANSACTION_PREFIX):]), max_depth=1)
         except (Base45Error, CBORError):
             raise InvalidArgument("not a transaction text (ET1:)") from None
-        if type(value) is not dict or value.keys() != {_AMOUNT, _PAYEE, _ORDER, _TERMINAL,
-                                                        _TIME}:
+        # Keys exactly ints first: a CBOR true (or 1.0) compares and hashes equal to 1.
+        if not cbor.has_int_keys(value) or value.keys() != {_AMOUNT, _PAYEE, _ORDER,
+                                                             _TERMINAL, _TIME}:
             raise InvalidArgument("a transaction text has the wrong fields")
         charge = cls(value[_AMOUNT], value[_PAYEE], value[_ORDER], value[_TERMINAL],
                      value[_TIME])
