@@ -2,8 +2,8 @@
 
     python benchmarks/holder_size.py [--json FILE]
 
-Deterministic (fixed keys, time and random bytes).  "bytes" are CBOR/COSE
-bytes; Base45 turns 2 bytes into 3 characters, so a field of n bytes costs
+Deterministic (fixed keys, time and random bytes, including the registry's
+random status indices).  "bytes" are CBOR/COSE bytes; Base45 turns 2 bytes into 3 characters, so a field of n bytes costs
 about 1.5 n characters.  The QR version is the smallest at level M (segno,
 the ``qr`` extra): 12-M holds 419 alphanumeric characters, 13-M 483, 14-M
 535, 15-M 600.  The rows marked "estimate" are encodings of alternatives this
@@ -20,18 +20,27 @@ from pathlib import Path
 
 from ecert_token.codec import cbor
 from ecert_token.codec.base45 import b45decode
-from ecert_token.holder.claims import encode_claims
-from ecert_token.holder.credential import sign_credential
-from ecert_token.holder.device import new_device_key
+from ecert_token.holder.claims import HolderClaims, StatusRef, encode_claims
+from ecert_token.holder.credential import issue, sign_credential
+from ecert_token.holder.device import DeviceKey, new_device_key
+from ecert_token.holder.payment import Ceiling, Charge
 from ecert_token.holder.presentation import present
 from ecert_token.holder.verify import PresentationVerifier
 from ecert_token.keys import keydir
+from ecert_token.keys.suite import Suite
 from ecert_token.model import BusinessType, Channel, InsuranceType, Region
 from ecert_token.registry import Activation, ActivationRegistry, HolderPlatform
 from ecert_token_tools.vectors import seeded_random as seeded
 
 NOW = 1_790_000_000
 BT = BusinessType.HOSPITAL_REGISTRATION
+PHARMACY = BusinessType.PHARMACY_PURCHASE
+LIMIT = 483
+"""QR version 13 at level M: the acceptable size of issue #13 (the goal, 12-M, is 419)."""
+SCALES = {"2^16 list (default)": 16, "province (25 million, 2^26 list)": 26,
+          "10^9 (one national 2^31 list)": 31}
+"""Status-list sizes: the registry draws an index uniformly below the list size (a power
+of two at least twice the credentials), so the index is a draw below 2**bits."""
 
 
 def chars(n_bytes: int) -> int:
@@ -54,7 +63,9 @@ def measure() -> dict[str, object]:
     phone = new_device_key(rnd)
     texts: dict[str, str] = {}
     for mode in ("open", "sealed"):
-        platform = HolderPlatform(ActivationRegistry(tmp / f"{mode}.db"), keys.signing_key,
+        registry = ActivationRegistry(tmp / f"{mode}.db",
+                                      random_bytes=seeded(b"holder-size indices " + mode.encode()))
+        platform = HolderPlatform(registry, keys.signing_key,
                                   keys.group_key if mode == "sealed" else None,
                                   random_bytes=rnd)
         issued = platform.activate(Activation(
@@ -87,9 +98,15 @@ def measure() -> dict[str, object]:
     parts: dict[str, int] = {}
     for key, name in ((2, "sub: credential id (12 characters)"), (4, "exp"), (6, "iat"),
                       (8, "cnf: COSE_Key of the device key"),
-                      (65535, "status: {status_list: {idx, uri}} (draft shape)"),
-                      (-65538, "holder fields [region, insutype, channel, name, kind]")):
+                      (-65538, "holder fields [region, insutype, channel, name, kind, status "
+                               "index]")):
         parts["credential " + name] = len(cbor.dumps({key: claims_map[key]})) - 1
+    holder_array = claims_map[-65538]
+    parts["of which the status index (compact reference; 5 bytes from 65,536)"] = len(
+        cbor.dumps(holder_array[5]))
+    parts["version 1 instead: status claim {status_list: {idx, uri}} (draft shape, "
+          "\"ec:NHSA\")"] = len(cbor.dumps(
+              {65535: {"status_list": {"idx": holder_array[5], "uri": "ec:NHSA"}}})) - 1
     signed = sign_credential(claims, keys.signing_key)
     parts["credential COSE_Sign1 framing (tag, headers {1,4}, bstr heads)"] = (
         len(signed) - len(encode_claims(claims)) - 64)
@@ -106,9 +123,7 @@ def measure() -> dict[str, object]:
         - len(signed) - len(cbor.dumps(payload)) - 64)
     parts["device signature"] = 64
 
-    # Alternatives (estimates): the compact status reference, and HPKE per presentation.
-    compact = len(cbor.dumps({-65541: claims.status.idx}))
-    draft = len(cbor.dumps({65535: claims_map[65535]}))
+    # Alternatives (estimates): further departures, and HPKE per presentation.
     open_bytes = variants["open: credential, registration 01101"]["bytes"]
     assert isinstance(open_bytes, int)
     hpke_envelope = cbor.dumps([cbor.dumps({1: 35, 4: bytes(4)}), {-4: bytes(32)},
@@ -118,13 +133,10 @@ def measure() -> dict[str, object]:
     raw_cnf = (len(cbor.dumps({8: claims_map[8]}))
                - len(cbor.dumps({-65542: bytes(32)})))  # a private claim holding the key
     short_id = 2  # a 6-byte presentation id instead of 8
-    departures = open_bytes - draft + compact - 6
+    departures = open_bytes - 6
     estimates = {
-        "open, status as a private claim {-65541: idx} instead of the draft shape (estimate)":
-            open_bytes - draft + compact,
-        "open, compact status, no presentation exp (fixed 60 s) (estimate)":
-            departures,
-        "open, compact status, no exp, no alg in the presentation header, the device key "
+        "open, no presentation exp (fixed 60 s) (estimate)": departures,
+        "open, no exp, no alg in the presentation header, the device key "
         "as a private claim instead of cnf (estimate)": departures - no_alg - raw_cnf,
         "as above and a 6-byte presentation id (estimate)":
             departures - no_alg - raw_cnf - short_id,
@@ -133,7 +145,53 @@ def measure() -> dict[str, object]:
     }
     est = {name: {"bytes": b, "chars": chars(b), "qr_m": qr_m(chars(b))}
            for name, b in estimates.items()}
-    return {"variants": variants, "parts_bytes": parts, "alternatives": est}
+    return {"variants": variants, "parts_bytes": parts, "alternatives": est,
+            "scale": scale()}
+
+
+def scale() -> dict[str, dict[str, object]]:
+    """Every kind (suites, payment bindings, credential version) at every list scale.
+
+    The reference person (12-character id, 张*丰, open credential), the handle tag in
+    the id, a payment at a pharmacy (two scans: the till's transaction; one scan: a
+    500-yuan ceiling), device counter 1,000.  Each scale's index is a seeded draw
+    below its list size, as the registry draws it.
+    """
+    rows: dict[str, dict[str, object]] = {}
+    pick = seeded(b"holder-size scale indices")
+    indices = {name: int.from_bytes(pick(4), "big") % (1 << bits)
+               for name, bits in SCALES.items()}
+    till = Charge(2_350, "P11010500017", "RX-20260921-0001", "T1101050001", NOW - 20)
+    ceiling = Ceiling(50_000, "P11010500017")
+    handle_key = seeded(b"holder-size handle key")(32)
+    for issuer_suite, device_suite in ((Suite.ED25519, Suite.ED25519),
+                                       (Suite.ED25519, Suite.SM), (Suite.SM, Suite.SM),
+                                       (Suite.SM, Suite.ED25519)):
+        keys = keydir.generate(suite=issuer_suite, random_bytes=seeded(b"holder-size keys"))
+        phone = DeviceKey.generate(device_suite, seeded(b"holder-size phone"))
+        suites = f"{issuer_suite.value} issuer, {device_suite.value} device"
+        for scale_name, idx in indices.items():
+            for version, uri in (("v2", None), ("v1", "ec:NHSA")):
+                claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 30 * 86_400,
+                                      phone.public_key, StatusRef(uri, idx), Region("110105"),
+                                      InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰")
+                blob = issue(claims, keys.signing_key)
+                kinds = {
+                    "no binding": present(blob, phone, BT, now=NOW, random_bytes=seeded(b"p"),
+                                          handle_key=handle_key),
+                    "two scans (exact binding)": present(
+                        blob, phone, PHARMACY, now=NOW, random_bytes=seeded(b"p"),
+                        handle_key=handle_key, payment=till, counter=1_000),
+                    "one scan (ceiling binding)": present(
+                        blob, phone, PHARMACY, now=NOW, random_bytes=seeded(b"p"),
+                        handle_key=handle_key, payment=ceiling, counter=1_000),
+                }
+                for kind, text in kinds.items():
+                    rows[f"{version} | {suites} | {kind} | {scale_name}"] = {
+                        "chars": len(text), "bytes": len(b45decode(text[4:])),
+                        "qr_m": qr_m(len(text)), "within_483": len(text) <= LIMIT,
+                        "status_index": idx}
+    return rows
 
 
 def markdown(result: dict[str, object]) -> str:
@@ -148,6 +206,14 @@ def markdown(result: dict[str, object]) -> str:
     assert isinstance(parts, dict)
     for name, b in parts.items():
         lines.append(f"| {name} | {b} | {b * 3 / 2:.0f} |")
+    lines += ["", "| version | suites | binding | status list | characters | bytes | QR (M) "
+              "| <= 483 |", "|---|---|---|---|---:|---:|---|---|"]
+    table = result["scale"]
+    assert isinstance(table, dict)
+    for name, r in table.items():
+        cells = " | ".join(name.split(" | "))
+        lines.append(f"| {cells} | {r['chars']} | {r['bytes']} | {r['qr_m']} | "
+                     f"{'yes' if r['within_483'] else '**no**'} |")
     return "\n".join(lines)
 
 
