@@ -112,9 +112,9 @@ class World:
             InsuranceType.EMPLOYEE_BASIC, name, Channel.WECHAT), now=ACTIVATED).file.sealed
 
     def present(self, blob: bytes, device: str, business: BusinessType, at: int,
-                challenge: bytes | None = None) -> str:
+                challenge: bytes | None = None, *, name_alg: bool = False) -> str:
         return present(blob, self.devices[device], business, now=at, challenge=challenge,
-                       random_bytes=self.random)
+                       random_bytes=self.random, name_alg=name_alg)
 
     def keys_json(self, sealed: bool = False) -> dict[str, object]:
         sk = self.keys.signing_key
@@ -252,6 +252,9 @@ def presentations(w: World) -> dict[str, Any]:
          "business_type": "01101", "now": NOW, "challenge": "0a0b0c0d"},
         {"description": "a version-1 credential (the draft's status claim), still accepted",
          "text": w.present(v1, "holder", REG, NOW), "business_type": "01101", "now": NOW},
+        {"description": "an earlier phone's presentation: the header names alg -8",
+         "text": w.present(blob, "holder", REG, NOW, name_alg=True),
+         "business_type": "01101", "now": NOW},
         {"description": "the unbound credential in version 1: the same status bit",
          "text": w.present(version_1(w, revoked_blob), "other", REG, NOW),
          "business_type": "01101", "now": NOW},
@@ -370,8 +373,9 @@ def payments(w: World) -> dict[str, Any]:
 
 
 def _swap_alg(text: str) -> str:
-    """The presentation with its header's alg replaced by the other suite's (same bytes
-    otherwise; the signature no longer covers it, and the alg check comes first)."""
+    """A presentation in the earlier layout (``{1: alg, 13: ...}``) with its header's alg
+    replaced by the other suite's (same bytes otherwise; the signature no longer covers
+    it, and the alg check comes first)."""
     data = b45decode(text[4:])
     ed, sm = b"\xa2\x01\x27\x0d", b"\xa2\x01\x3a\x00\x01\x00\x00\x0d"
     swapped = data.replace(sm, ed, 1) if sm in data else data.replace(ed, sm, 1)
@@ -406,8 +410,11 @@ def sm_presentations(directory: Path) -> dict[str, Any]:
             {"description": f"{name}: the credential presented with another device's key",
              "text": w.present(blob, "stranger", REG, NOW), "business_type": "01101",
              "now": NOW},
+            {"description": f"{name}: an earlier phone's header, naming the algorithm",
+             "text": w.present(blob, "holder", REG, NOW, name_alg=True),
+             "business_type": "01101", "now": NOW},
             {"description": f"{name}: the header names the other suite's algorithm",
-             "text": _swap_alg(w.present(blob, "holder", REG, NOW)),
+             "text": _swap_alg(w.present(blob, "holder", REG, NOW, name_alg=True)),
              "business_type": "01101", "now": NOW},
         ]
         trust = TrustStore([w.keys.signing_key.public])

@@ -124,9 +124,14 @@ class InspectionDict(TypedDict):
 
 
 class PresentationDict(TypedDict):
-    """The device-signed layer of a presentation (``hex``: with ``include_bytes``)."""
+    """The device-signed layer of a presentation (``hex``: with ``include_bytes``).
 
-    alg: int
+    ``alg`` is the header's, or, when the header leaves it to the credential's
+    ``cnf`` key (``alg_in_header`` false, what phones now write), that key's;
+    None when neither could be read."""
+
+    alg: int | None
+    alg_in_header: bool
     alg_name: str
     bytes: int
     payload_bytes: int
@@ -293,15 +298,19 @@ class PresentationInspection:
     payload: bytes | None = field(default=None, repr=False)
     problem: EcertError | None = None
     prefix: str = PRESENTATION_PREFIX
-    alg: int = -8
-    """The device-signed layer's ``alg`` (-8 EdDSA, or -65537 for an SM2 device key)."""
+    alg: int | None = None
+    """The device-signed layer's ``alg`` (-8 EdDSA, or -65537 for an SM2 device key): the
+    header's, else the credential's ``cnf`` key's (None: neither read)."""
+    alg_in_header: bool = False
     verified: bool = field(default=False, init=False)
 
     def to_dict(self, include_bytes: bool = False) -> PresentationInspectionDict:
         """JSON-ready form; ``include_bytes`` adds the hex of each layer (never of a key)."""
         c = self.claims
         presentation: PresentationDict = {
-            "alg": self.alg, "alg_name": ALG_NAMES[self.alg], "bytes": len(self.data),
+            "alg": self.alg, "alg_in_header": self.alg_in_header,
+            "alg_name": "unknown" if self.alg is None else ALG_NAMES[self.alg],
+            "bytes": len(self.data),
             "payload_bytes": self.payload_bytes, "signature_bytes": 64,
             "business_type": c.business_type.value,
             "business_class": c.business_type.business_class.value,
@@ -442,7 +451,7 @@ def inspect_presentation(text: str | bytes, keys: Keys = None) -> PresentationIn
         raise TokenRejected(ErrorCode.MALFORMED, str(exc)) from None
     blob = parsed.sealed
     seen = PresentationInspection(len(text), data, len(payload), parsed.claims, len(blob),
-                                  alg=parsed.alg)
+                                  alg=parsed.alg, alg_in_header=parsed.alg is not None)
     sealed: Layer | None = None
     nonce: int | None = None
     plaintext = blob
@@ -486,7 +495,8 @@ def _presentation(  # noqa: PLR0917
     return PresentationInspection(
         seen.text_chars, seen.data, seen.payload_bytes, seen.claims, seen.credential_bytes,
         sealed, nonce, credential, signature_bytes, holder, payload, problem,
-        alg=seen.alg,
+        alg=seen.alg if seen.alg is not None or holder is None else holder.device_key.alg,
+        alg_in_header=seen.alg_in_header,
     )
 
 

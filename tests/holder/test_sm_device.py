@@ -78,7 +78,9 @@ def test_offline_life_with_every_mix_of_suites(tmp_path: Path, issuer_suite: Sui
 
     text = present(issued.file.sealed, phone, REG, now=NOW)
     presented = parse(text)
-    assert presented.alg == phone.alg == device_suite.signature_alg
+    assert presented.alg is None  # the cnf key's algorithm, not repeated in the header
+    assert parse(present(issued.file.sealed, phone, REG, now=NOW, name_alg=True)).alg == (
+        phone.alg) == device_suite.signature_alg
     result = terminal.verifier.verify(text, REG)
     assert result.credential is not None and result.status_checked
     assert result.credential.device_key == phone.public_key
@@ -95,9 +97,15 @@ def test_offline_life_with_every_mix_of_suites(tmp_path: Path, issuer_suite: Sui
     assert info.value.code is ErrorCode.BAD_SIGNATURE
     other_suite = Suite.SM if device_suite is Suite.ED25519 else Suite.ED25519
     impostor = device(b"impostor", other_suite.value)  # signs with the other algorithm
-    with pytest.raises(TokenRejected) as info:
+    with pytest.raises(TokenRejected) as info:  # checked with the cnf key's algorithm
         terminal.verifier.verify(present(issued.file.sealed, impostor, REG, now=NOW), REG)
+    assert info.value.code is ErrorCode.BAD_SIGNATURE
+    with pytest.raises(TokenRejected) as info:  # a header naming another algorithm
+        terminal.verifier.verify(present(issued.file.sealed, impostor, REG, now=NOW,
+                                         name_alg=True), REG)
     assert info.value.code is ErrorCode.MALFORMED
+    earlier = present(issued.file.sealed, phone, REG, now=NOW, name_alg=True)
+    assert terminal.verifier.verify(earlier, REG).credential is not None  # still read
 
     platform.unbind(HOLDER, now=NOW)
     later, _ = platform.status_list(now=NOW + 10)
@@ -303,8 +311,10 @@ def test_the_sm2_presentation_header_is_what_the_format_says() -> None:
     message = cbor2.loads(b45decode(present(blob, phone, REG, now=NOW)[4:]))
     protected, unprotected, _, signature = message.value
     assert message.tag == 18 and unprotected == {} and len(signature) == 64
-    assert protected == b"\xa2\x01\x3a\x00\x01\x00\x00\x0d" + blob  # kcwt: the CWT itself
-    assert cbor2.loads(protected)[1] == ALG_SM2_SM3
+    assert protected == b"\xa1\x0d" + blob  # kcwt: the CWT itself; alg: the cnf key's
+    earlier = cbor2.loads(b45decode(present(blob, phone, REG, now=NOW, name_alg=True)[4:]))
+    assert earlier.value[0] == b"\xa2\x01\x3a\x00\x01\x00\x00\x0d" + blob
+    assert cbor2.loads(earlier.value[0])[1] == ALG_SM2_SM3
 
 
 def test_backend_decompression_matches_the_python_reference() -> None:

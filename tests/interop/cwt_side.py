@@ -201,7 +201,7 @@ def op_read_holder_sm2_device(req: dict[str, Any]) -> dict[str, Any]:
     message = cbor2.loads(base45.b45decode(text[4:]))
     protected = cbor2.loads(message.value[0])
     return {"claims": to_json(claims),
-            "presentation": {"tag": message.tag, "alg": protected[1],
+            "presentation": {"tag": message.tag, "alg": protected.get(1),
                              "protected_labels": sorted(protected),
                              "signature_bytes": len(message.value[3])}}
 

@@ -4,16 +4,19 @@ One QR code, text ``EP1:`` + Base45 of a tagged COSE_Sign1 made by the
 device key::
 
     COSE_Sign1 [tag 18]
-      protected   {1: alg, 13 (kcwt): sealed credential}   (RFC 9528 "kcwt")
+      protected   {13 (kcwt): sealed credential}            (RFC 9528 "kcwt")
       unprotected {}
       payload     {4: exp, 6: iat, 7: cti (8 bytes), [39: cnonce], -65540: business type,
                    [-65541: payment binding]}
       signature   64 bytes by the device key named in the credential's ``cnf``
 
-``alg`` is the device key's: -8 (EdDSA) for an Ed25519 device, -65537 (SM2
-over SM3, default signer ID) for an SM2 device (holder/device.py).  The
-terminal verifies with the ``cnf`` key's algorithm and refuses a header that
-names another (``malformed``): the presentation never chooses it.
+The algorithm is the device key's: EdDSA for an Ed25519 device, SM2 over SM3
+(default signer ID) for an SM2 device (holder/device.py).  The credential's
+``cnf`` key fixes it, so the header does not repeat it (2 bytes saved, 6 for
+an SM2 device); the terminal verifies with the ``cnf`` key's algorithm.
+Presentations of earlier phones name it, ``{1: -8 or -65537, 13: ...}``: the
+terminal reads both and refuses a header that names another algorithm than the
+key's (``malformed``); the presentation never chooses it.
 
 The credential travels in the protected header, so the device signature
 covers it: a presentation cannot be moved onto another credential.  The
@@ -58,11 +61,14 @@ EXP, IAT, CTI, CNONCE = 4, 6, 7, 39
 BUSINESS = -65540
 ID_BYTES = 8
 MAX_CHALLENGE_BYTES = 16
+_OPENING = b"\xa1\x0d"
+"""``{13: `` in deterministic CBOR; the sealed credential follows (the algorithm is the
+``cnf`` key's).  What :func:`present` writes."""
 _PROTECTED_OPENING = b"\xa2\x01\x27\x0d"
-"""``{1: -8, 13: `` in deterministic CBOR; the sealed credential follows."""
+"""``{1: -8, 13: `` (earlier phones, an Ed25519 device key): read, no longer written."""
 _SM2_OPENING = b"\xa2\x01\x3a\x00\x01\x00\x00\x0d"
-"""``{1: -65537, 13: `` (an SM2 device key)."""
-_OPENINGS = {ALG_EDDSA: _PROTECTED_OPENING, ALG_SM2_SM3: _SM2_OPENING}
+"""``{1: -65537, 13: `` (earlier phones, an SM2 device key): read, no longer written."""
+_NAMED = {ALG_EDDSA: _PROTECTED_OPENING, ALG_SM2_SM3: _SM2_OPENING}
 _KEYS = frozenset({EXP, IAT, CTI, BUSINESS})
 _KEYS_CHALLENGE = _KEYS | {CNONCE}
 _KEY_SETS = (_KEYS, _KEYS_CHALLENGE, _KEYS | {BINDING}, _KEYS_CHALLENGE | {BINDING})
@@ -93,13 +99,13 @@ class Presentation:
     ``sealed`` is the credential envelope; ``signed`` is the device
     signature followed by the Sig_structure, as libsodium's
     ``crypto_sign_open`` takes it; ``alg`` the header's algorithm (which
-    must be the cnf key's).
+    must be the cnf key's), None when the header leaves it to the ``cnf`` key.
     """
 
     sealed: bytes
     claims: PresentationClaims
     signed: bytes
-    alg: int = ALG_EDDSA
+    alg: int | None = None
 
 
 def is_presentation(text: object) -> bool:
@@ -133,6 +139,7 @@ def present(
     handle_key: bytes | None = None,
     payment: Terms | None = None,
     counter: int | None = None,
+    name_alg: bool = False,
 ) -> str:
     """Mint one presentation on the phone, with no network: the QR text.
 
@@ -142,7 +149,9 @@ def present(
     :class:`~ecert_token.holder.payment.Ceiling`) with the device's next
     ``counter`` value; payment-class business types only.  ``device`` signs it
     with its own algorithm (an Ed25519PrivateKey is taken as an Ed25519
-    device key).
+    device key); the header leaves the algorithm to the credential's ``cnf`` key
+    unless ``name_alg`` (the earlier layout ``{1: alg, 13: ...}``, 2 or 6 bytes
+    more, which terminals still read).
     """
     if not isinstance(sealed, bytes) or not sealed:
         raise InvalidArgument("sealed credential must be bytes")
@@ -178,7 +187,7 @@ def present(
                                                                     presentation_id)
     claims = PresentationClaims(now, now + ttl, presentation_id, business_type, challenge,
                                 binding)
-    protected = _OPENINGS[device.alg] + sealed
+    protected = (_NAMED[device.alg] if name_alg else _OPENING) + sealed
     payload = encode_payload(claims)
     signature = device.sign(cose.sig_structure(protected, payload))
     return PREFIX + b45encode(cose.encode_sign1(protected, payload, signature))
@@ -195,7 +204,7 @@ def parse(text: str | bytes) -> Presentation:
                         signed, alg)
 
 
-Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes, int,
+Split = tuple[bytes, int, int, bytes, BusinessType, "bytes | None", bytes, "int | None",
               "PaymentBinding | None"]
 """``(credential blob, iat, exp, presentation id, business type, challenge, signed, alg,
 payment binding)``."""
@@ -242,12 +251,16 @@ def split(text: str | bytes) -> Split:
     except (IndexError, CBORError):
         raise _fail("not a COSE_Sign1 in deterministic encoding") from None
     protected = data[start:end]
-    if protected[:4] == _PROTECTED_OPENING and len(protected) > 4:
+    alg: int | None
+    if protected[:2] == _OPENING and len(protected) > 2:
+        alg, blob = None, protected[2:]
+    elif protected[:4] == _PROTECTED_OPENING and len(protected) > 4:
         alg, blob = ALG_EDDSA, protected[4:]
     elif protected[:8] == _SM2_OPENING and len(protected) > 8:
         alg, blob = ALG_SM2_SM3, protected[8:]
     else:
-        raise _fail("protected header must be {1: -8 or -65537, 13: credential}")
+        raise _fail("protected header must be {13: credential} or {1: -8 or -65537, 13: "
+                    "credential}")
     payload = data[p_start:p_end]
     fast = _fast_payload(payload)
     binding = None

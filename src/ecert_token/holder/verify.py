@@ -254,7 +254,7 @@ class PresentationVerifier:
         if p_iat >= c_exp:
             raise TokenRejected(ErrorCode.EXPIRED, "presented after the credential expired")
         device_key = c.device_key
-        if p_alg != device_key.alg:
+        if p_alg is not None and p_alg != device_key.alg:  # None: the cnf key's
             raise TokenRejected(_MALFORMED, "algorithm does not match the device key")
         if not device_key.verify_signed(signed):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "device signature")
