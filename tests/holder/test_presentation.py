@@ -141,23 +141,41 @@ def _claims(**changes: object) -> HolderClaims:
     fields: dict[str, object] = dict(
         credential_id=HOLDER, issued_at=NOW, expires_at=NOW + 86_400,
         device_key=DevicePublicKey.unchecked_ed25519(bytes(32)),
-        status=StatusRef("ec:NHSA", 7), region=Region("110105"),
+        status=StatusRef(None, 7), region=Region("110105"),
         insurance_type=InsuranceType.EMPLOYEE_BASIC, channel=Channel.WECHAT,
         masked_name="张*丰")
     fields.update(changes)
     return HolderClaims(**fields)  # type: ignore[arg-type]
 
 
-@settings(deadline=None, max_examples=100)
+_URIS = st.none() | st.sampled_from(["ec:NHSA", "ec:NHSA/44", "https://x.example/l"])
+"""None: the compact status reference (version 2); a URI: the draft's claim (version 1)."""
+
+
+@settings(deadline=None, max_examples=200)
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["110105", "310101", "619900"]),
-       st.sampled_from(list(InsuranceType)), st.none() | st.just("ACTOR00001"))
+       st.sampled_from(list(InsuranceType)), st.none() | st.just("ACTOR00001"), _URIS)
 def test_claims_round_trip(idx: int, region: str, insurance: InsuranceType,
-                           actor: str | None) -> None:
-    claims = _claims(status=StatusRef("ec:NHSA", idx), region=Region(region),
+                           actor: str | None, uri: str | None) -> None:
+    claims = _claims(status=StatusRef(uri, idx), region=Region(region),
                      insurance_type=insurance, actor_id=actor)
     data = encode_claims(claims)
     assert decode_claims(data) == claims
     assert _fast_claims(data) == claims  # the canonical layout takes the fast reader
+    value = cbor.loads(data, max_depth=4)
+    assert isinstance(value, dict)
+    if uri is None:  # version 2: the index ends the holder array, no status claim
+        assert 65535 not in value and value[-65538][5] == idx and len(value[-65538]) == 6
+    else:
+        assert value[65535] == {"status_list": {"idx": idx, "uri": uri}}
+        assert len(value[-65538]) == 5
+
+
+def test_compact_reference_is_33_bytes_shorter_at_a_province_scale() -> None:
+    idx = 40_000_000  # a 2^26 list's index: 5 CBOR bytes either way
+    v1 = encode_claims(_claims(status=StatusRef("ec:NHSA", idx)))
+    v2 = encode_claims(_claims(status=StatusRef(None, idx)))
+    assert len(v1) - len(v2) == 33
 
 
 @settings(deadline=None, max_examples=300)
@@ -165,7 +183,9 @@ def test_claims_round_trip(idx: int, region: str, insurance: InsuranceType,
 def test_fast_claims_reader_agrees_with_the_strict_decoder(data: st.DataObject) -> None:
     """Any change to canonical claims bytes: the fast reader answers what the strict
     decoder answers, or None (and then the strict decoder decides)."""
-    raw = bytearray(encode_claims(_claims(actor_id=data.draw(st.none() | st.just("ACTOR00001")))))
+    raw = bytearray(encode_claims(_claims(
+        actor_id=data.draw(st.none() | st.just("ACTOR00001")),
+        status=StatusRef(data.draw(_URIS), data.draw(st.integers(0, 2**32 - 1))))))
     for _ in range(data.draw(st.integers(1, 3))):
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
@@ -194,11 +214,18 @@ def _strict_claims(data: bytes) -> HolderClaims:
     lambda m: m.update({8: {1: {1: 1, -1: 4, -2: bytes(32)}}}),     # X25519, not Ed25519
     lambda m: m.update({8: {1: {1: 1, -1: 6, -2: bytes(31)}}}),
     lambda m: m.update({8: {True: m[8][1]}}),                        # cnf label true for 1
-    lambda m: m.update({65535: {"status_list": {"idx": -1, "uri": "ec:NHSA"}}}),
-    lambda m: m.update({65535: {"status_list": {"idx": 1}}}),
-    lambda m: m.update({-65538: [110105, 310, 2, "张三丰", 1]}),      # unmasked name
-    lambda m: m.update({-65538: [100000, 310, 2, "张*丰", 1]}),       # unknown province
-    lambda m: m.update({-65538: [110105, 311, 2, "张*丰", 1]}),
+    # version 2: the index ends a six-item holder array
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1, -1]}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1, 2**32]}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1, b"\x07"]}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1, True]}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1]}),       # no index, no status
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1, 7, 7]}),
+    # both versions at once, or version 1's claim with version 2's array
+    lambda m: m.update({65535: {"status_list": {"idx": 7, "uri": "ec:NHSA"}}}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张三丰", 1, 7]}),   # unmasked name
+    lambda m: m.update({-65538: [100000, 310, 2, "张*丰", 1, 7]}),    # unknown province
+    lambda m: m.update({-65538: [110105, 311, 2, "张*丰", 1, 7]}),
     lambda m: m.update({-65539: HOLDER}),                            # actor == subject
     lambda m: m.update({1: "iss"}),
     lambda m: m.pop(4),
@@ -207,6 +234,25 @@ def _strict_claims(data: bytes) -> HolderClaims:
 def test_strict_claims(change: object) -> None:
     value = cbor.loads(encode_claims(_claims()), max_depth=4)
     assert isinstance(value, dict)
+    change(value)  # type: ignore[operator]
+    with pytest.raises(HolderClaimsError):
+        decode_claims(cbor.dumps(value))
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.update({65535: {"status_list": {"idx": -1, "uri": "ec:NHSA"}}}),
+    lambda m: m.update({65535: {"status_list": {"idx": 1}}}),
+    lambda m: m.update({65535: {"status_list": {"idx": 1, "uri": "nouri"}}}),
+    lambda m: m.update({65535: {"status_list": {"idx": 1, "uri": None}}}),
+    lambda m: m.update({65535: {"status_list": {"idx": 1, "uri": "ec:NHSA"}, "x": 1}}),
+    lambda m: m.update({-65538: [110105, 310, 2, "张*丰", 1, 7]}),    # with a version-1 claim
+    lambda m: m.pop(65535),                                          # five items, no claim
+])
+def test_strict_version_1_claims(change: object) -> None:
+    """Version 1 (the draft's status claim) is still read, as strictly as before."""
+    value = cbor.loads(encode_claims(_claims(status=StatusRef("ec:NHSA", 7))), max_depth=4)
+    assert isinstance(value, dict)
+    assert decode_claims(cbor.dumps(value)).status == StatusRef("ec:NHSA", 7)
     change(value)  # type: ignore[operator]
     with pytest.raises(HolderClaimsError):
         decode_claims(cbor.dumps(value))

@@ -100,3 +100,25 @@ def test_bad_limits(keys: KeyDir) -> None:
         Staleness(warn_after=10, refuse_after=5)
     with pytest.raises(InvalidArgument):
         StatusListLoader(keys.trust_store(), staleness=48)  # type: ignore[arg-type]
+
+
+def test_a_compact_reference_finds_its_issuers_list(keys: KeyDir, tmp_path: Path) -> None:
+    """Version-2 credentials name no list: the one list of the credential's issuer
+    answers, after a restart too; none loaded: unchecked; two lists of one issuer:
+    ambiguous, refused."""
+    state = tmp_path / "state"
+    loader = StatusListLoader(keys.trust_store(), state, clock=FixedClock(NOW))
+    compact = StatusRef(None, 3)
+    assert loader.status_of(compact, "NHSA", NOW - 1000, NOW) is None
+    loader.offer(_signed(keys, NOW - 50, (3,), uri="ec:NHSA/44"))
+    assert loader.status_of(compact, "NHSA", NOW - 1000, NOW) == 1
+    assert loader.status_of(StatusRef(None, 2), "NHSA", NOW - 1000, NOW) == 0
+    assert loader.status_of(compact, "OTHER", NOW - 1000, NOW) is None
+    restarted = StatusListLoader(keys.trust_store(), state, clock=FixedClock(NOW))
+    assert restarted.status_of(compact, "NHSA", NOW - 1000, NOW) == 1
+    restarted.offer(_signed(keys, NOW - 40, uri="ec:NHSA/45"))
+    with pytest.raises(TokenRejected) as info:
+        restarted.status_of(compact, "NHSA", NOW - 1000, NOW)
+    assert info.value.code is ErrorCode.STATUS_LIST_INVALID
+    # a version-1 reference still names its list
+    assert restarted.status_of(StatusRef("ec:NHSA/44", 3), "NHSA", NOW - 1000, NOW) == 1

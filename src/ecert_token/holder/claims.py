@@ -275,6 +275,8 @@ def decode_claims(payload: bytes) -> HolderClaims:
         if type(ref) is not dict or ref.keys() != _REF_KEYS:
             raise _fail("status_list must hold idx and uri")
         uri_value, idx = ref[URI], ref[IDX]
+        if type(uri_value) is not str:  # (None is version 2's "no URI", never written here)
+            raise _fail("status list uri must be text")
         if type(fields) is not list or len(fields) != 5:
             raise _fail("holder fields must be an array of five")
     else:
