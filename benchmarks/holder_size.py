@@ -118,7 +118,7 @@ def measure() -> dict[str, object]:
     for key, name in ((4, "exp"), (6, "iat"), (7, "cti: 8-byte random id"),
                       (-65540, "business type")):
         parts["presentation " + name] = len(cbor.dumps({key: payload[key]})) - 1
-    parts["presentation COSE_Sign1 framing (tag, {1: -8, 13: ...}, bstr heads)"] = (
+    parts["presentation COSE_Sign1 framing (tag, {13: ...}, bstr heads)"] = (
         variants["open: credential, registration 01101"]["bytes"]  # type: ignore[operator]
         - len(signed) - len(cbor.dumps(payload)) - 64)
     parts["device signature"] = 64
@@ -129,17 +129,15 @@ def measure() -> dict[str, object]:
     hpke_envelope = cbor.dumps([cbor.dumps({1: 35, 4: bytes(4)}), {-4: bytes(32)},
                                 bytes(open_bytes + 16)])
     hpke = len(hpke_envelope) + 1  # + tag
-    no_alg = len(cbor.dumps({1: -8})) - 1  # {1: -8, 13: ...} -> {13: ...}
     raw_cnf = (len(cbor.dumps({8: claims_map[8]}))
                - len(cbor.dumps({-65542: bytes(32)})))  # a private claim holding the key
     short_id = 2  # a 6-byte presentation id instead of 8
     departures = open_bytes - 6
     estimates = {
         "open, no presentation exp (fixed 60 s) (estimate)": departures,
-        "open, no exp, no alg in the presentation header, the device key "
-        "as a private claim instead of cnf (estimate)": departures - no_alg - raw_cnf,
-        "as above and a 6-byte presentation id (estimate)":
-            departures - no_alg - raw_cnf - short_id,
+        "open, no exp, the device key as a private claim instead of cnf (estimate)":
+            departures - raw_cnf,
+        "as above and a 6-byte presentation id (estimate)": departures - raw_cnf - short_id,
         "HPKE per presentation: COSE_Encrypt0 to a group X25519 key, 32-byte ek, "
         "16-byte tag, around the open presentation (estimate)": hpke,
     }
@@ -171,20 +169,21 @@ def scale() -> dict[str, dict[str, object]]:
         phone = DeviceKey.generate(device_suite, seeded(b"holder-size phone"))
         suites = f"{issuer_suite.value} issuer, {device_suite.value} device"
         for scale_name, idx in indices.items():
-            for version, uri in (("v2", None), ("v1", "ec:NHSA")):
+            for version, uri in (("now", None), ("before", "ec:NHSA")):
+                before = uri is not None  # version-1 credential, alg named in the header
                 claims = HolderClaims("E4Q7ZK2M9PXA", NOW - 3600, NOW + 30 * 86_400,
                                       phone.public_key, StatusRef(uri, idx), Region("110105"),
                                       InsuranceType.EMPLOYEE_BASIC, Channel.WECHAT, "张*丰")
                 blob = issue(claims, keys.signing_key)
                 kinds = {
                     "no binding": present(blob, phone, BT, now=NOW, random_bytes=seeded(b"p"),
-                                          handle_key=handle_key),
+                                          handle_key=handle_key, name_alg=before),
                     "two scans (exact binding)": present(
                         blob, phone, PHARMACY, now=NOW, random_bytes=seeded(b"p"),
-                        handle_key=handle_key, payment=till, counter=1_000),
+                        handle_key=handle_key, payment=till, counter=1_000, name_alg=before),
                     "one scan (ceiling binding)": present(
                         blob, phone, PHARMACY, now=NOW, random_bytes=seeded(b"p"),
-                        handle_key=handle_key, payment=ceiling, counter=1_000),
+                        handle_key=handle_key, payment=ceiling, counter=1_000, name_alg=before),
                 }
                 for kind, text in kinds.items():
                     rows[f"{version} | {suites} | {kind} | {scale_name}"] = {
@@ -206,14 +205,19 @@ def markdown(result: dict[str, object]) -> str:
     assert isinstance(parts, dict)
     for name, b in parts.items():
         lines.append(f"| {name} | {b} | {b * 3 / 2:.0f} |")
-    lines += ["", "| version | suites | binding | status list | characters | bytes | QR (M) "
-              "| <= 483 |", "|---|---|---|---|---:|---:|---|---|"]
+    # Every kind: characters (QR version at M) per list scale, now and before.
     table = result["scale"]
     assert isinstance(table, dict)
-    for name, r in table.items():
-        cells = " | ".join(name.split(" | "))
-        lines.append(f"| {cells} | {r['chars']} | {r['bytes']} | {r['qr_m']} | "
-                     f"{'yes' if r['within_483'] else '**no**'} |")
+    scales = list(SCALES)
+    lines += ["", "| suites | binding | " + " | ".join(f"now, {n}" for n in scales)
+              + f" | before, {scales[1]} |", "|---|---|" + "---:|" * (len(scales) + 1)]
+    kinds = dict.fromkeys(tuple(name.split(" | ")[1:3]) for name in table)
+    for suites, binding in kinds:
+        cells = [table[f"now | {suites} | {binding} | {n}"] for n in scales]
+        cells.append(table[f"before | {suites} | {binding} | {scales[1]}"])
+        lines.append(f"| {suites} | {binding} | " + " | ".join(
+            f"{c['chars']} ({c['qr_m']}){'' if c['within_483'] else ' **over**'}"
+            for c in cells) + " |")
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/payment_size.py [--json FILE]
 
-Deterministic (fixed keys, time and random bytes).  The reference person is
+Deterministic (fixed keys, time and random bytes, the registry's status index too).  The reference person is
 the one of benchmarks/holder_size.py (12-character credential id, masked name
 张*丰, open credential).  Base45 turns 2 bytes into 3 characters; the QR version
 is the smallest at level M (the ``qr`` extra): 13-M holds 483 alphanumeric
@@ -45,8 +45,9 @@ def measure() -> dict[str, object]:
     rnd = seeded(b"payment-size")
     phone = new_device_key(rnd)
     with tempfile.TemporaryDirectory() as tmp:
-        platform = HolderPlatform(ActivationRegistry(Path(tmp) / "r.db"), keys.signing_key,
-                                  random_bytes=rnd)
+        registry = ActivationRegistry(Path(tmp) / "r.db",
+                                      random_bytes=seeded(b"payment-size indices"))
+        platform = HolderPlatform(registry, keys.signing_key, random_bytes=rnd)
         issued = platform.activate(Activation(
             "E4Q7ZK2M9PXA", phone.public_key.raw, Region("110105"),
             InsuranceType.EMPLOYEE_BASIC, "张*丰", Channel.WECHAT), now=NOW - 3600).file
