@@ -2,12 +2,12 @@
 
     python benchmarks/holder_size.py [--json FILE]
 
-Deterministic (fixed keys, time and random bytes, including the registry's
-random status indices).  "bytes" are CBOR/COSE bytes; Base45 turns 2 bytes into 3 characters, so a field of n bytes costs
-about 1.5 n characters.  The QR version is the smallest at level M (segno,
-the ``qr`` extra): 12-M holds 419 alphanumeric characters, 13-M 483, 14-M
-535, 15-M 600.  The rows marked "estimate" are encodings of alternatives this
-library does not ship (built here with dummy bytes of the right sizes).
+Deterministic (fixed keys, time and random bytes, including the registry's random status
+indices).  "bytes" are CBOR/COSE bytes; Base45 turns 2 bytes into 3 characters, so a
+field of n bytes costs about 1.5 n characters.  The QR version is the smallest at level
+M (segno, the ``qr`` extra): 12-M holds 419 alphanumeric characters, 13-M 483, 14-M 535,
+15-M 600.  The rows marked "estimate" are encodings of alternatives this library does
+not ship (built here with dummy bytes of the right sizes).
 """
 
 from __future__ import annotations

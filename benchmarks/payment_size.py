@@ -2,10 +2,10 @@
 
     python benchmarks/payment_size.py [--json FILE]
 
-Deterministic (fixed keys, time and random bytes, the registry's status index too).  The reference person is
-the one of benchmarks/holder_size.py (12-character credential id, masked name
-张*丰, open credential).  Base45 turns 2 bytes into 3 characters; the QR version
-is the smallest at level M (the ``qr`` extra): 13-M holds 483 alphanumeric
+Deterministic (fixed keys, time and random bytes, the registry's status index too).  The
+reference person is the one of benchmarks/holder_size.py (12-character credential id,
+masked name 张*丰, open credential).  Base45 turns 2 bytes into 3 characters; the QR
+version is the smallest at level M (the ``qr`` extra): 13-M holds 483 alphanumeric
 characters (the acceptable limit of issue #13), 14-M 535.
 """
 

@@ -56,7 +56,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ecert_token import BusinessType, FixedClock, Issuer, Verifier, VerifyPolicy
-from ecert_token.codec import cbor, cose
+from ecert_token.codec import cose
 from ecert_token.codec.base45 import b45decode
 from ecert_token.crypto.aead import AesCcmKey
 from ecert_token.crypto.sm2 import backend_version

@@ -261,7 +261,7 @@ def decode_claims(payload: bytes) -> HolderClaims:
     if type(value) is not dict or any(type(k) is not int for k in value):
         raise _fail("claims must be a map with integer keys")
     keys = value.keys()
-    fields = value[HOLDER] if HOLDER in value else None
+    fields = value.get(HOLDER)
     uri_value: object
     if keys in (_KEYS, _KEYS_ACTOR):  # version 2: the index ends the holder array
         if type(fields) is not list or len(fields) != 6:

@@ -229,8 +229,15 @@ def split(text: str | bytes) -> Split:
         raise _fail("too long")
     if not text.startswith(PREFIX):
         raise _fail("unknown prefix")
+    return split_body(text[4:])
+
+
+def split_body(body: str) -> Split:
+    """:func:`split` of the Base45 text after ``EP1:``, which the caller has read (at
+    most :data:`MAX_TEXT_CHARS` in all): the verifier's dispatch, which reads the
+    text's kind once for both kinds of code (token/verify.py)."""
     try:
-        data = _b45decode(text[4:])
+        data = _b45decode(body)
     except Base45Error:
         raise _fail("not Base45") from None
     try:

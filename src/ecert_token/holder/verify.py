@@ -54,7 +54,7 @@ from ..token.result import VerifiedToken, VerifiedTokenDict
 from .claims import HolderClaims, HolderClaimsError, decode_claims
 from .credential import read_signed
 from .payment import Charge, PaymentBinding, PaymentDict, check_binding, device_id
-from .presentation import PresentationError, split
+from .presentation import PresentationError, Split, split, split_body
 from .status_loader import StatusListLoader
 
 DEFAULT_CACHE_SIZE = 10_000
@@ -229,10 +229,27 @@ class PresentationVerifier:
         if business_type not in policy.business_types:
             raise TokenRejected(ErrorCode.WRONG_BUSINESS_TYPE, "not accepted by this verifier")
         try:
-            blob, p_iat, p_exp, p_id, presented, p_challenge, signed, p_alg, binding = split(
-                text)
+            parts = split(text)
         except PresentationError as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
+        return self._check(parts, business_type, now, challenge, charge)
+
+    def check_body(self, body: str, business_type: BusinessType, now: int) -> VerifiedPresentation:
+        """:meth:`check` of a presentation whose text ``Verifier`` has read: ``body`` is
+        the Base45 after ``EP1:``, ``business_type`` a member the policy accepts and
+        ``now`` an int, which the verifier's own first stage has checked (the text is
+        read once for both kinds of code, token/verify.py)."""
+        try:
+            parts = split_body(body)
+        except PresentationError as exc:
+            raise TokenRejected(_MALFORMED, str(exc)) from None
+        return self._check(parts, business_type, now, None, None)
+
+    def _check(self, parts: Split, business_type: BusinessType, now: int,
+               challenge: bytes | None, charge: Charge | None) -> VerifiedPresentation:
+        """Stages 3 to 10 on a read presentation (:func:`~.presentation.split`)."""
+        policy = self.policy
+        blob, p_iat, p_exp, p_id, presented, p_challenge, signed, p_alg, binding = parts
         opened = self._cache.get(blob)
         if opened is None or not self._trusted(opened):
             opened = self._enter(blob)
