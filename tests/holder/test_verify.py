@@ -426,3 +426,30 @@ def test_cache_bound_is_respected_oldest_out(platform: HolderPlatform,
     if size:
         checker.check(present(blobs[0], phones[0], REG, now=NOW), REG, now=NOW)
         assert list(checker._cache)[-1] == blobs[0] and len(checker._cache) == size
+
+
+def test_the_verifiers_dispatch_gives_the_checks_answers(platform: HolderPlatform,
+                                                         terminal: Terminal) -> None:
+    """``Verifier`` reads ``EP1:`` text once and hands the Base45 body to
+    ``check_body``: every answer is the one ``PresentationVerifier.check`` gives for the
+    same text, including what a scanner adds around it and broken bodies."""
+    phone = device(b"phone")
+    issued = platform.activate(activation(HOLDER, phone))
+    _status(platform, terminal)
+    text = present(issued.file.sealed, phone, REG, now=NOW - 5)
+    body = text[4:]
+    checker = terminal.verifier.presentations
+    for shown, plain in ((text, text), ("\ufeff " + text + "\r\n", text),
+                         (text[:-1] + "a", text[:-1] + "a"), ("EP1:", "EP1:"),
+                         ("EP1:" + body[:90], "EP1:" + body[:90]),
+                         ("EP1:" + body.replace("A", "B", 1), "EP1:" + body.replace("A", "B", 1))):
+        try:
+            expected: object = checker.check(plain, REG, now=NOW).to_dict()
+        except TokenRejected as exc:
+            expected = (exc.code, exc.detail)
+        try:
+            got: object = terminal.verifier.check(shown, REG, now=NOW).to_dict()
+        except TokenRejected as exc:
+            got = (exc.code, exc.detail)
+        assert got == expected, shown[:12]
+    assert terminal.verifier.check(text, REG, now=NOW).subject == HOLDER
