@@ -67,8 +67,11 @@ class StatusListLoader:
         self._highest: dict[str, int] = {}
         self._warned: set[tuple[str, int]] = set()
         self._by_issuer: dict[str, frozenset[str]] = {}
-        """The URIs of the lists each issuer signed (a compact reference names none);
-        replaced, never changed in place, so a lookup needs no lock."""
+        """The URIs of the lists each issuer signed (a compact reference names none)."""
+        self._issuer_list: dict[str, StatusList] = {}
+        """Each issuer's one list, which a compact reference names: one lookup per scan."""
+        self._ambiguous: frozenset[str] = frozenset()
+        """Issuers with lists under several URIs: a compact reference is ambiguous."""
         if self.state_dir is not None:
             self._restore(self.state_dir)
 
@@ -107,6 +110,14 @@ class StatusListLoader:
             by_issuer[previous.issuer] = by_issuer[previous.issuer] - {sl.uri}
         self._lists[sl.uri] = sl
         by_issuer[sl.issuer] = by_issuer.get(sl.issuer, frozenset()) | {sl.uri}
+        # Ambiguity first: a lookup in between sees "ambiguous", never "no list".
+        self._ambiguous = frozenset(i for i, uris in by_issuer.items() if len(uris) > 1)
+        for issuer in {sl.issuer, sl.issuer if previous is None else previous.issuer}:
+            uris = by_issuer[issuer]
+            if len(uris) == 1:
+                self._issuer_list[issuer] = self._lists[next(iter(uris))]
+            else:
+                self._issuer_list.pop(issuer, None)
 
     def _save(self, sl: StatusList, data: bytes) -> None:
         if self.state_dir is None:
@@ -181,18 +192,12 @@ class StatusListLoader:
         credentials) names the list of the credential's ``issuer``; an issuer with
         lists under several URIs makes it ambiguous: ``status_list_invalid``.
         """
-        uri = ref.uri
-        if uri is None:
-            uris = self._by_issuer.get(issuer)
-            if not uris:
-                return None
-            if len(uris) != 1:
+        sl = self._issuer_list.get(issuer) if ref.uri is None else self._lists.get(ref.uri)
+        if sl is None:
+            if ref.uri is None and issuer in self._ambiguous:
                 raise TokenRejected(ErrorCode.STATUS_LIST_INVALID,
                                     "the issuer has several lists: a compact reference is "
                                     "ambiguous")
-            (uri,) = uris
-        sl = self._lists.get(uri)
-        if sl is None:
             return None
         if now >= sl.expires_at or now - sl.issued_at > self.staleness.warn_after:
             self._check_age(sl, now, TokenRejected)  # (a fresh list needs neither check)
