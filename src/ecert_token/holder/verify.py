@@ -15,7 +15,7 @@ Order (cheap first, as for platform codes; see docs/holder-credentials.md):
 5. the presentation's time window (lifetime, iat, exp) and that it lies in
    the credential's validity;
 6. the device's signature with the key in the credential's ``cnf``, by that
-   key's algorithm (Ed25519 or SM2; the header must name the same);
+   key's algorithm (Ed25519 or SM2; a header that names one must name the same);
 7. business type acceptance (and that the holder kind may pay, for a payment
    step), region scope, the policy's credential hook;
 8. the status bit from the status list, if the terminal holds one;
