@@ -3,6 +3,7 @@ and minting on the phone side.  The figures in docs/holder-credentials.md.
 
     python benchmarks/holder_speed.py [--rounds 60] [--json FILE]    # wall clock, then callgrind
     python benchmarks/holder_speed.py --no-callgrind                 # wall clock only
+    python benchmarks/holder_speed.py --stages                       # CPU time per stage
 
 Two measurements in one run:
 
@@ -53,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,14 +249,93 @@ def callgrind(sealed: bool) -> dict[str, float]:
     return out
 
 
+def stages(repeat: int = 7, number: int = 10_000) -> dict[str, float]:
+    """CPU time (this thread's) of each stage of a cached and an uncached verify, on one
+    open presentation: the minimum over ``repeat`` runs of ``number`` calls, in µs.  The
+    signature rows run a tenth as often.  A stage cost is what the stage alone takes;
+    the whole operations are in the wall-clock and callgrind figures."""
+    from ecert_token.holder.claims import decode_claims
+    from ecert_token.holder.presentation import split_body
+    from ecert_token.holder.verify import _ECERT, VerifiedPresentation, replay_scope
+    from ecert_token.model import TokenClaims
+    from ecert_token.model.construct import construct
+    from ecert_token.replay.base import MarkResult
+    from ecert_token.token.text import read_text
+
+    sc = build(10, 5, False)
+    cc, vc = sc.check_cached, sc.verify_cached
+    pipeline, texts = vc._pipeline, sc.mint(2 * repeat * number)
+    text = texts[0]
+    body = text[4:]
+    parts = split_body(body)
+    blob, signed, business = parts[0], parts[6], parts[4]
+    opened = cc._credential(blob)
+    c = opened.claims
+    device = c.device_key
+    _, kid, payload, signature, message = read_signed(blob)
+    issuer = cc.trust.issuer_key(kid)
+    assert issuer is not None and cc.status is not None
+    status = cc.status
+    result = cc.check(text, BT, now=NOW)
+    store = MemoryReplayStore(max_lifetime=pipeline.policy.replay_window,
+                              clock=lambda: NOW - 3600)
+    entries = iter([pipeline.replay_entry(cc.check(t, BT, now=NOW)) for t in texts[:repeat * (
+        number + 1)]])
+    ops: dict[str, tuple[Callable[[], object], int]] = {
+        "bare (crypto_sign_open)": (lambda: sodium.crypto_sign_open(signed, device.raw),
+                                    number // 10),
+        "device signature (verify_signed)": (lambda: device.verify_signed(signed), number // 10),
+        "read_text (the verifier's first stage)": (lambda: read_text(text), number),
+        "split_body (Base45, layout, payload)": (lambda: split_body(body), number),
+        "credential cache lookup and trust check": (
+            lambda: cc._cache.get(blob) is not None and cc._trusted(opened), number),
+        "status bit (compact reference)": (
+            lambda: status.status_of(c.status, opened.issuer, c.issued_at, NOW), number),
+        "TokenClaims (construct, with its checks)": (lambda: construct(
+            TokenClaims, opened.replay_scope + parts[3], parts[1], parts[2], c.credential_id,
+            c.subject_kind, c.region, c.insurance_type, c.masked_name, business, c.channel,
+            c.actor_id), number),
+        "VerifiedPresentation (frozen dataclass)": (lambda: VerifiedPresentation(
+            result.claims, result.issuer, result.issuer_kid, result.group_kid, _ECERT,
+            result.credential, result.presentation_id, True, None, False), number),
+        "replay entry (Verifier)": (lambda: pipeline.replay_entry(result), number),
+        "replay mark (MemoryReplayStore)": (lambda: store.check_and_mark(next(entries), NOW),
+                                            number),
+        "mark outcome": (lambda: pipeline.mark_outcome(result, MarkResult.FIRST_USE, False),
+                         number),
+        "check, cached (whole)": (lambda: cc.check(text, BT, now=NOW), number // 10),
+        "uncached: read_signed (credential COSE_Sign1)": (lambda: read_signed(blob), number),
+        "uncached: decode_claims (strict, model checks)": (lambda: decode_claims(payload),
+                                                           number),
+        "uncached: issuer signature": (lambda: issuer.public_key.verify(signature, message),
+                                       number // 10),
+        "uncached: replay scope (SHA-256)": (lambda: replay_scope(c), number),
+    }
+    out = {}
+    for name, (fn, n) in ops.items():
+        out[name] = min(timeit.repeat(fn, number=n, repeat=repeat, timer=time.thread_time)
+                        ) / n * 1e6
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--no-callgrind", action="store_true",
                         help="wall clock only (callgrind takes a few minutes)")
+    parser.add_argument("--stages", action="store_true",
+                        help="CPU time of each stage only (a minute)")
     parser.add_argument("--run", nargs=3, metavar=("OP", "N", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.stages:
+        figures = stages()
+        print("| stage (open presentation) | CPU time, µs |\n| --- | ---: |")
+        for name, us in figures.items():
+            print(f"| {name} | {us:.2f} |")
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
     if args.run:
         _worker(args.run[0], int(args.run[1]), args.run[2] == "sealed")
         return 0
