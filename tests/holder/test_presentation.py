@@ -327,3 +327,13 @@ def test_split_refuses_bad_base45_with_either_decoder(issued: tuple[bytes, str])
     odd = text + "0" * ((1 - len(text[4:])) % 3 or 3)
     for bad in (text[:-1] + "a", odd, "EP1:GGW", text[:5] + "\u00e9" + text[6:]):
         assert _split_both(bad) == ("not Base45", "not Base45")
+
+
+def test_replay_scope_names_the_issuers_list_for_a_compact_reference() -> None:
+    from ecert_token.holder.verify import replay_scope
+
+    compact, named = _claims(status=StatusRef(None, 7)), _claims(status=StatusRef("ec:NHSA", 7))
+    assert replay_scope(compact, "NHSA") != replay_scope(compact, "NHSA-44")
+    assert replay_scope(named, "NHSA") == replay_scope(named, "NHSA-44")  # the URI names it
+    assert replay_scope(compact, "NHSA") != replay_scope(named, "NHSA")
+    assert len(replay_scope(compact, "NHSA")) == 8

@@ -161,25 +161,25 @@ class _Opened:
     """The business types the credential's subject kind may use (``may_use``)."""
 
 
-def replay_scope(claims: HolderClaims) -> bytes:
+def replay_scope(claims: HolderClaims, issuer: str) -> bytes:
     """8 bytes naming the credential (its status list entry), computed once per credential.
 
-    A compact reference (no URI: the issuer's list) hashes an empty URI, which no
-    version-1 URI is; the replay entry's issuer scopes it further.
+    A compact reference names the list of the credential's ``issuer``: its name
+    after a NUL stands for the URI (no URI starts with one).
     """
     ref = claims.status
-    uri = b"" if ref.uri is None else ref.uri.encode()
+    uri = b"\x00" + issuer.encode() if ref.uri is None else ref.uri.encode()
     return hashlib.sha256(
         _REPLAY_CONTEXT + uri + b"\x00" + ref.idx.to_bytes(8, "big")
     ).digest()[:8]
 
 
-def replay_id(claims: HolderClaims, presentation_id: bytes) -> bytes:
+def replay_id(claims: HolderClaims, issuer: str, presentation_id: bytes) -> bytes:
     """The presentation id scoped to its credential (16 bytes): the replay store's key.
 
     The issuer scopes it further (it is the replay entry's ``issuer``).
     """
-    return replay_scope(claims) + presentation_id
+    return replay_scope(claims, issuer) + presentation_id
 
 
 class PresentationVerifier:
@@ -371,8 +371,9 @@ class PresentationVerifier:
             raise TokenRejected(ErrorCode.KEY_NOT_VALID, "credential sealed outside the key window")
         if not issuer_key.public_key.verify(signature, message):
             raise TokenRejected(ErrorCode.BAD_SIGNATURE, "issuer signature")
-        return construct(_Opened, claims, issuer_key, group, replay_scope(claims),
-                         issuer_key.allows(claims.region), issuer_key.issuer, issuer_key.kid,
+        issuer = issuer_key.issuer
+        return construct(_Opened, claims, issuer_key, group, replay_scope(claims, issuer),
+                         issuer_key.allows(claims.region), issuer, issuer_key.kid,
                          b"" if group is None else group.kid, _MAY_PRESENT[claims.subject_kind])
 
     def _unseal(self, sealed: bytes) -> tuple[GroupKey, bytes]:
