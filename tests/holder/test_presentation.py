@@ -337,3 +337,23 @@ def test_replay_scope_names_the_issuers_list_for_a_compact_reference() -> None:
     assert replay_scope(named, "NHSA") == replay_scope(named, "NHSA-44")  # the URI names it
     assert replay_scope(compact, "NHSA") != replay_scope(named, "NHSA")
     assert len(replay_scope(compact, "NHSA")) == 8
+
+
+def test_the_protected_header_layouts(issued: tuple[bytes, str]) -> None:
+    """``{13: credential}`` (the algorithm is the cnf key's) and the earlier
+    ``{1: -8 or -65537, 13: ...}`` are read; any other header is malformed."""
+    blob, text = issued
+    assert parse(text).alg is None and parse(text).sealed == blob
+    phone = device(b"phone")
+    assert parse(present(blob, phone, REG, now=NOW, name_alg=True)).alg == -8
+    data = b45decode(text[4:])
+    assert data[2:6] == b"\x58" + bytes((len(blob) + 2,)) + b"\xa1\x0d"
+    for header in (b"\xa1\x0c", b"\xa2\x01\x26\x0d", b"\xa2\x01\x27\x0e", b"\xa1\x01",
+                   b"\xa2\x04\x27\x0d"):
+        body = header + blob
+        changed = data[:2] + b"\x58" + bytes((len(body),)) + body + data[4 + len(blob) + 2:]
+        with pytest.raises(PresentationError):
+            parse("EP1:" + b45encode(changed))
+    empty = data[:2] + b"\x42\xa1\x0d" + data[4 + len(blob) + 2:]  # {13: } with nothing
+    with pytest.raises(PresentationError):
+        parse("EP1:" + b45encode(empty))
