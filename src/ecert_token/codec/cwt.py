@@ -126,33 +126,139 @@ from the canonical layout only (``_accel.c``); both give the same tuple."""
 def read_claims(payload: bytes) -> ClaimsFields:
     """The fields of a claims map: strict CBOR, exactly this format's keys, and the
     right type for every value; :class:`ClaimsError` otherwise.  The values are
-    checked by :func:`claims_from_fields`."""
+    checked by :func:`claims_from_fields`.
+
+    Read byte by byte, for the shape this format has (a map of five integer
+    keys to a text, two integers, a byte string and an array of four
+    integers, a text, an integer and an optional text), with no general CBOR
+    decode.  It accepts exactly what the strict decoder (``cbor.loads``: no
+    indefinite lengths, tags, duplicate keys or trailing bytes) followed by
+    the shape checks accepted, including the encodings the format does not
+    write itself (keys in another order, longer headings): every heading is
+    read by :func:`_head`, which takes any definite one.  The tests hold it
+    to that definition on arbitrary CBOR and on mutated claims maps
+    (``tests/codec/test_cwt.py``).
+    """
+    data = payload
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ClaimsError("claims are not strict CBOR")
+        data = bytes(data)
     try:
-        value = cbor.loads(payload, max_depth=2)
-    except CBORError as exc:
-        raise ClaimsError("claims are not strict CBOR") from exc
-    # Exact int keys: 4.0 or simple(4) would compare equal to the claim key 4.
-    # (Plain loops and chained tests, no generators: this is on the pure-Python
-    # verifier's hot path.)
-    if type(value) is not dict or value.keys() != _KEYS:
+        return _read_claims(data)
+    except (IndexError, UnicodeDecodeError):
+        raise ClaimsError("claims are not strict CBOR") from None
+
+
+def _read_claims(data: bytes) -> ClaimsFields:
+    """:func:`read_claims` on ``bytes``; a cut-off item raises ``IndexError``, text that
+    is not UTF-8 ``UnicodeDecodeError``."""
+    n = len(data)
+    b, count, i = _head(data, 0)
+    if b & 0xE0 != 0xA0 or count != 5:
         raise ClaimsError("claims map has missing or unknown keys")
-    for key in value:
-        if type(key) is not int:
+    sub = cti = ecert = None
+    exp = iat = -1
+    seen = 0
+    for _ in range(5):
+        # The key: an integer (major type 0 or 1), one of the five, each once.
+        b, key, i = _head(data, i)
+        if b >= 0x40:
             raise ClaimsError("claims map has missing or unknown keys")
-    ecert = value[ECERT]
-    if type(ecert) is not list or not 6 <= len(ecert) <= 7:
-        raise ClaimsError("e-certificate claim must be an array of 6 or 7 items")
-    actor = ecert[6] if len(ecert) == 7 else None
-    if len(ecert) == 7 and type(actor) is not str:
-        raise ClaimsError("actor must be a credential id")
-    sub, exp, iat, cti = value[SUB], value[EXP], value[IAT], value[CTI]
-    region, ins, bus, channel, name, subject = ecert[:6]
-    if not (type(sub) is str and type(exp) is int and type(iat) is int
-            and type(cti) is bytes and type(region) is int and type(ins) is int
-            and type(bus) is int and type(channel) is int and type(name) is str
-            and type(subject) is int):
-        raise ClaimsError("claims have values of the wrong type")
+        if b >= 0x20:
+            key = -1 - key
+        bit = _KEY_BITS.get(key, 0)
+        if not bit or seen & bit:
+            raise ClaimsError("claims map has missing or unknown keys")
+        seen |= bit
+        b, arg, i = _head(data, i)
+        major = b & 0xE0
+        if key == SUB:
+            if major != 0x60:
+                raise ClaimsError("claims have values of the wrong type")
+            end = i + arg
+            if end > n:
+                raise IndexError
+            sub = data[i:end].decode()
+            i = end
+        elif key == CTI:
+            if major != 0x40:
+                raise ClaimsError("claims have values of the wrong type")
+            end = i + arg
+            if end > n:
+                raise IndexError
+            cti = data[i:end]
+            i = end
+        elif key == ECERT:
+            if major != 0x80 or not 6 <= arg <= 7:
+                raise ClaimsError("e-certificate claim must be an array of 6 or 7 items")
+            ecert, i = _read_ecert(data, i, arg)
+        else:  # EXP or IAT
+            if major > 0x20:
+                raise ClaimsError("claims have values of the wrong type")
+            if major:
+                arg = -1 - arg
+            if key == EXP:
+                exp = arg
+            else:
+                iat = arg
+    if i != n:
+        raise ClaimsError("claims are not strict CBOR")
+    assert sub is not None and cti is not None and ecert is not None
+    region, ins, bus, channel, name, subject, actor = ecert
     return sub, exp, iat, cti, region, ins, bus, channel, name, subject, actor
+
+
+_KEY_BITS = {SUB: 1, EXP: 2, IAT: 4, CTI: 8, ECERT: 16}
+"""Each claim key's bit in the set of keys read so far."""
+
+
+def _head(data: bytes, i: int) -> tuple[int, int, int]:
+    """``(initial byte, argument, index after the heading)`` of the item at ``data[i]``.
+
+    Any definite heading is read (the strict decoder took the longer forms
+    too); the reserved and indefinite-length ones (additional information 28
+    to 31) raise :class:`ClaimsError`, and a heading cut off by the end of
+    ``data`` raises ``IndexError``.
+    """
+    b = data[i]
+    info = b & 0x1F
+    if info < 24:
+        return b, info, i + 1
+    if info == 24:
+        return b, data[i + 1], i + 2
+    if info < 28:
+        end = i + 1 + (1 << (info - 24))  # 2, 4 or 8 bytes
+        if end > len(data):
+            raise IndexError
+        return b, int.from_bytes(data[i + 1:end], "big"), end
+    raise ClaimsError("claims are not strict CBOR")
+
+
+def _read_ecert(data: bytes, i: int, count: int) -> tuple[tuple[int, int, int, int, str, int,
+                                                                str | None], int]:
+    """The e-certificate array's ``count`` (6 or 7) items, whose heading ends at ``i``,
+    and the index after them."""
+    values: list[int | str] = []
+    for position in range(count):
+        b, arg, i = _head(data, i)
+        major = b & 0xE0
+        if position == 4 or position == 6:
+            if major != 0x60:
+                raise ClaimsError("claims have values of the wrong type" if position == 4
+                                  else "actor must be a credential id")
+            end = i + arg
+            if end > len(data):
+                raise IndexError
+            values.append(data[i:end].decode())
+            i = end
+        elif major > 0x20:
+            raise ClaimsError("claims have values of the wrong type")
+        else:
+            values.append(-1 - arg if major else arg)
+    region, ins, bus, channel, name, subject = values[:6]
+    actor = values[6] if count == 7 else None
+    return (region, ins, bus, channel, name, subject, actor), i  # type: ignore[return-value]
 
 
 _INSURANCE = {m.wire: m for m in InsuranceType}
