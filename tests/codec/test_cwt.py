@@ -269,7 +269,7 @@ def _claims_like(draw: st.DrawFn) -> dict[object, object]:
     return value
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.data())
 def test_byte_reader_equals_the_strict_decoder_on_claims_like_maps(data: st.DataObject) -> None:
     value = data.draw(_claims_like())
@@ -277,7 +277,7 @@ def test_byte_reader_equals_the_strict_decoder_on_claims_like_maps(data: st.Data
     assert_same(cbor2.dumps(value))
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.data())
 def test_byte_reader_accepts_every_encoding_of_a_valid_map(data: st.DataObject) -> None:
     actor = data.draw(st.sampled_from([None, "HOLDER0001"]))
@@ -293,7 +293,7 @@ _CBOR_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(_CBOR_VALUES)
 def test_byte_reader_equals_the_strict_decoder_on_arbitrary_cbor(value: object) -> None:
     assert_same(cbor2.dumps(value))

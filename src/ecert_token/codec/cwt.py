@@ -128,16 +128,17 @@ def read_claims(payload: bytes) -> ClaimsFields:
     right type for every value; :class:`ClaimsError` otherwise.  The values are
     checked by :func:`claims_from_fields`.
 
-    Read byte by byte, for the shape this format has (a map of five integer
-    keys to a text, two integers, a byte string and an array of four
-    integers, a text, an integer and an optional text), with no general CBOR
-    decode.  It accepts exactly what the strict decoder (``cbor.loads``: no
-    indefinite lengths, tags, duplicate keys or trailing bytes) followed by
-    the shape checks accepted, including the encodings the format does not
-    write itself (keys in another order, longer headings): every heading is
-    read by :func:`_head`, which takes any definite one.  The tests hold it
-    to that definition on arbitrary CBOR and on mutated claims maps
-    (``tests/codec/test_cwt.py``).
+    Read byte by byte, with no general CBOR decoder.  The layout
+    :func:`encode_claims` writes (deterministic encoding, every code-table value
+    in its fixed heading, times in 4 bytes) is read first, in a few slices and
+    two struct reads; any other input goes to :func:`_read_any_encoding`,
+    which reads every definite heading in any key order.  Together they accept
+    exactly what the strict decoder (``cbor.loads``: no indefinite lengths,
+    tags, duplicate keys or trailing bytes) followed by the shape checks
+    accepted, with the same fields: the format has always taken the encodings
+    it does not write itself (keys in another order, longer headings).  The
+    tests hold this to that definition on arbitrary CBOR, on claims maps in
+    every encoding and on mutated claims (``tests/codec/test_cwt.py``).
     """
     data = payload
     if type(data) is not bytes:
@@ -145,14 +146,74 @@ def read_claims(payload: bytes) -> ClaimsFields:
             raise ClaimsError("claims are not strict CBOR")
         data = bytes(data)
     try:
-        return _read_claims(data)
+        # The layout this format writes:
+        #   a5 02 <text sub> 04 1a <exp:4> 06 1a <iat:4> 07 <bytes cti>
+        #   3a 00 01 00 00 86|87 1a <region:4> 19 <ins:2> 19 <bus:2> <channel>
+        #   <text name> <subject> [<text actor>]
+        # with every string heading the shortest; anything else goes on below.
+        if data[0] == 0xA5 and data[1] == SUB:
+            start, end = _short_string(data, 2, 0x60)
+            times = _TIMES_IN.unpack_from(data, end)
+            if times[::2] == _TIMES_KEYS:
+                sub = data[start:end].decode()
+                start, end = _short_string(data, end + _TIMES_IN.size, 0x40)
+                cti = data[start:end]
+                head = _ECERT_IN.unpack_from(data, end)
+                if (head[0] == _ECERT_KEY and head[3:7:2] == _CODE_HEADS
+                        and (head[1] == _SIX or head[1] == _SEVEN) and head[7] < 24):
+                    start, end = _short_string(data, end + _ECERT_IN.size, 0x60)
+                    name = data[start:end].decode()
+                    subject = data[end]
+                    if subject < 24:
+                        actor = None
+                        if head[1] == _SEVEN:
+                            start, end = _short_string(data, end + 1, 0x60)
+                            actor = data[start:end].decode()
+                        else:
+                            end += 1
+                        if end == len(data):
+                            return (sub, times[1], times[3], cti, head[2], head[4], head[6],
+                                    head[7], name, subject, actor)
+    except (IndexError, struct.error, UnicodeDecodeError):
+        pass
+    try:
+        return _read_any_encoding(data)
     except (IndexError, UnicodeDecodeError):
         raise ClaimsError("claims are not strict CBOR") from None
 
 
-def _read_claims(data: bytes) -> ClaimsFields:
-    """:func:`read_claims` on ``bytes``; a cut-off item raises ``IndexError``, text that
-    is not UTF-8 ``UnicodeDecodeError``."""
+_TIMES_IN = struct.Struct(">HIHIB")
+_TIMES_KEYS = (EXP << 8 | 0x1A, IAT << 8 | 0x1A, CTI)
+"""``04 1a <exp> 06 1a <iat> 07``: the keys and 4-byte headings read as numbers."""
+_ECERT_IN = struct.Struct(">5sHIBHBHB")
+_SIX = 0x861A
+_SEVEN = 0x871A
+"""The e-certificate array's heading (6 or 7 items) and its first item's (4 bytes)."""
+_CODE_HEADS = (0x19, 0x19)
+"""The 2-byte headings of the insurance and business codes."""
+
+
+def _short_string(data: bytes, i: int, major: int) -> tuple[int, int]:
+    """``(start, end)`` of the string of ``major`` whose heading at ``i`` is 1 or 2
+    bytes long and the shortest; ``IndexError`` for anything else (the caller then
+    reads the input in general)."""
+    h = data[i] - major
+    if 0 <= h < 24:
+        end = i + 1 + h
+    elif h == 24 and data[i + 1] >= 24:
+        end = i + 2 + data[i + 1]
+        i += 1
+    else:
+        raise IndexError
+    if end > len(data):
+        raise IndexError
+    return i + 1, end
+
+
+def _read_any_encoding(data: bytes) -> ClaimsFields:
+    """:func:`read_claims` on ``bytes`` in any strict encoding: every definite heading,
+    keys in any order; a cut-off item raises ``IndexError``, text that is not UTF-8
+    ``UnicodeDecodeError``."""
     n = len(data)
     b, count, i = _head(data, 0)
     if b & 0xE0 != 0xA0 or count != 5:
