@@ -10,20 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecert_token import BusinessType, Channel, InsuranceType, Region, SubjectKind, TokenClaims
+from ecert_token.codec import cbor
+from ecert_token.codec.cbor import CBORError
 from ecert_token.codec.cwt import (
     CTI,
     ECERT,
     EXP,
-    SUB,
     IAT,
+    SUB,
     ClaimsError,
     ClaimsFields,
     decode_claims,
     encode_claims,
     read_claims,
 )
-from ecert_token.codec import cbor
-from ecert_token.codec.cbor import CBORError
 from tests.conftest import NOW
 from tests.core.forge import TOKEN_ID as TID
 from tests.core.forge import claims_map as _map

@@ -21,7 +21,6 @@ from ..errors import EcertError
 from ..model import BusinessType, Channel, InsuranceType, Region, SubjectKind, TokenClaims
 from ..model.construct import construct
 from . import cbor
-from .cbor import CBORError
 
 SUB = 2
 EXP = 4
@@ -304,7 +303,7 @@ def _read_ecert(data: bytes, i: int, count: int) -> tuple[tuple[int, int, int, i
     for position in range(count):
         b, arg, i = _head(data, i)
         major = b & 0xE0
-        if position == 4 or position == 6:
+        if position in (4, 6):
             if major != 0x60:
                 raise ClaimsError("claims have values of the wrong type" if position == 4
                                   else "actor must be a credential id")
