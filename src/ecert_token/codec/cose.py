@@ -139,7 +139,17 @@ def _bstr(data: bytes, i: int, what: str) -> tuple[bytes, int]:
     """The byte string whose heading is at ``data[i]`` (shortest heading only, within
     ``data``) and the index after it; :class:`COSEError` otherwise."""
     try:
-        start, end = cbor.string_span(data, i, cbor.BYTES)
+        # The one- and two-byte headings every token has, read here; the longer
+        # ones (and every refusal) by cbor.string_span.
+        h = data[i] - cbor.BYTES
+        if 0 <= h <= 23:
+            start = i + 1
+            end = start + h
+        elif h == 24 and data[i + 1] >= 24:
+            start = i + 2
+            end = start + data[i + 1]
+        else:
+            start, end = cbor.string_span(data, i, cbor.BYTES)
     except (CBORError, IndexError):
         raise COSEError(f"{what} is not deterministically encoded") from None
     if end > len(data):
