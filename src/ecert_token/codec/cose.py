@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ..model.construct import construct
+from ..model.construct import constructor
 from ..model.limits import MAX_KID_BYTES
 from . import cbor
 from .cbor import CBORError
@@ -61,6 +61,10 @@ class Encrypt0:
     header: Header
     iv: bytes
     ciphertext: bytes
+
+
+_sign1 = constructor(Sign1)
+_encrypt0 = constructor(Encrypt0)
 
 
 def bstr_head(length: int) -> bytes:
@@ -209,11 +213,11 @@ def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
 def decode_sign1(data: bytes) -> Sign1:
     """Parse a tagged COSE_Sign1 of this format's shape (a token's: ``{alg, kid}``)."""
     protected, payload, signature = sign1_envelope(data)
-    return construct(Sign1, protected, parse_protected(protected), payload, signature)
+    return _sign1(protected, parse_protected(protected), payload, signature)
 
 
 def decode_encrypt0(data: bytes) -> Encrypt0:
     """Parse a tagged COSE_Encrypt0 of this format's shape:
     ``d0 83 <protected> a1 05 <iv> <ciphertext>``, each a byte string."""
     protected, iv, ciphertext = _layout(data, b"\xd0\x83", b"\xa1\x05", "COSE_Encrypt0")
-    return construct(Encrypt0, protected, parse_protected(protected), iv, ciphertext)
+    return _encrypt0(protected, parse_protected(protected), iv, ciphertext)

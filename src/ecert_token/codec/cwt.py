@@ -19,7 +19,7 @@ import cbor2
 
 from ..errors import EcertError
 from ..model import BusinessType, Channel, InsuranceType, Region, SubjectKind, TokenClaims
-from ..model.construct import construct
+from ..model.construct import constructor
 from . import cbor
 
 SUB = 2
@@ -329,6 +329,7 @@ _SUBJECT = {m.wire: m for m in SubjectKind}
 _REGIONS: dict[int, Region] = {}
 """Regions already validated by :meth:`Region.of`, by wire value (bounded)."""
 _MAX_REGIONS = 4096
+_token_claims = constructor(TokenClaims)
 
 
 def claims_from_fields(fields: ClaimsFields) -> TokenClaims:
@@ -341,7 +342,7 @@ def claims_from_fields(fields: ClaimsFields) -> TokenClaims:
             region_obj = Region.of(region)
             if len(_REGIONS) < _MAX_REGIONS:
                 _REGIONS[region] = region_obj
-        return construct(TokenClaims, cti, iat, exp, sub, _SUBJECT[subject], region_obj,
+        return _token_claims(cti, iat, exp, sub, _SUBJECT[subject], region_obj,
                          _INSURANCE[ins], name, _BUSINESS[bus], _CHANNEL[channel], actor)
     except (EcertError, KeyError):
         raise ClaimsError("claims have invalid values") from None
