@@ -150,20 +150,28 @@ def read_claims(payload: bytes) -> ClaimsFields:
         #   3a 00 01 00 00 86|87 1a <region:4> 19 <ins:2> 19 <bus:2> <channel>
         #   <text name> <subject> [<text actor>]
         # with every string heading the shortest; anything else goes on below.
+        # (A string's end past the data fails the struct read or the index after it.)
         if data[0] == 0xA5 and data[1] == SUB:
-            start, end = _short_string(data, 2, 0x60)
+            h = data[2] - 0x60
+            start, end = (3, 3 + h) if 0 <= h < 24 else _short_string(data, 2, 0x60)
             times = _TIMES_IN.unpack_from(data, end)
             if times[::2] == _TIMES_KEYS:
                 sub = data[start:end].decode()
-                start, end = _short_string(data, end + _TIMES_IN.size, 0x40)
+                start = end + _TIMES_IN.size
+                h = data[start] - 0x40
+                start, end = ((start + 1, start + 1 + h) if 0 <= h < 24
+                              else _short_string(data, start, 0x40))
                 cti = data[start:end]
                 head = _ECERT_IN.unpack_from(data, end)
                 if (head[0] == _ECERT_KEY and head[3:7:2] == _CODE_HEADS
                         and (head[1] == _SIX or head[1] == _SEVEN) and head[7] < 24):
-                    start, end = _short_string(data, end + _ECERT_IN.size, 0x60)
-                    name = data[start:end].decode()
+                    start = end + _ECERT_IN.size
+                    h = data[start] - 0x60
+                    start, end = ((start + 1, start + 1 + h) if 0 <= h < 24
+                                  else _short_string(data, start, 0x60))
                     subject = data[end]
                     if subject < 24:
+                        name = data[start:end].decode()
                         actor = None
                         if head[1] == _SEVEN:
                             start, end = _short_string(data, end + 1, 0x60)
