@@ -116,7 +116,7 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 def enc_structure(protected: bytes) -> bytes:
     """``["Encrypt0", protected, h'']``: the AEAD's additional data."""
-    return b"".join((b"\x83", _ENC0_CONTEXT, bstr_head(len(protected)), protected, b"\x40"))
+    return b"".join((b"\x83", _ENC0_CONTEXT, _head(len(protected)), protected, b"\x40"))
 
 
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
