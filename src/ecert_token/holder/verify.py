@@ -47,7 +47,7 @@ from ..keys.material import GroupKey, IssuerVerifyKey, KeyState
 from ..keys.trust_store import TrustStore
 from ..model import BusinessType, CertType, SubjectKind, TokenClaims
 from ..model.codes import PAYER_REFUSED, may_use
-from ..model.construct import construct
+from ..model.construct import construct, constructor
 from ..model.settlement import Settlement
 from ..token.policy import VerifyPolicy, business_type_accepts, whole_seconds
 from ..token.result import VerifiedToken, VerifiedTokenDict
@@ -306,8 +306,8 @@ class PresentationVerifier:
             check_binding(binding, charge, p_id)
             payment_checked = True
         # The result (model/construct.py: TokenClaims' own checks).
-        claims = construct(
-            TokenClaims, opened.replay_scope + p_id, p_iat, p_exp, c.credential_id,
+        claims = _TOKEN_CLAIMS(
+            opened.replay_scope + p_id, p_iat, p_exp, c.credential_id,
             c.subject_kind, c.region, c.insurance_type, c.masked_name, presented, c.channel,
             c.actor_id)
         return VerifiedPresentation(claims, opened.issuer, opened.issuer_kid, opened.group_kid,
@@ -402,3 +402,6 @@ class PresentationVerifier:
 
 _ECERT = CertType.ECERT_TOKEN
 _REVOKED = KeyState.REVOKED
+_TOKEN_CLAIMS = constructor(TokenClaims)
+"""``construct(TokenClaims, ...)`` kept for the per-presentation result (the class's own
+checks run, as with construct)."""
