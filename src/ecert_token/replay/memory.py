@@ -169,10 +169,11 @@ class MemoryReplayStore:
             prefix = self._prefix(entry.issuer)
         key = prefix + entry.token_id
         with self._lock:
-            issue = entry.issued_at + self._lead  # (issue_time, written out)
-            if issue > self._newest_issue:
-                self._newest_issue = issue
-            bound = now if now < self._newest_issue else self._newest_issue
+            issue = entry.issued_at + self._lead  # (issue_time, horizon_bound written out)
+            newest = self._newest_issue
+            if issue > newest:
+                self._newest_issue = newest = issue
+            bound = now if now < newest else newest
             if bound > self._purged_through:
                 self._purge(bound)
             live = self._live

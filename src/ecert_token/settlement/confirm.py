@@ -101,8 +101,7 @@ class Transaction:
             other.amount_fen, other.payee, other.order_id)
 
 
-_FIELDS = (1, 2, 3, 4, 5)
-_KEY_SETS = (frozenset(_FIELDS), frozenset((*_FIELDS, 6)))
+_KEY_SETS = (frozenset((1, 2, 3, 4, 5)), frozenset((1, 2, 3, 4, 5, 6)))
 """The key sets :meth:`Transaction.encode` writes: online, and with a device counter."""
 
 
@@ -123,7 +122,7 @@ def _decode(binding: bytes) -> Transaction:
     ):
         raise _invalid_row()
     try:
-        return Transaction(*(value[k] for k in _FIELDS), value.get(6))
+        return Transaction(value[1], value[2], value[3], value[4], value[5], value.get(6))
     except EcertError:
         raise _invalid_row() from None
 
