@@ -41,7 +41,6 @@ from .base import (
     check_leeway,
     horizon_bound,
     is_fenced,
-    issue_time,
     own_mark,
 )
 
@@ -88,8 +87,9 @@ class MemoryReplayStore:
         # The latest `now` seen, bounded by the newest iat seen (horizon_bound):
         # entries expiring at or before it are fenced.
         self._horizon = self.memory_began - 1
-        self._newest_issue = self.memory_began - 1
-        self._lead = self.leeway + 1  # an entry's issued_at + this = the token's iat
+        # The newest entry issued_at seen; + _lead is the newest token iat (issue_time).
+        self._newest_issued = self.memory_began - 1 - (self.leeway + 1)
+        self._lead = self.leeway + 1
         # Every bucket at or before this second has been emptied (<= _horizon).
         self._purged_through = self.memory_began - 1
 
@@ -169,13 +169,12 @@ class MemoryReplayStore:
             prefix = self._prefix(entry.issuer)
         key = prefix + entry.token_id
         with self._lock:
-            issue = entry.issued_at + self._lead  # (issue_time, horizon_bound written out)
-            newest = self._newest_issue
-            if issue > newest:
-                self._newest_issue = newest = issue
-            bound = now if now < newest else newest
-            if bound > self._purged_through:
-                self._purge(bound)
+            if entry.issued_at > self._newest_issued:  # noqa: PLR1730 (no call on this path)
+                self._newest_issued = entry.issued_at
+            if now > self._purged_through:  # (horizon_bound, written out)
+                bound = min(now, self._newest_issued + self._lead)
+                if bound > self._purged_through:
+                    self._purge(bound)
             live = self._live
             recorded = live.get(key)
             if recorded is not None:
@@ -202,6 +201,6 @@ class MemoryReplayStore:
     def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         with self._lock:
             for entry in entries:
-                self._newest_issue = max(self._newest_issue, issue_time(entry, self.leeway))
-            self._purge(horizon_bound(now, self._newest_issue))
+                self._newest_issued = max(self._newest_issued, entry.issued_at)
+            self._purge(horizon_bound(now, self._newest_issued + self._lead))
             return [self._mark(e) for e in entries]
