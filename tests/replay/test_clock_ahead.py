@@ -17,7 +17,6 @@ Each test here fails on the code before that change (the honest codes read
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ from ecert_token.replay import MarkResult, ReplayEntry, ReplayStore, SqliteRepla
 from .conftest import NOW, need_redis
 from .redis_server import RedisServer
 from .test_lost_replies import code_of
-from .verifier_process import Outcome, begin_memory, go, spawn
+from .verifier_process import begin_memory, release, spawn
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 AHEAD = 150
@@ -150,36 +149,6 @@ def test_a_call_far_ahead_does_not_forget_ids_of_live_codes(tmp_path: Path, kind
     assert store.check_and_mark(fresh, NOW) is MarkResult.FIRST_USE
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where the verifier processes keep replay memory."""
-    if request.param == "sqlite":
-        yield f"sqlite:{tmp_path / 'replay.db'}"
-        return
-    need_redis()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield f"redis:{server.url}"
-    finally:
-        server.stop()
-
-
-def _run(children: list[subprocess.Popen[str]]) -> list[Outcome]:
-    """Release every child together and collect what each reports."""
-    for child in children:
-        go(child)
-    outcomes = []
-    for child in children:
-        out, _ = child.communicate(timeout=120)
-        outcome = Outcome()
-        for line in out.splitlines():
-            outcome.read(line)
-        assert child.returncode == 0 and outcome.done
-        outcomes.append(outcome)
-    return outcomes
-
-
 def test_processes_ahead_racing_honest_ones_take_no_honest_code_away(
     store_spec: str, keydir_path: Path, tmp_path: Path, issuer: Issuer, credential: Credential,
 ) -> None:
@@ -194,15 +163,16 @@ def test_processes_ahead_racing_honest_ones_take_no_honest_code_away(
     ages = [5 + 5 * i for i in range(58)]  # 5 s to 290 s old, all valid at NOW
     mixed_file.write_text("".join(_mint(issuer, credential, NOW - a) + "\n" for a in ages))
     # A fast verifier has been at work already: it marked fresh codes at NOW + 150.
-    first = _run([spawn(keydir_path, fresh_file, store_spec, NOW + AHEAD)])
-    assert len(first[0].accepted) == 5
+    first = release([spawn(keydir_path, fresh_file, store_spec, NOW + AHEAD)])
+    assert len(first[0].accepted) == 5 and first[0].done
     children = [spawn(keydir_path, mixed_file, store_spec, NOW + AHEAD, seed=s) for s in (1, 2)]
     children += [spawn(keydir_path, mixed_file, store_spec, NOW, seed=s) for s in (3, 4, 5)]
-    outcomes = _run(children)
+    outcomes = release(children)
     fast, honest = outcomes[:2], outcomes[2:]
     accepted = Counter(i for o in fast + honest for i in o.accepted)
     assert sorted(accepted) == list(range(len(ages)))
     assert set(accepted.values()) == {1}
+    assert all(o.done for o in outcomes)
     too_old = {i for i, age in enumerate(ages) if NOW - age + 300 + 5 <= NOW + AHEAD}
     assert too_old and too_old <= {i for o in honest for i in o.accepted}
     assert Counter(c for o in honest for c in o.rejected.values()).keys() <= {"replayed"}
