@@ -20,7 +20,8 @@ Horizon: callers' ``now`` values are not monotonic (threads read the clock at
 different moments, a batch reads it once before its checks), so an entry may
 arrive whose ``expires_at`` is at or before the latest ``now`` seen (the
 horizon, which does not wait for the backlog): its id may have been used and
-forgotten, and it is answered FENCED, never FIRST_USE.  The horizon never runs
+forgotten, and it is answered FENCED, never FIRST_USE (so is an entry expiring at
+or before the caller's own ``now``, if not held).  The horizon never runs
 past the newest token ``iat`` the store has been given
 (:func:`~ecert_token.replay.base.horizon_bound`), so a caller whose clock runs
 far ahead cannot make honest callers' live codes FENCED; see docs/security.md,
@@ -144,13 +145,14 @@ class MemoryReplayStore:
                 del live[key]
         self._purged_through = horizon
 
-    def _mark(self, entry: ReplayEntry) -> MarkResult:
+    def _mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         key = entry_key(entry)
         live = self._live
         recorded = live.get(key)
         if recorded is not None:
             return own_mark(entry, recorded)
-        if entry.expires_at <= self._horizon or is_fenced(entry, self.memory_began):
+        if (entry.expires_at <= self._horizon or entry.expires_at <= now
+                or is_fenced(entry, self.memory_began)):
             return MarkResult.FENCED  # (the first: it may have been used and forgotten)
         live[key] = entry.attempt
         second = entry.expires_at
@@ -181,7 +183,7 @@ class MemoryReplayStore:
                 return own_mark(entry, recorded)
             second = entry.expires_at
             # (is_fenced, written out)
-            if second <= self._horizon or entry.issued_at < self.memory_began:
+            if second <= self._horizon or second <= now or entry.issued_at < self.memory_began:
                 return _FENCED
             live[key] = entry.attempt
             bucket = self._buckets.get(second)
@@ -203,4 +205,4 @@ class MemoryReplayStore:
             for entry in entries:
                 self._newest_issued = max(self._newest_issued, entry.issued_at)
             self._purge(horizon_bound(now, self._newest_issued + self._lead))
-            return [self._mark(e) for e in entries]
+            return [self._mark(e, now) for e in entries]

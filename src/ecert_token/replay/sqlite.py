@@ -26,8 +26,11 @@
   are not monotonic (processes and threads read their clocks at different
   moments), so an entry may arrive whose ``expires_at`` is at or before that
   horizon: its id may have been used and purged already, so it is answered
-  FENCED, never FIRST_USE.  The check is part of the same INSERT statement,
-  so a purge by another process cannot slip in between.  One caller
+  FENCED, never FIRST_USE; so is an entry expiring at or before the caller's
+  own ``now`` (not held), and an expired row not purged yet is taken over
+  only by an entry the caller holds live, so one id and expiry is a first
+  use once at most.  The check is part of the same INSERT statement, so a
+  purge by another process cannot slip in between.  One caller
   whose clock runs far ahead cannot move the horizon past the codes honest
   callers still accept (see docs/security.md, "A clock far ahead").
 * **Fencing**: the file persists, so a restart of the verifying process does
@@ -118,7 +121,8 @@ _MEMORY = ("memory_began", "store_id", "file_dev", "file_ino")
 # (?1) for names and warn that a tuple for them will be an error (CPython gh-117995).
 _MARK = """INSERT INTO replay_ids (issuer, token_id, expires_at, attempt)
     SELECT :issuer, :token_id, :expires_at, :attempt
-    WHERE :expires_at > (SELECT value FROM replay_meta WHERE name = 'purged_through')
+    WHERE :expires_at > :now
+        AND :expires_at > (SELECT value FROM replay_meta WHERE name = 'purged_through')
     ON CONFLICT (issuer, token_id) DO UPDATE SET expires_at = excluded.expires_at,
         attempt = excluded.attempt
     WHERE replay_ids.expires_at <= :now"""
