@@ -13,7 +13,7 @@ setup(
     ext_modules=[
         Extension(
             "ecert_token._accel",
-            ["src/ecert_token/_accel.c"],
+            ["src/ecert_token/_accel.c", "src/ecert_token/_accel_mint.c"],
             libraries=["sodium"],
             optional=True,
         ),

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from .. import _speedups
 from ..clock import Clock, system_clock
 from ..codec import cose
 from ..codec.cwt import encode_claims
+from ..crypto.aead import AesCcmKey
+from ..crypto.ed25519 import Ed25519PrivateKey
 from ..errors import EcertError, ErrorCode, InvalidArgument
 from ..keys.material import GroupKey, IssuerSigningKey, KeyState
 from ..model import BusinessType, Channel, Credential, FamilyAccount, SubjectKind, TokenClaims
@@ -21,7 +24,7 @@ from ..model.codes import PAYER_REFUSED, may_use
 from ..model.construct import construct
 from ..model.limits import MIN_TOKEN_ID_BYTES
 from .policy import DEFAULT_TTL, MAX_TTL, MIN_TTL
-from .text import to_text
+from .text import PREFIX, to_text
 
 RandomBytes = Callable[[int], bytes]
 TokenIdSource = Callable[[str, int], bytes]
@@ -69,6 +72,9 @@ class Issuer:
         self._aad = cose.enc_structure(self._enc_protected)
         self._sign = signing_key.private_key.sign
         self._encrypt = group_key.aead.encrypt
+        self._nonce_bytes = group_key.aead.nonce_bytes
+        self._urandom = random_bytes is os.urandom and token_ids is None
+        self._compiled = _compiled_state(self, signing_key.private_key, group_key.aead)
 
     def mint(
         self,
@@ -108,8 +114,14 @@ class Issuer:
         if not self.group_key.validity.contains(issued_at):  # verifiers would refuse it
             raise EcertError(ErrorCode.KEY_NOT_VALID, "group key is outside its window")
         expires_at = issued_at + lifetime
-        token_id = (self._random(MIN_TOKEN_ID_BYTES) if self._token_ids is None
-                    else self._token_ids(credential.credential_id, expires_at))
+        nonce = None
+        if self._urandom:  # os.urandom keeps no order: one draw for the id and the nonce
+            drawn = os.urandom(MIN_TOKEN_ID_BYTES + self._nonce_bytes)
+            token_id, nonce = drawn[:MIN_TOKEN_ID_BYTES], drawn[MIN_TOKEN_ID_BYTES:]
+        elif self._token_ids is None:
+            token_id = self._random(MIN_TOKEN_ID_BYTES)
+        else:
+            token_id = self._token_ids(credential.credential_id, expires_at)
         claims = construct(
             TokenClaims,
             token_id, issued_at, expires_at,
@@ -118,7 +130,13 @@ class Issuer:
             credential.channel if channel is None else channel,
             None if actor is None else actor.credential_id,
         )
-        return self.mint_claims(claims)
+        if nonce is None:
+            nonce = self._random(self._nonce_bytes)
+        if self._compiled is not None:
+            text = _mint_token(self._compiled, claims, nonce)
+            if text is not None:
+                return text
+        return self._seal(claims, nonce)
 
     def mint_for_member(
         self,
@@ -139,12 +157,42 @@ class Issuer:
 
     def mint_claims(self, claims: TokenClaims) -> str:
         """Sign and encrypt prepared claims (the low-level step behind ``mint``)."""
+        nonce = self._random(self._nonce_bytes)
+        if self._compiled is not None:
+            text = _mint_token(self._compiled, claims, nonce)
+            if text is not None:
+                return text
+        return self._seal(claims, nonce)
+
+    def _seal(self, claims: TokenClaims, nonce: bytes) -> str:
+        """The reference of the sealing steps: claims map, Sig_structure, signature,
+        COSE_Sign1, AEAD under ``nonce``, COSE_Encrypt0, text.  The compiled minter
+        (``_accel_mint.c``, chosen in ``_speedups``) answers exactly this text for
+        the canonical suite and layout, or None, and then this runs."""
         payload = encode_claims(claims)
         protected = self._sign_protected
         signature = self._sign(cose.sig_structure(protected, payload))
         signed = cose.encode_sign1(protected, payload, signature)
-        nonce, ciphertext = self._encrypt(signed, self._aad, self._random)
+        nonce, ciphertext = self._encrypt(signed, self._aad, lambda _: nonce)
         return to_text(cose.encode_encrypt0(self._enc_protected, nonce, ciphertext))
+
+
+_mint_token = _speedups.minter()
+"""The compiled minter, or None (the one selection point decides)."""
+
+
+def _compiled_state(
+    issuer: Issuer, private_key: object, aead: object
+) -> tuple[bytes, bytes, bytes, bytes, Callable[[bytes, bytes, bytes], bytes], str] | None:
+    """What the compiled minter needs from an issuer, built once: only for the
+    canonical suite (exactly an Ed25519 key and an AES-CCM key; a subclass may
+    change what they do), else None."""
+    if _mint_token is None or type(private_key) is not Ed25519PrivateKey or (
+        type(aead) is not AesCcmKey
+    ):
+        return None
+    return (issuer._sign_protected, private_key.secret_key, issuer._enc_protected,
+            issuer._aad, aead.raw_encrypt, PREFIX)
 
 
 _MAY_USE = frozenset(
