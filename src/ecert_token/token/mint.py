@@ -8,6 +8,7 @@ can read the claims and nobody but the issuer can make them.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 
@@ -74,7 +75,7 @@ class Issuer:
         self._encrypt = group_key.aead.encrypt
         self._nonce_bytes = group_key.aead.nonce_bytes
         self._urandom = random_bytes is os.urandom and token_ids is None
-        self._compiled = _compiled_state(self, signing_key.private_key, group_key.aead)
+        self._compiled = _compiled_minter(self, signing_key.private_key, group_key.aead)
 
     def mint(
         self,
@@ -133,7 +134,7 @@ class Issuer:
         if nonce is None:
             nonce = self._random(self._nonce_bytes)
         if self._compiled is not None:
-            text = _mint_token(self._compiled, claims, nonce)
+            text = self._compiled(claims, nonce)
             if text is not None:
                 return text
         return self._seal(claims, nonce)
@@ -159,7 +160,7 @@ class Issuer:
         """Sign and encrypt prepared claims (the low-level step behind ``mint``)."""
         nonce = self._random(self._nonce_bytes)
         if self._compiled is not None:
-            text = _mint_token(self._compiled, claims, nonce)
+            text = self._compiled(claims, nonce)
             if text is not None:
                 return text
         return self._seal(claims, nonce)
@@ -181,18 +182,19 @@ _mint_token = _speedups.minter()
 """The compiled minter, or None (the one selection point decides)."""
 
 
-def _compiled_state(
+def _compiled_minter(
     issuer: Issuer, private_key: object, aead: object
-) -> tuple[bytes, bytes, bytes, bytes, Callable[[bytes, bytes, bytes], bytes], str] | None:
-    """What the compiled minter needs from an issuer, built once: only for the
-    canonical suite (exactly an Ed25519 key and an AES-CCM key; a subclass may
-    change what they do), else None."""
+) -> Callable[[TokenClaims, bytes], str | None] | None:
+    """The compiled minter bound to what it needs from ``issuer``, built once; only
+    for the canonical suite (exactly an Ed25519 key and an AES-CCM key: a subclass
+    may change what they do), else None."""
     if _mint_token is None or type(private_key) is not Ed25519PrivateKey or (
         type(aead) is not AesCcmKey
     ):
         return None
-    return (issuer._sign_protected, private_key.secret_key, issuer._enc_protected,
-            issuer._aad, aead.raw_encrypt, PREFIX)
+    state = (issuer._sign_protected, private_key.secret_key, issuer._enc_protected,
+             issuer._aad, aead.raw_encrypt, PREFIX)
+    return functools.partial(_mint_token, state)
 
 
 _MAY_USE = frozenset(
