@@ -97,6 +97,18 @@ wire_of(PyObject *text)
     if (!PyUnicode_Check(text)) {
         return -1;
     }
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (PyUnicode_IS_ASCII(text) && n >= 1 && n <= 9) { /* the codes: ASCII digits */
+        const Py_UCS1 *d = PyUnicode_1BYTE_DATA(text);
+        long value = 0;
+        Py_ssize_t j = 0;
+        for (; j < n && d[j] >= '0' && d[j] <= '9'; j++) {
+            value = value * 10 + (d[j] - '0');
+        }
+        if (j == n) {
+            return value;
+        }
+    }
     PyObject *number = PyLong_FromUnicodeObject(text, 10);
     if (number == NULL) {
         PyErr_Clear();
