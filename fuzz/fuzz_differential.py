@@ -138,7 +138,7 @@ def mint_args(data: bytes) -> tuple[TokenClaims, bytes]:
     expires_at = issued_at + int.from_bytes(head[6:8], "big") - 1000
     texts = [t.decode("utf-8", "surrogateescape") if flags & 4 else t.decode("latin-1")
              for t in rest.split(b"\xff")]
-    subject, name, actor = (texts + ["", "", ""])[:3]
+    subject, name, actor = [*texts, "", "", ""][:3]
     claims = object.__new__(TokenClaims)
     region = object.__new__(Region)
     object.__setattr__(region, "code", f"{int.from_bytes(head[8:11], 'big') % 10**6:06d}")

@@ -26,8 +26,8 @@ from ecert_token import (
     _speedups,
 )
 from ecert_token.crypto.ed25519 import Ed25519PrivateKey
-from ecert_token.keys.material import GroupKey, IssuerSigningKey
 from ecert_token.keys.keydir import KeyDir
+from ecert_token.keys.material import GroupKey, IssuerSigningKey
 from ecert_token.model.region import PROVINCE_PREFIXES
 from ecert_token.token import mint
 
@@ -81,7 +81,7 @@ def test_compiled_text_is_the_python_text(case: tuple[Issuer, TokenClaims, bytes
     assert issuer._compiled is not None
     compiled = issuer._compiled(claims, nonce)
     expected = issuer._seal(claims, nonce)
-    in_layout = 0x10000 <= claims.issued_at and claims.expires_at < 2**32
+    in_layout = claims.issued_at >= 0x10000 and claims.expires_at < 2**32
     assert compiled == (expected if in_layout else None)
 
 
