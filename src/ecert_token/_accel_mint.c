@@ -398,18 +398,6 @@ done:
     return result;
 }
 
-static int
-add_constant(PyObject *dict, const char *name, long value)
-{
-    PyObject *v = PyLong_FromLong(value);
-    if (v == NULL) {
-        return -1;
-    }
-    const int rc = PyDict_SetItemString(dict, name, v);
-    Py_DECREF(v);
-    return rc;
-}
-
 /* Called once by the module init of _accel.c: the interned names and
  * MINT_CONSTANTS. */
 int
@@ -423,15 +411,11 @@ mint_module_init(PyObject *module)
     if (CODE == NULL && (CODE = PyUnicode_InternFromString("code")) == NULL) {
         return -1;
     }
-    PyObject *constants = PyDict_New();
-    if (constants == NULL || add_constant(constants, "NONCE_BYTES", M_NONCE_BYTES) < 0
-        || add_constant(constants, "SIGNATURE_BYTES", M_SIGNATURE_BYTES) < 0
-        || add_constant(constants, "CLAIM_SUB", M_CLAIM_SUB) < 0
-        || add_constant(constants, "CLAIM_EXP", M_CLAIM_EXP) < 0
-        || add_constant(constants, "CLAIM_IAT", M_CLAIM_IAT) < 0
-        || add_constant(constants, "CLAIM_CTI", M_CLAIM_CTI) < 0
-        || add_constant(constants, "CLAIM_ECERT", M_CLAIM_ECERT) < 0
-        || PyModule_AddObject(module, "MINT_CONSTANTS", constants) < 0) {
+    PyObject *constants = Py_BuildValue(
+        "{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "NONCE_BYTES", M_NONCE_BYTES,
+        "SIGNATURE_BYTES", M_SIGNATURE_BYTES, "CLAIM_SUB", M_CLAIM_SUB, "CLAIM_EXP", M_CLAIM_EXP,
+        "CLAIM_IAT", M_CLAIM_IAT, "CLAIM_CTI", M_CLAIM_CTI, "CLAIM_ECERT", M_CLAIM_ECERT);
+    if (constants == NULL || PyModule_AddObject(module, "MINT_CONSTANTS", constants) < 0) {
         Py_XDECREF(constants);
         return -1;
     }

@@ -131,13 +131,7 @@ class Issuer:
             credential.channel if channel is None else channel,
             None if actor is None else actor.credential_id,
         )
-        if nonce is None:
-            nonce = self._random(self._nonce_bytes)
-        if self._compiled is not None:
-            text = self._compiled(claims, nonce)
-            if text is not None:
-                return text
-        return self._seal(claims, nonce)
+        return self._text(claims, self._random(self._nonce_bytes) if nonce is None else nonce)
 
     def mint_for_member(
         self,
@@ -158,7 +152,10 @@ class Issuer:
 
     def mint_claims(self, claims: TokenClaims) -> str:
         """Sign and encrypt prepared claims (the low-level step behind ``mint``)."""
-        nonce = self._random(self._nonce_bytes)
+        return self._text(claims, self._random(self._nonce_bytes))
+
+    def _text(self, claims: TokenClaims, nonce: bytes) -> str:
+        """The compiled minter's text where it answers, else :meth:`_seal`'s."""
         if self._compiled is not None:
             text = self._compiled(claims, nonce)
             if text is not None:
