@@ -37,7 +37,9 @@ class Issuer:
     """Mints tokens with one issuer key, encrypted to one verifier group.
 
     ``clock`` and ``random_bytes`` are injectable so tests and published test
-    vectors are reproducible.  ``token_ids``, when given, draws each token id
+    vectors are reproducible: each mint calls ``random_bytes`` for the token id,
+    then for the nonce (with the default ``os.urandom``, which keeps no order, one
+    call gives both).  ``token_ids``, when given, draws each token id
     from the credential id and expiry instead of 8 random bytes: the platform
     uses it to make codes whose settlement handle it can resolve
     (``ecert_token.settlement.handles.settlement_token_ids``).
@@ -171,8 +173,8 @@ class Issuer:
         protected = self._sign_protected
         signature = self._sign(cose.sig_structure(protected, payload))
         signed = cose.encode_sign1(protected, payload, signature)
-        nonce, ciphertext = self._encrypt(signed, self._aad, lambda _: nonce)
-        return to_text(cose.encode_encrypt0(self._enc_protected, nonce, ciphertext))
+        iv, ciphertext = self._encrypt(signed, self._aad, lambda _: nonce)
+        return to_text(cose.encode_encrypt0(self._enc_protected, iv, ciphertext))
 
 
 _mint_token = _speedups.minter()
