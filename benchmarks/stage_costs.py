@@ -127,6 +127,12 @@ def _stages(sc: object) -> dict[str, Callable[[int], object]]:
         "mint: encrypt": lambda i: group.aead.encrypt(plaintext, aad),
         "mint: Base45": lambda i: b45encode(data),
     }
+    nonce = bytes(13)
+    minter = sc.issuer  # type: ignore[attr-defined]
+    if getattr(minter, "_seal", None) is not None:  # this version's sealing steps
+        ops["mint: seal (Python)"] = lambda i: minter._seal(claims, nonce)
+        if minter._compiled is not None:
+            ops["mint: seal (compiled)"] = lambda i: minter._compiled(claims, nonce)
     if accelerator is not None and routes is not None:
         ops["stages 2-8 accelerator"] = lambda i: accelerator(
             body, routes.groups, routes.issuers, NOW, 5, 300)

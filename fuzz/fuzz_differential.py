@@ -37,8 +37,23 @@ import common
 with common.instrumented():
     from vector_trust import NOW, Sealer, trust_configurations, trust_store
 
-    from ecert_token import EcertError, FixedClock, Verifier, VerifyPolicy, _speedups
+    from ecert_token import (
+        BusinessType,
+        Channel,
+        EcertError,
+        FixedClock,
+        InsuranceType,
+        Issuer,
+        Region,
+        SubjectKind,
+        TokenClaims,
+        Verifier,
+        VerifyPolicy,
+        _speedups,
+    )
     from ecert_token.codec import base45
+    from ecert_token.keys.jwk import b64url_decode
+    from ecert_token.keys.material import GroupKey, IssuerSigningKey
     from ecert_token.token import verify as pipeline
 
 SAME = "same answer, None included"
@@ -95,6 +110,47 @@ def token_body(data: bytes) -> tuple[str]:
     return (rest.decode("latin-1"),)
 
 
+def _minter() -> Issuer:
+    """An Issuer with the vectors' first issuer seed and group key."""
+    issuer, group = _TRUST["issuer_keys"][0], _TRUST["group_keys"][0]["jwk"]  # type: ignore[index]
+    return Issuer(
+        IssuerSigningKey("fuzz", b64url_decode(issuer["public_jwk"]["kid"]), _SEALER.signer),
+        GroupKey("fuzz", b64url_decode(group["kid"]), b64url_decode(group["k"])))
+
+
+_MINTER = _minter()
+
+
+def _field(cls: type[Any], byte: int) -> Any:
+    members = list(cls)
+    return members[byte % len(members)]
+
+
+def mint_args(data: bytes) -> tuple[TokenClaims, bytes]:
+    """Claims and a nonce from the fuzzer's bytes, NOT validated by the model (the
+    minter must answer None or the Python text for any field values): times near and
+    inside the compiled layout's range, any token id, any text (Latin-1, or UTF-8
+    with lone surrogates), codes and a region of any six digits; a 13-byte nonce, or
+    another length: the first byte's bits choose."""
+    head, rest = (data + bytes(24))[:24], data[24:]
+    flags = head[0]
+    issued_at = 0x10000 - 1000 + int.from_bytes(head[1:6], "big") % (2**32 - 0x10000 + 2000)
+    expires_at = issued_at + int.from_bytes(head[6:8], "big") - 1000
+    texts = [t.decode("utf-8", "surrogateescape") if flags & 4 else t.decode("latin-1")
+             for t in rest.split(b"\xff")]
+    subject, name, actor = [*texts, "", "", ""][:3]
+    claims = object.__new__(TokenClaims)
+    region = object.__new__(Region)
+    object.__setattr__(region, "code", f"{int.from_bytes(head[8:11], 'big') % 10**6:06d}")
+    values = (rest[:flags % 32], issued_at, expires_at, subject, _field(SubjectKind, head[11]),
+              region, _field(InsuranceType, head[12]), name, _field(BusinessType, head[13]),
+              _field(Channel, head[14]), actor if flags & 1 else None)
+    for slot, value in zip(TokenClaims.__slots__, values, strict=True):
+        object.__setattr__(claims, slot, value)
+    nonce = head[15:24] + bytes(4) if not flags & 2 else head[15:15 + flags % 16]
+    return claims, nonce
+
+
 # ---------------------------------------------------------------------------
 # THE TABLE: (name, accelerated, reference, contract, arguments from bytes)
 PAIRS = (
@@ -105,6 +161,7 @@ PAIRS = (
          NONE_OR_SAME, lambda data: (data.decode("latin-1"),)),
     Pair("accelerator.b45encode", getattr(_EXTENSION, "b45encode", None), base45.b45encode,
          NONE_OR_SAME, lambda data: (data,)),
+    Pair("accelerator.mint_token", _MINTER._compiled, _MINTER._seal, NONE_OR_SAME, mint_args),
 )
 # ---------------------------------------------------------------------------
 

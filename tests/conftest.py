@@ -133,22 +133,23 @@ class Impl:
 def impl(request: pytest.FixtureRequest) -> Iterator[Impl]:
     """THE implementation fixture: every verifier and codec test runs on both.
 
-    ``python`` switches the compiled accelerator off for the module's tests (the
-    pipeline's Python stages answer everything); ``accelerated`` keeps it on.
+    ``python`` switches the compiled accelerator and minter off for the module's
+    tests (the pipeline's Python stages answer everything, and Issuers made in
+    them mint in Python); ``accelerated`` keeps them on.
     Without the extension the accelerated runs are skipped, or fail under
     ``ECERT_REQUIRE_SPEEDUPS=1`` (CI).
     """
     from ecert_token import _speedups
-    from ecert_token.token import verify
+    from ecert_token.token import mint, verify
 
     if request.param == "accelerated" and verify._accelerator is None:
         if _speedups.required():
             pytest.fail("ECERT_REQUIRE_SPEEDUPS=1 but the accelerator is not built")
         pytest.skip("the compiled accelerator is not built or is turned off")
-    saved = verify._accelerator
-    if request.param == "python":
-        verify._accelerator = None
+    saved = verify._accelerator, mint._mint_token
+    if request.param == "python":  # Issuers made from now on mint in Python too
+        verify._accelerator = mint._mint_token = None
     try:
         yield Impl(request.param)
     finally:
-        verify._accelerator = saved
+        verify._accelerator, mint._mint_token = saved

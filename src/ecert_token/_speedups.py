@@ -87,6 +87,21 @@ def accelerator(rejections: tuple[tuple[str, str | None], ...]) -> Callable[...,
     return open_token
 
 
+def minter() -> Callable[..., str | None] | None:
+    """The extension's ``mint_token`` (``Issuer``'s sealing steps for the canonical
+    layout: exactly the Python path's text, or None), or None without the extension.
+
+    An extension compiled with other value rules is refused (``ImportError``).
+    """
+    if extension is None:
+        return None
+    expected = constants()
+    if any(expected.get(name) != value for name, value in extension.MINT_CONSTANTS.items()):
+        raise ImportError("ecert_token._accel was built from other value rules; rebuild it")
+    mint_token: Callable[..., str | None] = extension.mint_token
+    return mint_token
+
+
 def _choose_b45encode() -> Callable[[bytes], str]:
     from .codec.base45 import b45encode as python
 

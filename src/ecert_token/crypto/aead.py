@@ -87,6 +87,13 @@ class AesCcmKey(Aead):
         return nonce, self._aead.encrypt(nonce, plaintext, aad)
 
     @property
+    def raw_encrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:
+        """The library's own encrypt ``(nonce, plaintext, aad)`` -> ciphertext, for a
+        caller that drew a nonce of :data:`NONCE_BYTES` itself: the compiled minter
+        (``token/mint.py``), which calls it from C."""
+        return self._aead.encrypt
+
+    @property
     def raw_decrypt(self) -> Callable[[bytes, bytes, bytes], bytes]:
         """The library's own decrypt ``(nonce, ciphertext, aad)``, raising ``InvalidTag``.
 

@@ -103,6 +103,12 @@ class Ed25519PrivateKey:
         """The 32-byte seed (the RFC 8032 private key); handle with care."""
         return bytes(sodium.crypto_sign_ed25519_sk_to_seed(self._secret))
 
+    @property
+    def secret_key(self) -> bytes:
+        """libsodium's 64-byte secret key (seed and public key), for the compiled
+        minter's ``crypto_sign_detached``; handle with care."""
+        return self._secret
+
     def sign(self, message: bytes) -> bytes:
         """The 64-byte detached signature of ``message``."""
         signature: bytes = sodium.crypto_sign(message, self._secret)[:SIGNATURE_BYTES]
