@@ -1,10 +1,11 @@
 """Build script for the optional C accelerator; all metadata is in pyproject.toml.
 
 ``ecert_token._accel`` (``src/ecert_token/_accel.c``) reads the canonical token
-layout and checks its Ed25519 signature with the system libsodium (Debian:
-``libsodium-dev``).  It is optional (``optional=True``): without a C compiler
-or without libsodium's headers the build goes on without it and the package
-is pure Python, with the same results (see docs/architecture.md).
+layout, opens AES-CCM and SM4-CCM with the system OpenSSL's libcrypto (Debian:
+``libssl-dev``) and checks Ed25519 signatures with the system libsodium
+(``libsodium-dev``).  It is optional (``optional=True``): without a C compiler
+or without either library's headers the build goes on without it and the
+package is pure Python, with the same results (see docs/architecture.md).
 """
 
 from setuptools import Extension, setup
@@ -14,7 +15,7 @@ setup(
         Extension(
             "ecert_token._accel",
             ["src/ecert_token/_accel.c"],
-            libraries=["sodium"],
+            libraries=["sodium", "crypto"],
             optional=True,
         ),
     ]
