@@ -5,19 +5,26 @@
  * open_token(body, groups, issuers, now, leeway, max_lifetime)
  *   does stages 2 to 8 of the verification pipeline (token/verify.py,
  *   _Pipeline._open): Base45, COSE_Encrypt0, group key, AEAD, COSE_Sign1 and
- *   claims, issuer key, time, Ed25519 signature; for the one canonical layout
- *   this format writes and for keys of the canonical algorithms (AES-CCM,
- *   Ed25519).  Its answer is
+ *   claims, issuer key, time, signature; for the one canonical layout this
+ *   format writes and for keys of both suites: AES-CCM-16-64-128, SM4-CCM-16-64-128
+ *   and SM4-GCM groups, Ed25519 and SM2 (over SM3) issuers, in any mix.  Its answer is
  *     None                       "not mine": the Python stages decide;
  *     an int k                   the pipeline's rejection number k;
  *     (fields, issuer, group)    what the Python stages return.
  *   For every input it answers, the answer is exactly the pipeline's.
  *
  *   body: the text after the prefix; groups / issuers: the trust store's
- *   routes (keys/routes.py): kid -> (key, alg, aad or sig_prefix, decrypt or
- *   public_raw, revoked, not_before, not_after).  A group route's decrypt
- *   answers the plaintext, or None, or raises cryptography's InvalidTag: the
- *   AEAD refused the ciphertext (caught here, without building the exception).
+ *   routes (keys/routes.py): kid -> (key, alg, aad or sig_prefix, opener or
+ *   public, revoked, not_before, not_after).  The algorithm is the route's (the
+ *   key's), never the token's.  A group route's opener is a CcmKey of this
+ *   module (AES-CCM, SM4-CCM: opened here, no Python call), or a callable
+ *   (nonce, ciphertext, aad) answering the plaintext, or None, or raising
+ *   cryptography's InvalidTag (caught here).  An issuer route's public item is
+ *   Ed25519's 32-byte key (checked with libsodium) or SM2's verify callable
+ *   (message, signature) -> bool (no library linked here has SM2).
+ *
+ * CcmKey(cipher, key, nonce_bytes=13, tag_bytes=8): CCM over AES or SM4 with
+ * OpenSSL's libcrypto, the key expanded once; see its section.
  *
  * b45decode(text) / b45encode(data): Base45, the same contract (None, or
  * exactly what codec/base45.py answers); the tests and fuzzers compare them.
@@ -25,9 +32,12 @@
  * The value rules it was compiled with are exported (CONSTANTS, REJECTIONS)
  * and compared with the Python ones at import.
  *
- * libsodium: linked from the system (libsodium-dev), not borrowed from PyNaCl.
+ * libsodium and libcrypto: linked from the system (libsodium-dev, libssl-dev),
+ * not borrowed from PyNaCl or cryptography (whose OpenSSL is linked into its own
+ * module with hidden symbols: no clash in one process).
  * Safety: every index is checked against its length before it is read; the
- * GIL is released only around the signature check, on copies the function owns.
+ * GIL is released only around the Ed25519 check, on copies the function owns;
+ * a CcmKey's OpenSSL contexts are only used with the GIL held.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
