@@ -57,7 +57,7 @@ def _python(cipher: str, key: bytes, nonce_bytes: int, tag_bytes: int) -> Ccm:
     aad=st.one_of(st.binary(max_size=70), st.binary(min_size=0xFF00, max_size=0xFF01)),
     data=st.data(),
 )
-def test_equal_to_the_python_ccm(cipher: str, nonce_bytes: int, tag_bytes: int,
+def test_equal_to_the_python_ccm(*, cipher: str, nonce_bytes: int, tag_bytes: int,
                                  plaintext: bytes, aad: bytes, data: st.DataObject) -> None:
     """Sealing gives Python's bytes; opening them gives the plaintext back; any one
     flipped bit, a cut or another AAD is refused by both (InvalidTag)."""
