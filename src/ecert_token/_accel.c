@@ -573,10 +573,13 @@ CcmKey_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     const EVP_CIPHER *ecb = NULL, *cbc = NULL;
+#ifndef OPENSSL_NO_SM4 /* an OpenSSL built without SM4: SM4 keys stay with Python's Ccm */
     if (strcmp(cipher, "SM4") == 0 && key.len == 16) {
         ecb = EVP_sm4_ecb();
         cbc = EVP_sm4_cbc();
-    } else if (strcmp(cipher, "AES") == 0 && key.len == 16) {
+    } else
+#endif
+    if (strcmp(cipher, "AES") == 0 && key.len == 16) {
         ecb = EVP_aes_128_ecb();
         cbc = EVP_aes_128_cbc();
     } else if (strcmp(cipher, "AES") == 0 && key.len == 24) {
