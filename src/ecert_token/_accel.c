@@ -631,22 +631,26 @@ CcmKey_dealloc(CcmKey *self)
 
 /* The three byte arguments (nonce, data, aad) of decrypt and encrypt. */
 static int
-ccm_args(CcmKey *self, PyObject *args, PyObject *kwargs, Py_buffer *nonce, Py_buffer *data,
-         Py_buffer *aad)
+ccm_args(PyObject *args, PyObject *kwargs, Py_buffer *nonce, Py_buffer *data, Py_buffer *aad)
 {
     static char *names[] = {"nonce", "data", "aad", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*", names, nonce, data, aad)) {
-        return -1;
-    }
-    (void)self;
-    return 0;
+    return PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*", names, nonce, data, aad) ? 0
+                                                                                         : -1;
+}
+
+static void
+ccm_release(Py_buffer *nonce, Py_buffer *data, Py_buffer *aad)
+{
+    PyBuffer_Release(nonce);
+    PyBuffer_Release(data);
+    PyBuffer_Release(aad);
 }
 
 static PyObject *
 CcmKey_call(CcmKey *self, PyObject *args, PyObject *kwargs)
 {
     Py_buffer nonce, data, aad;
-    if (ccm_args(self, args, kwargs, &nonce, &data, &aad) < 0) {
+    if (ccm_args(args, kwargs, &nonce, &data, &aad) < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -657,9 +661,7 @@ CcmKey_call(CcmKey *self, PyObject *args, PyObject *kwargs)
             : ccm_open(self, nonce.buf, data.buf, data.len, aad.buf, aad.len,
                        (unsigned char *)PyBytes_AS_STRING(result));
     }
-    PyBuffer_Release(&nonce);
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&aad);
+    ccm_release(&nonce, &data, &aad);
     if (rc == 1) {
         return result;
     }
@@ -674,7 +676,7 @@ static PyObject *
 CcmKey_encrypt(CcmKey *self, PyObject *args, PyObject *kwargs)
 {
     Py_buffer nonce, data, aad;
-    if (ccm_args(self, args, kwargs, &nonce, &data, &aad) < 0) {
+    if (ccm_args(args, kwargs, &nonce, &data, &aad) < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -689,9 +691,7 @@ CcmKey_encrypt(CcmKey *self, PyObject *args, PyObject *kwargs)
             Py_CLEAR(result);
         }
     }
-    PyBuffer_Release(&nonce);
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&aad);
+    ccm_release(&nonce, &data, &aad);
     return result;
 }
 
