@@ -34,7 +34,7 @@ from ecert_token import (  # noqa: E402
     VerifyPolicy,
 )
 from ecert_token.codec import cose  # noqa: E402
-from ecert_token.crypto.sm2 import SM2PrivateKey  # noqa: E402
+from ecert_token.crypto.sm2 import SM2PrivateKey, SM2PublicKey  # noqa: E402
 from ecert_token.crypto.sm4 import ALG_SM4_CCM_16_64_128, ALG_SM4_GCM  # noqa: E402
 from ecert_token.keys.keydir import new_group_key, new_issuer_key  # noqa: E402
 from ecert_token.keys.material import GroupKey, IssuerSigningKey  # noqa: E402
@@ -220,12 +220,13 @@ def test_a_failing_backend_is_a_bad_signature(verifier: Verifier, impl: Impl) ->
     """An SM2 backend that raises ValueError or TypeError for a signature refuses it
     (as SM2PublicKey.verify answers False); any other error is not swallowed."""
     public = SM2.public.public_key
+    assert isinstance(public, SM2PublicKey)
     saved = public._verify
     for error in (ValueError, TypeError):
         def broken(message: bytes, signature: bytes, error: type = error) -> bool:
             raise error("cannot read")
 
-        public._verify = broken  # type: ignore[assignment]
+        public._verify = broken
         try:
             store = TrustStore([SM2.public], [SM4_CCM])
             check = Verifier(store, VerifyPolicy(clock=FixedClock(NOW)))
@@ -237,7 +238,7 @@ def test_a_failing_backend_is_a_bad_signature(verifier: Verifier, impl: Impl) ->
     def crash(message: bytes, signature: bytes) -> bool:
         raise RuntimeError("backend crashed")
 
-    public._verify = crash  # type: ignore[assignment]
+    public._verify = crash
     try:
         check = Verifier(TrustStore([SM2.public], [SM4_CCM]), VerifyPolicy(clock=FixedClock(NOW)))
         with pytest.raises(RuntimeError, match="backend crashed"):
