@@ -109,7 +109,8 @@ def _stages(sc: object) -> dict[str, Callable[[int], object]]:
         "stage 2 Base45 (Python)": lambda i: b45decode(body),
         "stage 3 envelope (Python)": lambda i: cose.decode_encrypt0(data),
         "stage 5 AEAD": lambda i: group.aead.open(envelope.iv, envelope.ciphertext, aad),
-        "stage 6 Sign1 (Python)": lambda i: cose.decode_sign1(plaintext),
+        "stage 6 Sign1 (Python)": lambda i: cose.parse_protected(
+            cose.sign1_envelope(plaintext)[0]),
         "stage 6 claims map (Python)": lambda i: read_claims(signed.payload),
         "stage 8 signature (Python)": lambda i: issuer.public_key.verify(signed.signature,
                                                                           message),

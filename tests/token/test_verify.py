@@ -357,6 +357,7 @@ def test_tokens_from_the_issuer_are_the_accelerators(
 
     monkeypatch.setattr(cose_module, "decode_encrypt0", refuse)
     monkeypatch.setattr(cose_module, "decode_sign1", refuse)
+    monkeypatch.setattr(cose_module, "sign1_envelope", refuse)
     monkeypatch.setattr(pipeline_module, "read_claims", refuse)
     monkeypatch.setattr(pipeline_module, "b45decode", refuse)
     assert verifier.verify(token, REG).claims.credential_id == "E4Q7ZK2M9PXA"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ..model.construct import construct
+from ..model.construct import constructor
 from ..model.limits import MAX_KID_BYTES
 from . import cbor
 from .cbor import CBORError
@@ -61,6 +61,10 @@ class Encrypt0:
     header: Header
     iv: bytes
     ciphertext: bytes
+
+
+_sign1 = constructor(Sign1)
+_encrypt0 = constructor(Encrypt0)
 
 
 def bstr_head(length: int) -> bytes:
@@ -112,7 +116,7 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 def enc_structure(protected: bytes) -> bytes:
     """``["Encrypt0", protected, h'']``: the AEAD's additional data."""
-    return b"".join((b"\x83", _ENC0_CONTEXT, bstr_head(len(protected)), protected, b"\x40"))
+    return b"".join((b"\x83", _ENC0_CONTEXT, _head(len(protected)), protected, b"\x40"))
 
 
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
@@ -139,7 +143,17 @@ def _bstr(data: bytes, i: int, what: str) -> tuple[bytes, int]:
     """The byte string whose heading is at ``data[i]`` (shortest heading only, within
     ``data``) and the index after it; :class:`COSEError` otherwise."""
     try:
-        start, end = cbor.string_span(data, i, cbor.BYTES)
+        # The one- and two-byte headings every token has, read here; the longer
+        # ones (and every refusal) by cbor.string_span.
+        h = data[i] - cbor.BYTES
+        if 0 <= h <= 23:
+            start = i + 1
+            end = start + h
+        elif h == 24 and data[i + 1] >= 24:
+            start = i + 2
+            end = start + data[i + 1]
+        else:
+            start, end = cbor.string_span(data, i, cbor.BYTES)
     except (CBORError, IndexError):
         raise COSEError(f"{what} is not deterministically encoded") from None
     if end > len(data):
@@ -199,11 +213,11 @@ def sign1_envelope(data: bytes) -> tuple[bytes, bytes, bytes]:
 def decode_sign1(data: bytes) -> Sign1:
     """Parse a tagged COSE_Sign1 of this format's shape (a token's: ``{alg, kid}``)."""
     protected, payload, signature = sign1_envelope(data)
-    return construct(Sign1, protected, parse_protected(protected), payload, signature)
+    return _sign1(protected, parse_protected(protected), payload, signature)
 
 
 def decode_encrypt0(data: bytes) -> Encrypt0:
     """Parse a tagged COSE_Encrypt0 of this format's shape:
     ``d0 83 <protected> a1 05 <iv> <ciphertext>``, each a byte string."""
     protected, iv, ciphertext = _layout(data, b"\xd0\x83", b"\xa1\x05", "COSE_Encrypt0")
-    return construct(Encrypt0, protected, parse_protected(protected), iv, ciphertext)
+    return _encrypt0(protected, parse_protected(protected), iv, ciphertext)

@@ -11,14 +11,17 @@ own ``__post_init__`` validation, if it has one.  The result is an ordinary
 instance of the frozen class, equal to one built by its constructor, and the
 value rules are the class's own: nothing is restated here.
 
-This is the only ``__class__`` assignment in the library.
+This module holds the library's only ``__class__`` assignments: :func:`construct`,
+and :func:`constructor`, the same steps kept as one function per class for the
+readers on the verifier's hot path (one lookup less per object).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["construct"]
+__all__ = ["construct", "constructor"]
 
 _T = TypeVar("_T")
 _twins: dict[type[Any], tuple[type[Any], Any]] = {}
@@ -39,6 +42,27 @@ def _twin(cls: type[Any]) -> tuple[type[Any], Any]:
     probe.__class__ = cls  # raises TypeError now if the layouts ever diverge
     found = _twins[cls] = (twin, getattr(cls, "__post_init__", None))
     return found
+
+
+def constructor(cls: type[_T]) -> Callable[..., _T]:
+    """The function ``construct(cls, ...)`` runs, for a caller on a hot path to keep
+    (one lookup saved per object): ``constructor(cls)(*values)`` is
+    ``construct(cls, *values)``."""
+    twin, post_init = _twins.get(cls) or _twin(cls)
+    if post_init is None:
+        def build(*values: object) -> _T:
+            obj = twin(*values)
+            obj.__class__ = cls
+            built: _T = obj
+            return built
+    else:
+        def build(*values: object) -> _T:
+            obj = twin(*values)
+            obj.__class__ = cls
+            post_init(obj)
+            built: _T = obj
+            return built
+    return build
 
 
 def construct(cls: type[_T], *values: object) -> _T:

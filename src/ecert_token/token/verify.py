@@ -352,12 +352,12 @@ class _Pipeline:
 
         # 6. Signed envelope and its claims map; the issuer key bound to the kid.
         try:
-            signed = cose.decode_sign1(plaintext)
-            fields = read_claims(signed.payload)
+            protected, payload, signature = cose.sign1_envelope(plaintext)
+            header = cose.parse_protected(protected)
+            fields = read_claims(payload)
         except (COSEError, ClaimsError) as exc:
             raise TokenRejected(_MALFORMED, str(exc)) from None
-        issuer = _bound(self.trust.issuer_key(signed.header.kid), signed.header.alg,
-                        UNKNOWN_ISSUER)
+        issuer = _bound(self.trust.issuer_key(header.kid), header.alg, UNKNOWN_ISSUER)
         if issuer.state is _REVOKED:
             raise _reject(ISSUER_REVOKED)
 
@@ -376,8 +376,7 @@ class _Pipeline:
             raise _reject(GROUP_WINDOW)
 
         # 8. Signature, by the issuer key's own algorithm.
-        if not issuer.public_key.verify(signed.signature,
-                                        cose.sig_structure(signed.protected, signed.payload)):
+        if not issuer.public_key.verify(signature, cose.sig_structure(protected, payload)):
             raise _reject(BAD_SIGNATURE)
         return fields, issuer, group
 
