@@ -10,7 +10,17 @@ its input:
    JWK; the key directory's own JSON reading is fuzzed by 6 and 7);
 6. ``keydir.load_public`` and 7. ``keydir.load`` of a directory whose
    ``manifest.json`` is the bytes (the other files are the fixture keys);
-8. ``b64url_decode`` of the bytes as text.
+8. ``b64url_decode`` of the bytes as text;
+9. ``private_from_pem`` without a passphrase and 10. with one: PKCS#8 PEM of
+   an Ed25519 or SM2 key, read by ``keys/pkcs8.py``'s own DER reader and PBES2
+   decryption (seeds: ``fuzz/make_sm2_seeds.py``).
+
+The harness bounds the key derivation an input may ask for (PBKDF2 at most
+``FUZZ_MAX_ITERATIONS`` iterations, scrypt at most ``FUZZ_MAX_SCRYPT_BYTES`` of
+memory; more is refused as a key-file error, as the library refuses more than
+its own larger limits): a file asking for ten million iterations or a gigabyte
+of scrypt is slow by design, and would otherwise be a fuzzer timeout or
+out-of-memory finding rather than a defect.
 """
 
 from __future__ import annotations
@@ -27,12 +37,26 @@ with common.instrumented():
     from fixtures import key_directory
 
     from ecert_token import EcertError
-    from ecert_token.keys import keydir
+    from ecert_token.keys import keydir, pkcs8
     from ecert_token.keys.cose_key import group_key_from_cose_key, issuer_public_from_cose_key
-    from ecert_token.keys.files import ed25519_from_pem
+    from ecert_token.keys.files import ed25519_from_pem, private_from_pem
     from ecert_token.keys.jwk import b64url_decode, group_key_from_jwk, issuer_public_from_jwk
 
 NAME = "key_import"
+FUZZ_MAX_ITERATIONS = 4096
+FUZZ_MAX_SCRYPT_BYTES = 1 << 18
+_SCRYPT = pkcs8.Scrypt
+
+
+def bounded_scrypt(salt: bytes, length: int, n: int, r: int, p: int) -> object:
+    """``Scrypt`` for the harness: ValueError (the library's "refused") past the bound."""
+    if 128 * r * n * p > FUZZ_MAX_SCRYPT_BYTES:
+        raise ValueError("scrypt parameters beyond the fuzz harness' bound")
+    return _SCRYPT(salt, length, n, r, p)
+
+
+pkcs8.MAX_ITERATIONS = FUZZ_MAX_ITERATIONS
+pkcs8.Scrypt = bounded_scrypt  # type: ignore[assignment,misc]
 DIRECTORY = key_directory()
 MANIFEST = DIRECTORY / keydir.MANIFEST
 
@@ -61,6 +85,8 @@ ENTRY_POINTS = (
     with_manifest(keydir.load_public),
     with_manifest(keydir.load),
     lambda data: b64url_decode(data.decode("utf-8", "surrogateescape")),
+    private_from_pem,
+    lambda data: private_from_pem(data, b"fuzz passphrase"),
 )
 
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from fixtures import KEYS, ROOT, key_directory, signed_list
+from make_sm2_seeds import sm2_pkcs8_seeds
 from vector_trust import trust_configurations, vector_files
 
 from ecert_token import BusinessType
@@ -115,6 +116,7 @@ def key_import_seeds() -> list[bytes]:
         b"\x06" + manifest,
         b"\x07" + manifest,
         b"\x08" + b64url(issuer.kid).encode(),
+        *sm2_pkcs8_seeds(),  # entry points 9 and 10 (make_sm2_seeds.py)
     ]
 
 

@@ -102,3 +102,16 @@ def test_offline_double_use_vouchers_and_trust_list(platform: Path) -> None:
     refused("wrong_business_type", "voucher", "issue", "--keys", str(d / "k"), "--business",
             "01101", "--now", str(NOW + 3), "--terminal", str(d / "till"), "--amount", "1",
             "--order", "X", "--out", str(d / "x.voucher"), token)
+
+
+def test_a_device_id_typed_in_lower_case_is_kept_in_upper_case(platform: Path) -> None:
+    """``voucher issue --device-id`` typed by hand: the voucher carries the one form the
+    ledger compares (a device's id as receipts carry it: upper case)."""
+    d = platform
+    token = ecert("mint", "--keys", str(d / "k"), "--cert-id", "E4Q7ZK2M9PXA", "--region",
+                  "110105", "--business", "02121", "--now", str(NOW)).stdout.strip()
+    out = ok("voucher", "issue", "--keys", str(d / "k"), "--business", "02121", "--now",
+             str(NOW + 3), "--terminal", str(d / "till"), "--amount", "500", "--order",
+             "RX-9", "--device-id", "phone-7f3a", "--device-counter", "7",
+             "--out", str(d / "typed.voucher"), token)
+    assert out["voucher"]["device_id"] == "PHONE-7F3A"  # type: ignore[index]

@@ -61,7 +61,8 @@ def test_a_use_with_an_earlier_now_after_the_purge_is_not_a_first_use(
 def test_an_entry_expiring_before_the_purge_horizon_is_refused(store: ReplayStore) -> None:
     used = ReplayEntry("NHSA", b"used-id!", NOW, NOW + 65)
     assert store.check_and_mark(used, NOW) is MarkResult.FIRST_USE
-    store.check_and_mark(ReplayEntry("NHSA", b"other-id", NOW, NOW + 200), NOW + 70)
+    # A code issued at NOW + 70 (issued_at: iat - leeway - 1), marked at NOW + 70.
+    store.check_and_mark(ReplayEntry("NHSA", b"other-id", NOW + 64, NOW + 200), NOW + 70)
     # The store may have forgotten `used`: it cannot say "first use" for it.
     assert store.check_and_mark(used, NOW + 60) is MarkResult.FENCED
     assert store.check_and_mark_many([used], NOW + 60) == [MarkResult.FENCED]

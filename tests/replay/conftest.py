@@ -92,3 +92,18 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
                 close()
         if server is not None:
             server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where verifier child processes keep replay memory (test_processes, test_clock_ahead)."""
+    if request.param == "sqlite":
+        yield f"sqlite:{tmp_path / 'replay.db'}"
+        return
+    need_redis()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield f"redis:{server.url}"
+    finally:
+        server.stop()

@@ -27,8 +27,10 @@ from .conftest import NOW
 FIRST, REPLAYED = MarkResult.FIRST_USE, MarkResult.REPLAYED
 
 
-def entry(token_id: bytes, expires_at: int) -> ReplayEntry:
-    return ReplayEntry("NHSA", token_id, NOW, expires_at)
+def entry(token_id: bytes, expires_at: int, issued_at: int = NOW) -> ReplayEntry:
+    """``issued_at`` is the entry's (the code's ``iat`` minus the leeway and a second):
+    the store's horizon never runs past the newest ``iat`` it was given."""
+    return ReplayEntry("NHSA", token_id, issued_at, expires_at)
 
 
 def test_ids_leave_the_store_at_their_expiry(clock: FixedClock) -> None:
@@ -38,10 +40,14 @@ def test_ids_leave_the_store_at_their_expiry(clock: FixedClock) -> None:
     assert store.check_and_mark(short, NOW + 64) is REPLAYED
     assert store.held() == 2
     assert store.check_and_mark(long, NOW + 65) is REPLAYED
-    assert store.held() == 1  # the short id was forgotten at NOW + 65
+    # Time alone does not move the horizon past the newest code issued (NOW):
+    assert store.held() == 2
+    # a code issued at NOW + 65 does, and the short id is forgotten at NOW + 65.
+    assert store.check_and_mark(entry(b"new--065", NOW + 300, NOW + 65), NOW + 65) is FIRST
+    assert store.held() == 2
     # An expired token's id: forgotten, so the store cannot call it a first use.
     assert store.check_and_mark(short, NOW + 65) is MarkResult.FENCED
-    store.check_and_mark(entry(b"other-id", NOW + 400), NOW + 305)
+    store.check_and_mark(entry(b"other-id", NOW + 400, NOW + 305), NOW + 305)
     assert store.held() == 1  # only the newest is left
 
 
@@ -49,7 +55,7 @@ def test_a_long_idle_gap_purges_everything_due(clock: FixedClock) -> None:
     store = MemoryReplayStore(clock=clock)
     store.check_and_mark_many([entry(bytes([i]) * 8, NOW + 10 + i) for i in range(50)], NOW)
     assert store.held() == 50
-    store.check_and_mark(entry(b"late--id", NOW + 10**6 + 60), NOW + 10**6)
+    store.check_and_mark(entry(b"late--id", NOW + 10**6 + 60, NOW + 10**6), NOW + 10**6)
     assert store.held() == 1
 
 
@@ -57,7 +63,7 @@ def test_an_id_expiring_at_a_second_already_purged_is_never_a_first_use(
     clock: FixedClock,
 ) -> None:
     store = MemoryReplayStore(clock=clock)
-    store.check_and_mark(entry(b"first-id", NOW + 60), NOW + 50)
+    store.check_and_mark(entry(b"first-id", NOW + 60, NOW + 50), NOW + 50)
     # A caller with a slower clock marks an id that expires at a second already
     # purged: it may have been used and forgotten (tests/redteam/test_replay_boundary.py).
     late = entry(b"late--id", NOW + 40)

@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ecert_token import BusinessType, Credential, ErrorCode, Issuer, TokenRejected
 
-from .conftest import NOW, need_redis
-from .redis_server import RedisServer
+from .conftest import NOW
 from .verifier_process import Outcome, begin_memory, go, make_verifier, race, spawn
 
 REG = BusinessType.HOSPITAL_REGISTRATION
 STARTED = NOW - 3600
 """When the shared store's memory began: the region's store has served for an hour."""
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where the child processes keep replay memory."""
-    if request.param == "sqlite":
-        yield f"sqlite:{tmp_path / 'replay.db'}"
-        return
-    need_redis()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield f"redis:{server.url}"
-    finally:
-        server.stop()
 
 
 def write_tokens(path: Path, issuer: Issuer, credential: Credential, count: int) -> list[str]:

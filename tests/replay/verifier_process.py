@@ -153,11 +153,8 @@ def go(child: subprocess.Popen[str]) -> None:
     child.stdin.flush()
 
 
-def race(
-    keys: Path, tokens: Path, store: str, now: int, processes: int
-) -> list[Outcome]:
-    """Start ``processes`` verifiers, release them together, collect what each reports."""
-    children = [spawn(keys, tokens, store, now, seed=seed) for seed in range(processes)]
+def release(children: list[subprocess.Popen[str]]) -> list[Outcome]:
+    """Release started verifiers together and collect what each reports (all must finish)."""
     for child in children:
         go(child)
     outcomes = []
@@ -169,6 +166,13 @@ def race(
         assert child.returncode == 0
         outcomes.append(outcome)
     return outcomes
+
+
+def race(
+    keys: Path, tokens: Path, store: str, now: int, processes: int
+) -> list[Outcome]:
+    """Start ``processes`` verifiers, release them together, collect what each reports."""
+    return release([spawn(keys, tokens, store, now, seed=seed) for seed in range(processes)])
 
 
 if __name__ == "__main__":

@@ -73,3 +73,37 @@ def test_transaction_values(amount: int, order: str, counter: int | None) -> Non
         assert not ok and exc.code is ErrorCode.INVALID_ARGUMENT
     else:
         assert ok
+
+
+@pytest.mark.parametrize("fields", [
+    {1: 12_800, 2: "P31011500017", 3: "RX-1", 4: "T3101150001"},  # the time is missing
+    {1: 12_800, 2: "P31011500017", 3: "RX-1", 4: "T3101150001", 5: NOW, 7: 1},  # extra key
+    {1: 12_800, 2: "P31011500017", 3: "RX-1", 4: "T3101150001", 5: NOW, 6: 2, "x": 0},
+    {True: 12_800, 2: "P31011500017", 3: "RX-1", 4: "T3101150001", 5: NOW},  # key 1 as true
+    {1.0: 12_800, 2: "P31011500017", 3: "RX-1", 4: "T3101150001", 5: NOW},  # key 1 as 1.0
+    [12_800, "P31011500017", "RX-1", "T3101150001", NOW],  # not a map
+])
+def test_a_stored_row_with_other_keys_is_a_typed_error(
+    tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+    fields: object,
+) -> None:
+    """A confirmation row (written into the real file behind the store's back, as a
+    damaged or foreign row would be) whose binding holds other keys than ``encode``
+    writes is refused as an invalid stored row, not a KeyError and not a payment
+    settled against a silently different transaction."""
+    import sqlite3
+
+    path = tmp_path / "platform.db"
+    handle = handle_of(keys, settling_issuer, credential)
+    with Confirmations(path, clock=FixedClock(NOW)) as platform:
+        platform.approve(handle, SEEN)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE settlement_confirmations SET binding = ? WHERE handle = ?",
+                   (cbor.dumps(fields), handle))
+    db.close()
+    with Confirmations(path, clock=FixedClock(NOW)) as platform:
+        for call in (platform.consume, platform.approve):
+            with pytest.raises(EcertError) as info:
+                call(handle, SEEN)
+            assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE, fields
+            assert "a stored row is invalid" in str(info.value)

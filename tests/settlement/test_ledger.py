@@ -4,6 +4,7 @@ once, against the real SQLite files of the platform."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,29 @@ def test_device_counter_duplicates(  # noqa: PLR0917
         assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
         ledger.submit(three)
         assert len(ledger.pending()) == 2
+
+
+def test_device_ids_compare_in_any_case(  # noqa: PLR0917
+    tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+    till: TerminalSigningKey, kiosk: TerminalSigningKey, records: RecordVerifier,
+) -> None:
+    """One device counter, its device id typed by hand in lower case at one terminal
+    (signed into the voucher as typed): the second voucher is still a duplicate, and
+    the ledger keeps the one (upper case) form."""
+    one = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
+                          ("PHONE-7F3A", 41))
+    two = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
+                          ("phone-7f3a", 41))
+    db = tmp_path / "v.db"
+    with VoucherLedger(db, records, clock=FixedClock(LATER)) as ledger:
+        assert ledger.submit(two).device_id == "phone-7f3a"  # as signed
+        with pytest.raises(EcertError) as info:
+            ledger.submit(one)
+        assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT device_id FROM settlement_vouchers").fetchall() == [
+            ("PHONE-7F3A",)]
+    raw.close()
 
 
 def test_forged_or_too_old_vouchers(  # noqa: PLR0917

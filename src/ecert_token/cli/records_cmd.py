@@ -44,6 +44,7 @@ from ..settlement import (
     split_cbor_sequence,
 )
 from ..settlement.batches import json_line, read_json_lines
+from ..settlement.ledger import normal_device_id
 from ..trust import load_trust_root, verify_trust_list
 from .output import EXIT_OK, EXIT_REJECTED, UsageError, emit
 from .verifying import add_verify_arguments, verify_once
@@ -185,7 +186,7 @@ def cmd_voucher_issue(args: argparse.Namespace) -> int:
     receipt, _ = _scan(args, terminal, _now(args), 0, _voucher_charge(args, terminal))
     if not receipt.accepted:
         raise TokenRejected(ErrorCode(receipt.outcome))
-    device = (args.device_id, args.device_counter)
+    device = (normal_device_id(args.device_id), args.device_counter)  # typed in any case
     voucher = Voucher(receipt, args.amount, args.order, *device)
     write_file(Path(args.out), sign_record(voucher, terminal), 0o644)
     emit({"voucher": voucher.to_dict(), "out": str(args.out)})

@@ -42,6 +42,16 @@ nothing can be replayed by restarting a store.  A verifier started at ``B``
 therefore refuses (as possibly replayed) tokens issued up to ``L`` seconds
 after it started; a terminal that must accept those needs a store whose memory
 began earlier (a SQLite file or a Redis that outlives the process).
+
+Horizon (memory and SQLite stores): an id is forgotten once its ``expires_at``
+is at or before the store's horizon, and from then on an entry expiring at or
+before the horizon is FENCED (it may have been used and forgotten).  Any
+horizon that only rises is safe; what moves it decides availability only.  It
+is the latest ``now`` a caller gave, but never past the newest token issue
+time the store has been given (:func:`horizon_bound`): an ``iat`` is signed by
+the issuer, so a verifier whose clock runs far ahead cannot drag the horizon
+past the codes honest verifiers are still accepting.  (Redis decides its
+horizon by the server's clock.)
 """
 
 from __future__ import annotations
@@ -115,6 +125,23 @@ def is_fenced(entry: ReplayEntry, memory_began: int) -> bool:
     entry whose earliest use is the memory's first second is not fenced.
     """
     return entry.issued_at < memory_began
+
+
+def issue_time(entry: ReplayEntry, leeway: int) -> int:
+    """The token's own ``iat``, from an entry (whose ``issued_at`` is ``iat - leeway - 1``)."""
+    return entry.issued_at + leeway + 1
+
+
+def horizon_bound(now: int, newest_issue: int) -> int:
+    """How far a call at ``now`` may move a store's horizon: ``now``, but never past
+    ``newest_issue``, the newest token ``iat`` the store has been given.
+
+    Honest issuers' clocks are within the leeway of honest verifiers', so an
+    honest verifier at ``v`` only ever meets a horizon at or before ``v + leeway``
+    (what verifiers within the leeway of each other already cause), however far
+    ahead another caller's clock runs.
+    """
+    return now if now < newest_issue else newest_issue
 
 
 @runtime_checkable

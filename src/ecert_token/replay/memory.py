@@ -20,10 +20,12 @@ Horizon: callers' ``now`` values are not monotonic (threads read the clock at
 different moments, a batch reads it once before its checks), so an entry may
 arrive whose ``expires_at`` is at or before the latest ``now`` seen (the
 horizon, which does not wait for the backlog): its id may have been used and
-forgotten, and it is answered FENCED, never FIRST_USE.  Known hazard: a caller
-whose clock runs ahead moves the horizon for every caller (single use holds, but
-honest callers' codes near their expiry are FENCED); see docs/security.md, "A
-clock far ahead".
+forgotten, and it is answered FENCED, never FIRST_USE (so is an entry expiring at
+or before the caller's own ``now``, if not held).  The horizon never runs
+past the newest token ``iat`` the store has been given
+(:func:`~ecert_token.replay.base.horizon_bound`), so a caller whose clock runs
+far ahead cannot make honest callers' live codes FENCED; see docs/security.md,
+"A clock far ahead".
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from collections.abc import Sequence
 
 from ..clock import Clock, system_clock
 from ..errors import InvalidArgument
-from .base import DEFAULT_LEEWAY, MarkResult, ReplayEntry, check_leeway, is_fenced, own_mark
+from .base import (
+    DEFAULT_LEEWAY,
+    MarkResult,
+    ReplayEntry,
+    check_leeway,
+    horizon_bound,
+    is_fenced,
+    own_mark,
+)
 
 _REPLAYED = MarkResult.REPLAYED
 _FENCED = MarkResult.FENCED
@@ -75,8 +85,12 @@ class MemoryReplayStore:
         self._buckets: dict[int, list[bytes]] = {}
         self.memory_began = clock()
         self.max_lifetime = max_lifetime
-        # The latest `now` seen: entries expiring at or before it are fenced.
+        # The latest `now` seen, bounded by the newest iat seen (horizon_bound):
+        # entries expiring at or before it are fenced.
         self._horizon = self.memory_began - 1
+        # The newest entry issued_at seen; + _lead is the newest token iat (issue_time).
+        self._newest_issued = self.memory_began - 1 - (self.leeway + 1)
+        self._lead = self.leeway + 1
         # Every bucket at or before this second has been emptied (<= _horizon).
         self._purged_through = self.memory_began - 1
 
@@ -101,8 +115,9 @@ class MemoryReplayStore:
         """Can the store answer?  Memory always can."""
         return True
 
-    def _purge(self, now: int) -> None:
-        self._horizon = max(self._horizon, now)
+    def _purge(self, bound: int) -> None:
+        """Move the horizon to ``bound`` (from :func:`horizon_bound`) and purge up to it."""
+        self._horizon = max(self._horizon, bound)
         start = self._purged_through
         horizon = self._horizon
         if horizon <= start:
@@ -130,13 +145,14 @@ class MemoryReplayStore:
                 del live[key]
         self._purged_through = horizon
 
-    def _mark(self, entry: ReplayEntry) -> MarkResult:
+    def _mark(self, entry: ReplayEntry, now: int) -> MarkResult:
         key = entry_key(entry)
         live = self._live
         recorded = live.get(key)
         if recorded is not None:
             return own_mark(entry, recorded)
-        if entry.expires_at <= self._horizon or is_fenced(entry, self.memory_began):
+        if (entry.expires_at <= self._horizon or entry.expires_at <= now
+                or is_fenced(entry, self.memory_began)):
             return MarkResult.FENCED  # (the first: it may have been used and forgotten)
         live[key] = entry.attempt
         second = entry.expires_at
@@ -155,15 +171,19 @@ class MemoryReplayStore:
             prefix = self._prefix(entry.issuer)
         key = prefix + entry.token_id
         with self._lock:
-            if now > self._purged_through:
-                self._purge(now)
+            if entry.issued_at > self._newest_issued:  # noqa: PLR1730 (no call on this path)
+                self._newest_issued = entry.issued_at
+            if now > self._purged_through:  # (horizon_bound, written out)
+                bound = min(now, self._newest_issued + self._lead)
+                if bound > self._purged_through:
+                    self._purge(bound)
             live = self._live
             recorded = live.get(key)
             if recorded is not None:
                 return own_mark(entry, recorded)
             second = entry.expires_at
             # (is_fenced, written out)
-            if second <= self._horizon or entry.issued_at < self.memory_began:
+            if second <= self._horizon or second <= now or entry.issued_at < self.memory_began:
                 return _FENCED
             live[key] = entry.attempt
             bucket = self._buckets.get(second)
@@ -182,5 +202,7 @@ class MemoryReplayStore:
 
     def check_and_mark_many(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         with self._lock:
-            self._purge(now)
-            return [self._mark(e) for e in entries]
+            for entry in entries:
+                self._newest_issued = max(self._newest_issued, entry.issued_at)
+            self._purge(horizon_bound(now, self._newest_issued + self._lead))
+            return [self._mark(e, now) for e in entries]

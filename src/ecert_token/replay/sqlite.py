@@ -19,16 +19,20 @@
   batches of ``PURGE_BATCH`` rows, inside the same short transaction as a
   check; a full batch makes the next call purge again, so a backlog drains
   without ever holding the lock for long.
-* **Purge horizon**: ``replay_meta`` also records the latest ``now`` any
-  purge ran at.  Callers' ``now`` values are not monotonic (processes and
-  threads read their clocks at different moments), so an entry may arrive
-  whose ``expires_at`` is at or before that horizon: its id may have been
-  used and purged already, so it is answered FENCED, never FIRST_USE.  The
-  check is part of the same INSERT statement, so a purge by another process
-  cannot slip in between.  Known hazard: one caller whose clock runs ahead
-  moves the horizon (and purges) for every process on the file; single use
-  holds, but honest callers' codes near their expiry are FENCED (see
-  docs/security.md, "A clock far ahead").
+* **Purge horizon**: ``replay_meta`` also records the horizon every purge
+  deletes up to: the latest ``now`` any purge ran at, but never past the
+  newest token ``iat`` the purging process has been given
+  (:func:`~ecert_token.replay.base.horizon_bound`).  Callers' ``now`` values
+  are not monotonic (processes and threads read their clocks at different
+  moments), so an entry may arrive whose ``expires_at`` is at or before that
+  horizon: its id may have been used and purged already, so it is answered
+  FENCED, never FIRST_USE; so is an entry expiring at or before the caller's
+  own ``now`` (not held), and an expired row not purged yet is taken over
+  only by an entry the caller holds live, so one id and expiry is a first
+  use once at most.  The check is part of the same INSERT statement, so a
+  purge by another process cannot slip in between.  One caller
+  whose clock runs far ahead cannot move the horizon past the codes honest
+  callers still accept (see docs/security.md, "A clock far ahead").
 * **Fencing**: the file persists, so a restart of the verifying process does
   not lose memory and is not fenced.  Only a new file (first use, or the old
   one deleted) begins a new memory: its creation time is written into the
@@ -75,7 +79,9 @@ from .base import (
     MarkResult,
     ReplayEntry,
     check_leeway,
+    horizon_bound,
     is_fenced,
+    issue_time,
     own_mark,
 )
 
@@ -115,7 +121,8 @@ _MEMORY = ("memory_began", "store_id", "file_dev", "file_ino")
 # (?1) for names and warn that a tuple for them will be an error (CPython gh-117995).
 _MARK = """INSERT INTO replay_ids (issuer, token_id, expires_at, attempt)
     SELECT :issuer, :token_id, :expires_at, :attempt
-    WHERE :expires_at > (SELECT value FROM replay_meta WHERE name = 'purged_through')
+    WHERE :expires_at > :now
+        AND :expires_at > (SELECT value FROM replay_meta WHERE name = 'purged_through')
     ON CONFLICT (issuer, token_id) DO UPDATE SET expires_at = excluded.expires_at,
         attempt = excluded.attempt
     WHERE replay_ids.expires_at <= :now"""
@@ -128,7 +135,8 @@ _HORIZON = """UPDATE replay_meta SET value = max(value, ?)
     WHERE name = 'purged_through'"""
 
 _PURGE = """DELETE FROM replay_ids WHERE (issuer, token_id) IN (
-    SELECT issuer, token_id FROM replay_ids WHERE expires_at <= ? LIMIT ?)"""
+    SELECT issuer, token_id FROM replay_ids WHERE expires_at <= (
+        SELECT value FROM replay_meta WHERE name = 'purged_through') LIMIT ?)"""
 
 _UNAVAILABLE = "sqlite replay store failed"
 REPLACED = "the replay store file was replaced"
@@ -166,6 +174,9 @@ class SqliteReplayStore:
         self._path = os.fspath(path)
         self._lock = threading.Lock()
         self._next_purge = 0
+        # The newest token iat this process was given: its purges never move the
+        # horizon past it (horizon_bound).
+        self._newest_issue = -1
         self._replaced = False
         try:
             self._db = sqlite3.connect(
@@ -315,14 +326,16 @@ class SqliteReplayStore:
         return MarkResult.FENCED if live is None else own_mark(entry, live[0])
 
     def _purge(self, now: int) -> None:
-        deleted = self._db.execute(_PURGE, (now, PURGE_BATCH)).rowcount
-        self._db.execute(_HORIZON, (now,))
+        self._db.execute(_HORIZON, (horizon_bound(now, self._newest_issue),))
+        deleted = self._db.execute(_PURGE, (PURGE_BATCH,)).rowcount
         # A full batch means a backlog: purge again on the next call.
         self._next_purge = now if deleted >= PURGE_BATCH else now + 1
 
     def _transaction(self, entries: Sequence[ReplayEntry], now: int) -> list[MarkResult]:
         db = self._db
         self._check_file()
+        for entry in entries:
+            self._newest_issue = max(self._newest_issue, issue_time(entry, self.leeway))
         purge = now >= self._next_purge
         if len(entries) == 1 and not purge:
             # One statement in autocommit mode is its own (committed) transaction.

@@ -101,14 +101,34 @@ class Transaction:
             other.amount_fen, other.payee, other.order_id)
 
 
+_KEY_SETS = (frozenset((1, 2, 3, 4, 5)), frozenset((1, 2, 3, 4, 5, 6)))
+"""The key sets :meth:`Transaction.encode` writes: online, and with a device counter."""
+
+
 def _decode(binding: bytes) -> Transaction:
+    """A stored row's binding back as its Transaction.
+
+    The row must hold exactly the keys ``encode`` writes, as integers (a CBOR
+    ``true`` or ``1.0`` would otherwise find key 1 in a Python dict); a row
+    with a key missing, an extra one, or any other damage is a typed error,
+    never a KeyError or a silently different transaction.
+    """
     try:
         value = cbor.loads(binding, max_depth=1)
-        if type(value) is not dict:
-            raise KeyError(1)
+    except CBORError:
+        raise _invalid_row() from None
+    if type(value) is not dict or not all(type(k) is int for k in value) or (
+        frozenset(value) not in _KEY_SETS
+    ):
+        raise _invalid_row()
+    try:
         return Transaction(value[1], value[2], value[3], value[4], value[5], value.get(6))
-    except (KeyError, CBORError, EcertError):
-        raise EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "a stored row is invalid") from None
+    except EcertError:
+        raise _invalid_row() from None
+
+
+def _invalid_row() -> EcertError:
+    return EcertError(ErrorCode.REGISTRY_UNAVAILABLE, "a stored row is invalid")
 
 
 class Confirmations(Database):

@@ -14,6 +14,11 @@ person or the institution submits it; the platform
 
 A submission and a settlement are each one SQLite statement, so two
 processes racing on the same voucher cannot both win.
+
+Device ids are compared in one form, upper case (how
+:func:`~ecert_token.holder.payment.device_id` writes them): a voucher whose
+device id was typed by hand in lower case still collides with another voucher
+of the same device counter.
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ CREATE TABLE IF NOT EXISTS settlement_vouchers (
     UNIQUE (device_id, device_counter)
 );
 """
+
+
+def normal_device_id(device_id: str | None) -> str | None:
+    """A device id in the one form the ledger compares: upper case (its alphabet is a
+    terminal id's, any case accepted; see :mod:`~ecert_token.settlement.records`)."""
+    return None if device_id is None else device_id.upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +93,8 @@ class VoucherLedger(Database):
             db.execute(
                 "INSERT INTO settlement_vouchers (token_digest, terminal_id, device_id,"
                 " device_counter, amount_fen, voucher, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (r.token_digest, r.terminal_id, voucher.device_id, voucher.device_counter,
-                 voucher.paid_in_full_fen, data, at),
+                (r.token_digest, r.terminal_id, normal_device_id(voucher.device_id),
+                 voucher.device_counter, voucher.paid_in_full_fen, data, at),
             )
         return voucher
 
