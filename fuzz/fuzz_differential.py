@@ -19,9 +19,13 @@ a planted wrong accelerator in every row (CI runs it before fuzzing).
 
 Each row's ``args`` turns the fuzzer's bytes into the pair's arguments: for
 ``open_token`` (stages 2 to 8 of ``token/verify.py``) a token body, or a Sign1
-plaintext or claims sealed with the published vectors' test keys (see
-``token_body``), so inputs reach the readers behind the AEAD and behind the
-signature; text for the Base45 decoder; data for the Base45 encoder.
+plaintext or claims sealed with the published vectors' test keys of either suite
+(see ``token_body``), so inputs reach the readers behind the AEAD and behind the
+signature, on every route the accelerator has: AES-CCM and SM4-CCM opened in C,
+SM4-GCM through the route's decrypt, Ed25519 by libsodium, SM2 through the
+backend; text for the Base45 decoder; data for the Base45 encoder; and for the
+CCM pair, a key, nonce, AAD and sealed bytes for the extension's CCM key against
+crypto/sm4.py's ``Ccm`` (SM4) or cryptography's AESCCM (AES).
 """
 
 from __future__ import annotations
@@ -35,7 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 with common.instrumented():
-    from vector_trust import NOW, Sealer, trust_configurations, trust_store
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+    from vector_trust import NOW, Sealer, suites, trust_configurations, trust_store
 
     from ecert_token import (
         BusinessType,
@@ -54,6 +61,8 @@ with common.instrumented():
     from ecert_token.codec import base45
     from ecert_token.keys.jwk import b64url_decode
     from ecert_token.keys.material import GroupKey, IssuerSigningKey
+    from ecert_token.crypto.sm4 import ALG_SM4_CCM_16_64_128, ALG_SM4_GCM, Ccm
+    from ecert_token.model.limits import ALG_AES_CCM_16_64_128
     from ecert_token.token import verify as pipeline
 
 SAME = "same answer, None included"
@@ -68,13 +77,40 @@ class Pair(NamedTuple):
     args: Callable[[bytes], tuple[Any, ...]]
 
 
-_TRUST = trust_configurations()[0]
+_TRUST = next(t for t in trust_configurations() if suites(t) == (
+    {"OKP", "EC"}, {ALG_AES_CCM_16_64_128, ALG_SM4_CCM_16_64_128, ALG_SM4_GCM}))
+"""The vectors' trust block holding both suites (Ed25519 and SM2 issuers; AES-CCM,
+SM4-CCM and SM4-GCM groups): sm_rejected.json's, a superset of the Ed25519 vectors' keys."""
 _STORE = trust_store(_TRUST)
 _ROUTES = _STORE.routes()
 _POLICY = VerifyPolicy(clock=FixedClock(NOW))
 _STAGES = Verifier(_STORE, _POLICY)._pipeline  # its I/O-free core
-_SEALER = Sealer(_TRUST)
 _EXTENSION = _speedups.extension
+
+
+def _indices(kty: str, alg: int) -> tuple[int, int]:
+    """The positions in ``_TRUST`` of the first issuer key of type ``kty`` and of the
+    first group key of algorithm ``alg``."""
+    issuers = [k["public_jwk"]["kty"] for k in _TRUST["issuer_keys"]]  # type: ignore[attr-defined]
+    groups = [suites({"issuer_keys": [], "group_keys": [k]})[1].pop()
+              for k in _TRUST["group_keys"]]  # type: ignore[attr-defined]
+    return issuers.index(kty), groups.index(alg)
+
+
+def _sealer(kty: str, alg: int) -> Sealer:
+    return Sealer(_TRUST, *_indices(kty, alg))
+
+
+_SEALERS = {  # mode byte -> (sealer, sign the rest first?)
+    1: (_sealer("OKP", ALG_AES_CCM_16_64_128), False),
+    2: (_sealer("OKP", ALG_AES_CCM_16_64_128), True),
+    3: (_sealer("EC", ALG_SM4_CCM_16_64_128), False),
+    4: (_sealer("EC", ALG_SM4_CCM_16_64_128), True),
+    5: (_sealer("EC", ALG_SM4_GCM), True),
+    6: (_sealer("EC", ALG_SM4_GCM), False),
+    7: (_sealer("OKP", ALG_SM4_CCM_16_64_128), True),
+    8: (_sealer("EC", ALG_AES_CCM_16_64_128), True),
+}
 
 
 def accelerator_open(body: str) -> object:
@@ -98,23 +134,27 @@ def pipeline_open(body: str) -> object:
 
 
 def token_body(data: bytes) -> tuple[str]:
-    """Byte 0 says what the rest is: 0 the Base45 body itself (as Latin-1 text),
-    1 a Sign1 plaintext sealed with the vectors' group key, 2 claims signed by
-    their issuer key and sealed, so fuzzed bytes reach the readers behind the AEAD
-    and behind the signature."""
+    """Byte 0 says what the rest is (``_SEALERS``): 0 (or any other value) the Base45
+    body itself (as Latin-1 text); 1, 3, 6 a Sign1 plaintext sealed to an AES-CCM,
+    SM4-CCM or SM4-GCM group; 2, 4, 5, 7, 8 claims signed (Ed25519, SM2, SM2, Ed25519,
+    SM2) and sealed (AES-CCM, SM4-CCM, SM4-GCM, SM4-CCM, AES-CCM), so fuzzed bytes
+    reach the readers behind the AEAD and behind the signature of both suites."""
     mode, rest = data[:1], data[1:]
-    if mode == b"\x01":
-        return (base45.b45encode(_SEALER.sealed(rest)),)
-    if mode == b"\x02":
-        return (base45.b45encode(_SEALER.sealed(_SEALER.signed(rest))),)
+    sealing = _SEALERS.get(mode[0]) if mode else None
+    if sealing is not None:
+        sealer, sign = sealing
+        return (base45.b45encode(sealer.sealed(sealer.signed(rest) if sign else rest)),)
     return (rest.decode("latin-1"),)
 
 
 def _minter() -> Issuer:
-    """An Issuer with the vectors' first issuer seed and group key."""
-    issuer, group = _TRUST["issuer_keys"][0], _TRUST["group_keys"][0]["jwk"]  # type: ignore[index]
+    """An Issuer with the vectors' first Ed25519 issuer seed and AES-CCM group key (the
+    layout the compiled minter takes)."""
+    i, g = _indices("OKP", ALG_AES_CCM_16_64_128)
+    issuer, group = _TRUST["issuer_keys"][i], _TRUST["group_keys"][g]["jwk"]  # type: ignore[index]
     return Issuer(
-        IssuerSigningKey("fuzz", b64url_decode(issuer["public_jwk"]["kid"]), _SEALER.signer),
+        IssuerSigningKey("fuzz", b64url_decode(issuer["public_jwk"]["kid"]),
+                         Sealer(_TRUST, i, g).signer),
         GroupKey("fuzz", b64url_decode(group["kid"]), b64url_decode(group["k"])))
 
 
@@ -149,6 +189,33 @@ def mint_args(data: bytes) -> tuple[TokenClaims, bytes]:
         object.__setattr__(claims, slot, value)
     nonce = head[15:24] + bytes(4) if not flags & 2 else head[15:15 + flags % 16]
     return claims, nonce
+def ccm_args(data: bytes) -> tuple[str, bytes, bytes, bytes, bytes]:
+    """Byte 0: the cipher (even SM4, odd AES); bytes 1-16 the key, 17-29 the nonce,
+    byte 30 the AAD length; then the AAD and the sealed bytes (ciphertext || tag)."""
+    head = data[:31].ljust(31, b"\x00")
+    cipher = "AES" if head[0] & 1 else "SM4"
+    aad_end = 31 + head[30]
+    return cipher, head[1:17], head[17:30], data[31:aad_end], data[aad_end:]
+
+
+def ccm_accelerated(cipher: str, key: bytes, nonce: bytes, aad: bytes, sealed: bytes) -> object:
+    """The extension's CCM key: the plaintext or None (InvalidTag), and its seal of that."""
+    assert _EXTENSION is not None
+    ccm = _EXTENSION.CcmKey(cipher, key)
+    try:
+        return ccm(nonce, sealed, aad), ccm.encrypt(nonce, sealed, aad)
+    except InvalidTag:
+        return None, ccm.encrypt(nonce, sealed, aad)
+
+
+def ccm_reference(cipher: str, key: bytes, nonce: bytes, aad: bytes, sealed: bytes) -> object:
+    """crypto/sm4.py's Ccm over SM4, cryptography's AESCCM over AES: the same two."""
+    ccm: Ccm | AESCCM = (Ccm(algorithms.SM4(key), 13, 8) if cipher == "SM4"
+                         else AESCCM(key, tag_length=8))
+    try:
+        return ccm.decrypt(nonce, sealed, aad), ccm.encrypt(nonce, sealed, aad)
+    except InvalidTag:
+        return None, ccm.encrypt(nonce, sealed, aad)
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +229,8 @@ PAIRS = (
     Pair("accelerator.b45encode", getattr(_EXTENSION, "b45encode", None), base45.b45encode,
          NONE_OR_SAME, lambda data: (data,)),
     Pair("accelerator.mint_token", _MINTER._compiled, _MINTER._seal, NONE_OR_SAME, mint_args),
+    Pair("accelerator.CcmKey", ccm_accelerated if _EXTENSION is not None else None,
+         ccm_reference, SAME, ccm_args),
 )
 # ---------------------------------------------------------------------------
 

@@ -17,14 +17,18 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from fixtures import KEYS, ROOT, key_directory, signed_list
 from make_sm2_seeds import sm2_pkcs8_seeds
 from vector_trust import trust_configurations, vector_files
 
 from ecert_token import BusinessType
+from ecert_token.crypto.sm4 import Ccm
 from ecert_token.keys import keydir
 from ecert_token.keys.cose_key import (
     group_key_to_cose_key,
@@ -56,17 +60,31 @@ def verify_seeds() -> list[bytes]:
 
 
 def differential_seeds() -> list[bytes]:
-    """In the accelerator pair's layout: 0 + a token's Base45 body, 1 + its Sign1
-    plaintext, 2 + its claims (see ``fuzz_differential.token_body``)."""
+    """In the accelerator pair's layout (``fuzz_differential.token_body``): 0 + a token's
+    Base45 body; for an Ed25519 vector 1 + its Sign1 plaintext and 2 + its claims (AES-CCM),
+    for an SM-suite vector 3 and 6 + its Sign1 plaintext, 4, 5, 7 and 8 + its claims (each
+    sealing of the harness); and in the CCM pair's layout (``ccm_args``) sealed messages of
+    a token's size under both ciphers, valid and with one flipped bit."""
     seeds = []
     for document in vector_files():
+        sm = str(document["name"]).startswith("sm")
         for check in document["checks"]:  # type: ignore[attr-defined]
             layers = check.get("layers")
             if layers:
-                seeds.append(b"\x01" + bytes.fromhex(layers["cose_sign1_hex"]))
-                seeds.append(b"\x02" + bytes.fromhex(layers["claims_cbor_hex"]))
+                sign1, claims = (bytes.fromhex(layers[k])
+                                 for k in ("cose_sign1_hex", "claims_cbor_hex"))
+                seeds += ([bytes((m,)) + sign1 for m in (3, 6)]
+                          + [bytes((m,)) + claims for m in (4, 5, 7, 8)]) if sm else [
+                    b"\x01" + sign1, b"\x02" + claims]
             if check["token"].startswith("EC1:"):
                 seeds.append(b"\x00" + check["token"][4:].encode("latin-1", "replace"))
+    key, nonce, aad = bytes(range(16)), bytes(range(13)), b"\x83hEncrypt0" + bytes(12)
+    for cipher, name in ((0, "SM4"), (1, "AES")):
+        ccm: Any = (Ccm(algorithms.SM4(key), 13, 8) if name == "SM4"
+                    else AESCCM(key, tag_length=8))
+        sealed = ccm.encrypt(nonce, bytes(range(150)), aad)
+        head = bytes((cipher,)) + key + nonce + bytes((len(aad),)) + aad
+        seeds += [head + sealed, head + sealed[:-1] + bytes((sealed[-1] ^ 1,))]
     return seeds
 
 

@@ -53,13 +53,22 @@ def constants() -> dict[str, int]:
     """The values the extension must have been compiled with (``model/limits.py``
     and the claim keys of ``codec/cwt.py``)."""
     from .codec import cwt
+    from .crypto import sm2, sm4
     from .model import limits
 
     return {
         "ALG_EDDSA": limits.ALG_EDDSA,
         "ALG_AES_CCM_16_64_128": limits.ALG_AES_CCM_16_64_128,
+        "ALG_SM2_SM3": sm2.ALG_SM2_SM3,
+        "ALG_SM4_CCM_16_64_128": sm4.ALG_SM4_CCM_16_64_128,
+        "ALG_SM4_GCM": sm4.ALG_SM4_GCM,
         "NONCE_BYTES": limits.NONCE_BYTES,
         "TAG_BYTES": limits.TAG_BYTES,
+        "SM4_CCM_NONCE_BYTES": sm4.Sm4CcmKey.nonce_bytes,
+        "SM4_CCM_TAG_BYTES": sm4.Sm4CcmKey.tag_bytes,
+        "SM4_GCM_NONCE_BYTES": sm4.Sm4GcmKey.nonce_bytes,
+        "SM4_GCM_TAG_BYTES": sm4.Sm4GcmKey.tag_bytes,
+        "SM2_SIGNATURE_BYTES": sm2.SIGNATURE_BYTES,
         "SIGNATURE_BYTES": limits.SIGNATURE_BYTES,
         "PUBLIC_KEY_BYTES": limits.PUBLIC_KEY_BYTES,
         "MAX_KID_BYTES": limits.MAX_KID_BYTES,
@@ -100,6 +109,22 @@ def minter() -> Callable[..., str | None] | None:
         raise ImportError("ecert_token._accel was built from other value rules; rebuild it")
     mint_token: Callable[..., str | None] = extension.mint_token
     return mint_token
+def ccm_key(cipher: str, key: bytes) -> Callable[[bytes, bytes, bytes], bytes] | None:
+    """The extension's CCM-16-64-128 key over ``cipher`` (``"AES"`` or ``"SM4"``), the
+    key expanded once, or None without the extension (or if its OpenSSL lacks the cipher).
+
+    Called as ``(nonce, ciphertext || tag, aad)`` it answers the plaintext or raises
+    cryptography's ``InvalidTag``, as ``AesCcmKey.raw_decrypt`` and ``crypto/sm4.py``'s
+    ``Ccm.decrypt`` do (the tests hold them equal); a group route holding one is
+    opened inside the accelerator, with no Python call (``keys/routes.py``).
+    """
+    if extension is None:
+        return None
+    try:
+        made: Callable[[bytes, bytes, bytes], bytes] = extension.CcmKey(cipher, key)
+    except ValueError:
+        return None
+    return made
 
 
 def _choose_b45encode() -> Callable[[bytes], str]:

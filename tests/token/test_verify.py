@@ -382,13 +382,19 @@ def test_a_ciphertext_no_longer_than_the_tag_is_a_decryption_failure(
 
 
 def test_the_accelerator_catches_the_aeads_refusal(verifier: Verifier, token: str) -> None:
-    """An AES-CCM group route decrypts with the library's raw decrypt, which raises
-    InvalidTag for a tampered ciphertext; the answer is decryption_failed and no
-    exception is left set (the next verification succeeds)."""
+    """An AES-CCM group route opens with the extension's CCM key (in C, no Python
+    call), or without the extension with the library's raw decrypt, which raises
+    InvalidTag for a tampered ciphertext; either way the answer is decryption_failed
+    and no exception is left set (the next verification succeeds)."""
+    from ecert_token import _speedups
+
     routes = verifier.trust.routes()
     assert routes is not None
     for route in routes.groups.values():
-        assert route.open == route.key.aead.raw_decrypt
+        if _speedups.extension is not None:
+            assert type(route.open) is _speedups.extension.CcmKey
+        else:
+            assert route.open == route.key.aead.raw_decrypt
     raw = bytearray(from_text(token))
     raw[-1] ^= 1
     for _ in range(3):
@@ -396,6 +402,32 @@ def test_the_accelerator_catches_the_aeads_refusal(verifier: Verifier, token: st
             verifier.check(to_text(bytes(raw)), REG, now=NOW)
         assert rejected.value.code is ErrorCode.DECRYPTION_FAILED
     assert verifier.verify(token, REG, now=NOW).claims.credential_id == "E4Q7ZK2M9PXA"
+
+
+def test_the_accelerators_two_ways_to_open_agree(verifier: Verifier, token: str,
+                                                 impl: Impl) -> None:
+    """The accelerator opens with its own CCM key, or calls the route's opener (the raw
+    decrypt: SM4-GCM's way, and every key's without a native one): the same answer
+    for the token and for each byte of it flipped."""
+    if not impl.accelerated:
+        pytest.skip("about the accelerator")
+    accelerator = pipeline_module._accelerator
+    routes = verifier.trust.routes()
+    assert accelerator is not None and routes is not None
+    called = {kid: r._replace(open=r.key.aead.raw_decrypt) for kid, r in routes.groups.items()}
+    policy = verifier.policy
+    raw = from_text(token)
+    bodies = [token[4:]]
+    for i in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[i] ^= 0x10
+        bodies.append(to_text(bytes(flipped))[4:])
+    for body in bodies:
+        native = accelerator(body, routes.groups, routes.issuers, NOW, policy.leeway,
+                             policy.max_lifetime)
+        python = accelerator(body, called, routes.issuers, NOW, policy.leeway,
+                             policy.max_lifetime)
+        assert native == python
 
 
 @given(st.binary(max_size=200))

@@ -270,6 +270,14 @@ class SM2PublicKey:
         except (ValueError, TypeError):  # pragma: no cover - lengths are checked above
             return False
 
+    @property
+    def raw_verify(self) -> Callable[[bytes, bytes], object]:
+        """The backend's own verify ``(message, signature)``: a truth value, or
+        ``ValueError``/``TypeError`` raised for a signature it cannot read (which
+        :meth:`verify` answers as False).  For the compiled accelerator, through the
+        issuer routes (``keys/routes.py``), which calls it from C."""
+        return self._verify
+
     def verify_signed(self, signed: bytes) -> bool:
         """:meth:`verify` of ``signature || message`` (the verifier's ``signed`` bytes)."""
         return self.verify(signed[:SIGNATURE_BYTES], signed[SIGNATURE_BYTES:])
