@@ -59,9 +59,9 @@ with common.instrumented():
         _speedups,
     )
     from ecert_token.codec import base45
+    from ecert_token.crypto.sm4 import ALG_SM4_CCM_16_64_128, ALG_SM4_GCM, Ccm
     from ecert_token.keys.jwk import b64url_decode
     from ecert_token.keys.material import GroupKey, IssuerSigningKey
-    from ecert_token.crypto.sm4 import ALG_SM4_CCM_16_64_128, ALG_SM4_GCM, Ccm
     from ecert_token.model.limits import ALG_AES_CCM_16_64_128
     from ecert_token.token import verify as pipeline
 
