@@ -5,8 +5,8 @@ layout, opens AES-CCM and SM4-CCM with the system OpenSSL's libcrypto (Debian:
 ``libssl-dev``) and checks Ed25519 signatures with the system libsodium
 (``libsodium-dev``).  It is optional (``optional=True``): without a C compiler
 or without either library's headers the build goes on without it and the
-package is pure Python, with the same results (see docs/architecture.md).  Its second source file, ``_accel_mint.c``, seals
-minted tokens.
+package is pure Python, with the same results (see docs/architecture.md).  Its
+second source file, ``_accel_mint.c``, seals minted tokens.
 """
 
 from setuptools import Extension, setup
