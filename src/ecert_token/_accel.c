@@ -894,6 +894,9 @@ open_token(PyObject *module, PyObject *args)
     }
     PyObject *result = NULL;
     PyObject *fields = NULL;
+    /* The issuer route, held: the SM2 check calls Python and the Ed25519 check
+     * releases the GIL, and either lets other code replace the caller's routes. */
+    PyObject *issuer = NULL;
 
     /* 6. COSE_Sign1: d2 84 <protected> a0 <payload> 58 40 <signature>; the claims */
     long long sign_alg;
@@ -921,13 +924,14 @@ open_token(PyObject *module, PyObject *args)
         }
         goto done;
     }
-    PyObject *issuer = find_route(issuers, sign_kid, sign_kid_size);
+    issuer = find_route(issuers, sign_kid, sign_kid_size);
     if (issuer == NULL) {
         if (!PyErr_Occurred()) {
             result = PyLong_FromLong(UNKNOWN_ISSUER);
         }
         goto done;
     }
+    Py_INCREF(issuer);
     long long issuer_alg, issuer_low, issuer_high;
     if (!route_int(issuer, R_ALG, &issuer_alg) || !route_int(issuer, R_NOT_BEFORE, &issuer_low)
         || !route_int(issuer, R_NOT_AFTER, &issuer_high)) {
@@ -1040,6 +1044,7 @@ done:
     }
     Py_XDECREF(fields);
     Py_XDECREF(plaintext);
+    Py_XDECREF(issuer);
     Py_DECREF(group);
     return result;
 }

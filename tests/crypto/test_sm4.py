@@ -134,3 +134,14 @@ def test_parameters_and_argument_checks() -> None:
     with pytest.raises(InvalidArgument):
         ccm.encrypt(bytes(13), bytes(65536), b"")  # L = 2: at most 65535 bytes
     assert ccm.decrypt(bytes(13), ccm.encrypt(bytes(13), bytes(65535), b""), b"") == bytes(65535)
+
+
+def test_ccm_refuses_a_message_too_long_for_its_length_field() -> None:
+    """Data longer than the nonce's length field can count (65,535 bytes for a
+    13-byte nonce) is a fault like any other: InvalidTag, as the compiled CcmKey
+    answers, not an OverflowError (which it was)."""
+    ccm = Ccm(algorithms.SM4(bytes(16)), 13, 8)
+    with pytest.raises(InvalidTag):
+        ccm.decrypt(bytes(13), bytes(65536 + 8), b"")
+    with pytest.raises(InvalidTag):
+        ccm.decrypt(bytes(13), bytes(65535 + 8), b"")  # the longest: a wrong tag

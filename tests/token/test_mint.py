@@ -164,3 +164,18 @@ def test_claims_encoding_matches_the_canonical_encoder(times: tuple[int, int]) -
             expected = cbor2.dumps({2: cid, 4: times[1], 6: times[0], 7: tid, -65537: fields},
                                    canonical=True)
             assert encode_claims(claims) == expected
+
+
+def test_the_random_source_is_the_one_given_at_construction(
+        keys: KeyDir, credential: Credential, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Issuer made with the default ``os.urandom`` draws from that function, not from
+    whatever ``os.urandom`` names at mint time: replacing the module attribute later
+    (a test harness, a fuzzer) must not make two mints share a token id and a nonce.
+    (The one-draw path read ``os.urandom`` at call time; this failed on it.)"""
+    import os
+
+    issuer = Issuer(keys.signing_key, keys.group_key, clock=FixedClock(NOW))
+    monkeypatch.setattr(os, "urandom", bytes)
+    first = issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION)
+    second = issuer.mint(credential, BusinessType.HOSPITAL_REGISTRATION)
+    assert first != second

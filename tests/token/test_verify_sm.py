@@ -247,3 +247,42 @@ def test_a_failing_backend_is_a_bad_signature(verifier: Verifier, impl: Impl) ->
         public._verify = saved
     with pytest.raises(TokenRejected):
         verifier.check(TOKENS["sm2+sm4-ccm"][:-3] + "000", REG, now=NOW)
+
+
+def test_an_issuer_route_replaced_during_the_sm2_check_is_held() -> None:
+    """The accelerator holds the issuer route while the SM2 check runs: that check
+    calls Python (and the Ed25519 one releases the GIL), so the caller's routes may be
+    replaced meanwhile.  The answer's key must be the route's, still alive (on the
+    code before this test, it was freed during the call and the answer held a
+    dangling pointer: a crash under PYTHONMALLOC=debug)."""
+    import gc
+    import weakref
+
+    from ecert_token import _speedups
+    from ecert_token.token.text import PREFIX
+
+    if _speedups.extension is None:
+        pytest.skip("about the accelerator")
+    open_token = _speedups.extension.open_token
+    routes = TrustStore([SM2.public], [SM4_CCM]).routes()
+    assert routes is not None
+    groups, issuers = dict(routes.groups), dict(routes.issuers)
+    (kid, route), = issuers.items()
+    verify = route.public
+
+    class Key:
+        pass
+
+    key = Key()
+    alive = weakref.ref(key)
+
+    def replacing(message: bytes, signature: bytes) -> bool:
+        issuers[kid] = None  # the route loses the caller's last reference
+        gc.collect()
+        return bool(verify(message, signature))
+
+    issuers[kid] = tuple(route._replace(public=replacing, key=key))
+    del key, route
+    answer = open_token(TOKENS["sm2+sm4-ccm"][len(PREFIX):], groups, issuers, NOW, 300, 86400)
+    assert type(answer) is tuple
+    assert alive() is not None and answer[1] is alive()

@@ -141,9 +141,10 @@ class Ccm:
 
     def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
         """The plaintext of ``ciphertext || tag``; ``InvalidTag`` on any fault."""
-        if len(nonce) != self._nonce_bytes or len(data) < self._tag_bytes:
-            raise InvalidTag
         cut = len(data) - self._tag_bytes
+        # Too long for the nonce's length field is a fault too (not an OverflowError).
+        if len(nonce) != self._nonce_bytes or not 0 <= cut < 1 << (8 * self._length_bytes):
+            raise InvalidTag
         stream = self._ctr(nonce, data[:cut])
         plaintext = stream[BLOCK:]
         expected = _xor(data[cut:], stream[:self._tag_bytes])

@@ -119,7 +119,7 @@ class Issuer:
         expires_at = issued_at + lifetime
         nonce = None
         if self._urandom:  # os.urandom keeps no order: one draw for the id and the nonce
-            drawn = os.urandom(MIN_TOKEN_ID_BYTES + self._nonce_bytes)
+            drawn = self._random(MIN_TOKEN_ID_BYTES + self._nonce_bytes)  # the source given
             token_id, nonce = drawn[:MIN_TOKEN_ID_BYTES], drawn[MIN_TOKEN_ID_BYTES:]
         elif self._token_ids is None:
             token_id = self._random(MIN_TOKEN_ID_BYTES)
