@@ -134,3 +134,129 @@ def test_forged_or_too_old_vouchers(  # noqa: PLR0917
         with pytest.raises(EcertError) as info:
             ledger.settle(b"\x00" * 16, resolver)
         assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+def version1_ledger(path: Path, records: RecordVerifier, *vouchers: bytes) -> None:
+    """A ledger file as version 1 left it: ``tests/settlement/ledger_v1.sql`` and the
+    vouchers stored with their device ids as signed (any case), oldest first."""
+    raw = sqlite3.connect(path)
+    raw.executescript((Path(__file__).parent / "ledger_v1.sql").read_text())
+    for n, data in enumerate(vouchers):
+        v = records.voucher(data)
+        raw.execute("INSERT INTO settlement_vouchers VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (v.receipt.token_digest, v.receipt.terminal_id, v.device_id,
+                     v.device_counter, v.paid_in_full_fen, data, NOW + n))
+    raw.commit()
+    raw.close()
+
+
+def stored(path: Path) -> list[tuple[str | None, int | None, int]]:
+    raw = sqlite3.connect(path)
+    rows = raw.execute("SELECT device_id, device_counter, version FROM settlement_vouchers,"
+                       " schema_versions WHERE component = 'settlement-vouchers'"
+                       " ORDER BY submitted_at").fetchall()
+    raw.close()
+    return rows
+
+
+def test_a_version1_ledger_is_migrated_to_upper_case(  # noqa: PLR0917
+    tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+    till: TerminalSigningKey, kiosk: TerminalSigningKey, records: RecordVerifier,
+    resolver: Resolver,
+) -> None:
+    """A voucher stored in lower case before the upgrade, the same device counter
+    submitted in upper case after it: a duplicate (version 1 took both)."""
+    before = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
+                             ("phone-7f3a", 41))
+    other = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
+                            ("tab-9", 3))
+    after = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
+                            ("PHONE-7F3A", 41))
+    db = tmp_path / "ledger-v1.db"
+    version1_ledger(db, records, before, other)
+    with VoucherLedger(db, records, clock=FixedClock(LATER)) as ledger:
+        with pytest.raises(EcertError) as info:
+            ledger.submit(after)
+        assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
+        assert len(ledger.pending()) == 2 and ledger.held() == []
+        assert ledger.settle(records.voucher(before).receipt.token_digest, resolver)
+    assert stored(db) == [("PHONE-7F3A", 41, 2), ("TAB-9", 3, 2)]
+    with VoucherLedger(db, records, clock=FixedClock(LATER)) as again:  # idempotent
+        assert len(again.pending()) == 1
+        with pytest.raises(EcertError) as info:
+            again.submit(after)
+        assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
+    assert stored(db) == [("PHONE-7F3A", 41, 2), ("TAB-9", 3, 2)]
+
+
+def test_a_collision_found_by_the_migration_is_held(  # noqa: PLR0917
+    tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+    till: TerminalSigningKey, kiosk: TerminalSigningKey, records: RecordVerifier,
+    resolver: Resolver,
+) -> None:
+    """Two stored vouchers that are one device counter up to case (a double submission
+    version 1 let in): both stay, both held, neither settles; the rest of the ledger
+    works and a third voucher of that counter is still refused."""
+    lower = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
+                            ("phone-7f3a", 41))
+    mixed = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
+                            ("Phone-7F3a", 41))
+    fine = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
+                           ("phone-7f3a", 42))
+    third = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
+                            ("PHONE-7F3A", 41))
+    db = tmp_path / "ledger-v1.db"
+    version1_ledger(db, records, lower, mixed, fine)
+    digests = [records.voucher(v).receipt.token_digest for v in (lower, mixed, fine)]
+    with VoucherLedger(db, records, clock=FixedClock(LATER)) as ledger:
+        assert ledger.held() == sorted((d, "device_case_collision") for d in digests[:2])
+        assert ledger.pending() == [digests[2]]
+        for digest in digests[:2]:
+            with pytest.raises(EcertError) as info:
+                ledger.settle(digest, resolver)
+            assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
+            assert "phone" not in str(info.value).lower()  # no device id in the message
+        with pytest.raises(EcertError) as info:
+            ledger.submit(third)
+        assert info.value.code is ErrorCode.VOUCHER_DUPLICATE
+        ledger.settle(digests[2], resolver)
+    assert stored(db) == [("PHONE-7F3A", 41, 2), ("Phone-7F3a", 41, 2), ("PHONE-7F3A", 42, 2)]
+    with VoucherLedger(db, records, clock=FixedClock(LATER)) as again:  # idempotent
+        assert len(again.held()) == 2 and again.pending() == []
+
+
+def test_a_failed_migration_changes_nothing(  # noqa: PLR0917
+    tmp_path: Path, keys: KeyDir, settling_issuer: Issuer, credential: Credential,
+    till: TerminalSigningKey, records: RecordVerifier,
+) -> None:
+    """A fault part way (here: the held table's name taken by a view, so holding the
+    pair fails after the first row was upper-cased): REGISTRY_UNAVAILABLE, the file
+    as version 1 left it."""
+    vouchers = [offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
+                                (device, 41)) for device in ("phone-7f3a", "Phone-7F3a")]
+    db = tmp_path / "ledger-v1.db"
+    version1_ledger(db, records, *vouchers)
+    raw = sqlite3.connect(db)
+    raw.execute("CREATE VIEW settlement_held_vouchers AS SELECT 1")
+    raw.commit()
+    raw.close()
+    with pytest.raises(EcertError) as info:
+        VoucherLedger(db, records)
+    assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
+    assert stored(db) == [("phone-7f3a", 41, 1), ("Phone-7F3a", 41, 1)]
+
+
+def test_a_newer_ledger_is_refused(tmp_path: Path, records: RecordVerifier) -> None:
+    db = tmp_path / "ledger-v1.db"
+    version1_ledger(db, records)
+    raw = sqlite3.connect(db)
+    raw.execute("UPDATE schema_versions SET version = 3")
+    raw.commit()
+    raw.close()
+    with pytest.raises(EcertError) as info:
+        VoucherLedger(db, records)
+    assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
+    raw = sqlite3.connect(db)
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    raw.close()
+    assert tables == {"schema_versions", "settlement_vouchers"}  # nothing written to it

@@ -4,6 +4,8 @@ payment code used at two offline terminals found in their receipts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -264,3 +266,17 @@ def test_a_header_not_in_deterministic_form_is_refused(
         with pytest.raises(EcertError) as info:
             records.receipt(data)
         assert info.value.code is ErrorCode.RECEIPT_INVALID
+
+
+def test_a_voucher_matches_its_receipts_device_in_any_case(
+    keys: KeyDir, settling_issuer: Issuer, credential: Credential, till: TerminalSigningKey,
+) -> None:
+    """The voucher's device id typed by hand in lower case is the receipt's device
+    (device ids compare in upper case, as the ledger does); another counter is not."""
+    receipt = replace(accepted(keys, settling_issuer, credential, till),
+                      device_id="PHONE-7F3A", device_counter=41)
+    voucher = Voucher(receipt, 2_350, "O-1", "phone-7f3a", 41)
+    assert (voucher.device_id, voucher.device_counter) == ("PHONE-7F3A", 41)  # the receipt's
+    with pytest.raises(EcertError) as info:
+        Voucher(receipt, 2_350, "O-1", "phone-7f3a", 42)
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT

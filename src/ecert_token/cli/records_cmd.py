@@ -44,7 +44,7 @@ from ..settlement import (
     split_cbor_sequence,
 )
 from ..settlement.batches import json_line, read_json_lines
-from ..settlement.ledger import normal_device_id
+from ..settlement.records import normal_device_id
 from ..trust import load_trust_root, verify_trust_list
 from .output import EXIT_OK, EXIT_REJECTED, UsageError, emit
 from .verifying import add_verify_arguments, verify_once

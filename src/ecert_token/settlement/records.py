@@ -181,6 +181,13 @@ class Receipt:
                 "device_id": self.device_id, "device_counter": self.device_counter}
 
 
+def normal_device_id(device_id: str | None) -> str | None:
+    """A device id in the one form vouchers and the ledger compare: upper case (its
+    alphabet is a terminal id's, any case accepted; :func:`~ecert_token.holder.payment.device_id`
+    writes upper case, a hand-typed id may not be)."""
+    return None if device_id is None else device_id.upper()
+
+
 def _device(device_id: object, counter: object) -> None:
     if (device_id is None) != (counter is None):
         raise InvalidArgument("a device id and its counter come together")
@@ -221,9 +228,9 @@ class Voucher:
             raise InvalidArgument("an order id is 1 to 64 printable ASCII characters")
         _device(self.device_id, self.device_counter)
         if r.device_id is not None:
-            if self.device_id is not None and (self.device_id, self.device_counter) != (
-                r.device_id, r.device_counter
-            ):
+            if self.device_id is not None and (
+                normal_device_id(self.device_id), self.device_counter
+            ) != (normal_device_id(r.device_id), r.device_counter):
                 raise InvalidArgument("the voucher's device differs from its receipt's")
             object.__setattr__(self, "device_id", r.device_id)
             object.__setattr__(self, "device_counter", r.device_counter)
