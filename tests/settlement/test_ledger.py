@@ -136,6 +136,14 @@ def test_forged_or_too_old_vouchers(  # noqa: PLR0917
         assert info.value.code is ErrorCode.RECEIPT_INVALID
 
 
+def device_vouchers(keys: KeyDir, issuer: Issuer, credential: Credential,
+                    *uses: tuple[TerminalSigningKey, str, int]) -> list[bytes]:
+    """One voucher of 500 fen per (terminal, device id as signed, counter), each of its
+    own payment code."""
+    return [offline_voucher(keys, issuer.mint(credential, PHARMACY), terminal, 500,
+                            (device, counter)) for terminal, device, counter in uses]
+
+
 def version1_ledger(path: Path, records: RecordVerifier, *vouchers: bytes) -> None:
     """A ledger file as version 1 left it: ``tests/settlement/ledger_v1.sql`` and the
     vouchers stored with their device ids as signed (any case), oldest first."""
@@ -150,13 +158,20 @@ def version1_ledger(path: Path, records: RecordVerifier, *vouchers: bytes) -> No
     raw.close()
 
 
-def stored(path: Path) -> list[tuple[str | None, int | None, int]]:
+def raw_sql(path: Path, statement: str) -> list[tuple[object, ...]]:
+    """One statement on the file, outside the ledger (committed)."""
     raw = sqlite3.connect(path)
-    rows = raw.execute("SELECT device_id, device_counter, version FROM settlement_vouchers,"
-                       " schema_versions WHERE component = 'settlement-vouchers'"
-                       " ORDER BY submitted_at").fetchall()
+    rows = raw.execute(statement).fetchall()
+    raw.commit()
     raw.close()
     return rows
+
+
+def stored(path: Path) -> list[tuple[object, ...]]:
+    """(device id, counter, ledger schema version) per stored voucher, oldest first."""
+    return raw_sql(path, "SELECT device_id, device_counter, version FROM settlement_vouchers,"
+                         " schema_versions WHERE component = 'settlement-vouchers'"
+                         " ORDER BY submitted_at")
 
 
 def test_a_version1_ledger_is_migrated_to_upper_case(  # noqa: PLR0917
@@ -166,12 +181,9 @@ def test_a_version1_ledger_is_migrated_to_upper_case(  # noqa: PLR0917
 ) -> None:
     """A voucher stored in lower case before the upgrade, the same device counter
     submitted in upper case after it: a duplicate (version 1 took both)."""
-    before = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
-                             ("phone-7f3a", 41))
-    other = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
-                            ("tab-9", 3))
-    after = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
-                            ("PHONE-7F3A", 41))
+    before, other, after = device_vouchers(
+        keys, settling_issuer, credential,
+        (till, "phone-7f3a", 41), (till, "tab-9", 3), (kiosk, "PHONE-7F3A", 41))
     db = tmp_path / "ledger-v1.db"
     version1_ledger(db, records, before, other)
     with VoucherLedger(db, records, clock=FixedClock(LATER)) as ledger:
@@ -197,14 +209,9 @@ def test_a_collision_found_by_the_migration_is_held(  # noqa: PLR0917
     """Two stored vouchers that are one device counter up to case (a double submission
     version 1 let in): both stay, both held, neither settles; the rest of the ledger
     works and a third voucher of that counter is still refused."""
-    lower = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
-                            ("phone-7f3a", 41))
-    mixed = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
-                            ("Phone-7F3a", 41))
-    fine = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
-                           ("phone-7f3a", 42))
-    third = offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), kiosk, 500,
-                            ("PHONE-7F3A", 41))
+    lower, mixed, fine, third = device_vouchers(
+        keys, settling_issuer, credential, (till, "phone-7f3a", 41), (kiosk, "Phone-7F3a", 41),
+        (till, "phone-7f3a", 42), (kiosk, "PHONE-7F3A", 41))
     db = tmp_path / "ledger-v1.db"
     version1_ledger(db, records, lower, mixed, fine)
     digests = [records.voucher(v).receipt.token_digest for v in (lower, mixed, fine)]
@@ -232,14 +239,11 @@ def test_a_failed_migration_changes_nothing(  # noqa: PLR0917
     """A fault part way (here: the held table's name taken by a view, so holding the
     pair fails after the first row was upper-cased): REGISTRY_UNAVAILABLE, the file
     as version 1 left it."""
-    vouchers = [offline_voucher(keys, settling_issuer.mint(credential, PHARMACY), till, 500,
-                                (device, 41)) for device in ("phone-7f3a", "Phone-7F3a")]
+    vouchers = device_vouchers(keys, settling_issuer, credential,
+                               (till, "phone-7f3a", 41), (till, "Phone-7F3a", 41))
     db = tmp_path / "ledger-v1.db"
     version1_ledger(db, records, *vouchers)
-    raw = sqlite3.connect(db)
-    raw.execute("CREATE VIEW settlement_held_vouchers AS SELECT 1")
-    raw.commit()
-    raw.close()
+    raw_sql(db, "CREATE VIEW settlement_held_vouchers AS SELECT 1")
     with pytest.raises(EcertError) as info:
         VoucherLedger(db, records)
     assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
@@ -249,14 +253,9 @@ def test_a_failed_migration_changes_nothing(  # noqa: PLR0917
 def test_a_newer_ledger_is_refused(tmp_path: Path, records: RecordVerifier) -> None:
     db = tmp_path / "ledger-v1.db"
     version1_ledger(db, records)
-    raw = sqlite3.connect(db)
-    raw.execute("UPDATE schema_versions SET version = 3")
-    raw.commit()
-    raw.close()
+    raw_sql(db, "UPDATE schema_versions SET version = 3")
     with pytest.raises(EcertError) as info:
         VoucherLedger(db, records)
     assert info.value.code is ErrorCode.REGISTRY_UNAVAILABLE
-    raw = sqlite3.connect(db)
-    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    raw.close()
-    assert tables == {"schema_versions", "settlement_vouchers"}  # nothing written to it
+    tables = raw_sql(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    assert tables == [("schema_versions",), ("settlement_vouchers",)]  # nothing written to it
