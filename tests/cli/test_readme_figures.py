@@ -22,7 +22,7 @@ def test_token_size_table_matches_the_script() -> None:
     assert "| 279 |" in typical and "**10**" in typical
 
 
-RECORDED_RUN = ROOT / "docs" / "benchmarks" / "2026-12-05-issue-11.json"
+RECORDED_RUN = ROOT / "docs" / "benchmarks" / "2026-12-05-issue-11-session5.json"
 """The run the README's performance tables show (``benchmarks/compare.py --json``)."""
 
 
