@@ -18,7 +18,10 @@ import importlib
 import os
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 ENV_PURE_PYTHON = "ECERT_TOKEN_PURE_PYTHON"
 ENV_REQUIRE = "ECERT_REQUIRE_SPEEDUPS"
@@ -109,6 +112,8 @@ def minter() -> Callable[..., str | None] | None:
         raise ImportError("ecert_token._accel was built from other value rules; rebuild it")
     mint_token: Callable[..., str | None] = extension.mint_token
     return mint_token
+
+
 def ccm_key(cipher: str, key: bytes) -> Callable[[bytes, bytes, bytes], bytes] | None:
     """The extension's CCM-16-64-128 key over ``cipher`` (``"AES"`` or ``"SM4"``), the
     key expanded once, or None without the extension (or if its OpenSSL lacks the cipher).
@@ -127,18 +132,26 @@ def ccm_key(cipher: str, key: bytes) -> Callable[[bytes, bytes, bytes], bytes] |
     return made
 
 
+def _or_python(name: str, python: Callable[[_In], _Out]) -> Callable[[_In], _Out]:
+    """The extension's function ``name`` where it answers (exactly ``python``'s
+    answer, or None for what it does not take, in which case ``python`` runs), else
+    ``python`` itself."""
+    if extension is None:
+        return python
+    compiled: Callable[[_In], _Out | None] = getattr(extension, name)
+
+    def chosen(value: _In) -> _Out:
+        answer = compiled(value)
+        return answer if answer is not None else python(value)
+
+    chosen.__name__ = chosen.__qualname__ = name
+    return chosen
+
+
 def _choose_b45encode() -> Callable[[bytes], str]:
     from .codec.base45 import b45encode as python
 
-    if extension is None:
-        return python
-    compiled: Callable[[bytes], str | None] = extension.b45encode
-
-    def b45encode(data: bytes) -> str:
-        text = compiled(data)
-        return text if text is not None else python(data)
-
-    return b45encode
+    return _or_python("b45encode", python)
 
 
 b45encode = _choose_b45encode()
@@ -149,15 +162,7 @@ or None for what it does not take), else ``codec.base45.b45encode``."""
 def _choose_b45decode() -> Callable[[str], bytes]:
     from .codec.base45 import b45decode as python
 
-    if extension is None:
-        return python
-    compiled: Callable[[str], bytes | None] = extension.b45decode
-
-    def b45decode(text: str) -> bytes:
-        data = compiled(text)
-        return data if data is not None else python(text)
-
-    return b45decode
+    return _or_python("b45decode", python)
 
 
 b45decode = _choose_b45decode()
